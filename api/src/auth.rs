@@ -1,0 +1,120 @@
+//! Who may call what. Three security schemes, as in the seeds:
+//! - `ApiKey`: the `x-api-key` header holding the admin key `SECRET_KEY` (seed 003);
+//! - `ApiToken`: `Authorization: Bearer cnc_…`, an admin-created API token (seed 004);
+//! - `BearerJWT`: `Authorization: Bearer <jwt>`, the access token of a signed-in user
+//!   (seed 002), for the user endpoints.
+//!
+//! Admin endpoints take [`AdminAuth`]: either of the first two.
+
+use std::collections::HashMap;
+
+use poem::Request;
+use poem::http::{Method, StatusCode};
+use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::{MetaApi, Registry};
+use poem_openapi::{ApiExtractor, OpenApi, SecurityScheme};
+
+use crate::AppState;
+
+/// An authenticated administrator, and how they proved it (for logs and the audit log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// `api_key`, or `api_token:<id>`.
+    pub actor: String,
+}
+
+/// The admin API key of seed 003, sent as `x-api-key`.
+#[derive(Debug, SecurityScheme)]
+#[oai(
+    rename = "ApiKey",
+    ty = "api_key",
+    key_name = "x-api-key",
+    key_in = "header",
+    checker = "check_api_key"
+)]
+pub struct AdminApiKey(pub Admin);
+
+/// An admin API token (seed 004), sent as `Authorization: Bearer cnc_…`.
+#[derive(Debug, SecurityScheme)]
+#[oai(rename = "ApiToken", ty = "bearer", bearer_format = "opaque", checker = "check_api_token")]
+pub struct AdminApiToken(pub Admin);
+
+/// Admin endpoints accept either the API key or an admin API token.
+#[derive(Debug, SecurityScheme)]
+pub enum AdminAuth {
+    ApiKey(AdminApiKey),
+    ApiToken(AdminApiToken),
+}
+
+impl AdminAuth {
+    pub fn admin(&self) -> &Admin {
+        match self {
+            AdminAuth::ApiKey(AdminApiKey(a)) | AdminAuth::ApiToken(AdminApiToken(a)) => a,
+        }
+    }
+}
+
+/// A user's access JWT (seed 002), sent as `Authorization: Bearer <jwt>`.
+#[derive(Debug, SecurityScheme)]
+#[oai(rename = "BearerJWT", ty = "bearer", bearer_format = "JWT")]
+pub struct UserJwt(pub Bearer);
+
+fn state(req: &Request) -> poem::Result<&AppState> {
+    req.data::<AppState>()
+        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+fn unauthorized() -> poem::Error {
+    poem::Error::from_status(StatusCode::UNAUTHORIZED)
+}
+
+async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Admin> {
+    let state = state(req)?;
+    // Digests first: equal lengths, so the comparison reveals nothing about the key's length.
+    let presented = store::secret::digest(&key.key);
+    let expected = store::secret::digest(state.secret_key().expose());
+    if store::secret::constant_time_eq(&presented, &expected) {
+        Ok(Admin {
+            actor: "api_key".into(),
+        })
+    } else {
+        Err(unauthorized())
+    }
+}
+
+async fn check_api_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {
+    let state = state(req)?;
+    match store::api_tokens::authenticate(state.db(), &bearer.token).await {
+        Ok(Some(token)) if token.role == "admin" => Ok(Admin {
+            actor: format!("api_token:{}", token.id),
+        }),
+        Ok(Some(_)) => Err(poem::Error::from_status(StatusCode::FORBIDDEN)),
+        Ok(None) => Err(unauthorized()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check an API token");
+            Err(poem::Error::from_string(
+                "cannot check credentials right now",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ))
+        }
+    }
+}
+
+/// Puts every security scheme into the spec, including those that no endpoint of this build
+/// uses yet, so clients can rely on their names.
+#[derive(Debug)]
+pub(crate) struct SecuritySchemes;
+
+impl OpenApi for SecuritySchemes {
+    fn meta() -> Vec<MetaApi> {
+        Vec::new()
+    }
+
+    fn register(registry: &mut Registry) {
+        <AdminApiKey as ApiExtractor>::register(registry);
+        <AdminApiToken as ApiExtractor>::register(registry);
+        <UserJwt as ApiExtractor>::register(registry);
+    }
+
+    fn add_routes(self, _: &mut HashMap<String, HashMap<Method, poem::endpoint::BoxEndpoint<'static>>>) {}
+}

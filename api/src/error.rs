@@ -1,0 +1,111 @@
+//! Errors as clients see them: JSON `{"code": "...", "message": "..."}` with a stable,
+//! machine-readable `code` and a human `message`, for every status this API answers with.
+//!
+//! Handlers return typed `ApiResponse` enums so that each expected 4xx is documented in the
+//! spec. Everything else (unknown routes, wrong methods, unparsable bodies, failed
+//! authentication, oversized bodies, internal failures) arrives here as a `poem::Error` and is
+//! rewritten by [`into_json_error`]. Internal errors are logged with the request id and never
+//! shown.
+
+use poem::http::StatusCode;
+use poem::Response;
+use poem_openapi::Object;
+use serde::Serialize;
+
+/// The body of every error response.
+#[derive(Debug, Clone, Object, Serialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `not_found`, `unauthorized`, `payload_too_large`.
+    pub code: String,
+    /// What went wrong, for a human.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Marks a body stream that was cut because it outgrew the configured limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body is larger than the limit of {limit} bytes")]
+pub struct BodyTooLarge {
+    pub limit: usize,
+}
+
+/// The code clients branch on for a status we produce without a handler-specific code.
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_entity",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal_error",
+    }
+}
+
+/// Turns any error that reached the top of the app into a JSON error response.
+pub fn into_json_error(err: poem::Error) -> Response {
+    // Typed `ApiResponse` errors from handlers are already documented JSON: keep them.
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    if let Some(limit) = body_too_large(&err) {
+        let body = ErrorBody::new(
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        );
+        return json(StatusCode::PAYLOAD_TOO_LARGE, &body);
+    }
+    let status = err.status();
+    let message = match status {
+        StatusCode::NOT_FOUND => "no such endpoint; the API is described at /api/docs".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not accept that method".to_owned(),
+        StatusCode::UNAUTHORIZED => {
+            "missing or invalid credentials: send x-api-key or Authorization: Bearer".to_owned()
+        }
+        s if s.is_server_error() => {
+            tracing::error!(error = %err, status = s.as_u16(), "request failed");
+            "internal error; the request id in the x-request-id header identifies it in the logs"
+                .to_owned()
+        }
+        // Client mistakes: poem's message describes the input (which parameter, which field).
+        _ => err.to_string(),
+    };
+    json(status, &ErrorBody::new(code_for(status), message))
+}
+
+fn body_too_large(err: &poem::Error) -> Option<usize> {
+    if let Some(e) = err.downcast_ref::<BodyTooLarge>() {
+        return Some(e.limit);
+    }
+    let read = err.downcast_ref::<poem::error::ReadBodyError>()?;
+    match read {
+        poem::error::ReadBodyError::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<BodyTooLarge>())
+            .map(|e| e.limit),
+        _ => None,
+    }
+}
+
+pub(crate) fn json(status: StatusCode, body: &ErrorBody) -> Response {
+    // Serializing two strings cannot fail.
+    let text = serde_json::to_string(body).unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(text)
+}

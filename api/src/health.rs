@@ -1,0 +1,224 @@
+//! Health: `GET /api/health` says the process is alive (for liveness probes, no
+//! dependencies); `GET /api/health/detailed` checks the database, Redis and the schema version
+//! and answers 503 naming what is down.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+
+use crate::auth::AdminAuth;
+use crate::error::ErrorBody;
+use crate::{AppState, BuildInfo};
+
+/// Every dependency check gives up after this long: a health endpoint must answer quickly
+/// even when a dependency hangs instead of refusing.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Tags)]
+enum HealthTags {
+    /// Liveness and dependency health
+    Health,
+}
+
+#[derive(Debug)]
+pub struct HealthApi;
+
+/// The process is up.
+#[derive(Debug, Object)]
+pub struct Liveness {
+    /// Always `ok`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum OverallStatus {
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Up,
+    Down,
+}
+
+/// One dependency.
+#[derive(Debug, Object)]
+pub struct DependencyCheck {
+    pub status: CheckStatus,
+    /// Round trip of the check, when it answered.
+    pub latency_ms: Option<f64>,
+    /// Why it is down.
+    pub error: Option<String>,
+}
+
+/// The schema version of the database against the one this build expects.
+#[derive(Debug, Object)]
+pub struct MigrationsCheck {
+    /// `up` when the database is at (or past) the version this build expects.
+    pub status: CheckStatus,
+    /// Newest applied migration; absent when none was ever applied or the database is down.
+    pub applied_version: Option<i32>,
+    /// Newest migration shipped in this build.
+    pub expected_version: i32,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct Checks {
+    pub database: DependencyCheck,
+    pub redis: DependencyCheck,
+    pub migrations: MigrationsCheck,
+}
+
+/// Health of the process and everything it depends on.
+#[derive(Debug, Object)]
+pub struct DetailedHealth {
+    /// `healthy` when every check is up.
+    pub status: OverallStatus,
+    pub timestamp: DateTime<Utc>,
+    /// Names of the checks that are down (`database`, `redis`, `migrations`).
+    pub failing: Vec<String>,
+    pub checks: Checks,
+    pub build: BuildInfo,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum DetailedHealthResponse {
+    /// Everything is up.
+    #[oai(status = 200)]
+    Healthy(Json<DetailedHealth>),
+    /// Missing or wrong credentials.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The API token is not an admin's.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// At least one dependency is down; `failing` names it.
+    #[oai(status = 503)]
+    Unhealthy(Json<DetailedHealth>),
+}
+
+#[OpenApi(prefix_path = "/api/health", tag = "HealthTags::Health")]
+impl HealthApi {
+    /// Liveness: the process is running and serving HTTP. Checks nothing else, so that a
+    /// database outage does not get healthy API processes restarted.
+    #[oai(path = "/", method = "get", operation_id = "health")]
+    async fn health(&self) -> Json<Liveness> {
+        Json(Liveness {
+            status: "ok".into(),
+        })
+    }
+
+    /// Dependency health: database, Redis and schema version, with build information.
+    /// Answers 503 when anything is down, naming it in `failing`. Admin only.
+    #[oai(path = "/detailed", method = "get", operation_id = "health_detailed")]
+    async fn detailed(&self, state: Data<&AppState>, _auth: AdminAuth) -> DetailedHealthResponse {
+        let (database, redis, migrations) =
+            tokio::join!(check_database(&state), check_redis(&state), check_migrations(&state));
+        let mut failing = Vec::new();
+        for (name, status) in [
+            ("database", database.status),
+            ("redis", redis.status),
+            ("migrations", migrations.status),
+        ] {
+            if status == CheckStatus::Down {
+                failing.push(name.to_owned());
+            }
+        }
+        let body = DetailedHealth {
+            status: if failing.is_empty() {
+                OverallStatus::Healthy
+            } else {
+                OverallStatus::Unhealthy
+            },
+            timestamp: Utc::now(),
+            failing,
+            checks: Checks {
+                database,
+                redis,
+                migrations,
+            },
+            build: state.build().clone(),
+        };
+        if body.status == OverallStatus::Healthy {
+            DetailedHealthResponse::Healthy(Json(body))
+        } else {
+            tracing::warn!(failing = ?body.failing, "dependency health check failed");
+            DetailedHealthResponse::Unhealthy(Json(body))
+        }
+    }
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    check: impl Future<Output = Result<T, E>>,
+) -> (Result<T, String>, f64) {
+    let started = Instant::now();
+    let result = match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+    };
+    (result, started.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn dependency(result: Result<(), String>, latency_ms: f64) -> DependencyCheck {
+    match result {
+        Ok(()) => DependencyCheck {
+            status: CheckStatus::Up,
+            latency_ms: Some(latency_ms),
+            error: None,
+        },
+        Err(e) => DependencyCheck {
+            status: CheckStatus::Down,
+            latency_ms: None,
+            error: Some(e),
+        },
+    }
+}
+
+async fn check_database(state: &AppState) -> DependencyCheck {
+    let (result, ms) = timed(store::ping(state.db())).await;
+    dependency(result.map(drop), ms)
+}
+
+async fn check_redis(state: &AppState) -> DependencyCheck {
+    // A fresh connection each time: the check proves that a new client can get in, which is
+    // what a restarting worker needs.
+    let (result, ms) = timed(async {
+        let mut conn = state.redis().get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    })
+    .await;
+    dependency(result.map(drop), ms)
+}
+
+async fn check_migrations(state: &AppState) -> MigrationsCheck {
+    let expected_version = store::migrate::latest_version();
+    let (result, _) = timed(store::migrate::applied_version(state.db())).await;
+    match result {
+        Ok(Some(applied)) if applied >= expected_version => MigrationsCheck {
+            status: CheckStatus::Up,
+            applied_version: Some(applied),
+            expected_version,
+            error: None,
+        },
+        Ok(applied) => MigrationsCheck {
+            status: CheckStatus::Down,
+            applied_version: applied,
+            expected_version,
+            error: Some("the database schema is behind this build: run `concierge migrate`".into()),
+        },
+        Err(e) => MigrationsCheck {
+            status: CheckStatus::Down,
+            applied_version: None,
+            expected_version,
+            error: Some(e),
+        },
+    }
+}

@@ -1,0 +1,142 @@
+//! Cross-cutting request handling: a request id on every request and every log line about it,
+//! one access-log line per request, and the body size limit.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use poem::http::HeaderValue;
+use poem::web::headers::{ContentLength, HeaderMapExt};
+use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use tracing::Instrument;
+
+use crate::error::{BodyTooLarge, into_json_error};
+
+/// The header carrying the request id, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of the current request, available to handlers as `Data<&RequestId>`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Opens a `request` span (request id, method, path) around the whole request, so every log
+/// line inside carries the id; logs one line when it ends; answers with `x-request-id`; and
+/// turns every error into the JSON error body.
+#[derive(Debug, Default)]
+pub struct RequestContext;
+
+impl<E: Endpoint> Middleware<E> for RequestContext {
+    type Output = RequestContextEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequestContextEndpoint { inner }
+    }
+}
+
+#[derive(Debug)]
+pub struct RequestContextEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        // A caller's id is reused (to follow one action across services) only when it is
+        // short and plain: it goes into logs verbatim.
+        let id = req
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| {
+                !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        req.extensions_mut().insert(RequestId(id.clone()));
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.uri().path(),
+        );
+        async move {
+            let started = Instant::now();
+            let mut resp = match self.inner.call(req).await {
+                Ok(resp) => resp.into_response(),
+                Err(err) => into_json_error(err),
+            };
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                resp.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            let status = resp.status().as_u16();
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            if status >= 500 {
+                tracing::warn!(status, latency_ms, "request finished");
+            } else {
+                tracing::info!(status, latency_ms, "request finished");
+            }
+            Ok(resp)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Refuses bodies over `max_bytes` with 413: at once when `Content-Length` says so, and while
+/// reading when a chunked body grows past it.
+#[derive(Debug)]
+pub struct BodyLimit {
+    pub max_bytes: usize,
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        BodyLimitEndpoint {
+            inner,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    max_bytes: usize,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let limit = self.max_bytes;
+        match req.headers().typed_get::<ContentLength>() {
+            Some(ContentLength(len)) if len > limit as u64 => {
+                return Err(poem::Error::new(
+                    BodyTooLarge { limit },
+                    poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                ));
+            }
+            Some(_) => {}
+            None => {
+                let mut seen = 0usize;
+                let stream = req.take_body().into_bytes_stream().map(move |chunk| {
+                    let chunk = chunk?;
+                    seen += chunk.len();
+                    if seen > limit {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            BodyTooLarge { limit },
+                        ));
+                    }
+                    Ok(chunk)
+                });
+                req.set_body(Body::from_bytes_stream(stream));
+            }
+        }
+        self.inner.call(req).await
+    }
+}

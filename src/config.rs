@@ -1,0 +1,998 @@
+//! Configuration: one typed struct, resolved once at start from (lowest to highest priority)
+//! built-in defaults, an optional YAML file (seed 002's `config.yml` shape: `database`,
+//! `security`, `server`, plus Concierge's own sections), a `.env` file, and the process
+//! environment, using the seeds' variable names. This is the only module that reads the
+//! environment; every other crate receives typed values.
+//!
+//! Every field is documented here and shown in `concierge.example.yaml`. A missing or invalid
+//! setting stops the process with one line naming it; secrets are never printed (see
+//! [`store::secret::Secret`]). The defaults run the whole system on a developer machine with
+//! local Postgres and Redis, emails written as `.eml` files, and built-in providers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use store::secret::Secret;
+use url::Url;
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub server: ServerConfig,
+    pub logging: LoggingConfig,
+    pub security: SecurityConfig,
+    /// Where the process keeps files: outgoing mail as `.eml` (when no SMTP server is set) and
+    /// generated secrets. `DATA_DIR`, `data_dir`; default `./data`.
+    pub data_dir: PathBuf,
+    /// The web frontend that OAuth callbacks redirect to (`/discord/success`, `/discord/error`).
+    /// Unset: the API serves small built-in pages instead. `WEB_APP_BASE_URL`,
+    /// `web_app_base_url`.
+    pub web_app_base_url: Option<Url>,
+    pub email: EmailConfig,
+    pub discord: DiscordConfig,
+    pub google: GoogleConfig,
+}
+
+/// Postgres.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Connection settings from `DATABASE_URL` (`database.url`) or, when that is unset, the
+    /// parts `DB_HOST` (default `127.0.0.1`), `DB_PORT` (5432), `DB_USER` (`postgres`),
+    /// `DB_PASSWORD` (none), `DB_NAME` (`concierge`) and `DB_SSL` (`false`; `true` requires
+    /// TLS). The database is created on first start when it does not exist.
+    pub settings: store::DatabaseSettings,
+}
+
+/// Redis, which holds the job queues and rate-limit counters.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `REDIS_URL`, `redis.url`; default `redis://127.0.0.1:6379`. `rediss://` uses TLS. The
+    /// URL may carry a password, so it is kept as a secret.
+    pub url: Secret,
+    /// Prepended to every key Concierge writes, so several deployments (or tests) can share one
+    /// Redis. `REDIS_KEY_PREFIX`, `redis.key_prefix`; default `concierge`.
+    pub key_prefix: String,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on. `HOST`, `server.host`; default `0.0.0.0` (seed 002).
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one. `PORT`, `server.port`; default 8000 (seed 002).
+    pub port: u16,
+    /// Largest request body accepted; larger ones get 413. `MAX_BODY_BYTES`,
+    /// `server.max_body_bytes`; default 10 MiB (enough for a 100k-row invitation CSV).
+    pub max_body_bytes: usize,
+    /// On SIGTERM/SIGINT, how long in-flight requests (and, in workers, running jobs) may take
+    /// to finish before the process exits. `SHUTDOWN_GRACE_SECONDS`,
+    /// `server.shutdown_grace_seconds`; default 30.
+    pub shutdown_grace: Duration,
+}
+
+/// Logs.
+#[derive(Debug, Clone)]
+pub struct LoggingConfig {
+    /// A `tracing` filter. `RUST_LOG` (full filter syntax, e.g. `info,sqlx=warn`) wins over
+    /// `LOG_LEVEL` / `server.log_level` (`trace`, `debug`, `info`, `warn`, `error`; seed 002
+    /// writes `INFO`); default `info`, or `debug` when `DEBUG` / `server.debug` is true.
+    pub filter: String,
+    /// `human` (default) or `json` (one object per line, for log shippers). `LOG_FORMAT`,
+    /// `server.log_format`.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Keys and token lifetimes.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// The admin API key checked against the `x-api-key` header (seed 003). `SECRET_KEY`,
+    /// `security.secret_key`; at least 16 characters. Unset: a random key is generated once and
+    /// kept in `<DATA_DIR>/secrets/secret_key` (fine for one machine; set it explicitly when
+    /// several replicas must agree).
+    pub secret_key: Secret,
+    /// HMAC key of the access JWTs we issue. `JWT_SECRET`, `security.jwt_secret`; at least 32
+    /// characters. Unset: generated and kept in `<DATA_DIR>/secrets/jwt_secret`, as above.
+    pub jwt_secret: Secret,
+    /// Lifetime of access JWTs. `ACCESS_TOKEN_EXPIRY_MINUTES`,
+    /// `security.access_token_expiry_minutes`; default 60 (seed 002).
+    pub access_token_expiry: Duration,
+    /// Lifetime of refresh tokens. `REFRESH_TOKEN_EXPIRY_DAYS`,
+    /// `security.refresh_token_expiry_days`; default 30 (seed 002).
+    pub refresh_token_expiry: Duration,
+    /// Lifetime of invitation tokens. `TOKEN_EXPIRY_DAYS`, `security.token_expiry_days`;
+    /// default 7 (seed 003).
+    pub invitation_token_expiry: Duration,
+}
+
+/// Outgoing email.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// The From address. `SMTP_FROM` or `SENDGRID_FROM_EMAIL` (seed 003), `email.from`;
+    /// default `Concierge <concierge@localhost>`.
+    pub from: String,
+    pub transport: EmailTransport,
+}
+
+/// Where emails go.
+#[derive(Debug, Clone)]
+pub enum EmailTransport {
+    /// No SMTP server configured: each email is written to `<DATA_DIR>/outbox/*.eml`.
+    Files { dir: PathBuf },
+    /// An SMTP relay. `SMTP_HOST`, `SMTP_PORT` (default 587, or 465 with `tls`),
+    /// `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_TLS` (`starttls` default, `tls`, or `none` for a
+    /// local sink). `SENDGRID_API_KEY` alone selects SendGrid's relay (`smtp.sendgrid.net`,
+    /// user `apikey`, the key as password).
+    Smtp(SmtpConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub tls: SmtpTls,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    StartTls,
+    Tls,
+    None,
+}
+
+/// Discord: the bot, OAuth account linking and the verification gate.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    /// The bot's token. `DISCORD_BOT_TOKEN` (seed 001) or `DISCORD_TOKEN` (seed 003),
+    /// `discord.bot_token`. Unset: `concierge all` runs without the bot.
+    pub bot_token: Option<Secret>,
+    /// OAuth application (seed 001): `DISCORD_CLIENT_ID`, `DISCORD_CLIENT_SECRET`,
+    /// `DISCORD_REDIRECT_URI` (must match the application's settings exactly). All three or
+    /// none; without them the callback answers `oauth_not_configured`.
+    pub oauth: Option<OAuthClient>,
+    /// Invite link returned by `GET /api/discord/invite`. `DISCORD_BOT_INVITE_URL`; unset, one
+    /// is built from the client id.
+    pub bot_invite_url: Option<Url>,
+    /// Discord's REST base. `DISCORD_API_BASE_URL`; default `https://discord.com/api/v10`.
+    pub api_base_url: Url,
+    /// OAuth endpoints. `DISCORD_AUTHORIZE_URL` (default
+    /// `https://discord.com/oauth2/authorize`), `DISCORD_TOKEN_URL` (default
+    /// `https://discord.com/api/oauth2/token`).
+    pub authorize_url: Url,
+    pub token_url: Url,
+    /// Role granted after verification (seed 003). `MEMBER_ROLE_NAME`; default `Member`.
+    pub member_role_name: String,
+    /// Time a new member has to verify before being kicked, unless the guild set its own with
+    /// `/set_timeout`. `VERIFICATION_TIMEOUT` in seconds (seed 003); default 300.
+    pub verification_timeout: Duration,
+    /// Answer every message, not only DMs and mentions. `RESPOND_TO_ALL_MESSAGES`; default
+    /// false.
+    pub respond_to_all_messages: bool,
+    /// Testing only: chat with members who never linked their account. `BYPASS_AUTH`;
+    /// default false; logs a warning at start when on.
+    pub bypass_auth: bool,
+}
+
+/// Google sign-in (seed 002).
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI`: all three or none
+    /// (the redirect URI is needed only by the authorization-code login).
+    pub oauth: Option<OAuthClient>,
+    /// Endpoints, each configurable for tests and self-hosted providers:
+    /// `GOOGLE_AUTHORIZE_URL` (default `https://accounts.google.com/o/oauth2/v2/auth`),
+    /// `GOOGLE_TOKEN_URL` (`https://oauth2.googleapis.com/token`), `GOOGLE_USERINFO_URL`
+    /// (`https://openidconnect.googleapis.com/v1/userinfo`), `GOOGLE_TOKENINFO_URL`
+    /// (`https://oauth2.googleapis.com/tokeninfo`).
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub userinfo_url: Url,
+    pub tokeninfo_url: Url,
+}
+
+/// An OAuth client registration.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub redirect_uri: Url,
+}
+
+/// A setting that is missing or invalid. Displays as one line naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable, with the YAML key in parentheses where there is one.
+    pub setting: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid setting {}: {}", self.setting, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The YAML file, every key optional. Unknown keys are errors: a typo must not be ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    database: FileDatabase,
+    #[serde(default)]
+    redis: FileRedis,
+    #[serde(default)]
+    security: FileSecurity,
+    #[serde(default)]
+    server: FileServer,
+    data_dir: Option<PathBuf>,
+    web_app_base_url: Option<String>,
+    #[serde(default)]
+    email: FileEmail,
+    #[serde(default)]
+    discord: FileDiscord,
+    #[serde(default)]
+    google: FileGoogle,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    url: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    password: Option<String>,
+    database: Option<String>,
+    ssl: Option<bool>,
+    max_connections: Option<u32>,
+    acquire_timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRedis {
+    url: Option<String>,
+    key_prefix: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSecurity {
+    secret_key: Option<String>,
+    jwt_secret: Option<String>,
+    jwt_algorithm: Option<String>,
+    access_token_expiry_minutes: Option<u64>,
+    refresh_token_expiry_days: Option<u64>,
+    token_expiry_days: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    host: Option<String>,
+    port: Option<u16>,
+    debug: Option<bool>,
+    log_level: Option<String>,
+    log_format: Option<String>,
+    max_body_bytes: Option<usize>,
+    shutdown_grace_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEmail {
+    from: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_tls: Option<String>,
+    sendgrid_api_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDiscord {
+    bot_token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    redirect_uri: Option<String>,
+    bot_invite_url: Option<String>,
+    api_base_url: Option<String>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    member_role_name: Option<String>,
+    verification_timeout: Option<u64>,
+    respond_to_all_messages: Option<bool>,
+    bypass_auth: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGoogle {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    redirect_uri: Option<String>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    userinfo_url: Option<String>,
+    tokeninfo_url: Option<String>,
+}
+
+/// Where the YAML file is looked for when neither `--config` nor `CONCIERGE_CONFIG` names one.
+const DEFAULT_CONFIG_FILE: &str = "config.yml";
+
+impl Config {
+    /// Loads the configuration of this process: the process environment, `.env` in the
+    /// working directory, and the YAML file named by `explicit_file`, `CONCIERGE_CONFIG`, or
+    /// `config.yml` when that exists.
+    pub fn load(explicit_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut env: HashMap<String, String> = HashMap::new();
+        match dotenvy::from_path_iter(".env") {
+            Ok(iter) => {
+                for item in iter {
+                    let (key, value) = item.map_err(|e| ConfigError {
+                        setting: ".env".into(),
+                        problem: format!("cannot parse the file: {e}"),
+                    })?;
+                    env.insert(key, value);
+                }
+            }
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(ConfigError {
+                    setting: ".env".into(),
+                    problem: format!("cannot read the file: {e}"),
+                });
+            }
+        }
+        // The process environment wins over `.env`.
+        env.extend(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))));
+
+        let (path, required) = match explicit_file {
+            Some(p) => (p.to_path_buf(), true),
+            None => match non_empty(&env, "CONCIERGE_CONFIG") {
+                Some(p) => (PathBuf::from(p), true),
+                None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+            },
+        };
+        let yaml = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
+            Err(e) => {
+                return Err(ConfigError {
+                    setting: format!("CONCIERGE_CONFIG ({})", path.display()),
+                    problem: format!("cannot read the file: {e}"),
+                });
+            }
+        };
+        let mut config = Self::from_sources(&env, yaml.as_deref(), &path)?;
+        config.fill_generated_secrets()?;
+        Ok(config)
+    }
+
+    /// Resolves the configuration from an environment and an optional YAML text (`file` names
+    /// it in errors). Secrets left unset are empty here; [`Config::load`] generates them.
+    pub fn from_sources(
+        env: &HashMap<String, String>,
+        yaml: Option<&str>,
+        file: &Path,
+    ) -> Result<Self, ConfigError> {
+        let file_config: FileConfig = match yaml {
+            Some(text) if !text.trim().is_empty() => {
+                serde_yaml::from_str(text).map_err(|e| ConfigError {
+                    setting: format!("CONCIERGE_CONFIG ({})", file.display()),
+                    problem: e.to_string().replace('\n', " "),
+                })?
+            }
+            _ => FileConfig::default(),
+        };
+        let r = Resolver { env };
+        let f = file_config;
+
+        let database = resolve_database(&r, f.database)?;
+
+        let redis_url = r
+            .string("REDIS_URL", f.redis.url)
+            .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+        match Url::parse(&redis_url) {
+            Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix") => {}
+            // Never echo the URL: it may hold a password.
+            _ => return Err(invalid("REDIS_URL (redis.url)", "expected a redis://, rediss:// or unix:// URL")),
+        }
+        let key_prefix = r
+            .string("REDIS_KEY_PREFIX", f.redis.key_prefix)
+            .unwrap_or_else(|| "concierge".into());
+        if key_prefix.contains(['{', '}', ' ']) {
+            return Err(invalid(
+                "REDIS_KEY_PREFIX (redis.key_prefix)",
+                format!("must not contain braces or spaces, got {key_prefix:?}"),
+            ));
+        }
+
+        let logging = resolve_logging(&r, &f.server)?;
+        let host = r.string("HOST", f.server.host).unwrap_or_else(|| "0.0.0.0".into());
+        let host: IpAddr = host.parse().map_err(|_| {
+            invalid("HOST (server.host)", format!("expected an IP address such as 0.0.0.0 or 127.0.0.1, got {host:?}"))
+        })?;
+        let port = r.parse("PORT", "server.port", f.server.port)?.unwrap_or(8000);
+        let max_body_bytes = r
+            .parse("MAX_BODY_BYTES", "server.max_body_bytes", f.server.max_body_bytes)?
+            .unwrap_or(10 * 1024 * 1024);
+        if max_body_bytes < 1024 {
+            return Err(invalid("MAX_BODY_BYTES (server.max_body_bytes)", "must be at least 1024"));
+        }
+        let grace = r
+            .parse("SHUTDOWN_GRACE_SECONDS", "server.shutdown_grace_seconds", f.server.shutdown_grace_seconds)?
+            .unwrap_or(30);
+
+
+        let security = resolve_security(&r, f.security)?;
+
+        let data_dir = r
+            .string("DATA_DIR", f.data_dir.map(|p| p.to_string_lossy().into_owned()))
+            .map_or_else(|| PathBuf::from("data"), PathBuf::from);
+        let web_app_base_url = r
+            .string("WEB_APP_BASE_URL", f.web_app_base_url)
+            .map(|u| http_url("WEB_APP_BASE_URL (web_app_base_url)", &u))
+            .transpose()?;
+
+        let email = resolve_email(&r, f.email, &data_dir)?;
+        let discord = resolve_discord(&r, f.discord)?;
+        let google = resolve_google(&r, f.google)?;
+
+        Ok(Config {
+            database,
+            redis: RedisConfig {
+                url: Secret::new(redis_url),
+                key_prefix,
+            },
+            server: ServerConfig {
+                host,
+                port,
+                max_body_bytes,
+                shutdown_grace: Duration::from_secs(grace),
+            },
+            logging,
+            security,
+            data_dir,
+            web_app_base_url,
+            email,
+            discord,
+            google,
+        })
+    }
+
+    /// Fills `SECRET_KEY` and `JWT_SECRET` when unset with values generated once and kept under
+    /// `<DATA_DIR>/secrets/` (mode 0600), so restarts keep sessions and keys valid.
+    fn fill_generated_secrets(&mut self) -> Result<(), ConfigError> {
+        let dir = self.data_dir.join("secrets");
+        for (name, slot) in [
+            ("secret_key", &mut self.security.secret_key),
+            ("jwt_secret", &mut self.security.jwt_secret),
+        ] {
+            if slot.expose().is_empty() {
+                *slot = Secret::new(load_or_generate_secret(&dir.join(name)).map_err(|e| ConfigError {
+                    setting: format!("{} (security.{name})", name.to_uppercase()),
+                    problem: format!("not set, and no generated one could be kept in {}: {e}", dir.display()),
+                })?);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load_or_generate_secret(path: &Path) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let value = store::secret::generate(32);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, value.as_bytes())?;
+            Ok(value)
+        }
+        // Another process on this machine generated it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(path)?.trim().to_owned())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn resolve_database(r: &Resolver<'_>, f: FileDatabase) -> Result<DatabaseConfig, ConfigError> {
+    let mut settings = match r.string("DATABASE_URL", f.url) {
+        Some(url) => store::DatabaseSettings::from_url(&url)
+            .map_err(|e| invalid("DATABASE_URL (database.url)", format!("not a usable postgres:// URL ({e})")))?,
+        None => {
+            let host = r.string("DB_HOST", f.host).unwrap_or_else(|| "127.0.0.1".into());
+            let port = r.parse("DB_PORT", "database.port", f.port)?.unwrap_or(5432);
+            let user = r.string("DB_USER", f.user).unwrap_or_else(|| "postgres".into());
+            let password = r.string("DB_PASSWORD", f.password);
+            let name = r.string("DB_NAME", f.database).unwrap_or_else(|| "concierge".into());
+            let ssl = r.bool("DB_SSL", "database.ssl", f.ssl)?.unwrap_or(false);
+            store::DatabaseSettings::from_parts(&host, port, &user, password.as_deref(), &name, ssl)
+        }
+    };
+    if let Some(n) = r.parse("DB_MAX_CONNECTIONS", "database.max_connections", f.max_connections)? {
+        if n == 0 {
+            return Err(invalid("DB_MAX_CONNECTIONS (database.max_connections)", "must be at least 1"));
+        }
+        settings.max_connections = n;
+    }
+    if let Some(s) = r.parse("DB_ACQUIRE_TIMEOUT_SECONDS", "database.acquire_timeout_seconds", f.acquire_timeout_seconds)? {
+        settings.acquire_timeout = Duration::from_secs(s.max(1));
+    }
+    Ok(DatabaseConfig { settings })
+}
+
+fn resolve_logging(r: &Resolver<'_>, f: &FileServer) -> Result<LoggingConfig, ConfigError> {
+    let debug = r.bool("DEBUG", "server.debug", f.debug)?.unwrap_or(false);
+    let filter = match r.string("RUST_LOG", None) {
+        Some(filter) => {
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .map_err(|e| invalid("RUST_LOG", format!("not a valid filter ({e})")))?;
+            filter
+        }
+        None => match r.string("LOG_LEVEL", f.log_level.clone()) {
+            Some(level) => {
+                let lower = level.to_ascii_lowercase();
+                let lower = if lower == "warning" { "warn".to_owned() } else { lower };
+                if !matches!(lower.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+                    return Err(invalid(
+                        "LOG_LEVEL (server.log_level)",
+                        format!("expected one of trace, debug, info, warn, error; got {level:?}"),
+                    ));
+                }
+                lower
+            }
+            None if debug => "debug".into(),
+            None => "info".into(),
+        },
+    };
+    let format = match r.string("LOG_FORMAT", f.log_format.clone()).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("human") | Some("text") => LogFormat::Human,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(invalid("LOG_FORMAT (server.log_format)", format!("expected human or json, got {other:?}")));
+        }
+    };
+    Ok(LoggingConfig { filter, format })
+}
+
+fn resolve_security(r: &Resolver<'_>, f: FileSecurity) -> Result<SecurityConfig, ConfigError> {
+    let secret_key = r.string("SECRET_KEY", f.secret_key).unwrap_or_default();
+    if !secret_key.is_empty() && secret_key.chars().count() < 16 {
+        return Err(invalid("SECRET_KEY (security.secret_key)", "must be at least 16 characters"));
+    }
+    let jwt_secret = r.string("JWT_SECRET", f.jwt_secret).unwrap_or_default();
+    if !jwt_secret.is_empty() && jwt_secret.len() < 32 {
+        return Err(invalid("JWT_SECRET (security.jwt_secret)", "must be at least 32 bytes for HS256"));
+    }
+    // The algorithm is pinned: a configurable one invites `none` and RS/HS confusion.
+    if let Some(alg) = r.string("JWT_ALGORITHM", f.jwt_algorithm) {
+        if alg != "HS256" {
+            return Err(invalid("JWT_ALGORITHM (security.jwt_algorithm)", format!("only HS256 is supported, got {alg:?}")));
+        }
+    }
+    let minutes = r
+        .parse("ACCESS_TOKEN_EXPIRY_MINUTES", "security.access_token_expiry_minutes", f.access_token_expiry_minutes)?
+        .unwrap_or(60);
+    let refresh_days = r
+        .parse("REFRESH_TOKEN_EXPIRY_DAYS", "security.refresh_token_expiry_days", f.refresh_token_expiry_days)?
+        .unwrap_or(30);
+    let invite_days = r
+        .parse("TOKEN_EXPIRY_DAYS", "security.token_expiry_days", f.token_expiry_days)?
+        .unwrap_or(7);
+    for (setting, value, max) in [
+        ("ACCESS_TOKEN_EXPIRY_MINUTES (security.access_token_expiry_minutes)", minutes, 24 * 60),
+        ("REFRESH_TOKEN_EXPIRY_DAYS (security.refresh_token_expiry_days)", refresh_days, 365),
+        ("TOKEN_EXPIRY_DAYS (security.token_expiry_days)", invite_days, 365),
+    ] {
+        if value == 0 || value > max {
+            return Err(invalid(setting, format!("must be between 1 and {max}, got {value}")));
+        }
+    }
+    Ok(SecurityConfig {
+        secret_key: Secret::new(secret_key),
+        jwt_secret: Secret::new(jwt_secret),
+        access_token_expiry: Duration::from_secs(minutes * 60),
+        refresh_token_expiry: Duration::from_secs(refresh_days * 86_400),
+        invitation_token_expiry: Duration::from_secs(invite_days * 86_400),
+    })
+}
+
+fn resolve_email(r: &Resolver<'_>, f: FileEmail, data_dir: &Path) -> Result<EmailConfig, ConfigError> {
+    let from = r
+        .string("SMTP_FROM", f.from)
+        .or_else(|| r.string("SENDGRID_FROM_EMAIL", None))
+        .unwrap_or_else(|| "Concierge <concierge@localhost>".into());
+    if !from.contains('@') {
+        return Err(invalid("SMTP_FROM (email.from)", format!("expected an email address, got {from:?}")));
+    }
+    let tls = match r.string("SMTP_TLS", f.smtp_tls).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("starttls") => SmtpTls::StartTls,
+        Some("tls") | Some("implicit") => SmtpTls::Tls,
+        Some("none") | Some("off") => SmtpTls::None,
+        Some(other) => {
+            return Err(invalid("SMTP_TLS (email.smtp_tls)", format!("expected starttls, tls or none; got {other:?}")));
+        }
+    };
+    let sendgrid_key = r.string("SENDGRID_API_KEY", f.sendgrid_api_key);
+    let host = r.string("SMTP_HOST", f.smtp_host);
+    let port = r.parse("SMTP_PORT", "email.smtp_port", f.smtp_port)?;
+    let username = r.string("SMTP_USERNAME", f.smtp_username);
+    let password = r.string("SMTP_PASSWORD", f.smtp_password);
+    let transport = match (host, sendgrid_key) {
+        (Some(host), _) => {
+            if username.is_some() != password.is_some() {
+                return Err(invalid(
+                    "SMTP_PASSWORD (email.smtp_password)",
+                    "SMTP_USERNAME and SMTP_PASSWORD must be set together",
+                ));
+            }
+            EmailTransport::Smtp(SmtpConfig {
+                host,
+                port: port.unwrap_or(if tls == SmtpTls::Tls { 465 } else { 587 }),
+                username,
+                password: password.map(Secret::new),
+                tls,
+            })
+        }
+        (None, Some(key)) => EmailTransport::Smtp(SmtpConfig {
+            host: "smtp.sendgrid.net".into(),
+            port: port.unwrap_or(587),
+            username: Some("apikey".into()),
+            password: Some(Secret::new(key)),
+            tls,
+        }),
+        (None, None) => EmailTransport::Files { dir: data_dir.join("outbox") },
+    };
+    Ok(EmailConfig { from, transport })
+}
+
+fn resolve_discord(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, ConfigError> {
+    let bot_token = r
+        .string("DISCORD_BOT_TOKEN", f.bot_token)
+        .or_else(|| r.string("DISCORD_TOKEN", None))
+        .map(Secret::new);
+    let oauth = oauth_client(
+        r,
+        ("DISCORD_CLIENT_ID", f.client_id),
+        ("DISCORD_CLIENT_SECRET", f.client_secret),
+        ("DISCORD_REDIRECT_URI", f.redirect_uri),
+        "discord",
+    )?;
+    let bot_invite_url = r
+        .string("DISCORD_BOT_INVITE_URL", f.bot_invite_url)
+        .map(|u| http_url("DISCORD_BOT_INVITE_URL (discord.bot_invite_url)", &u))
+        .transpose()?;
+    let url = |env: &str, key: &str, value: Option<String>, default: &str| {
+        http_url(&format!("{env} (discord.{key})"), &r.string(env, value).unwrap_or_else(|| default.into()))
+    };
+    let api_base_url = url("DISCORD_API_BASE_URL", "api_base_url", f.api_base_url, "https://discord.com/api/v10")?;
+    let authorize_url = url("DISCORD_AUTHORIZE_URL", "authorize_url", f.authorize_url, "https://discord.com/oauth2/authorize")?;
+    let token_url = url("DISCORD_TOKEN_URL", "token_url", f.token_url, "https://discord.com/api/oauth2/token")?;
+    let member_role_name = r
+        .string("MEMBER_ROLE_NAME", f.member_role_name)
+        .unwrap_or_else(|| "Member".into());
+    let timeout = r
+        .parse("VERIFICATION_TIMEOUT", "discord.verification_timeout", f.verification_timeout)?
+        .unwrap_or(300);
+    if timeout == 0 {
+        return Err(invalid("VERIFICATION_TIMEOUT (discord.verification_timeout)", "must be at least 1 second"));
+    }
+    Ok(DiscordConfig {
+        bot_token,
+        oauth,
+        bot_invite_url,
+        api_base_url,
+        authorize_url,
+        token_url,
+        member_role_name,
+        verification_timeout: Duration::from_secs(timeout),
+        respond_to_all_messages: r
+            .bool("RESPOND_TO_ALL_MESSAGES", "discord.respond_to_all_messages", f.respond_to_all_messages)?
+            .unwrap_or(false),
+        bypass_auth: r.bool("BYPASS_AUTH", "discord.bypass_auth", f.bypass_auth)?.unwrap_or(false),
+    })
+}
+
+fn resolve_google(r: &Resolver<'_>, f: FileGoogle) -> Result<GoogleConfig, ConfigError> {
+    let oauth = oauth_client(
+        r,
+        ("GOOGLE_CLIENT_ID", f.client_id),
+        ("GOOGLE_CLIENT_SECRET", f.client_secret),
+        ("GOOGLE_REDIRECT_URI", f.redirect_uri),
+        "google",
+    )?;
+    let url = |env: &str, key: &str, value: Option<String>, default: &str| {
+        http_url(&format!("{env} (google.{key})"), &r.string(env, value).unwrap_or_else(|| default.into()))
+    };
+    Ok(GoogleConfig {
+        oauth,
+        authorize_url: url("GOOGLE_AUTHORIZE_URL", "authorize_url", f.authorize_url, "https://accounts.google.com/o/oauth2/v2/auth")?,
+        token_url: url("GOOGLE_TOKEN_URL", "token_url", f.token_url, "https://oauth2.googleapis.com/token")?,
+        userinfo_url: url("GOOGLE_USERINFO_URL", "userinfo_url", f.userinfo_url, "https://openidconnect.googleapis.com/v1/userinfo")?,
+        tokeninfo_url: url("GOOGLE_TOKENINFO_URL", "tokeninfo_url", f.tokeninfo_url, "https://oauth2.googleapis.com/tokeninfo")?,
+    })
+}
+
+/// An OAuth client from its three settings: all of them, or none.
+fn oauth_client(
+    r: &Resolver<'_>,
+    id: (&str, Option<String>),
+    secret: (&str, Option<String>),
+    redirect: (&str, Option<String>),
+    section: &str,
+) -> Result<Option<OAuthClient>, ConfigError> {
+    let yaml_key = |env: &str| format!("{env} ({section}.{})", env.split_once('_').map_or("", |(_, k)| k).to_ascii_lowercase());
+    let values = [
+        (id.0, r.string(id.0, id.1)),
+        (secret.0, r.string(secret.0, secret.1)),
+        (redirect.0, r.string(redirect.0, redirect.1)),
+    ];
+    if values.iter().all(|(_, v)| v.is_none()) {
+        return Ok(None);
+    }
+    if let Some((missing, _)) = values.iter().find(|(_, v)| v.is_none()) {
+        let present: Vec<&str> = values.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| *n).collect();
+        return Err(invalid(
+            &yaml_key(missing),
+            format!("missing; it is required when {} is set", present.join(" and ")),
+        ));
+    }
+    let [(_, Some(client_id)), (_, Some(client_secret)), (_, Some(redirect_uri))] = values else {
+        unreachable!("all three were checked to be present")
+    };
+    Ok(Some(OAuthClient {
+        client_id,
+        client_secret: Secret::new(client_secret),
+        redirect_uri: http_url(&yaml_key(redirect.0), &redirect_uri)?,
+    }))
+}
+
+fn http_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
+    match Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(u),
+        _ => Err(invalid(setting, format!("expected an http(s) URL, got {value:?}"))),
+    }
+}
+
+fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.into(),
+        problem: problem.into(),
+    }
+}
+
+fn non_empty<'a>(env: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// Reads one setting: the environment first, then the YAML value.
+struct Resolver<'a> {
+    env: &'a HashMap<String, String>,
+}
+
+impl Resolver<'_> {
+    /// An empty variable counts as unset (a blank line in `.env` must not override the file).
+    fn string(&self, env: &str, file: Option<String>) -> Option<String> {
+        non_empty(self.env, env)
+            .map(str::to_owned)
+            .or(file.filter(|v| !v.trim().is_empty()))
+    }
+
+    fn parse<T: std::str::FromStr>(&self, env: &str, key: &str, file: Option<T>) -> Result<Option<T>, ConfigError> {
+        match non_empty(self.env, env) {
+            Some(raw) => raw.parse::<T>().map(Some).map_err(|_| {
+                invalid(&format!("{env} ({key})"), format!("expected a non-negative whole number, got {raw:?}"))
+            }),
+            None => Ok(file),
+        }
+    }
+
+    fn bool(&self, env: &str, key: &str, file: Option<bool>) -> Result<Option<bool>, ConfigError> {
+        match non_empty(self.env, env).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(file),
+            Some("true" | "1" | "yes" | "on") => Ok(Some(true)),
+            Some("false" | "0" | "no" | "off") => Ok(Some(false)),
+            Some(other) => Err(invalid(&format!("{env} ({key})"), format!("expected true or false, got {other:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn load(pairs: &[(&str, &str)], yaml: Option<&str>) -> Result<Config, ConfigError> {
+        Config::from_sources(&env(pairs), yaml, Path::new("config.yml"))
+    }
+
+    fn error(pairs: &[(&str, &str)], yaml: Option<&str>) -> String {
+        load(pairs, yaml).expect_err("should be rejected").to_string()
+    }
+
+    #[test]
+    fn defaults_run_on_a_local_machine() {
+        let c = load(&[], None).expect("defaults are valid");
+        assert_eq!(c.server.port, 8000);
+        assert_eq!(c.server.host.to_string(), "0.0.0.0");
+        assert_eq!(c.database.settings.display_target(), "127.0.0.1:5432/concierge");
+        assert_eq!(c.redis.url.expose(), "redis://127.0.0.1:6379");
+        assert_eq!(c.logging.filter, "info");
+        assert_eq!(c.logging.format, LogFormat::Human);
+        assert!(matches!(c.email.transport, EmailTransport::Files { ref dir } if dir == Path::new("data/outbox")));
+        assert!(c.discord.bot_token.is_none());
+        assert!(c.discord.oauth.is_none());
+        assert_eq!(c.discord.verification_timeout, Duration::from_secs(300));
+        assert_eq!(c.security.invitation_token_expiry, Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn seed_002_yaml_shape_is_read_and_env_wins() {
+        let yaml = "database:\n  host: db.internal\n  port: 6543\n  database: oauth_db\n\
+                    security:\n  jwt_algorithm: HS256\n  access_token_expiry_minutes: 15\n  refresh_token_expiry_days: 10\n\
+                    server:\n  host: 127.0.0.1\n  port: 9000\n  debug: true\n";
+        let c = load(&[("PORT", "9100"), ("DB_USER", "oauth_user")], Some(yaml)).expect("valid");
+        assert_eq!(c.server.port, 9100, "environment overrides the file");
+        assert_eq!(c.server.host.to_string(), "127.0.0.1");
+        assert_eq!(c.database.settings.display_target(), "db.internal:6543/oauth_db");
+        assert_eq!(c.database.settings.options.get_username(), "oauth_user");
+        assert_eq!(c.security.access_token_expiry, Duration::from_secs(15 * 60));
+        assert_eq!(c.security.refresh_token_expiry, Duration::from_secs(10 * 86_400));
+        assert_eq!(c.logging.filter, "debug", "server.debug lowers the default level");
+    }
+
+    #[test]
+    fn database_url_wins_over_parts() {
+        let c = load(&[("DATABASE_URL", "postgres://u:p@h:1234/x"), ("DB_HOST", "ignored")], None).expect("valid");
+        assert_eq!(c.database.settings.display_target(), "h:1234/x");
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        assert_eq!(error(&[("PORT", "eighty")], None), "invalid setting PORT (server.port): expected a non-negative whole number, got \"eighty\"");
+        assert!(error(&[("PORT", "70000")], None).starts_with("invalid setting PORT (server.port)"));
+        assert!(error(&[("HOST", "not an ip")], None).starts_with("invalid setting HOST (server.host)"));
+        assert!(error(&[("DB_SSL", "maybe")], None).starts_with("invalid setting DB_SSL (database.ssl)"));
+        assert!(error(&[("LOG_FORMAT", "xml")], None).starts_with("invalid setting LOG_FORMAT"));
+        assert!(error(&[("LOG_LEVEL", "loud")], None).starts_with("invalid setting LOG_LEVEL"));
+        assert!(error(&[("RUST_LOG", "info,[bad")], None).starts_with("invalid setting RUST_LOG"));
+        assert!(error(&[("JWT_ALGORITHM", "none")], None).starts_with("invalid setting JWT_ALGORITHM"));
+        assert!(error(&[("TOKEN_EXPIRY_DAYS", "0")], None).starts_with("invalid setting TOKEN_EXPIRY_DAYS"));
+        assert!(error(&[("VERIFICATION_TIMEOUT", "-5")], None).starts_with("invalid setting VERIFICATION_TIMEOUT"));
+        assert!(error(&[("WEB_APP_BASE_URL", "localhost:3000")], None).starts_with("invalid setting WEB_APP_BASE_URL"));
+        assert!(error(&[("SMTP_TLS", "ssl3")], None).starts_with("invalid setting SMTP_TLS"));
+        assert!(error(&[("DATABASE_URL", "mysql://x")], None).starts_with("invalid setting DATABASE_URL"));
+        assert!(error(&[("MAX_BODY_BYTES", "10")], None).starts_with("invalid setting MAX_BODY_BYTES"));
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let e = error(&[], Some("server:\n  port: [1, 2]\n"));
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.contains("server.port") || e.contains("port"), "{e}");
+    }
+
+    #[test]
+    fn unknown_yaml_keys_are_rejected() {
+        let e = error(&[], Some("server:\n  prot: 8000\n"));
+        assert!(e.contains("unknown field `prot`"), "{e}");
+    }
+
+    #[test]
+    fn incomplete_oauth_client_names_the_missing_setting() {
+        let e = error(&[("DISCORD_CLIENT_ID", "123"), ("DISCORD_REDIRECT_URI", "http://localhost/cb")], None);
+        assert_eq!(
+            e,
+            "invalid setting DISCORD_CLIENT_SECRET (discord.client_secret): missing; it is required when DISCORD_CLIENT_ID and DISCORD_REDIRECT_URI are set"
+        );
+        let c = load(
+            &[
+                ("GOOGLE_CLIENT_ID", "g"),
+                ("GOOGLE_CLIENT_SECRET", "s3cr3t"),
+                ("GOOGLE_REDIRECT_URI", "http://localhost:8000/api/google/callback"),
+            ],
+            None,
+        )
+        .expect("valid");
+        assert_eq!(c.google.oauth.expect("configured").client_id, "g");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_errors_or_debug_output() {
+        let e = error(&[("SECRET_KEY", "short-key")], None);
+        assert!(!e.contains("short-key"), "{e}");
+        let e = error(&[("REDIS_URL", "http://:hunter2@host")], None);
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = error(&[("DATABASE_URL", "postgres://u:hunter2@h:notaport/x")], None);
+        assert!(!e.contains("hunter2"), "{e}");
+        let c = load(
+            &[
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef-jwt"),
+                ("SECRET_KEY", "admin-key-0123456789"),
+                ("DB_PASSWORD", "db-pass-xyz"),
+                ("REDIS_URL", "redis://:redis-pass-xyz@127.0.0.1:6379"),
+                ("DISCORD_BOT_TOKEN", "bot-token-xyz"),
+                ("SENDGRID_API_KEY", "SG.sendgrid-xyz"),
+            ],
+            None,
+        )
+        .expect("valid");
+        let debug = format!("{c:?}");
+        for secret in ["0123456789abcdef0123456789abcdef-jwt", "admin-key-0123456789", "db-pass-xyz", "redis-pass-xyz", "bot-token-xyz", "sendgrid-xyz"] {
+            assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+        }
+    }
+
+    #[test]
+    fn seed_003_names_are_accepted() {
+        let c = load(
+            &[
+                ("DISCORD_TOKEN", "legacy-token"),
+                ("SENDGRID_API_KEY", "SG.key"),
+                ("SENDGRID_FROM_EMAIL", "team@example.com"),
+                ("MEMBER_ROLE_NAME", "Verified"),
+                ("VERIFICATION_TIMEOUT", "600"),
+                ("DB_SSL", "true"),
+            ],
+            None,
+        )
+        .expect("valid");
+        assert_eq!(c.discord.bot_token.expect("set").expose(), "legacy-token");
+        assert_eq!(c.email.from, "team@example.com");
+        let EmailTransport::Smtp(smtp) = c.email.transport else { panic!("SendGrid selects SMTP") };
+        assert_eq!((smtp.host.as_str(), smtp.port, smtp.username.as_deref()), ("smtp.sendgrid.net", 587, Some("apikey")));
+        assert_eq!(c.discord.member_role_name, "Verified");
+        assert_eq!(c.discord.verification_timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn generated_secrets_are_kept_between_starts() {
+        let dir = std::env::temp_dir().join(format!("concierge-config-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("secrets").join("jwt_secret");
+        let first = load_or_generate_secret(&path).expect("generated");
+        let second = load_or_generate_secret(&path).expect("read back");
+        assert_eq!(first, second);
+        assert!(first.len() >= 43);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("exists").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,299 @@
+//! `concierge`: the one binary of Concierge. Each subcommand is one role of the system; `all`
+//! runs every role in one process for development and small deployments.
+//!
+//! This file is the composition root: it loads the configuration, installs logging, builds
+//! the pieces of each role from the library crates and runs them until SIGINT or SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener};
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use concierge::config::Config;
+use concierge::telemetry;
+
+/// Concierge: community onboarding, Discord verification and chat, built on a job queue.
+///
+/// Configuration comes from environment variables (the names of the systems Concierge
+/// replaces: DATABASE_URL or DB_*, REDIS_URL, HOST, PORT, SECRET_KEY, JWT_SECRET, DISCORD_*,
+/// GOOGLE_*, SMTP_* ...), a `.env` file, and an optional YAML file. Every setting is described
+/// in concierge.example.yaml. With no configuration at all, everything runs against the local
+/// Postgres and Redis and writes emails to ./data/outbox.
+#[derive(Debug, Parser)]
+#[command(name = "concierge", version, about, long_about, propagate_version = true)]
+struct Cli {
+    /// YAML configuration file [default: config.yml when it exists; env: CONCIERGE_CONFIG]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the API and run the workers (and the Discord bot when
+    /// DISCORD_BOT_TOKEN is set) in this one process.
+    All,
+    /// Serve the HTTP API (docs at /api/docs).
+    Api,
+    /// Run job workers.
+    Worker,
+    /// Run the Discord bot (needs DISCORD_BOT_TOKEN).
+    Bot,
+    /// Create the database if it does not exist and apply pending migrations.
+    Migrate {
+        /// Stop at this schema version instead of the newest.
+        #[arg(long, value_name = "VERSION")]
+        target: Option<i32>,
+    },
+    /// Print the OpenAPI spec, or compare it with the committed copy.
+    Openapi {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SpecFormat::Json)]
+        format: SpecFormat,
+        /// Exit non-zero when DIR/openapi.json or DIR/openapi.yaml differ from the code.
+        #[arg(long, conflicts_with = "write")]
+        check: bool,
+        /// Write DIR/openapi.json and DIR/openapi.yaml from the code.
+        #[arg(long)]
+        write: bool,
+        /// Where the committed spec lives.
+        #[arg(long, value_name = "DIR", default_value = "openapi")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SpecFormat {
+    Json,
+    Yaml,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi {
+        format,
+        check,
+        write,
+        dir,
+    } = &cli.command
+    {
+        return openapi(*format, *check, *write, dir);
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("concierge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = telemetry::init(&config.logging) {
+        eprintln!("concierge: cannot set up logging: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("concierge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command, config));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(watch_signals(shutdown.clone()));
+    match command {
+        Command::All => {
+            migrate(&config, None).await?;
+            if config.discord.bot_token.is_none() {
+                tracing::info!("Discord bot skipped: DISCORD_BOT_TOKEN is not set");
+            } else {
+                tracing::warn!("Discord bot skipped: this build has no bot yet");
+            }
+            tracing::warn!("workers skipped: this build has no job handlers yet");
+            serve_api(&config, shutdown).await?;
+        }
+        Command::Api => serve_api(&config, shutdown).await?,
+        Command::Migrate { target } => migrate(&config, target).await?,
+        Command::Worker => {
+            tracing::error!("concierge worker: this build has no job handlers yet");
+            return Ok(ExitCode::from(2));
+        }
+        Command::Bot => {
+            if config.discord.bot_token.is_none() {
+                tracing::error!(
+                    "concierge bot: DISCORD_BOT_TOKEN is not set; the bot cannot log in without it"
+                );
+            } else {
+                tracing::error!("concierge bot: this build has no Discord bot yet");
+            }
+            return Ok(ExitCode::from(2));
+        }
+        Command::Openapi { .. } => unreachable!("handled before the configuration is loaded"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels `shutdown` on the first SIGINT or SIGTERM. A second signal exits at once, for the
+/// operator who does not want to wait for the grace period.
+async fn watch_signals(shutdown: CancellationToken) {
+    let terminate = async {
+        #[cfg(unix)]
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: shutting down"),
+        () = terminate => tracing::info!("SIGTERM received: shutting down"),
+    }
+    shutdown.cancel();
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::warn!("second signal: exiting now");
+    std::process::exit(130);
+}
+
+async fn migrate(config: &Config, target: Option<i32>) -> anyhow::Result<()> {
+    let settings = &config.database.settings;
+    let target_name = settings.display_target();
+    if store::ensure_database(settings)
+        .await
+        .with_context(|| format!("cannot reach Postgres at {target_name} to create the database"))?
+    {
+        tracing::info!(database = %target_name, "created the database");
+    }
+    let pool = store::connect(settings);
+    let applied = store::migrate::run(&pool, target)
+        .await
+        .with_context(|| format!("migrating {target_name} failed"))?;
+    let version = store::migrate::applied_version(&pool).await?;
+    tracing::info!(
+        database = %target_name,
+        applied = applied.len(),
+        version = version.unwrap_or(0),
+        "database schema is up to date"
+    );
+    pool.close().await;
+    Ok(())
+}
+
+async fn serve_api(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = store::connect(&config.database.settings);
+    let redis = redis::Client::open(config.redis.url.expose())
+        .context("REDIS_URL is not a usable Redis URL")?;
+    let state = api::AppState::new(pool.clone(), redis, config.security.secret_key.clone(), build_info());
+    let app = api::app(
+        state,
+        api::HttpSettings {
+            max_body_bytes: config.server.max_body_bytes,
+        },
+    );
+    let addr = std::net::SocketAddr::new(config.server.host, config.server.port);
+    let acceptor = poem::listener::TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr} (settings HOST and PORT)"))?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(addr);
+    tracing::info!(
+        address = %local,
+        database = %config.database.settings.display_target(),
+        "API listening; docs at http://{}/api/docs",
+        display_host(local)
+    );
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            app,
+            async move { shutdown.cancelled().await },
+            Some(config.server.shutdown_grace),
+        )
+        .await
+        .context("the HTTP server failed")?;
+    pool.close().await;
+    tracing::info!("API stopped");
+    Ok(())
+}
+
+/// `0.0.0.0:8000` is where we listen, `localhost:8000` is what a person can open.
+fn display_host(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+fn build_info() -> api::BuildInfo {
+    api::BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        git_commit: env!("CONCIERGE_GIT_COMMIT").to_owned(),
+        profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
+    }
+}
+
+/// `concierge openapi`: print, write or check the spec. Needs no configuration.
+#[allow(clippy::print_stdout)]
+fn openapi(format: SpecFormat, check: bool, write: bool, dir: &Path) -> ExitCode {
+    let files = [
+        ("openapi.json", api::spec_json()),
+        ("openapi.yaml", api::spec_yaml()),
+    ];
+    if !check && !write {
+        let (_, text) = match format {
+            SpecFormat::Json => &files[0],
+            SpecFormat::Yaml => &files[1],
+        };
+        println!("{}", text.trim_end());
+        return ExitCode::SUCCESS;
+    }
+    let mut stale = Vec::new();
+    for (name, generated) in &files {
+        let path = dir.join(name);
+        let generated = format!("{}\n", generated.trim_end());
+        if write {
+            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &generated)) {
+                eprintln!("concierge openapi: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("wrote {}", path.display());
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    if stale.is_empty() {
+        if check {
+            eprintln!("the committed OpenAPI spec matches the code");
+        }
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "concierge openapi: {} differ from the code; run `concierge openapi --write` and commit",
+            stale.join(" and ")
+        );
+        ExitCode::FAILURE
+    }
+}

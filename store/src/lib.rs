@@ -1,0 +1,19 @@
+//! The Postgres store: connection pool, the refinery migration runner (embedding
+//! `../migrations`), and the queries of each table, next to the table they touch.
+//!
+//! Queries are `sqlx::query!` macros, checked at compile time against the schema; the offline
+//! data lives in the workspace's `.sqlx/` (see the README's "Changing the schema").
+//!
+//! # Layout
+//! - [`pool`]: connect options, the pool, creating the database when it is missing
+//! - [`migrate`]: refinery on a sqlx connection, with a lock so replicas migrate one at a time
+//! - [`secret`]: random secrets and their SHA-256 digests, the only form in which we store them
+//! - [`api_tokens`]: admin Bearer API tokens (seed 004)
+
+pub mod api_tokens;
+pub mod migrate;
+pub mod pool;
+pub mod secret;
+
+pub use pool::{DatabaseSettings, connect, ensure_database, ping};
+pub use sqlx::PgPool as Pool;

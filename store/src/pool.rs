@@ -1,0 +1,146 @@
+//! Connecting to Postgres: parsing the connection URL once, a lazy pool (so the API can start
+//! and report an unreachable database on its health endpoint), and creating the database on
+//! first start.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// How to reach the database. Built by the binary's configuration from `DATABASE_URL` or the
+/// `DB_*` parts; the URL may carry a password, so this type never prints it.
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// Parsed connection options (host, port, user, password, database, sslmode).
+    pub options: PgConnectOptions,
+    /// Upper bound of pooled connections per process; Postgres' own limit is shared by every
+    /// replica, so keep `replicas × max_connections` below `max_connections` of the server.
+    pub max_connections: u32,
+    /// How long a query waits for a free connection, or for a new one to be opened, before it
+    /// fails: bounds every request when the database is slow or unreachable.
+    pub acquire_timeout: Duration,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("host", &self.options.get_host())
+            .field("port", &self.options.get_port())
+            .field("database", &self.options.get_database())
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseSettings {
+    /// Parses a `postgres://` URL. The error never repeats the URL (it may hold a password).
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| match e {
+            sqlx::Error::Configuration(inner) => inner.to_string(),
+            other => other.to_string(),
+        })?;
+        Ok(Self {
+            options,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        })
+    }
+
+    /// Builds the settings from separate parts (seed 003's `DB_*` variables); `ssl` requires
+    /// TLS, otherwise it is used when the server offers it.
+    pub fn from_parts(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: Option<&str>,
+        database: &str,
+        ssl: bool,
+    ) -> Self {
+        let mut options = PgConnectOptions::new_without_pgpass()
+            .host(host)
+            .port(port)
+            .username(user)
+            .database(database)
+            .ssl_mode(if ssl { PgSslMode::Require } else { PgSslMode::Prefer });
+        if let Some(password) = password {
+            options = options.password(password);
+        }
+        Self {
+            options,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The database name, `postgres` when the URL names none.
+    pub fn database_name(&self) -> &str {
+        self.options.get_database().unwrap_or("postgres")
+    }
+
+    /// `host:port/database`, safe to log.
+    pub fn display_target(&self) -> String {
+        format!(
+            "{}:{}/{}",
+            self.options.get_host(),
+            self.options.get_port(),
+            self.database_name()
+        )
+    }
+}
+
+/// A pool that opens connections on first use: starting never fails because the database is
+/// down, and every query is bounded by `acquire_timeout`.
+pub fn connect(settings: &DatabaseSettings) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_lazy_with(settings.options.clone())
+}
+
+/// Creates the configured database when it does not exist yet, connecting to the server's
+/// `postgres` maintenance database to do so. Safe when several processes race: the loser's
+/// "already exists" is not an error.
+#[tracing::instrument(skip_all, fields(database = settings.database_name()))]
+pub async fn ensure_database(settings: &DatabaseSettings) -> Result<bool, sqlx::Error> {
+    let name = settings.database_name().to_owned();
+    let mut conn = PgConnection::connect_with(&settings.options.clone().database("postgres")).await?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+        name
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let created = if exists {
+        false
+    } else {
+        let statement = format!("CREATE DATABASE {}", quote_ident(&name));
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!("created database");
+                true
+            }
+            // 42P04 duplicate_database: another process created it first.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => false,
+            Err(e) => return Err(e),
+        }
+    };
+    conn.close().await?;
+    Ok(created)
+}
+
+/// Quotes an SQL identifier (for the few statements that cannot take parameters).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// One round trip to the database.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(pool).await?;
+    Ok(())
+}
