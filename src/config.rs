@@ -362,7 +362,10 @@ impl Config {
             }
         }
         // The process environment wins over `.env`.
-        env.extend(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))));
+        env.extend(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        );
 
         let (path, required) = match explicit_file {
             Some(p) => (p.to_path_buf(), true),
@@ -413,7 +416,12 @@ impl Config {
         match Url::parse(&redis_url) {
             Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix") => {}
             // Never echo the URL: it may hold a password.
-            _ => return Err(invalid("REDIS_URL (redis.url)", "expected a redis://, rediss:// or unix:// URL")),
+            _ => {
+                return Err(invalid(
+                    "REDIS_URL (redis.url)",
+                    "expected a redis://, rediss:// or unix:// URL",
+                ));
+            }
         }
         let key_prefix = r
             .string("REDIS_KEY_PREFIX", f.redis.key_prefix)
@@ -426,26 +434,46 @@ impl Config {
         }
 
         let logging = resolve_logging(&r, &f.server)?;
-        let host = r.string("HOST", f.server.host).unwrap_or_else(|| "0.0.0.0".into());
+        let host = r
+            .string("HOST", f.server.host)
+            .unwrap_or_else(|| "0.0.0.0".into());
         let host: IpAddr = host.parse().map_err(|_| {
-            invalid("HOST (server.host)", format!("expected an IP address such as 0.0.0.0 or 127.0.0.1, got {host:?}"))
+            invalid(
+                "HOST (server.host)",
+                format!("expected an IP address such as 0.0.0.0 or 127.0.0.1, got {host:?}"),
+            )
         })?;
-        let port = r.parse("PORT", "server.port", f.server.port)?.unwrap_or(8000);
+        let port = r
+            .parse("PORT", "server.port", f.server.port)?
+            .unwrap_or(8000);
         let max_body_bytes = r
-            .parse("MAX_BODY_BYTES", "server.max_body_bytes", f.server.max_body_bytes)?
+            .parse(
+                "MAX_BODY_BYTES",
+                "server.max_body_bytes",
+                f.server.max_body_bytes,
+            )?
             .unwrap_or(10 * 1024 * 1024);
         if max_body_bytes < 1024 {
-            return Err(invalid("MAX_BODY_BYTES (server.max_body_bytes)", "must be at least 1024"));
+            return Err(invalid(
+                "MAX_BODY_BYTES (server.max_body_bytes)",
+                "must be at least 1024",
+            ));
         }
         let grace = r
-            .parse("SHUTDOWN_GRACE_SECONDS", "server.shutdown_grace_seconds", f.server.shutdown_grace_seconds)?
+            .parse(
+                "SHUTDOWN_GRACE_SECONDS",
+                "server.shutdown_grace_seconds",
+                f.server.shutdown_grace_seconds,
+            )?
             .unwrap_or(30);
-
 
         let security = resolve_security(&r, f.security)?;
 
         let data_dir = r
-            .string("DATA_DIR", f.data_dir.map(|p| p.to_string_lossy().into_owned()))
+            .string(
+                "DATA_DIR",
+                f.data_dir.map(|p| p.to_string_lossy().into_owned()),
+            )
             .map_or_else(|| PathBuf::from("data"), PathBuf::from);
         let web_app_base_url = r
             .string("WEB_APP_BASE_URL", f.web_app_base_url)
@@ -487,9 +515,14 @@ impl Config {
             ("jwt_secret", &mut self.security.jwt_secret),
         ] {
             if slot.expose().is_empty() {
-                *slot = Secret::new(load_or_generate_secret(&dir.join(name)).map_err(|e| ConfigError {
-                    setting: format!("{} (security.{name})", name.to_uppercase()),
-                    problem: format!("not set, and no generated one could be kept in {}: {e}", dir.display()),
+                *slot = Secret::new(load_or_generate_secret(&dir.join(name)).map_err(|e| {
+                    ConfigError {
+                        setting: format!("{} (security.{name})", name.to_uppercase()),
+                        problem: format!(
+                            "not set, and no generated one could be kept in {}: {e}",
+                            dir.display()
+                        ),
+                    }
                 })?);
             }
         }
@@ -527,25 +560,46 @@ fn load_or_generate_secret(path: &Path) -> std::io::Result<String> {
 
 fn resolve_database(r: &Resolver<'_>, f: FileDatabase) -> Result<DatabaseConfig, ConfigError> {
     let mut settings = match r.string("DATABASE_URL", f.url) {
-        Some(url) => store::DatabaseSettings::from_url(&url)
-            .map_err(|e| invalid("DATABASE_URL (database.url)", format!("not a usable postgres:// URL ({e})")))?,
+        Some(url) => store::DatabaseSettings::from_url(&url).map_err(|e| {
+            invalid(
+                "DATABASE_URL (database.url)",
+                format!("not a usable postgres:// URL ({e})"),
+            )
+        })?,
         None => {
-            let host = r.string("DB_HOST", f.host).unwrap_or_else(|| "127.0.0.1".into());
+            let host = r
+                .string("DB_HOST", f.host)
+                .unwrap_or_else(|| "127.0.0.1".into());
             let port = r.parse("DB_PORT", "database.port", f.port)?.unwrap_or(5432);
-            let user = r.string("DB_USER", f.user).unwrap_or_else(|| "postgres".into());
+            let user = r
+                .string("DB_USER", f.user)
+                .unwrap_or_else(|| "postgres".into());
             let password = r.string("DB_PASSWORD", f.password);
-            let name = r.string("DB_NAME", f.database).unwrap_or_else(|| "concierge".into());
+            let name = r
+                .string("DB_NAME", f.database)
+                .unwrap_or_else(|| "concierge".into());
             let ssl = r.bool("DB_SSL", "database.ssl", f.ssl)?.unwrap_or(false);
             store::DatabaseSettings::from_parts(&host, port, &user, password.as_deref(), &name, ssl)
         }
     };
-    if let Some(n) = r.parse("DB_MAX_CONNECTIONS", "database.max_connections", f.max_connections)? {
+    if let Some(n) = r.parse(
+        "DB_MAX_CONNECTIONS",
+        "database.max_connections",
+        f.max_connections,
+    )? {
         if n == 0 {
-            return Err(invalid("DB_MAX_CONNECTIONS (database.max_connections)", "must be at least 1"));
+            return Err(invalid(
+                "DB_MAX_CONNECTIONS (database.max_connections)",
+                "must be at least 1",
+            ));
         }
         settings.max_connections = n;
     }
-    if let Some(s) = r.parse("DB_ACQUIRE_TIMEOUT_SECONDS", "database.acquire_timeout_seconds", f.acquire_timeout_seconds)? {
+    if let Some(s) = r.parse(
+        "DB_ACQUIRE_TIMEOUT_SECONDS",
+        "database.acquire_timeout_seconds",
+        f.acquire_timeout_seconds,
+    )? {
         settings.acquire_timeout = Duration::from_secs(s.max(1));
     }
     Ok(DatabaseConfig { settings })
@@ -562,8 +616,15 @@ fn resolve_logging(r: &Resolver<'_>, f: &FileServer) -> Result<LoggingConfig, Co
         None => match r.string("LOG_LEVEL", f.log_level.clone()) {
             Some(level) => {
                 let lower = level.to_ascii_lowercase();
-                let lower = if lower == "warning" { "warn".to_owned() } else { lower };
-                if !matches!(lower.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+                let lower = if lower == "warning" {
+                    "warn".to_owned()
+                } else {
+                    lower
+                };
+                if !matches!(
+                    lower.as_str(),
+                    "trace" | "debug" | "info" | "warn" | "error"
+                ) {
                     return Err(invalid(
                         "LOG_LEVEL (server.log_level)",
                         format!("expected one of trace, debug, info, warn, error; got {level:?}"),
@@ -575,11 +636,19 @@ fn resolve_logging(r: &Resolver<'_>, f: &FileServer) -> Result<LoggingConfig, Co
             None => "info".into(),
         },
     };
-    let format = match r.string("LOG_FORMAT", f.log_format.clone()).as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let format = match r
+        .string("LOG_FORMAT", f.log_format.clone())
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("human") | Some("text") => LogFormat::Human,
         Some("json") => LogFormat::Json,
         Some(other) => {
-            return Err(invalid("LOG_FORMAT (server.log_format)", format!("expected human or json, got {other:?}")));
+            return Err(invalid(
+                "LOG_FORMAT (server.log_format)",
+                format!("expected human or json, got {other:?}"),
+            ));
         }
     };
     Ok(LoggingConfig { filter, format })
@@ -588,34 +657,70 @@ fn resolve_logging(r: &Resolver<'_>, f: &FileServer) -> Result<LoggingConfig, Co
 fn resolve_security(r: &Resolver<'_>, f: FileSecurity) -> Result<SecurityConfig, ConfigError> {
     let secret_key = r.string("SECRET_KEY", f.secret_key).unwrap_or_default();
     if !secret_key.is_empty() && secret_key.chars().count() < 16 {
-        return Err(invalid("SECRET_KEY (security.secret_key)", "must be at least 16 characters"));
+        return Err(invalid(
+            "SECRET_KEY (security.secret_key)",
+            "must be at least 16 characters",
+        ));
     }
     let jwt_secret = r.string("JWT_SECRET", f.jwt_secret).unwrap_or_default();
     if !jwt_secret.is_empty() && jwt_secret.len() < 32 {
-        return Err(invalid("JWT_SECRET (security.jwt_secret)", "must be at least 32 bytes for HS256"));
+        return Err(invalid(
+            "JWT_SECRET (security.jwt_secret)",
+            "must be at least 32 bytes for HS256",
+        ));
     }
     // The algorithm is pinned: a configurable one invites `none` and RS/HS confusion.
-    if let Some(alg) = r.string("JWT_ALGORITHM", f.jwt_algorithm) {
-        if alg != "HS256" {
-            return Err(invalid("JWT_ALGORITHM (security.jwt_algorithm)", format!("only HS256 is supported, got {alg:?}")));
-        }
+    if let Some(alg) = r.string("JWT_ALGORITHM", f.jwt_algorithm)
+        && alg != "HS256"
+    {
+        return Err(invalid(
+            "JWT_ALGORITHM (security.jwt_algorithm)",
+            format!("only HS256 is supported, got {alg:?}"),
+        ));
     }
     let minutes = r
-        .parse("ACCESS_TOKEN_EXPIRY_MINUTES", "security.access_token_expiry_minutes", f.access_token_expiry_minutes)?
+        .parse(
+            "ACCESS_TOKEN_EXPIRY_MINUTES",
+            "security.access_token_expiry_minutes",
+            f.access_token_expiry_minutes,
+        )?
         .unwrap_or(60);
     let refresh_days = r
-        .parse("REFRESH_TOKEN_EXPIRY_DAYS", "security.refresh_token_expiry_days", f.refresh_token_expiry_days)?
+        .parse(
+            "REFRESH_TOKEN_EXPIRY_DAYS",
+            "security.refresh_token_expiry_days",
+            f.refresh_token_expiry_days,
+        )?
         .unwrap_or(30);
     let invite_days = r
-        .parse("TOKEN_EXPIRY_DAYS", "security.token_expiry_days", f.token_expiry_days)?
+        .parse(
+            "TOKEN_EXPIRY_DAYS",
+            "security.token_expiry_days",
+            f.token_expiry_days,
+        )?
         .unwrap_or(7);
     for (setting, value, max) in [
-        ("ACCESS_TOKEN_EXPIRY_MINUTES (security.access_token_expiry_minutes)", minutes, 24 * 60),
-        ("REFRESH_TOKEN_EXPIRY_DAYS (security.refresh_token_expiry_days)", refresh_days, 365),
-        ("TOKEN_EXPIRY_DAYS (security.token_expiry_days)", invite_days, 365),
+        (
+            "ACCESS_TOKEN_EXPIRY_MINUTES (security.access_token_expiry_minutes)",
+            minutes,
+            24 * 60,
+        ),
+        (
+            "REFRESH_TOKEN_EXPIRY_DAYS (security.refresh_token_expiry_days)",
+            refresh_days,
+            365,
+        ),
+        (
+            "TOKEN_EXPIRY_DAYS (security.token_expiry_days)",
+            invite_days,
+            365,
+        ),
     ] {
         if value == 0 || value > max {
-            return Err(invalid(setting, format!("must be between 1 and {max}, got {value}")));
+            return Err(invalid(
+                setting,
+                format!("must be between 1 and {max}, got {value}"),
+            ));
         }
     }
     Ok(SecurityConfig {
@@ -627,20 +732,35 @@ fn resolve_security(r: &Resolver<'_>, f: FileSecurity) -> Result<SecurityConfig,
     })
 }
 
-fn resolve_email(r: &Resolver<'_>, f: FileEmail, data_dir: &Path) -> Result<EmailConfig, ConfigError> {
+fn resolve_email(
+    r: &Resolver<'_>,
+    f: FileEmail,
+    data_dir: &Path,
+) -> Result<EmailConfig, ConfigError> {
     let from = r
         .string("SMTP_FROM", f.from)
         .or_else(|| r.string("SENDGRID_FROM_EMAIL", None))
         .unwrap_or_else(|| "Concierge <concierge@localhost>".into());
     if !from.contains('@') {
-        return Err(invalid("SMTP_FROM (email.from)", format!("expected an email address, got {from:?}")));
+        return Err(invalid(
+            "SMTP_FROM (email.from)",
+            format!("expected an email address, got {from:?}"),
+        ));
     }
-    let tls = match r.string("SMTP_TLS", f.smtp_tls).as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let tls = match r
+        .string("SMTP_TLS", f.smtp_tls)
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("starttls") => SmtpTls::StartTls,
         Some("tls") | Some("implicit") => SmtpTls::Tls,
         Some("none") | Some("off") => SmtpTls::None,
         Some(other) => {
-            return Err(invalid("SMTP_TLS (email.smtp_tls)", format!("expected starttls, tls or none; got {other:?}")));
+            return Err(invalid(
+                "SMTP_TLS (email.smtp_tls)",
+                format!("expected starttls, tls or none; got {other:?}"),
+            ));
         }
     };
     let sendgrid_key = r.string("SENDGRID_API_KEY", f.sendgrid_api_key);
@@ -671,7 +791,9 @@ fn resolve_email(r: &Resolver<'_>, f: FileEmail, data_dir: &Path) -> Result<Emai
             password: Some(Secret::new(key)),
             tls,
         }),
-        (None, None) => EmailTransport::Files { dir: data_dir.join("outbox") },
+        (None, None) => EmailTransport::Files {
+            dir: data_dir.join("outbox"),
+        },
     };
     Ok(EmailConfig { from, transport })
 }
@@ -693,19 +815,44 @@ fn resolve_discord(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, Co
         .map(|u| http_url("DISCORD_BOT_INVITE_URL (discord.bot_invite_url)", &u))
         .transpose()?;
     let url = |env: &str, key: &str, value: Option<String>, default: &str| {
-        http_url(&format!("{env} (discord.{key})"), &r.string(env, value).unwrap_or_else(|| default.into()))
+        http_url(
+            &format!("{env} (discord.{key})"),
+            &r.string(env, value).unwrap_or_else(|| default.into()),
+        )
     };
-    let api_base_url = url("DISCORD_API_BASE_URL", "api_base_url", f.api_base_url, "https://discord.com/api/v10")?;
-    let authorize_url = url("DISCORD_AUTHORIZE_URL", "authorize_url", f.authorize_url, "https://discord.com/oauth2/authorize")?;
-    let token_url = url("DISCORD_TOKEN_URL", "token_url", f.token_url, "https://discord.com/api/oauth2/token")?;
+    let api_base_url = url(
+        "DISCORD_API_BASE_URL",
+        "api_base_url",
+        f.api_base_url,
+        "https://discord.com/api/v10",
+    )?;
+    let authorize_url = url(
+        "DISCORD_AUTHORIZE_URL",
+        "authorize_url",
+        f.authorize_url,
+        "https://discord.com/oauth2/authorize",
+    )?;
+    let token_url = url(
+        "DISCORD_TOKEN_URL",
+        "token_url",
+        f.token_url,
+        "https://discord.com/api/oauth2/token",
+    )?;
     let member_role_name = r
         .string("MEMBER_ROLE_NAME", f.member_role_name)
         .unwrap_or_else(|| "Member".into());
     let timeout = r
-        .parse("VERIFICATION_TIMEOUT", "discord.verification_timeout", f.verification_timeout)?
+        .parse(
+            "VERIFICATION_TIMEOUT",
+            "discord.verification_timeout",
+            f.verification_timeout,
+        )?
         .unwrap_or(300);
     if timeout == 0 {
-        return Err(invalid("VERIFICATION_TIMEOUT (discord.verification_timeout)", "must be at least 1 second"));
+        return Err(invalid(
+            "VERIFICATION_TIMEOUT (discord.verification_timeout)",
+            "must be at least 1 second",
+        ));
     }
     Ok(DiscordConfig {
         bot_token,
@@ -717,9 +864,15 @@ fn resolve_discord(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, Co
         member_role_name,
         verification_timeout: Duration::from_secs(timeout),
         respond_to_all_messages: r
-            .bool("RESPOND_TO_ALL_MESSAGES", "discord.respond_to_all_messages", f.respond_to_all_messages)?
+            .bool(
+                "RESPOND_TO_ALL_MESSAGES",
+                "discord.respond_to_all_messages",
+                f.respond_to_all_messages,
+            )?
             .unwrap_or(false),
-        bypass_auth: r.bool("BYPASS_AUTH", "discord.bypass_auth", f.bypass_auth)?.unwrap_or(false),
+        bypass_auth: r
+            .bool("BYPASS_AUTH", "discord.bypass_auth", f.bypass_auth)?
+            .unwrap_or(false),
     })
 }
 
@@ -732,14 +885,37 @@ fn resolve_google(r: &Resolver<'_>, f: FileGoogle) -> Result<GoogleConfig, Confi
         "google",
     )?;
     let url = |env: &str, key: &str, value: Option<String>, default: &str| {
-        http_url(&format!("{env} (google.{key})"), &r.string(env, value).unwrap_or_else(|| default.into()))
+        http_url(
+            &format!("{env} (google.{key})"),
+            &r.string(env, value).unwrap_or_else(|| default.into()),
+        )
     };
     Ok(GoogleConfig {
         oauth,
-        authorize_url: url("GOOGLE_AUTHORIZE_URL", "authorize_url", f.authorize_url, "https://accounts.google.com/o/oauth2/v2/auth")?,
-        token_url: url("GOOGLE_TOKEN_URL", "token_url", f.token_url, "https://oauth2.googleapis.com/token")?,
-        userinfo_url: url("GOOGLE_USERINFO_URL", "userinfo_url", f.userinfo_url, "https://openidconnect.googleapis.com/v1/userinfo")?,
-        tokeninfo_url: url("GOOGLE_TOKENINFO_URL", "tokeninfo_url", f.tokeninfo_url, "https://oauth2.googleapis.com/tokeninfo")?,
+        authorize_url: url(
+            "GOOGLE_AUTHORIZE_URL",
+            "authorize_url",
+            f.authorize_url,
+            "https://accounts.google.com/o/oauth2/v2/auth",
+        )?,
+        token_url: url(
+            "GOOGLE_TOKEN_URL",
+            "token_url",
+            f.token_url,
+            "https://oauth2.googleapis.com/token",
+        )?,
+        userinfo_url: url(
+            "GOOGLE_USERINFO_URL",
+            "userinfo_url",
+            f.userinfo_url,
+            "https://openidconnect.googleapis.com/v1/userinfo",
+        )?,
+        tokeninfo_url: url(
+            "GOOGLE_TOKENINFO_URL",
+            "tokeninfo_url",
+            f.tokeninfo_url,
+            "https://oauth2.googleapis.com/tokeninfo",
+        )?,
     })
 }
 
@@ -751,7 +927,14 @@ fn oauth_client(
     redirect: (&str, Option<String>),
     section: &str,
 ) -> Result<Option<OAuthClient>, ConfigError> {
-    let yaml_key = |env: &str| format!("{env} ({section}.{})", env.split_once('_').map_or("", |(_, k)| k).to_ascii_lowercase());
+    let yaml_key = |env: &str| {
+        format!(
+            "{env} ({section}.{})",
+            env.split_once('_')
+                .map_or("", |(_, k)| k)
+                .to_ascii_lowercase()
+        )
+    };
     let values = [
         (id.0, r.string(id.0, id.1)),
         (secret.0, r.string(secret.0, secret.1)),
@@ -761,13 +944,26 @@ fn oauth_client(
         return Ok(None);
     }
     if let Some((missing, _)) = values.iter().find(|(_, v)| v.is_none()) {
-        let present: Vec<&str> = values.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| *n).collect();
+        let present: Vec<&str> = values
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(n, _)| *n)
+            .collect();
         return Err(invalid(
             &yaml_key(missing),
-            format!("missing; it is required when {} is set", present.join(" and ")),
+            format!(
+                "missing; it is required when {} {} set",
+                present.join(" and "),
+                if present.len() > 1 { "are" } else { "is" }
+            ),
         ));
     }
-    let [(_, Some(client_id)), (_, Some(client_secret)), (_, Some(redirect_uri))] = values else {
+    let [
+        (_, Some(client_id)),
+        (_, Some(client_secret)),
+        (_, Some(redirect_uri)),
+    ] = values
+    else {
         unreachable!("all three were checked to be present")
     };
     Ok(Some(OAuthClient {
@@ -780,7 +976,10 @@ fn oauth_client(
 fn http_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
     match Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(u),
-        _ => Err(invalid(setting, format!("expected an http(s) URL, got {value:?}"))),
+        _ => Err(invalid(
+            setting,
+            format!("expected an http(s) URL, got {value:?}"),
+        )),
     }
 }
 
@@ -808,21 +1007,35 @@ impl Resolver<'_> {
             .or(file.filter(|v| !v.trim().is_empty()))
     }
 
-    fn parse<T: std::str::FromStr>(&self, env: &str, key: &str, file: Option<T>) -> Result<Option<T>, ConfigError> {
+    fn parse<T: std::str::FromStr>(
+        &self,
+        env: &str,
+        key: &str,
+        file: Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
         match non_empty(self.env, env) {
             Some(raw) => raw.parse::<T>().map(Some).map_err(|_| {
-                invalid(&format!("{env} ({key})"), format!("expected a non-negative whole number, got {raw:?}"))
+                invalid(
+                    &format!("{env} ({key})"),
+                    format!("expected a non-negative whole number, got {raw:?}"),
+                )
             }),
             None => Ok(file),
         }
     }
 
     fn bool(&self, env: &str, key: &str, file: Option<bool>) -> Result<Option<bool>, ConfigError> {
-        match non_empty(self.env, env).map(str::to_ascii_lowercase).as_deref() {
+        match non_empty(self.env, env)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None => Ok(file),
             Some("true" | "1" | "yes" | "on") => Ok(Some(true)),
             Some("false" | "0" | "no" | "off") => Ok(Some(false)),
-            Some(other) => Err(invalid(&format!("{env} ({key})"), format!("expected true or false, got {other:?}"))),
+            Some(other) => Err(invalid(
+                &format!("{env} ({key})"),
+                format!("expected true or false, got {other:?}"),
+            )),
         }
     }
 }
@@ -832,7 +1045,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn load(pairs: &[(&str, &str)], yaml: Option<&str>) -> Result<Config, ConfigError> {
@@ -840,7 +1056,9 @@ mod tests {
     }
 
     fn error(pairs: &[(&str, &str)], yaml: Option<&str>) -> String {
-        load(pairs, yaml).expect_err("should be rejected").to_string()
+        load(pairs, yaml)
+            .expect_err("should be rejected")
+            .to_string()
     }
 
     #[test]
@@ -848,15 +1066,23 @@ mod tests {
         let c = load(&[], None).expect("defaults are valid");
         assert_eq!(c.server.port, 8000);
         assert_eq!(c.server.host.to_string(), "0.0.0.0");
-        assert_eq!(c.database.settings.display_target(), "127.0.0.1:5432/concierge");
+        assert_eq!(
+            c.database.settings.display_target(),
+            "127.0.0.1:5432/concierge"
+        );
         assert_eq!(c.redis.url.expose(), "redis://127.0.0.1:6379");
         assert_eq!(c.logging.filter, "info");
         assert_eq!(c.logging.format, LogFormat::Human);
-        assert!(matches!(c.email.transport, EmailTransport::Files { ref dir } if dir == Path::new("data/outbox")));
+        assert!(
+            matches!(c.email.transport, EmailTransport::Files { ref dir } if dir == Path::new("data/outbox"))
+        );
         assert!(c.discord.bot_token.is_none());
         assert!(c.discord.oauth.is_none());
         assert_eq!(c.discord.verification_timeout, Duration::from_secs(300));
-        assert_eq!(c.security.invitation_token_expiry, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            c.security.invitation_token_expiry,
+            Duration::from_secs(7 * 86_400)
+        );
     }
 
     #[test]
@@ -867,35 +1093,77 @@ mod tests {
         let c = load(&[("PORT", "9100"), ("DB_USER", "oauth_user")], Some(yaml)).expect("valid");
         assert_eq!(c.server.port, 9100, "environment overrides the file");
         assert_eq!(c.server.host.to_string(), "127.0.0.1");
-        assert_eq!(c.database.settings.display_target(), "db.internal:6543/oauth_db");
+        assert_eq!(
+            c.database.settings.display_target(),
+            "db.internal:6543/oauth_db"
+        );
         assert_eq!(c.database.settings.options.get_username(), "oauth_user");
         assert_eq!(c.security.access_token_expiry, Duration::from_secs(15 * 60));
-        assert_eq!(c.security.refresh_token_expiry, Duration::from_secs(10 * 86_400));
-        assert_eq!(c.logging.filter, "debug", "server.debug lowers the default level");
+        assert_eq!(
+            c.security.refresh_token_expiry,
+            Duration::from_secs(10 * 86_400)
+        );
+        assert_eq!(
+            c.logging.filter, "debug",
+            "server.debug lowers the default level"
+        );
     }
 
     #[test]
     fn database_url_wins_over_parts() {
-        let c = load(&[("DATABASE_URL", "postgres://u:p@h:1234/x"), ("DB_HOST", "ignored")], None).expect("valid");
+        let c = load(
+            &[
+                ("DATABASE_URL", "postgres://u:p@h:1234/x"),
+                ("DB_HOST", "ignored"),
+            ],
+            None,
+        )
+        .expect("valid");
         assert_eq!(c.database.settings.display_target(), "h:1234/x");
     }
 
     #[test]
     fn invalid_values_name_the_setting() {
-        assert_eq!(error(&[("PORT", "eighty")], None), "invalid setting PORT (server.port): expected a non-negative whole number, got \"eighty\"");
-        assert!(error(&[("PORT", "70000")], None).starts_with("invalid setting PORT (server.port)"));
-        assert!(error(&[("HOST", "not an ip")], None).starts_with("invalid setting HOST (server.host)"));
-        assert!(error(&[("DB_SSL", "maybe")], None).starts_with("invalid setting DB_SSL (database.ssl)"));
+        assert_eq!(
+            error(&[("PORT", "eighty")], None),
+            "invalid setting PORT (server.port): expected a non-negative whole number, got \"eighty\""
+        );
+        assert!(
+            error(&[("PORT", "70000")], None).starts_with("invalid setting PORT (server.port)")
+        );
+        assert!(
+            error(&[("HOST", "not an ip")], None).starts_with("invalid setting HOST (server.host)")
+        );
+        assert!(
+            error(&[("DB_SSL", "maybe")], None)
+                .starts_with("invalid setting DB_SSL (database.ssl)")
+        );
         assert!(error(&[("LOG_FORMAT", "xml")], None).starts_with("invalid setting LOG_FORMAT"));
         assert!(error(&[("LOG_LEVEL", "loud")], None).starts_with("invalid setting LOG_LEVEL"));
         assert!(error(&[("RUST_LOG", "info,[bad")], None).starts_with("invalid setting RUST_LOG"));
-        assert!(error(&[("JWT_ALGORITHM", "none")], None).starts_with("invalid setting JWT_ALGORITHM"));
-        assert!(error(&[("TOKEN_EXPIRY_DAYS", "0")], None).starts_with("invalid setting TOKEN_EXPIRY_DAYS"));
-        assert!(error(&[("VERIFICATION_TIMEOUT", "-5")], None).starts_with("invalid setting VERIFICATION_TIMEOUT"));
-        assert!(error(&[("WEB_APP_BASE_URL", "localhost:3000")], None).starts_with("invalid setting WEB_APP_BASE_URL"));
+        assert!(
+            error(&[("JWT_ALGORITHM", "none")], None).starts_with("invalid setting JWT_ALGORITHM")
+        );
+        assert!(
+            error(&[("TOKEN_EXPIRY_DAYS", "0")], None)
+                .starts_with("invalid setting TOKEN_EXPIRY_DAYS")
+        );
+        assert!(
+            error(&[("VERIFICATION_TIMEOUT", "-5")], None)
+                .starts_with("invalid setting VERIFICATION_TIMEOUT")
+        );
+        assert!(
+            error(&[("WEB_APP_BASE_URL", "localhost:3000")], None)
+                .starts_with("invalid setting WEB_APP_BASE_URL")
+        );
         assert!(error(&[("SMTP_TLS", "ssl3")], None).starts_with("invalid setting SMTP_TLS"));
-        assert!(error(&[("DATABASE_URL", "mysql://x")], None).starts_with("invalid setting DATABASE_URL"));
-        assert!(error(&[("MAX_BODY_BYTES", "10")], None).starts_with("invalid setting MAX_BODY_BYTES"));
+        assert!(
+            error(&[("DATABASE_URL", "mysql://x")], None)
+                .starts_with("invalid setting DATABASE_URL")
+        );
+        assert!(
+            error(&[("MAX_BODY_BYTES", "10")], None).starts_with("invalid setting MAX_BODY_BYTES")
+        );
     }
 
     #[test]
@@ -913,7 +1181,13 @@ mod tests {
 
     #[test]
     fn incomplete_oauth_client_names_the_missing_setting() {
-        let e = error(&[("DISCORD_CLIENT_ID", "123"), ("DISCORD_REDIRECT_URI", "http://localhost/cb")], None);
+        let e = error(
+            &[
+                ("DISCORD_CLIENT_ID", "123"),
+                ("DISCORD_REDIRECT_URI", "http://localhost/cb"),
+            ],
+            None,
+        );
         assert_eq!(
             e,
             "invalid setting DISCORD_CLIENT_SECRET (discord.client_secret): missing; it is required when DISCORD_CLIENT_ID and DISCORD_REDIRECT_URI are set"
@@ -922,7 +1196,10 @@ mod tests {
             &[
                 ("GOOGLE_CLIENT_ID", "g"),
                 ("GOOGLE_CLIENT_SECRET", "s3cr3t"),
-                ("GOOGLE_REDIRECT_URI", "http://localhost:8000/api/google/callback"),
+                (
+                    "GOOGLE_REDIRECT_URI",
+                    "http://localhost:8000/api/google/callback",
+                ),
             ],
             None,
         )
@@ -936,7 +1213,10 @@ mod tests {
         assert!(!e.contains("short-key"), "{e}");
         let e = error(&[("REDIS_URL", "http://:hunter2@host")], None);
         assert!(!e.contains("hunter2"), "{e}");
-        let e = error(&[("DATABASE_URL", "postgres://u:hunter2@h:notaport/x")], None);
+        let e = error(
+            &[("DATABASE_URL", "postgres://u:hunter2@h:notaport/x")],
+            None,
+        );
         assert!(!e.contains("hunter2"), "{e}");
         let c = load(
             &[
@@ -951,7 +1231,14 @@ mod tests {
         )
         .expect("valid");
         let debug = format!("{c:?}");
-        for secret in ["0123456789abcdef0123456789abcdef-jwt", "admin-key-0123456789", "db-pass-xyz", "redis-pass-xyz", "bot-token-xyz", "sendgrid-xyz"] {
+        for secret in [
+            "0123456789abcdef0123456789abcdef-jwt",
+            "admin-key-0123456789",
+            "db-pass-xyz",
+            "redis-pass-xyz",
+            "bot-token-xyz",
+            "sendgrid-xyz",
+        ] {
             assert!(!debug.contains(secret), "{secret} leaked into {debug}");
         }
     }
@@ -972,15 +1259,21 @@ mod tests {
         .expect("valid");
         assert_eq!(c.discord.bot_token.expect("set").expose(), "legacy-token");
         assert_eq!(c.email.from, "team@example.com");
-        let EmailTransport::Smtp(smtp) = c.email.transport else { panic!("SendGrid selects SMTP") };
-        assert_eq!((smtp.host.as_str(), smtp.port, smtp.username.as_deref()), ("smtp.sendgrid.net", 587, Some("apikey")));
+        let EmailTransport::Smtp(smtp) = c.email.transport else {
+            panic!("SendGrid selects SMTP")
+        };
+        assert_eq!(
+            (smtp.host.as_str(), smtp.port, smtp.username.as_deref()),
+            ("smtp.sendgrid.net", 587, Some("apikey"))
+        );
         assert_eq!(c.discord.member_role_name, "Verified");
         assert_eq!(c.discord.verification_timeout, Duration::from_secs(600));
     }
 
     #[test]
     fn generated_secrets_are_kept_between_starts() {
-        let dir = std::env::temp_dir().join(format!("concierge-config-test-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("concierge-config-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("secrets").join("jwt_secret");
         let first = load_or_generate_secret(&path).expect("generated");
@@ -990,7 +1283,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("exists").permissions().mode();
+            let mode = std::fs::metadata(&path)
+                .expect("exists")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let _ = std::fs::remove_dir_all(&dir);

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use poem::listener::{Acceptor, Listener};
 use clap::{Parser, Subcommand, ValueEnum};
+use poem::listener::{Acceptor, Listener};
 use tokio_util::sync::CancellationToken;
 
 use concierge::config::Config;
@@ -23,7 +23,13 @@ use concierge::telemetry;
 /// in concierge.example.yaml. With no configuration at all, everything runs against the local
 /// Postgres and Redis and writes emails to ./data/outbox.
 #[derive(Debug, Parser)]
-#[command(name = "concierge", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "concierge",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
 struct Cli {
     /// YAML configuration file [default: config.yml when it exists; env: CONCIERGE_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]
@@ -95,7 +101,10 @@ fn main() -> ExitCode {
         eprintln!("concierge: cannot set up logging: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("concierge: cannot start the async runtime: {e}");
@@ -106,10 +115,26 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            tracing::error!("{}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `outer: cause: root cause`, skipping a cause whose text its parent already repeats (sqlx
+/// and refinery both quote their source in their own message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
@@ -202,7 +227,12 @@ async fn serve_api(config: &Config, shutdown: CancellationToken) -> anyhow::Resu
     let pool = store::connect(&config.database.settings);
     let redis = redis::Client::open(config.redis.url.expose())
         .context("REDIS_URL is not a usable Redis URL")?;
-    let state = api::AppState::new(pool.clone(), redis, config.security.secret_key.clone(), build_info());
+    let state = api::AppState::new(
+        pool.clone(),
+        redis,
+        config.security.secret_key.clone(),
+        build_info(),
+    );
     let app = api::app(
         state,
         api::HttpSettings {
@@ -251,7 +281,12 @@ fn build_info() -> api::BuildInfo {
     api::BuildInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: env!("CONCIERGE_GIT_COMMIT").to_owned(),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .to_owned(),
     }
 }
 
@@ -275,7 +310,9 @@ fn openapi(format: SpecFormat, check: bool, write: bool, dir: &Path) -> ExitCode
         let path = dir.join(name);
         let generated = format!("{}\n", generated.trim_end());
         if write {
-            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &generated)) {
+            if let Err(e) =
+                std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &generated))
+            {
                 eprintln!("concierge openapi: cannot write {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }

@@ -15,7 +15,11 @@ pub fn init(config: &LoggingConfig) -> anyhow::Result<()> {
     let registry = tracing_subscriber::registry().with(filter);
     match config.format {
         LogFormat::Human => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            )
             .try_init()?,
         LogFormat::Json => registry
             .with(

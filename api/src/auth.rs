@@ -36,7 +36,12 @@ pub struct AdminApiKey(pub Admin);
 
 /// An admin API token (seed 004), sent as `Authorization: Bearer cnc_…`.
 #[derive(Debug, SecurityScheme)]
-#[oai(rename = "ApiToken", ty = "bearer", bearer_format = "opaque", checker = "check_api_token")]
+#[oai(
+    rename = "ApiToken",
+    ty = "bearer",
+    bearer_format = "opaque",
+    checker = "check_api_token"
+)]
 pub struct AdminApiToken(pub Admin);
 
 /// Admin endpoints accept either the API key or an admin API token.
@@ -116,5 +121,9 @@ impl OpenApi for SecuritySchemes {
         <UserJwt as ApiExtractor>::register(registry);
     }
 
-    fn add_routes(self, _: &mut HashMap<String, HashMap<Method, poem::endpoint::BoxEndpoint<'static>>>) {}
+    fn add_routes(
+        self,
+        _: &mut HashMap<String, HashMap<Method, poem::endpoint::BoxEndpoint<'static>>>,
+    ) {
+    }
 }

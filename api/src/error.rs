@@ -7,8 +7,8 @@
 //! rewritten by [`into_json_error`]. Internal errors are logged with the request id and never
 //! shown.
 
-use poem::http::StatusCode;
 use poem::Response;
+use poem::http::StatusCode;
 use poem_openapi::Object;
 use serde::Serialize;
 

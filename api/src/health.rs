@@ -104,7 +104,7 @@ pub enum DetailedHealthResponse {
     Unhealthy(Json<DetailedHealth>),
 }
 
-#[OpenApi(prefix_path = "/api/health", tag = "HealthTags::Health")]
+#[OpenApi(prefix_path = "/health", tag = "HealthTags::Health")]
 impl HealthApi {
     /// Liveness: the process is running and serving HTTP. Checks nothing else, so that a
     /// database outage does not get healthy API processes restarted.
@@ -119,8 +119,11 @@ impl HealthApi {
     /// Answers 503 when anything is down, naming it in `failing`. Admin only.
     #[oai(path = "/detailed", method = "get", operation_id = "health_detailed")]
     async fn detailed(&self, state: Data<&AppState>, _auth: AdminAuth) -> DetailedHealthResponse {
-        let (database, redis, migrations) =
-            tokio::join!(check_database(&state), check_redis(&state), check_migrations(&state));
+        let (database, redis, migrations) = tokio::join!(
+            check_database(&state),
+            check_redis(&state),
+            check_migrations(&state)
+        );
         let mut failing = Vec::new();
         for (name, status) in [
             ("database", database.status),

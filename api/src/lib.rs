@@ -53,7 +53,12 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(db: store::Pool, redis: redis::Client, secret_key: Secret, build: BuildInfo) -> Self {
+    pub fn new(
+        db: store::Pool,
+        redis: redis::Client,
+        secret_key: Secret,
+        build: BuildInfo,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -96,6 +101,7 @@ fn service() -> OpenApiService<Apis, ()> {
         "Concierge API",
         env!("CARGO_PKG_VERSION"),
     )
+    .url_prefix("/api")
     .description(
         "Onboarding, account linking, invitations and the job dashboard of Concierge. \
          Every error is JSON `{\"code\", \"message\"}`; every response carries `x-request-id`.",
@@ -123,11 +129,31 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
     let swagger = service.swagger_ui_html();
     Route::new()
         .at("/", get(make_sync(|_| Redirect::see_other("/api/docs"))))
-        .at("/api/openapi.json", get(make_sync(move |_| content("application/json", json.clone()))))
-        .at("/api/openapi.yaml", get(make_sync(move |_| content("application/yaml", yaml.clone()))))
-        .at("/api/docs", get(make_sync(move |_| content("text/html; charset=utf-8", swagger.clone()))))
-        .at("/api/redoc", get(make_sync(move |_| content("text/html; charset=utf-8", redoc.clone()))))
-        .nest("/", service)
+        .at(
+            "/api/openapi.json",
+            get(make_sync(move |_| {
+                content("application/json", json.clone())
+            })),
+        )
+        .at(
+            "/api/openapi.yaml",
+            get(make_sync(move |_| {
+                content("application/yaml", yaml.clone())
+            })),
+        )
+        .at(
+            "/api/docs",
+            get(make_sync(move |_| {
+                content("text/html; charset=utf-8", swagger.clone())
+            })),
+        )
+        .at(
+            "/api/redoc",
+            get(make_sync(move |_| {
+                content("text/html; charset=utf-8", redoc.clone())
+            })),
+        )
+        .nest("/api", service)
         .with(middleware::BodyLimit {
             max_bytes: settings.max_body_bytes,
         })

@@ -51,6 +51,19 @@ pub fn embedded() -> Vec<MigrationInfo> {
     all
 }
 
+/// A fingerprint of the embedded migrations (versions, names and checksums): equal
+/// fingerprints mean equal schemas. Tests key their migrated template database on it.
+pub fn fingerprint() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut migrations = runner().get_migrations().clone();
+    migrations.sort();
+    for m in &migrations {
+        (m.version(), m.name(), m.checksum()).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 /// The newest version this build knows.
 pub fn latest_version() -> i32 {
     embedded().last().map_or(0, |m| m.version)
@@ -73,7 +86,7 @@ pub async fn run(pool: &PgPool, target: Option<i32>) -> Result<Vec<MigrationInfo
     sqlx::query!("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
         .execute(&mut *conn)
         .await?;
-    let target = target.map_or(Target::Latest, |v| Target::Version(v));
+    let target = target.map_or(Target::Latest, Target::Version);
     let report = runner()
         .set_target(target)
         .run_async(&mut SqlxMigrator(conn))

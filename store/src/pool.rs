@@ -38,6 +38,9 @@ impl fmt::Debug for DatabaseSettings {
 impl DatabaseSettings {
     /// Parses a `postgres://` URL. The error never repeats the URL (it may hold a password).
     pub fn from_url(url: &str) -> Result<Self, String> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err("the scheme must be postgres:// or postgresql://".into());
+        }
         let options = PgConnectOptions::from_str(url).map_err(|e| match e {
             sqlx::Error::Configuration(inner) => inner.to_string(),
             other => other.to_string(),
@@ -64,7 +67,11 @@ impl DatabaseSettings {
             .port(port)
             .username(user)
             .database(database)
-            .ssl_mode(if ssl { PgSslMode::Require } else { PgSslMode::Prefer });
+            .ssl_mode(if ssl {
+                PgSslMode::Require
+            } else {
+                PgSslMode::Prefer
+            });
         if let Some(password) = password {
             options = options.password(password);
         }
@@ -106,7 +113,8 @@ pub fn connect(settings: &DatabaseSettings) -> PgPool {
 #[tracing::instrument(skip_all, fields(database = settings.database_name()))]
 pub async fn ensure_database(settings: &DatabaseSettings) -> Result<bool, sqlx::Error> {
     let name = settings.database_name().to_owned();
-    let mut conn = PgConnection::connect_with(&settings.options.clone().database("postgres")).await?;
+    let mut conn =
+        PgConnection::connect_with(&settings.options.clone().database("postgres")).await?;
     let exists = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
         name
@@ -141,6 +149,8 @@ pub fn quote_ident(name: &str) -> String {
 
 /// One round trip to the database.
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(pool).await?;
+    sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+        .fetch_one(pool)
+        .await?;
     Ok(())
 }

@@ -1,1 +1,46 @@
-//! placeholder
+//! Test support for Concierge's integration tests: real Postgres and Redis, isolated per test.
+//!
+//! - [`TestDb`]: a database of its own for each test, cloned in milliseconds from a template
+//!   that is migrated once per schema (keyed by the migrations' fingerprint, built under an
+//!   advisory lock so parallel test processes build it once), dropped when the test ends.
+//! - [`TestRedis`]: a key prefix of its own for each test, its keys deleted when it ends.
+//! - [`spawn_app`]: the whole HTTP app in-process on a free port, with a client.
+//! - [`TcpProxy`]: a TCP forwarder that can be stopped, to take a dependency away mid-test.
+//!
+//! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
+//! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
+//! `CONCIERGE_TEST_REDIS_URL` point elsewhere. (Test support is the one place besides the
+//! binary's `config.rs` that reads the environment.)
+
+mod app;
+mod db;
+mod proxy;
+mod redis_ns;
+
+pub use app::{AppOptions, TestApp, spawn_app, spawn_app_with};
+pub use db::TestDb;
+pub use proxy::TcpProxy;
+pub use redis_ns::TestRedis;
+
+/// The Postgres server tests use, as an admin URL (database `postgres`).
+pub fn pg_admin_url() -> String {
+    std::env::var("CONCIERGE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The Redis server tests use.
+pub fn redis_url() -> String {
+    std::env::var("CONCIERGE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Logs of the code under test, shown for failing tests (`RUST_LOG` to change the level).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}

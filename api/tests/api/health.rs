@@ -1,0 +1,208 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+use testkit::{AppOptions, TcpProxy, spawn_app, spawn_app_with};
+
+async fn detailed(app: &testkit::TestApp) -> (StatusCode, Value) {
+    let resp = app
+        .get_admin("/api/health/detailed")
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    (status, resp.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn liveness_needs_nothing() {
+    let app = spawn_app_with(AppOptions {
+        // Nothing listens on port 1: the database is unreachable, liveness does not care.
+        database_url: Some("postgres://postgres@127.0.0.1:1/none".into()),
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = app.get("/api/health").send().await.expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.json::<Value>().await.expect("JSON"),
+        serde_json::json!({"status": "ok"})
+    );
+}
+
+#[tokio::test]
+async fn detailed_health_reports_every_dependency_up() {
+    let app = spawn_app().await;
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["failing"], serde_json::json!([]));
+    assert_eq!(body["checks"]["database"]["status"], "up");
+    assert_eq!(body["checks"]["redis"]["status"], "up");
+    assert_eq!(body["checks"]["migrations"]["status"], "up");
+    let expected = store::migrate::latest_version();
+    assert_eq!(body["checks"]["migrations"]["applied_version"], expected);
+    assert_eq!(body["checks"]["migrations"]["expected_version"], expected);
+    assert_eq!(body["build"]["version"], "test");
+    assert!(body["timestamp"].is_string());
+}
+
+#[tokio::test]
+async fn detailed_health_requires_an_admin() {
+    let app = spawn_app().await;
+    let resp = app
+        .get("/api/health/detailed")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(body["code"], "unauthorized");
+
+    let resp = app
+        .get("/api/health/detailed")
+        .header("x-api-key", format!("{}x", app.api_key))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED,
+        "a wrong key is refused"
+    );
+
+    // Seed 004: a Bearer API token works too, while it is live and an admin's.
+    let admin = store::api_tokens::create(&app.db.pool, "ci", "admin", None, None)
+        .await
+        .expect("token");
+    let bearer = |token: &str| app.get("/api/health/detailed").bearer_auth(token).send();
+    assert_eq!(
+        bearer(&admin.token).await.expect("request").status(),
+        StatusCode::OK
+    );
+    let last_used: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT last_used_at FROM api_tokens WHERE id = $1")
+            .bind(admin.record.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("row");
+    assert!(last_used.is_some(), "use of a token is recorded");
+
+    let user = store::api_tokens::create(&app.db.pool, "user", "personal_only", None, None)
+        .await
+        .expect("token");
+    assert_eq!(
+        bearer(&user.token).await.expect("request").status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let expired = store::api_tokens::create(
+        &app.db.pool,
+        "old",
+        "admin",
+        None,
+        Some(chrono::Utc::now() - chrono::Duration::minutes(1)),
+    )
+    .await
+    .expect("token");
+    assert_eq!(
+        bearer(&expired.token).await.expect("request").status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1")
+        .bind(admin.record.id)
+        .execute(&app.db.pool)
+        .await
+        .expect("revoke");
+    assert_eq!(
+        bearer(&admin.token).await.expect("request").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        bearer("cnc_not-a-token").await.expect("request").status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn detailed_health_names_postgres_when_it_stops() {
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let db = testkit::TestDb::new().await;
+    let app = spawn_app_with(AppOptions {
+        database_url: Some(format!("postgres://postgres@{}/{}", proxy.addr, db.name)),
+        ..AppOptions::default()
+    })
+    .await;
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::OK, "through the proxy first: {body}");
+
+    proxy.stop();
+    let started = std::time::Instant::now();
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["checks"]["database"]["status"], "down");
+    assert!(body["checks"]["database"]["error"].is_string());
+    assert_eq!(body["checks"]["redis"]["status"], "up");
+    let failing = body["failing"].as_array().expect("array");
+    assert!(failing.contains(&"database".into()), "{body}");
+    assert!(!failing.contains(&"redis".into()), "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "bounded by the check timeout"
+    );
+}
+
+#[tokio::test]
+async fn detailed_health_names_redis_when_it_stops() {
+    let proxy = TcpProxy::start("127.0.0.1:6379").await;
+    let app = spawn_app_with(AppOptions {
+        redis_url: Some(format!("redis://{}", proxy.addr)),
+        ..AppOptions::default()
+    })
+    .await;
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    proxy.stop();
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["redis"]));
+    assert_eq!(body["checks"]["redis"]["status"], "down");
+    assert_eq!(body["checks"]["database"]["status"], "up");
+}
+
+#[tokio::test]
+async fn detailed_health_names_unreachable_hosts() {
+    let app = spawn_app_with(AppOptions {
+        database_url: Some("postgres://postgres@127.0.0.1:1/none".into()),
+        redis_url: Some("redis://127.0.0.1:1".into()),
+        ..AppOptions::default()
+    })
+    .await;
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body["failing"],
+        serde_json::json!(["database", "redis", "migrations"])
+    );
+}
+
+#[tokio::test]
+async fn detailed_health_names_a_schema_behind_the_build() {
+    let app = spawn_app_with(AppOptions {
+        unmigrated: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["migrations"]));
+    assert!(body["checks"]["migrations"]["applied_version"].is_null());
+    assert!(
+        body["checks"]["migrations"]["error"]
+            .as_str()
+            .expect("reason")
+            .contains("concierge migrate"),
+        "{body}"
+    );
+}

@@ -1,0 +1,341 @@
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testkit::TestDb;
+
+/// `concierge` in an empty working directory with a clean environment: nothing from the
+/// developer's shell, `.env` or `config.yml` leaks in.
+struct Cli {
+    dir: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("concierge-cli-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Cli { dir }
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_concierge"));
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().copied());
+        cmd
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+        let out = self.command(args, env).output().expect("run concierge");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn invalid_settings_stop_the_start_with_one_line_naming_them() {
+    let cli = Cli::new();
+    for (env, setting) in [
+        (("PORT", "eighty"), "PORT"),
+        (("DB_PORT", "-1"), "DB_PORT"),
+        (("LOG_FORMAT", "xml"), "LOG_FORMAT"),
+        (("REDIS_URL", "http://localhost"), "REDIS_URL"),
+        (("VERIFICATION_TIMEOUT", "soon"), "VERIFICATION_TIMEOUT"),
+    ] {
+        let (code, stderr) = cli.run(&["api"], &[env]);
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("concierge: invalid setting {setting}")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn secrets_are_not_echoed_in_errors() {
+    let cli = Cli::new();
+    let (code, stderr) = cli.run(&["api"], &[("JWT_SECRET", "too-short-secret-value")]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("JWT_SECRET") && !stderr.contains("too-short-secret-value"),
+        "{stderr}"
+    );
+    let (code, stderr) = cli.run(
+        &["migrate"],
+        &[("DATABASE_URL", "postgres://u:hunter2@[bad/x")],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("DATABASE_URL") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_named_config_file_must_exist_and_parse() {
+    let cli = Cli::new();
+    let (code, stderr) = cli.run(&["api", "--config", "missing.yml"], &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("missing.yml"), "{stderr}");
+    std::fs::write(cli.dir.join("config.yml"), "server:\n  prot: 8000\n").expect("write");
+    let (code, stderr) = cli.run(&["api"], &[]);
+    assert_eq!(code, 2, "config.yml is read when present");
+    assert!(stderr.contains("unknown field `prot`"), "{stderr}");
+}
+
+#[test]
+fn the_bot_without_a_token_says_so() {
+    let cli = Cli::new();
+    let (code, stderr) = cli.run(&["bot"], &[]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("DISCORD_BOT_TOKEN is not set"), "{stderr}");
+}
+
+#[test]
+fn help_describes_every_command() {
+    let cli = Cli::new();
+    let out = cli.command(&["--help"], &[]).output().expect("run");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["all", "api", "worker", "bot", "migrate", "openapi"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command} in {help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_applies_every_migration() {
+    let cli = Cli::new();
+    let db = TestDb::empty().await;
+    let name = format!("{}_created", db.name);
+    let url = format!("{}_created", db.url());
+    let (code, stderr) = cli.run(&["migrate"], &[("DATABASE_URL", &url)]);
+    let admin = testkit::pg_admin_url();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("admin");
+    let cleanup = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    let created = async {
+        let settings = store::DatabaseSettings::from_url(&url).expect("url");
+        let pool = store::connect(&settings);
+        let version = store::migrate::applied_version(&pool).await;
+        pool.close().await;
+        version
+    }
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(cleanup))
+        .execute(&mut conn)
+        .await
+        .expect("cleanup");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        created.expect("query"),
+        Some(store::migrate::latest_version())
+    );
+    assert!(stderr.contains("created the database"), "{stderr}");
+}
+
+/// A running `concierge api` whose stderr (JSON logs) is collected line by line.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(cli: &Cli, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = cli
+            .command(args, env)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn concierge");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first log line (as JSON) for which `pick` is true, within `timeout`.
+    fn wait_for(&mut self, timeout: Duration, pick: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Ok(v) = serde_json::from_str::<Value>(&line)
+                        && pick(&v)
+                    {
+                        return v;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        panic!("no such log line; saw:\n{}", self.seen.join("\n"));
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                // Collect what it logged on the way out.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+                    self.seen.push(line);
+                }
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "did not exit within {timeout:?}; saw:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn message(v: &Value) -> &str {
+    v["message"].as_str().unwrap_or_default()
+}
+
+async fn api_shuts_down_gracefully_on(signal: &str) {
+    let cli = Cli::new();
+    let db = TestDb::new().await;
+    let url = db.url();
+    let mut api = Running::start(
+        &cli,
+        &["api"],
+        &[
+            ("DATABASE_URL", &url),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("LOG_FORMAT", "json"),
+        ],
+    );
+    let listening = api.wait_for(Duration::from_secs(20), |v| {
+        message(v).starts_with("API listening")
+    });
+    let address = listening["address"]
+        .as_str()
+        .expect("address field")
+        .to_owned();
+
+    let resp = reqwest::get(format!("http://{address}/api/health"))
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let request_id = resp.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    // JSON logs carry the request id of the request they concern.
+    let logged = api.wait_for(Duration::from_secs(5), |v| message(v) == "request finished");
+    assert_eq!(
+        logged["span"]["request_id"],
+        request_id.as_str(),
+        "{logged}"
+    );
+
+    api.signal(signal);
+    assert_eq!(
+        api.wait_exit(Duration::from_secs(10)),
+        0,
+        "clean exit on SIG{signal}"
+    );
+    assert!(
+        api.seen.iter().any(|l| l.contains("API stopped")),
+        "{}",
+        api.seen.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn api_shuts_down_gracefully_on_sigterm() {
+    api_shuts_down_gracefully_on("TERM").await;
+}
+
+#[tokio::test]
+async fn api_shuts_down_gracefully_on_sigint() {
+    api_shuts_down_gracefully_on("INT").await;
+}
+
+#[tokio::test]
+async fn all_migrates_then_serves_the_docs() {
+    let cli = Cli::new();
+    let db = TestDb::empty().await;
+    let url = db.url();
+    let mut all = Running::start(
+        &cli,
+        &["all"],
+        &[
+            ("DATABASE_URL", &url),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("LOG_FORMAT", "json"),
+        ],
+    );
+    let listening = all.wait_for(Duration::from_secs(30), |v| {
+        message(v).starts_with("API listening")
+    });
+    assert!(
+        all.seen
+            .iter()
+            .any(|l| l.contains("DISCORD_BOT_TOKEN is not set")),
+        "the bot is skipped with a log line"
+    );
+    let address = listening["address"].as_str().expect("address").to_owned();
+    let resp = reqwest::get(format!("http://{address}/api/docs"))
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        store::migrate::applied_version(&db.pool)
+            .await
+            .expect("query"),
+        Some(store::migrate::latest_version())
+    );
+    assert!(
+        cli.dir.join("data/secrets/secret_key").exists(),
+        "a generated admin key is kept"
+    );
+    all.signal("TERM");
+    assert_eq!(all.wait_exit(Duration::from_secs(10)), 0);
+}
