@@ -1271,6 +1271,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_shows_the_defaults() {
+        let text = include_str!("../concierge.example.yaml");
+        let example = load(&[], Some(text)).expect("concierge.example.yaml loads");
+        let defaults = load(&[], None).expect("defaults");
+        assert_eq!(format!("{example:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn generated_secrets_are_kept_between_starts() {
         let dir =
             std::env::temp_dir().join(format!("concierge-config-test-{}", std::process::id()));
