@@ -129,30 +129,10 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
     let swagger = service.swagger_ui_html();
     Route::new()
         .at("/", get(make_sync(|_| Redirect::see_other("/api/docs"))))
-        .at(
-            "/api/openapi.json",
-            get(make_sync(move |_| {
-                content("application/json", json.clone())
-            })),
-        )
-        .at(
-            "/api/openapi.yaml",
-            get(make_sync(move |_| {
-                content("application/yaml", yaml.clone())
-            })),
-        )
-        .at(
-            "/api/docs",
-            get(make_sync(move |_| {
-                content("text/html; charset=utf-8", swagger.clone())
-            })),
-        )
-        .at(
-            "/api/redoc",
-            get(make_sync(move |_| {
-                content("text/html; charset=utf-8", redoc.clone())
-            })),
-        )
+        .at("/api/openapi.json", fixed("application/json", json))
+        .at("/api/openapi.yaml", fixed("application/yaml", yaml))
+        .at("/api/docs", fixed("text/html; charset=utf-8", swagger))
+        .at("/api/redoc", fixed("text/html; charset=utf-8", redoc))
         .nest("/api", service)
         .with(middleware::BodyLimit {
             max_bytes: settings.max_body_bytes,
@@ -161,8 +141,13 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .with(middleware::RequestContext)
 }
 
-fn content(content_type: &'static str, body: String) -> Response {
-    Response::builder().content_type(content_type).body(body)
+/// `GET` of a document computed once at start.
+fn fixed(content_type: &'static str, body: String) -> impl Endpoint {
+    get(make_sync(move |_| {
+        Response::builder()
+            .content_type(content_type)
+            .body(body.clone())
+    }))
 }
 
 fn strip_external_fonts(html: &str) -> String {

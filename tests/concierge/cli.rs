@@ -236,13 +236,13 @@ fn message(v: &Value) -> &str {
     v["message"].as_str().unwrap_or_default()
 }
 
-async fn api_shuts_down_gracefully_on(signal: &str) {
-    let cli = Cli::new();
-    let db = TestDb::new().await;
+/// Starts `concierge <command>` on a free port against `db`, with JSON logs, and returns it
+/// with the address it listens on once it says so.
+fn start_serving(cli: &Cli, command: &str, db: &TestDb) -> (Running, String) {
     let url = db.url();
-    let mut api = Running::start(
-        &cli,
-        &["api"],
+    let mut running = Running::start(
+        cli,
+        &[command],
         &[
             ("DATABASE_URL", &url),
             ("HOST", "127.0.0.1"),
@@ -250,13 +250,20 @@ async fn api_shuts_down_gracefully_on(signal: &str) {
             ("LOG_FORMAT", "json"),
         ],
     );
-    let listening = api.wait_for(Duration::from_secs(20), |v| {
+    let listening = running.wait_for(Duration::from_secs(30), |v| {
         message(v).starts_with("API listening")
     });
     let address = listening["address"]
         .as_str()
         .expect("address field")
         .to_owned();
+    (running, address)
+}
+
+async fn api_shuts_down_gracefully_on(signal: &str) {
+    let cli = Cli::new();
+    let db = TestDb::new().await;
+    let (mut api, address) = start_serving(&cli, "api", &db);
 
     let resp = reqwest::get(format!("http://{address}/api/health"))
         .await
@@ -301,27 +308,13 @@ async fn api_shuts_down_gracefully_on_sigint() {
 async fn all_migrates_then_serves_the_docs() {
     let cli = Cli::new();
     let db = TestDb::empty().await;
-    let url = db.url();
-    let mut all = Running::start(
-        &cli,
-        &["all"],
-        &[
-            ("DATABASE_URL", &url),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-            ("LOG_FORMAT", "json"),
-        ],
-    );
-    let listening = all.wait_for(Duration::from_secs(30), |v| {
-        message(v).starts_with("API listening")
-    });
+    let (mut all, address) = start_serving(&cli, "all", &db);
     assert!(
         all.seen
             .iter()
             .any(|l| l.contains("DISCORD_BOT_TOKEN is not set")),
         "the bot is skipped with a log line"
     );
-    let address = listening["address"].as_str().expect("address").to_owned();
     let resp = reqwest::get(format!("http://{address}/api/docs"))
         .await
         .expect("request");
