@@ -37,6 +37,30 @@ pub struct Config {
     pub email: EmailConfig,
     pub discord: DiscordConfig,
     pub google: GoogleConfig,
+    pub workers: WorkersConfig,
+}
+
+/// The job workers (`concierge worker`, and the workers inside `concierge all`).
+#[derive(Debug, Clone)]
+pub struct WorkersConfig {
+    /// Jobs a worker process runs at once per queue. `WORKER_CONCURRENCY`,
+    /// `workers.concurrency`; default 16.
+    pub concurrency: usize,
+    /// Per-queue overrides: `WORKER_CONCURRENCY_<QUEUE>` (e.g. `WORKER_CONCURRENCY_PROBE=64`),
+    /// `workers.queue_concurrency: {probe: 64}`.
+    pub queue_concurrency: HashMap<String, usize>,
+    /// Queues of probe jobs this process serves. `PROBE_QUEUES` (comma-separated),
+    /// `workers.probe_queues`; default `probe`.
+    pub probe_queues: Vec<String>,
+    /// A job's lease: a worker that stops heartbeating loses its jobs to others this long
+    /// after its last heartbeat. `JOB_LEASE_SECONDS`, `workers.lease_seconds`; default 6.
+    pub lease: Duration,
+    /// How long finished jobs' states and results stay in Redis. `JOB_RESULT_TTL_SECONDS`,
+    /// `workers.result_ttl_seconds`; default 3600.
+    pub result_ttl: Duration,
+    /// How long dead jobs stay in the dead-letter set. `JOB_DEAD_TTL_DAYS`,
+    /// `workers.dead_ttl_days`; default 7.
+    pub dead_ttl: Duration,
 }
 
 /// Postgres.
@@ -247,6 +271,20 @@ struct FileConfig {
     discord: FileDiscord,
     #[serde(default)]
     google: FileGoogle,
+    #[serde(default)]
+    workers: FileWorkers,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWorkers {
+    concurrency: Option<usize>,
+    #[serde(default)]
+    queue_concurrency: HashMap<String, usize>,
+    probe_queues: Option<Vec<String>>,
+    lease_seconds: Option<u64>,
+    result_ttl_seconds: Option<u64>,
+    dead_ttl_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -483,6 +521,7 @@ impl Config {
         let email = resolve_email(&r, f.email, &data_dir)?;
         let discord = resolve_discord(&r, f.discord)?;
         let google = resolve_google(&r, f.google)?;
+        let workers = resolve_workers(&r, f.workers)?;
 
         Ok(Config {
             database,
@@ -503,6 +542,7 @@ impl Config {
             email,
             discord,
             google,
+            workers,
         })
     }
 
@@ -873,6 +913,95 @@ fn resolve_discord(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, Co
         bypass_auth: r
             .bool("BYPASS_AUTH", "discord.bypass_auth", f.bypass_auth)?
             .unwrap_or(false),
+    })
+}
+
+fn resolve_workers(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig, ConfigError> {
+    let concurrency = r
+        .parse("WORKER_CONCURRENCY", "workers.concurrency", f.concurrency)?
+        .unwrap_or(16);
+    if concurrency == 0 {
+        return Err(invalid(
+            "WORKER_CONCURRENCY (workers.concurrency)",
+            "must be at least 1",
+        ));
+    }
+    let mut queue_concurrency = f.queue_concurrency;
+    for (name, value) in r.env.iter() {
+        if let Some(queue) = name.strip_prefix("WORKER_CONCURRENCY_") {
+            let n: usize = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!("expected a whole number of at least 1, got {value:?}"),
+                    )
+                })?;
+            queue_concurrency.insert(queue.to_ascii_lowercase(), n);
+        }
+    }
+    let probe_queues = match r.string("PROBE_QUEUES", None) {
+        Some(list) => list
+            .split(',')
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty())
+            .collect(),
+        None => f.probe_queues.unwrap_or_else(|| vec!["probe".to_owned()]),
+    };
+    if let Some(bad) = probe_queues.iter().find(|q| {
+        q.is_empty()
+            || !q
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }) {
+        return Err(invalid(
+            "PROBE_QUEUES (workers.probe_queues)",
+            format!("queue names are letters, digits, '_' and '-'; got {bad:?}"),
+        ));
+    }
+    let lease = r
+        .parse(
+            "JOB_LEASE_SECONDS",
+            "workers.lease_seconds",
+            f.lease_seconds,
+        )?
+        .unwrap_or(6);
+    if !(2..=3600).contains(&lease) {
+        return Err(invalid(
+            "JOB_LEASE_SECONDS (workers.lease_seconds)",
+            format!("must be between 2 and 3600, got {lease}"),
+        ));
+    }
+    let result_ttl = r
+        .parse(
+            "JOB_RESULT_TTL_SECONDS",
+            "workers.result_ttl_seconds",
+            f.result_ttl_seconds,
+        )?
+        .unwrap_or(3600);
+    let dead_ttl = r
+        .parse(
+            "JOB_DEAD_TTL_DAYS",
+            "workers.dead_ttl_days",
+            f.dead_ttl_days,
+        )?
+        .unwrap_or(7);
+    if result_ttl == 0 || dead_ttl == 0 {
+        return Err(invalid(
+            "JOB_RESULT_TTL_SECONDS / JOB_DEAD_TTL_DAYS",
+            "must be at least 1",
+        ));
+    }
+    Ok(WorkersConfig {
+        concurrency,
+        queue_concurrency,
+        probe_queues,
+        lease: Duration::from_secs(lease),
+        result_ttl: Duration::from_secs(result_ttl),
+        dead_ttl: Duration::from_secs(dead_ttl * 86_400),
     })
 }
 

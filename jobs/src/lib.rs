@@ -1,6 +1,26 @@
-//! The contract between producers (API, bot, workers) and workers: one file per job payload
-//! with its stable queue name, the producer handle (push, push in bulk, schedule, await a
-//! result), and the Redis backend for apalis that runs them.
+//! The contract between producers (API, bot, workers) and workers: the typed payload of every
+//! job with its stable queue name, the producer handle, and the Redis backend for apalis that
+//! runs them. `jobs/README.md` explains the queue design.
 //!
-//! Empty in this build: the queue is the next piece of work (see the README's roadmap). Until
-//! then the API and the bot enqueue nothing, and `concierge worker` says so and exits.
+//! # Layout
+//! - [`catalog`]: one file per job payload, named like its queue
+//! - [`Job`], [`JobId`], [`PushOptions`], [`Pushed`], [`JobState`], [`JobStatus`]: the handle types
+//! - [`probe_run`]: bookkeeping of `concierge probe` runs
+//! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result),
+//!   [`RedisBackend`] (apalis `Backend` + `TaskSink`) and its [`redis::AckLayer`]
+
+pub mod catalog;
+mod job;
+pub mod probe_run;
+pub mod redis;
+
+pub use catalog::*;
+pub use job::{Job, JobId, JobState, JobStatus, PushOptions, Pushed};
+pub use redis::{Lease, Producer, QueueConfig, QueueError, RedisBackend};
+
+/// Milliseconds since the UNIX epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -240,11 +240,13 @@ fn message(v: &Value) -> &str {
 /// with the address it listens on once it says so.
 fn start_serving(cli: &Cli, command: &str, db: &TestDb) -> (Running, String) {
     let url = db.url();
+    let prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
     let mut running = Running::start(
         cli,
         &[command],
         &[
             ("DATABASE_URL", &url),
+            ("REDIS_KEY_PREFIX", &prefix),
             ("HOST", "127.0.0.1"),
             ("PORT", "0"),
             ("LOG_FORMAT", "json"),

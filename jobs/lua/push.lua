@@ -1,0 +1,34 @@
+-- Enqueue (or schedule) jobs. KEYS[1] = the queue's key base ("<prefix>:{<queue>}").
+-- ARGV[1] = now (ms); then 6 values per job: id, payload, max_attempts, run_at (ms),
+-- idempotency key ('' for none), idempotency TTL (ms).
+-- Returns one string per job: 'new:<id>', or 'dup:<id of the earlier job>'.
+local base = KEYS[1]
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 2, #ARGV, 6 do
+  local id, payload, max = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local run_at, ikey, ittl = tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
+  local earlier = nil
+  if ikey ~= '' then
+    local key = base .. ':idem:' .. ikey
+    if not redis.call('SET', key, id, 'NX', 'PX', ittl) then
+      earlier = redis.call('GET', key)
+    end
+  end
+  if earlier then
+    out[#out + 1] = 'dup:' .. earlier
+  else
+    local job = base .. ':job:' .. id
+    if run_at > now then
+      redis.call('HSET', job, 'args', payload, 'state', 'scheduled', 'attempts', 0, 'max', max,
+        'enqueued', now, 'run_at', run_at)
+      redis.call('ZADD', base .. ':delayed', run_at, id)
+    else
+      redis.call('HSET', job, 'args', payload, 'state', 'pending', 'attempts', 0, 'max', max,
+        'enqueued', now, 'run_at', now)
+      redis.call('XADD', base .. ':stream', '*', 'id', id)
+    end
+    out[#out + 1] = 'new:' .. id
+  end
+end
+return out

@@ -1,0 +1,19 @@
+use serde::{Deserialize, Serialize};
+
+use crate::Job;
+
+/// Generate an image for `prompt` and post it to `channel_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateImage {
+    pub prompt: String,
+    pub channel_id: u64,
+    /// The Discord member who asked.
+    pub requested_by: u64,
+    /// The message to reply to, when there is one.
+    pub reply_to: Option<u64>,
+}
+
+impl Job for GenerateImage {
+    const QUEUE: &'static str = "generate_image";
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+}

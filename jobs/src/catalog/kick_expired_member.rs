@@ -1,0 +1,15 @@
+use serde::{Deserialize, Serialize};
+
+use crate::Job;
+
+/// At the deadline: re-read the member's state and kick only if still unverified and still in
+/// the guild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KickExpiredMember {
+    pub guild_id: u64,
+    pub discord_user_id: u64,
+}
+
+impl Job for KickExpiredMember {
+    const QUEUE: &'static str = "kick_expired_member";
+}

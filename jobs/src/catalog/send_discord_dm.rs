@@ -1,0 +1,26 @@
+use serde::{Deserialize, Serialize};
+
+use crate::Job;
+
+/// What to say in a DM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DmMessage {
+    /// How to verify, and by when (UNIX seconds).
+    VerificationInstructions { deadline: i64 },
+    /// Verification succeeded.
+    VerificationConfirmed,
+}
+
+/// DM a member; when their DMs are closed (Discord error 50007), post in the guild's fallback
+/// channel instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendDiscordDm {
+    pub discord_user_id: u64,
+    pub guild_id: Option<u64>,
+    pub message: DmMessage,
+}
+
+impl Job for SendDiscordDm {
+    const QUEUE: &'static str = "send_discord_dm";
+}

@@ -1,0 +1,199 @@
+//! What every job type declares, and the handle types a push returns.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A job payload: a small serde struct of ids and small values (never secrets, never whole
+/// rows), stored as JSON, with a stable queue name of its own.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue's name: part of every Redis key of the queue, so it never changes once jobs
+    /// of this type exist. Never a Rust type path.
+    const QUEUE: &'static str;
+    /// Attempts before a job that keeps failing goes to the dead-letter set.
+    const MAX_ATTEMPTS: u32 = 5;
+    /// How long one attempt may run before it counts as failed (and is retried).
+    const TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+/// A job's id: a UUIDv7 string (time-ordered), unique across queues.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub String);
+
+impl JobId {
+    pub fn generate() -> Self {
+        JobId(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for JobId {
+    fn from(s: &str) -> Self {
+        JobId(s.to_owned())
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    /// The job was enqueued (or scheduled) under this id.
+    Enqueued(JobId),
+    /// A job with the same idempotency key was pushed within the key's TTL: nothing was
+    /// enqueued; this is the id of that earlier job.
+    Duplicate(JobId),
+}
+
+impl Pushed {
+    /// The id of the job that will run: the new one, or the earlier duplicate.
+    pub fn id(&self) -> &JobId {
+        match self {
+            Pushed::Enqueued(id) | Pushed::Duplicate(id) => id,
+        }
+    }
+
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, Pushed::Duplicate(_))
+    }
+}
+
+/// Options of one push. The default runs the job as soon as possible, once per push.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Run no earlier than this (UNIX milliseconds). `None`: now.
+    pub run_at_ms: Option<u64>,
+    /// A second push with the same key within `idempotency_ttl` enqueues nothing and answers
+    /// [`Pushed::Duplicate`] with the first job's id.
+    pub idempotency_key: Option<String>,
+    /// How long the key is remembered; default 24 hours.
+    pub idempotency_ttl: Option<Duration>,
+    /// Overrides [`Job::MAX_ATTEMPTS`].
+    pub max_attempts: Option<u32>,
+    /// Push into this queue instead of [`Job::QUEUE`] (a probe queue of its own, say). A
+    /// worker must serve that queue with the same job type.
+    pub queue: Option<String>,
+}
+
+impl PushOptions {
+    /// Run after `delay`.
+    pub fn delay(delay: Duration) -> Self {
+        Self {
+            run_at_ms: Some(crate::now_ms() + delay.as_millis() as u64),
+            ..Self::default()
+        }
+    }
+
+    /// Run at `at_ms` (UNIX milliseconds).
+    pub fn at(at_ms: u64) -> Self {
+        Self {
+            run_at_ms: Some(at_ms),
+            ..Self::default()
+        }
+    }
+
+    /// Deduplicate by `key`.
+    pub fn idempotent(key: impl Into<String>) -> Self {
+        Self {
+            idempotency_key: Some(key.into()),
+            ..Self::default()
+        }
+    }
+
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    pub fn in_queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = Some(max_attempts);
+        self
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// In the stream, waiting for a worker.
+    Pending,
+    /// Waiting for its time (a delayed push).
+    Scheduled,
+    /// A worker holds its lease and runs it.
+    Running,
+    /// An attempt failed; waiting for its backoff to pass.
+    Retrying,
+    /// Succeeded. Kept for the result TTL, then trimmed.
+    Done,
+    /// Failed for good on purpose (the handler aborted): in the dead-letter set, replayable.
+    Failed,
+    /// Failed on every attempt: in the dead-letter set, replayable.
+    Dead,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Scheduled => "scheduled",
+            JobState::Running => "running",
+            JobState::Retrying => "retrying",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => JobState::Pending,
+            "scheduled" => JobState::Scheduled,
+            "running" => JobState::Running,
+            "retrying" => JobState::Retrying,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            "dead" => JobState::Dead,
+            _ => return None,
+        })
+    }
+
+    /// No further attempt will happen (until an admin replays it).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed | JobState::Dead)
+    }
+}
+
+/// Everything the queue knows about one job.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct JobStatus {
+    pub id: JobId,
+    pub queue: String,
+    pub state: JobState,
+    /// Attempts started so far.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// The handler's result (JSON) when done.
+    pub result: Option<serde_json::Value>,
+    /// The last attempt's error.
+    pub error: Option<String>,
+    pub enqueued_at_ms: Option<u64>,
+    pub run_at_ms: Option<u64>,
+    pub started_at_ms: Option<u64>,
+    pub finished_at_ms: Option<u64>,
+    /// The payload, as JSON.
+    pub payload: Option<serde_json::Value>,
+}

@@ -1,0 +1,66 @@
+//! The Redis keys of one queue.
+
+/// Keys of one queue under a deployment's prefix. Every key is `<prefix>:{<queue>}:…`, so all
+/// of them hash to one Redis Cluster slot and Lua scripts may touch them together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueKeys {
+    pub prefix: String,
+    pub queue: String,
+    /// `<prefix>:{<queue>}`
+    pub base: String,
+}
+
+impl QueueKeys {
+    pub fn new(prefix: &str, queue: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            queue: queue.to_owned(),
+            base: format!("{prefix}:{{{queue}}}"),
+        }
+    }
+
+    /// The stream of runnable jobs (entries hold the job id).
+    pub fn stream(&self) -> String {
+        format!("{}:stream", self.base)
+    }
+
+    /// Delayed jobs and retry backoffs: job id scored by due time (ms).
+    pub fn delayed(&self) -> String {
+        format!("{}:delayed", self.base)
+    }
+
+    /// The dead-letter set: job id scored by when it died (ms).
+    pub fn dead(&self) -> String {
+        format!("{}:dead", self.base)
+    }
+
+    /// Recently finished jobs: job id scored by completion time (ms), trimmed.
+    pub fn done(&self) -> String {
+        format!("{}:done", self.base)
+    }
+
+    /// The hash of one job: payload, state, attempts, result, timings.
+    pub fn job(&self, id: &str) -> String {
+        format!("{}:job:{id}", self.base)
+    }
+
+    /// Live workers: consumer name scored by last heartbeat (ms).
+    pub fn workers(&self) -> String {
+        format!("{}:workers", self.base)
+    }
+
+    /// One worker's description (host, pid, concurrency), expiring with its heartbeats.
+    pub fn worker(&self, consumer: &str) -> String {
+        format!("{}:worker:{consumer}", self.base)
+    }
+
+    /// Pub/sub channel announcing each job that reached a final state.
+    pub fn results(&self) -> String {
+        format!("{}:results", self.base)
+    }
+
+    /// The deployment-wide set of queue names (outside any hash tag).
+    pub fn registry(prefix: &str) -> String {
+        format!("{prefix}:queues")
+    }
+}

@@ -1,0 +1,75 @@
+//! The Redis backend: every queue is a Redis Stream read by one consumer group, with a sorted
+//! set for delayed jobs and retry backoff, a dead-letter set, and a hash per job holding its
+//! payload, state and result. All keys of a queue share the hash tag `{<queue>}` so a queue
+//! lives in one Redis Cluster slot. See `jobs/README.md` for the design and the apalis-redis
+//! defects it avoids.
+
+mod ack;
+mod backend;
+mod config;
+mod keys;
+mod producer;
+mod scripts;
+
+use std::collections::HashMap;
+
+pub use ack::{AckLayer, AckService};
+pub use backend::{Lease, RedisBackend, release_held, worker_name};
+pub use config::QueueConfig;
+pub use keys::QueueKeys;
+pub use producer::Producer;
+
+use crate::{JobId, JobState, JobStatus};
+
+/// The consumer group every worker of a queue joins.
+pub const GROUP: &str = "workers";
+
+/// Why a queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot encode or decode a job payload: {0}")]
+    Codec(#[from] serde_json::Error),
+    #[error("unexpected reply from Redis: {0}")]
+    Protocol(String),
+}
+
+/// Parses the hash of a job (HGETALL) into its status.
+pub(crate) fn parse_status(
+    queue: &str,
+    id: &str,
+    fields: HashMap<String, Vec<u8>>,
+) -> Option<JobStatus> {
+    if fields.is_empty() {
+        return None;
+    }
+    let text = |k: &str| {
+        fields
+            .get(k)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    let number = |k: &str| text(k).and_then(|v| v.parse::<u64>().ok());
+    let json = |k: &str| {
+        fields
+            .get(k)
+            .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+    };
+    Some(JobStatus {
+        id: JobId(id.to_owned()),
+        queue: queue.to_owned(),
+        state: text("state")
+            .as_deref()
+            .and_then(JobState::parse)
+            .unwrap_or(JobState::Pending),
+        attempts: number("attempts").unwrap_or(0) as u32,
+        max_attempts: number("max").unwrap_or(0) as u32,
+        result: json("result"),
+        error: text("error"),
+        enqueued_at_ms: number("enqueued"),
+        run_at_ms: number("run_at"),
+        started_at_ms: number("started"),
+        finished_at_ms: number("finished"),
+        payload: json("args"),
+    })
+}

@@ -1,0 +1,294 @@
+//! The producer handle: what the API, the bot and workers use to enqueue jobs and, where a
+//! request needs the outcome, to wait for it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use super::{QueueError, QueueKeys, scripts};
+use crate::{Job, JobId, JobStatus, PushOptions, Pushed, now_ms};
+
+/// Jobs per push script call: keeps each call short (Redis runs one script at a time) while a
+/// bulk push of any size still goes out in one round trip (the calls are pipelined).
+const PUSH_CHUNK: usize = 2_000;
+/// How long an idempotency key is remembered when the push does not say.
+pub(crate) const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Enqueues jobs. Cheap to clone: one multiplexed connection serves every clone, so pushes
+/// from many tasks are pipelined together.
+#[derive(Clone)]
+pub struct Producer {
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: Arc<str>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Producer {
+    /// Connects to Redis. `prefix` starts every key (`REDIS_KEY_PREFIX`).
+    pub async fn connect(client: redis::Client, prefix: &str) -> Result<Self, QueueError> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(10)));
+        let conn = client.get_connection_manager_with_config(config).await?;
+        let producer = Self {
+            client,
+            conn,
+            prefix: prefix.into(),
+        };
+        let mut conn = producer.conn.clone();
+        let registry = QueueKeys::registry(prefix);
+        let _: () = conn.sadd(registry, crate::QUEUES).await?;
+        Ok(producer)
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn keys<J: Job>(&self) -> QueueKeys {
+        QueueKeys::new(&self.prefix, J::QUEUE)
+    }
+
+    /// Enqueues one job to run now.
+    pub async fn push<J: Job>(&self, job: &J) -> Result<Pushed, QueueError> {
+        self.push_with(job, PushOptions::default()).await
+    }
+
+    /// Enqueues one job with options (delay, idempotency key, attempts).
+    pub async fn push_with<J: Job>(
+        &self,
+        job: &J,
+        options: PushOptions,
+    ) -> Result<Pushed, QueueError> {
+        let mut pushed = self.push_many(std::slice::from_ref(job), &options).await?;
+        pushed
+            .pop()
+            .ok_or_else(|| QueueError::Protocol("the push script answered nothing".into()))
+    }
+
+    /// Enqueues many jobs in one round trip. Options apply to every job; an idempotency key
+    /// gets the job's index appended, so each job is deduplicated on its own.
+    pub async fn push_bulk<J: Job>(
+        &self,
+        jobs: &[J],
+        options: PushOptions,
+    ) -> Result<Vec<Pushed>, QueueError> {
+        self.push_many(jobs, &options).await
+    }
+
+    /// Runs `job` at `at_ms` (UNIX milliseconds).
+    pub async fn schedule<J: Job>(&self, job: &J, at_ms: u64) -> Result<Pushed, QueueError> {
+        self.push_with(job, PushOptions::at(at_ms)).await
+    }
+
+    async fn push_many<J: Job>(
+        &self,
+        jobs: &[J],
+        options: &PushOptions,
+    ) -> Result<Vec<Pushed>, QueueError> {
+        let max_attempts = options.max_attempts.unwrap_or(J::MAX_ATTEMPTS).max(1);
+        let run_at_ms = options.run_at_ms.unwrap_or(0);
+        let items = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| {
+                Ok(RawPush {
+                    id: JobId::generate(),
+                    payload: serde_json::to_vec(job)?,
+                    max_attempts,
+                    run_at_ms,
+                    idempotency_key: options.idempotency_key.as_ref().map(|k| {
+                        if jobs.len() == 1 {
+                            k.clone()
+                        } else {
+                            format!("{k}:{i}")
+                        }
+                    }),
+                })
+            })
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        let ttl = options.idempotency_ttl.unwrap_or(DEFAULT_IDEMPOTENCY_TTL);
+        let keys = match &options.queue {
+            Some(queue) => QueueKeys::new(&self.prefix, queue),
+            None => self.keys::<J>(),
+        };
+        push_raw(&mut self.conn.clone(), &keys, items, ttl).await
+    }
+
+    /// The status of a job, `None` when it never existed or was trimmed after its TTL.
+    pub async fn status(&self, queue: &str, id: &JobId) -> Result<Option<JobStatus>, QueueError> {
+        status(
+            &mut self.conn.clone(),
+            &QueueKeys::new(&self.prefix, queue),
+            id,
+        )
+        .await
+    }
+
+    /// Waits until the job reaches a final state (done, failed, dead) and returns its status,
+    /// or `None` after `timeout`. Woken by the worker's announcement, not by polling.
+    pub async fn wait(
+        &self,
+        queue: &str,
+        id: &JobId,
+        timeout: Duration,
+    ) -> Result<Option<JobStatus>, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        // Subscribe first, then look: a result stored in between is seen by the look.
+        pubsub.subscribe(keys.results()).await?;
+        let mut conn = self.conn.clone();
+        if let Some(s) = status(&mut conn, &keys, id).await?
+            && s.state.is_terminal()
+        {
+            return Ok(Some(s));
+        }
+        let mut messages = pubsub.on_message();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let message = match tokio::time::timeout_at(deadline, messages.next()).await {
+                Err(_) => return Ok(None),
+                Ok(None) => {
+                    return Err(QueueError::Protocol(
+                        "the result subscription closed".into(),
+                    ));
+                }
+                Ok(Some(m)) => m,
+            };
+            let announced: String = message.get_payload()?;
+            if announced == id.as_str()
+                && let Some(s) = status(&mut conn, &keys, id).await?
+                && s.state.is_terminal()
+            {
+                return Ok(Some(s));
+            }
+        }
+    }
+
+    /// Puts dead-letter jobs of `queue` back into the stream with a fresh attempt budget:
+    /// the given ids, or the oldest `limit` when `ids` is empty. Returns the ids replayed.
+    pub async fn replay_dead(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+        limit: usize,
+    ) -> Result<Vec<JobId>, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let mut invocation = scripts::REPLAY.prepare_invoke();
+        invocation.key(&keys.base).arg(limit.max(1));
+        for id in ids {
+            invocation.arg(id.as_str());
+        }
+        let replayed: Vec<String> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(replayed.into_iter().map(JobId).collect())
+    }
+
+    /// How many jobs of `queue` are waiting (stream entries not yet delivered or still held),
+    /// delayed, and dead.
+    pub async fn depth(&self, queue: &str) -> Result<QueueDepth, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let mut conn = self.conn.clone();
+        let (stream, delayed, dead): (u64, u64, u64) = redis::pipe()
+            .xlen(keys.stream())
+            .zcard(keys.delayed())
+            .zcard(keys.dead())
+            .query_async(&mut conn)
+            .await?;
+        Ok(QueueDepth {
+            stream,
+            delayed,
+            dead,
+        })
+    }
+
+    /// The client, for callers that need connections of their own (blocking reads, pub/sub).
+    pub fn client(&self) -> redis::Client {
+        self.client.clone()
+    }
+
+    /// The shared connection, for callers that read queue data directly (probe, dashboard).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+/// Sizes of a queue's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Entries in the stream: waiting or held by a worker.
+    pub stream: u64,
+    /// Scheduled jobs and retries waiting for their time.
+    pub delayed: u64,
+    /// Dead-letter jobs.
+    pub dead: u64,
+}
+
+pub(crate) async fn status(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    id: &JobId,
+) -> Result<Option<JobStatus>, QueueError> {
+    let fields: HashMap<String, Vec<u8>> = conn.hgetall(keys.job(id.as_str())).await?;
+    Ok(super::parse_status(&keys.queue, id.as_str(), fields))
+}
+
+/// One job to push, already encoded.
+#[derive(Debug)]
+pub(crate) struct RawPush {
+    pub id: JobId,
+    pub payload: Vec<u8>,
+    pub max_attempts: u32,
+    /// 0: now.
+    pub run_at_ms: u64,
+    pub idempotency_key: Option<String>,
+}
+
+/// Pushes encoded jobs: one script call per chunk, all calls pipelined in one round trip.
+pub(crate) async fn push_raw(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    items: Vec<RawPush>,
+    idempotency_ttl: Duration,
+) -> Result<Vec<Pushed>, QueueError> {
+    let ttl = idempotency_ttl.as_millis() as u64;
+    let now = now_ms();
+    let calls = items.chunks(PUSH_CHUNK).map(|chunk| {
+        let mut invocation = scripts::PUSH.prepare_invoke();
+        invocation.key(&keys.base).arg(now);
+        for item in chunk {
+            invocation
+                .arg(item.id.as_str())
+                .arg(item.payload.as_slice())
+                .arg(item.max_attempts.max(1))
+                .arg(item.run_at_ms)
+                .arg(item.idempotency_key.as_deref().unwrap_or(""))
+                .arg(ttl);
+        }
+        let mut conn = conn.clone();
+        async move { invocation.invoke_async::<Vec<String>>(&mut conn).await }
+    });
+    let replies = futures::future::join_all(calls).await;
+    let mut pushed = Vec::with_capacity(items.len());
+    for reply in replies {
+        for item in reply? {
+            pushed.push(match item.split_once(':') {
+                Some(("new", id)) => Pushed::Enqueued(JobId(id.to_owned())),
+                Some(("dup", id)) => Pushed::Duplicate(JobId(id.to_owned())),
+                _ => return Err(QueueError::Protocol(format!("push answered {item:?}"))),
+            });
+        }
+    }
+    Ok(pushed)
+}

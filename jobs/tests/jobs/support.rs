@@ -1,0 +1,213 @@
+//! A test job whose behaviour the test chooses, workers in-process, and waiting for
+//! conditions with a deadline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apalis::prelude::{AbortError, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use jobs::{Job, Lease, Producer, QueueConfig, RedisBackend, now_ms};
+use serde::{Deserialize, Serialize};
+use testkit::TestRedis;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Behaviour {
+    Succeed,
+    /// Fail this many attempts, then succeed.
+    FailTimes(u32),
+    Abort,
+    /// Sleep this long on the first attempt (to trip the timeout), then succeed.
+    HangFirst(u64),
+    /// Work this long.
+    Work(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestJob {
+    pub n: u64,
+    pub behaviour: Behaviour,
+}
+
+impl Job for TestJob {
+    const QUEUE: &'static str = "conformance";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+/// What the handlers saw: runs per job and when each run started.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    inner: Arc<Mutex<HashMap<u64, Vec<u64>>>>,
+}
+
+impl Ledger {
+    fn record(&self, n: u64) -> usize {
+        let mut map = self.inner.lock().expect("ledger");
+        let runs = map.entry(n).or_default();
+        runs.push(now_ms());
+        runs.len()
+    }
+
+    pub fn runs(&self, n: u64) -> usize {
+        self.inner
+            .lock()
+            .expect("ledger")
+            .get(&n)
+            .map_or(0, Vec::len)
+    }
+
+    pub fn starts(&self, n: u64) -> Vec<u64> {
+        self.inner
+            .lock()
+            .expect("ledger")
+            .get(&n)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// (distinct jobs run, total runs)
+    pub fn totals(&self) -> (usize, usize) {
+        let map = self.inner.lock().expect("ledger");
+        (map.len(), map.values().map(Vec::len).sum())
+    }
+}
+
+async fn handle(
+    job: TestJob,
+    lease: Data<Lease>,
+    ledger: Data<Ledger>,
+) -> Result<u64, BoxDynError> {
+    let run = ledger.record(job.n);
+    match job.behaviour {
+        Behaviour::Succeed => Ok(job.n * 2),
+        Behaviour::FailTimes(k) if run as u32 <= k => {
+            Err(format!("planned failure {run} of {k}").into())
+        }
+        Behaviour::FailTimes(_) => Ok(job.n * 2),
+        Behaviour::Abort => {
+            Err(AbortError::new(std::io::Error::other("this input can never work")).into())
+        }
+        Behaviour::HangFirst(ms) => {
+            if lease.attempt == 1 {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            Ok(job.n * 2)
+        }
+        Behaviour::Work(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(job.n * 2)
+        }
+    }
+}
+
+/// Fast timings, so retries and take-overs happen within a test's patience.
+pub fn fast_config() -> QueueConfig {
+    QueueConfig {
+        lease: Duration::from_secs(2),
+        heartbeat: Duration::from_millis(300),
+        idle_wait: Duration::from_millis(100),
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        ..QueueConfig::default()
+    }
+}
+
+pub struct Env {
+    pub redis: TestRedis,
+    pub producer: Producer,
+    pub ledger: Ledger,
+}
+
+impl Env {
+    pub async fn new() -> Self {
+        testkit::init_logging();
+        let redis = TestRedis::new().await;
+        let producer = Producer::connect(redis.client.clone(), &redis.prefix)
+            .await
+            .expect("producer");
+        Env {
+            redis,
+            producer,
+            ledger: Ledger::default(),
+        }
+    }
+
+    /// Starts a worker of `TestJob` in this process, on a thread and runtime of its own (with
+    /// its own Redis connections), so that [`TestWorker::crash`] can kill it outright.
+    pub fn worker(&self, config: QueueConfig, concurrency: usize, timeout: Duration) -> TestWorker {
+        let stop = CancellationToken::new();
+        let kill = CancellationToken::new();
+        let name = jobs::redis::worker_name("test");
+        let (client, prefix, ledger) = (
+            self.redis.client.clone(),
+            self.redis.prefix.clone(),
+            self.ledger.clone(),
+        );
+        let (stop_token, kill_token, worker_name) = (stop.clone(), kill.clone(), name);
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("worker runtime");
+            runtime.block_on(async move {
+                let producer = Producer::connect(client, &prefix).await.expect("producer");
+                let backend = RedisBackend::<TestJob>::new(&producer, config, concurrency);
+                let worker = WorkerBuilder::new(worker_name.as_str())
+                    .backend(backend)
+                    .concurrency(concurrency)
+                    .timeout(timeout)
+                    .catch_panic()
+                    .data(ledger)
+                    .build(handle);
+                let run = worker.run_until(async move {
+                    stop_token.cancelled().await;
+                    Ok::<(), std::io::Error>(())
+                });
+                tokio::select! {
+                    _ = run => {}
+                    () = kill_token.cancelled() => {}
+                }
+            });
+            // A kill leaves the fetcher, the heartbeats and the running jobs where they stand.
+            runtime.shutdown_background();
+        });
+        TestWorker { stop, kill, thread }
+    }
+}
+
+pub struct TestWorker {
+    stop: CancellationToken,
+    kill: CancellationToken,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl TestWorker {
+    /// Graceful stop: waits until running jobs finished and unstarted ones were handed back.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
+    }
+
+    /// Like SIGKILL: the worker dies where it stands (no acks, nothing handed back, no more
+    /// heartbeats).
+    pub async fn crash(self) {
+        self.kill.cancel();
+        let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
+    }
+}
+
+/// Waits until `condition` holds, checking every 20 ms, failing after `limit`.
+pub async fn eventually(limit: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,31 @@
+//! `probe`: does nothing but (optionally) wait `work_ms`, then records that it ran, for
+//! `concierge probe` to count.
+
+use std::time::Duration;
+
+use apalis_core::error::BoxDynError;
+use apalis_core::task::data::Data;
+use jobs::probe_run::{self, ProbeRunKeys};
+use jobs::redis::QueueKeys;
+use jobs::{Lease, Probe, now_ms};
+
+use crate::Deps;
+
+pub async fn handle(
+    job: Probe,
+    lease: Data<Lease>,
+    queue: apalis_core::backend::queue::Queue,
+    deps: Data<Deps>,
+) -> Result<(), BoxDynError> {
+    let started = now_ms();
+    let _ = &lease;
+    if job.work_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(u64::from(job.work_ms))).await;
+    }
+    let keys = ProbeRunKeys::new(
+        &QueueKeys::new(deps.producer.prefix(), queue.as_ref()),
+        &job.run_id,
+    );
+    probe_run::record(&mut deps.producer.connection(), &keys, &job, started).await?;
+    Ok(())
+}

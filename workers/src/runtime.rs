@@ -1,0 +1,110 @@
+//! The worker process: one apalis worker per queue in a `Monitor`. SIGTERM/SIGINT (the
+//! `shutdown` token) stops fetching; running jobs get the grace period to finish; jobs still
+//! running after it are handed back to the queue at once (not left to their lease).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
+use jobs::{Job, Probe, Producer, QueueConfig, RedisBackend};
+use tokio_util::sync::CancellationToken;
+
+/// What handlers may use. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub producer: Producer,
+}
+
+/// How this process works its queues.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Queue tuning shared by every queue.
+    pub queue: QueueConfig,
+    /// Jobs run at once per queue; queues not listed use `default_concurrency`.
+    pub concurrency: HashMap<String, usize>,
+    pub default_concurrency: usize,
+    /// Queues holding probe jobs (the `probe` queue, and any a benchmark uses).
+    pub probe_queues: Vec<String>,
+    /// On shutdown, how long running jobs may take to finish.
+    pub grace: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            queue: QueueConfig::default(),
+            concurrency: HashMap::new(),
+            default_concurrency: 16,
+            probe_queues: vec![Probe::QUEUE.to_owned()],
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl WorkerSettings {
+    fn concurrency_of(&self, queue: &str) -> usize {
+        self.concurrency
+            .get(queue)
+            .copied()
+            .unwrap_or(self.default_concurrency)
+            .max(1)
+    }
+}
+
+/// Runs the workers until `shutdown` is cancelled, then drains them.
+pub async fn run(
+    deps: Deps,
+    settings: WorkerSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // The consumer names this process used, to hand back what a cut-off shutdown leaves held.
+    let consumers: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut monitor = Monitor::new().shutdown_timeout(settings.grace);
+    for queue in &settings.probe_queues {
+        let concurrency = settings.concurrency_of(queue);
+        let backend = RedisBackend::<Probe>::with_queue(
+            &deps.producer,
+            queue,
+            settings.queue.clone(),
+            concurrency,
+        );
+        let deps = deps.clone();
+        let queue = queue.clone();
+        let consumers = consumers.clone();
+        tracing::info!(queue = %queue, concurrency, "serving queue");
+        monitor = monitor.register(move |_restarts| {
+            let name = jobs::redis::worker_name(&queue);
+            if let Ok(mut names) = consumers.lock() {
+                names.push((queue.clone(), name.clone()));
+            }
+            WorkerBuilder::new(name.as_str())
+                .backend(backend.clone())
+                .concurrency(concurrency)
+                .timeout(Probe::TIMEOUT)
+                .catch_panic()
+                .data(deps.clone())
+                .build(crate::probe::handle)
+        });
+    }
+    let signal = async move {
+        shutdown.cancelled().await;
+        tracing::info!("stopping: no new jobs; running ones may finish");
+        Ok(())
+    };
+    monitor.run_with_signal(signal).await?;
+    let names = consumers.lock().map(|n| n.clone()).unwrap_or_default();
+    for (queue, consumer) in names {
+        match jobs::redis::release_held(&deps.producer, &queue, &consumer).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(queue = %queue, handed_back = n, "jobs cut off by the grace period go back to the queue")
+            }
+            Err(e) => {
+                tracing::warn!(queue = %queue, error = %e, "cannot hand back held jobs; they return when their lease expires")
+            }
+        }
+    }
+    tracing::info!("workers stopped");
+    Ok(())
+}
