@@ -9,18 +9,18 @@ use testkit::TestDb;
 
 /// `concierge` in an empty working directory with a clean environment: nothing from the
 /// developer's shell, `.env` or `config.yml` leaks in.
-struct Cli {
-    dir: PathBuf,
+pub(crate) struct Cli {
+    pub(crate) dir: PathBuf,
 }
 
 impl Cli {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("concierge-cli-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         Cli { dir }
     }
 
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+    pub(crate) fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_concierge"));
         cmd.args(args)
             .current_dir(&self.dir)
@@ -30,7 +30,7 @@ impl Cli {
         cmd
     }
 
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    pub(crate) fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         let out = self.command(args, env).output().expect("run concierge");
         (
             out.status.code().unwrap_or(-1),
@@ -152,14 +152,14 @@ async fn migrate_creates_the_database_and_applies_every_migration() {
 }
 
 /// A running `concierge api` whose stderr (JSON logs) is collected line by line.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Running {
-    fn start(cli: &Cli, args: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(cli: &Cli, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = cli
             .command(args, env)
             .stderr(Stdio::piped())
@@ -183,7 +183,7 @@ impl Running {
     }
 
     /// The first log line (as JSON) for which `pick` is true, within `timeout`.
-    fn wait_for(&mut self, timeout: Duration, pick: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(&mut self, timeout: Duration, pick: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
@@ -202,7 +202,7 @@ impl Running {
         panic!("no such log line; saw:\n{}", self.seen.join("\n"));
     }
 
-    fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([format!("-{name}"), self.child.id().to_string()])
             .status()
@@ -210,7 +210,7 @@ impl Running {
         assert!(status.success());
     }
 
-    fn wait_exit(&mut self, timeout: Duration) -> i32 {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> i32 {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -232,7 +232,15 @@ impl Running {
     }
 }
 
-fn message(v: &Value) -> &str {
+impl Drop for Running {
+    /// A failing test must not leave a server or worker behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn message(v: &Value) -> &str {
     v["message"].as_str().unwrap_or_default()
 }
 
