@@ -17,6 +17,10 @@ if not current then
 end
 if current ~= entry then return -1 end
 redis.call('HDEL', job, 'entry')
+-- Per-day outcome counters (dashboard activity, the last 7 days).
+local day = base .. ':daily:' .. math.floor(tonumber(now) / 86400000)
+redis.call('HINCRBY', day, outcome, 1)
+redis.call('PEXPIRE', day, 8 * 86400000)
 if outcome == 'done' then
   redis.call('HSET', job, 'state', 'done', 'result', value, 'finished', now)
   redis.call('PEXPIRE', job, ttl)

@@ -149,6 +149,14 @@ impl<J: Job> RedisBackend<J> {
     pub fn keys(&self) -> &QueueKeys {
         &self.shared.keys
     }
+
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.shared.conn.clone()
+    }
+
+    pub(crate) fn client(&self) -> redis::Client {
+        self.shared.client.clone()
+    }
 }
 
 impl<J: Job> Backend for RedisBackend<J> {

@@ -7,6 +7,7 @@
 mod ack;
 mod backend;
 mod config;
+mod introspect;
 mod keys;
 mod producer;
 mod scripts;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 pub use ack::{AckLayer, AckService};
 pub use backend::{Lease, RedisBackend, release_held, worker_name};
 pub use config::QueueConfig;
+pub use introspect::apalis_status;
 pub use keys::QueueKeys;
 pub use producer::Producer;
 

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
@@ -146,34 +145,20 @@ impl Producer {
         timeout: Duration,
     ) -> Result<Option<JobStatus>, QueueError> {
         let keys = QueueKeys::new(&self.prefix, queue);
-        let mut pubsub = self.client.get_async_pubsub().await?;
-        // Subscribe first, then look: a result stored in between is seen by the look.
-        pubsub.subscribe(keys.results()).await?;
-        let mut conn = self.conn.clone();
-        if let Some(s) = status(&mut conn, &keys, id).await?
-            && s.state.is_terminal()
-        {
-            return Ok(Some(s));
-        }
-        let mut messages = pubsub.on_message();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let message = match tokio::time::timeout_at(deadline, messages.next()).await {
-                Err(_) => return Ok(None),
-                Ok(None) => {
-                    return Err(QueueError::Protocol(
-                        "the result subscription closed".into(),
-                    ));
-                }
-                Ok(Some(m)) => m,
-            };
-            let announced: String = message.get_payload()?;
-            if announced == id.as_str()
-                && let Some(s) = status(&mut conn, &keys, id).await?
-                && s.state.is_terminal()
-            {
-                return Ok(Some(s));
-            }
+        let waiting = std::iter::once(id.as_str().to_owned()).collect();
+        let wait = async {
+            let mut watch = super::introspect::Watch::start(
+                self.client.clone(),
+                self.conn.clone(),
+                keys,
+                waiting,
+            )
+            .await?;
+            watch.next().await
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(result) => result,
+            Err(_) => Ok(None),
         }
     }
 

@@ -3,5 +3,6 @@
 //! the binary's tests).
 
 mod conformance;
+mod introspection;
 mod producer;
 mod support;
