@@ -61,6 +61,9 @@ pub struct WorkersConfig {
     /// How long dead jobs stay in the dead-letter set. `JOB_DEAD_TTL_DAYS`,
     /// `workers.dead_ttl_days`; default 7.
     pub dead_ttl: Duration,
+    /// How often the housekeeping `sweep` job fires (once across all replicas).
+    /// `SWEEP_INTERVAL_SECONDS`, `workers.sweep_interval_seconds`; default 300.
+    pub sweep_every: Duration,
 }
 
 /// Postgres.
@@ -285,6 +288,7 @@ struct FileWorkers {
     lease_seconds: Option<u64>,
     result_ttl_seconds: Option<u64>,
     dead_ttl_days: Option<u64>,
+    sweep_interval_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -989,6 +993,19 @@ fn resolve_workers(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig, Co
             f.dead_ttl_days,
         )?
         .unwrap_or(7);
+    let sweep = r
+        .parse(
+            "SWEEP_INTERVAL_SECONDS",
+            "workers.sweep_interval_seconds",
+            f.sweep_interval_seconds,
+        )?
+        .unwrap_or(300);
+    if sweep == 0 {
+        return Err(invalid(
+            "SWEEP_INTERVAL_SECONDS (workers.sweep_interval_seconds)",
+            "must be at least 1",
+        ));
+    }
     if result_ttl == 0 || dead_ttl == 0 {
         return Err(invalid(
             "JOB_RESULT_TTL_SECONDS / JOB_DEAD_TTL_DAYS",
@@ -1002,6 +1019,7 @@ fn resolve_workers(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig, Co
         lease: Duration::from_secs(lease),
         result_ttl: Duration::from_secs(result_ttl),
         dead_ttl: Duration::from_secs(dead_ttl * 86_400),
+        sweep_every: Duration::from_secs(sweep),
     })
 }
 

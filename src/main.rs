@@ -322,8 +322,10 @@ async fn run_workers(config: &Config, shutdown: CancellationToken) -> anyhow::Re
         default_concurrency: w.concurrency,
         probe_queues: w.probe_queues.clone(),
         grace: config.server.shutdown_grace,
+        sweep_every: w.sweep_every,
     };
-    workers::run(workers::Deps { producer }, settings, shutdown).await
+    let db = store::connect(&config.database.settings);
+    workers::run(workers::Deps { producer, db }, settings, shutdown).await
 }
 
 /// `concierge probe`: push probe jobs, wait for them, print one JSON line.

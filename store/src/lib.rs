@@ -9,8 +9,10 @@
 //! - [`migrate`]: refinery on a sqlx connection, with a lock so replicas migrate one at a time
 //! - [`secret`]: random secrets and their SHA-256 digests, the only form in which we store them
 //! - [`api_tokens`]: admin Bearer API tokens (seed 004)
+//! - [`maintenance`]: the periodic sweep's deletions
 
 pub mod api_tokens;
+pub mod maintenance;
 pub mod migrate;
 pub mod pool;
 pub mod secret;

@@ -3,9 +3,13 @@
 //!
 //! # Layout
 //! - [`runtime`]: `concierge worker`: which queues, concurrency, graceful shutdown
+//! - [`cron`]: periodic jobs fired once across replicas
 //! - [`probe`]: the no-op job of `concierge probe`
+//! - [`sweep`]: periodic housekeeping
 
+pub mod cron;
 pub mod probe;
 pub mod runtime;
+pub mod sweep;
 
 pub use runtime::{Deps, WorkerSettings, run};

@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
-use jobs::{Job, Probe, Producer, QueueConfig, RedisBackend};
+use jobs::{Job, Probe, Producer, QueueConfig, RedisBackend, Sweep};
 use tokio_util::sync::CancellationToken;
 
 /// What handlers may use. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub producer: Producer,
+    /// Opens connections on first use: workers of queues that need no database never touch it.
+    pub db: store::Pool,
 }
 
 /// How this process works its queues.
@@ -28,6 +30,8 @@ pub struct WorkerSettings {
     pub probe_queues: Vec<String>,
     /// On shutdown, how long running jobs may take to finish.
     pub grace: Duration,
+    /// How often the sweep fires (once across replicas).
+    pub sweep_every: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -38,6 +42,7 @@ impl Default for WorkerSettings {
             default_concurrency: 16,
             probe_queues: vec![Probe::QUEUE.to_owned()],
             grace: Duration::from_secs(30),
+            sweep_every: Duration::from_secs(300),
         }
     }
 }
@@ -87,12 +92,36 @@ pub async fn run(
                 .build(crate::probe::handle)
         });
     }
+    {
+        let backend = RedisBackend::<Sweep>::new(&deps.producer, settings.queue.clone(), 1);
+        let deps = deps.clone();
+        let consumers = consumers.clone();
+        monitor = monitor.register(move |_restarts| {
+            let name = jobs::redis::worker_name(Sweep::QUEUE);
+            if let Ok(mut names) = consumers.lock() {
+                names.push((Sweep::QUEUE.to_owned(), name.clone()));
+            }
+            WorkerBuilder::new(name.as_str())
+                .backend(backend.clone())
+                .concurrency(1)
+                .timeout(Sweep::TIMEOUT)
+                .catch_panic()
+                .data(deps.clone())
+                .build(crate::sweep::handle)
+        });
+    }
+    let schedule = tokio::spawn(crate::cron::run_schedule(
+        deps.producer.clone(),
+        settings.sweep_every,
+        shutdown.clone(),
+    ));
     let signal = async move {
         shutdown.cancelled().await;
         tracing::info!("stopping: no new jobs; running ones may finish");
         Ok(())
     };
     monitor.run_with_signal(signal).await?;
+    let _ = schedule.await;
     let names = consumers.lock().map(|n| n.clone()).unwrap_or_default();
     for (queue, consumer) in names {
         match jobs::redis::release_held(&deps.producer, &queue, &consumer).await {
