@@ -149,6 +149,9 @@ pub struct EmailConfig {
     /// The From address. `SMTP_FROM` or `SENDGRID_FROM_EMAIL` (seed 003), `email.from`;
     /// default `Concierge <concierge@localhost>`.
     pub from: String,
+    /// The community's name in subjects and greetings. `COMMUNITY_NAME`,
+    /// `email.community_name`; default `the community`.
+    pub community_name: String,
     pub transport: EmailTransport,
 }
 
@@ -339,6 +342,7 @@ struct FileServer {
 #[serde(deny_unknown_fields)]
 struct FileEmail {
     from: Option<String>,
+    community_name: Option<String>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_username: Option<String>,
@@ -839,7 +843,14 @@ fn resolve_email(
             dir: data_dir.join("outbox"),
         },
     };
-    Ok(EmailConfig { from, transport })
+    let community_name = r
+        .string("COMMUNITY_NAME", f.community_name)
+        .unwrap_or_else(|| "the community".into());
+    Ok(EmailConfig {
+        from,
+        community_name,
+        transport,
+    })
 }
 
 fn resolve_discord(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, ConfigError> {

@@ -325,7 +325,46 @@ async fn run_workers(config: &Config, shutdown: CancellationToken) -> anyhow::Re
         sweep_every: w.sweep_every,
     };
     let db = store::connect(&config.database.settings);
-    workers::run(workers::Deps { producer, db }, settings, shutdown).await
+    let email = email_settings(config)?;
+    workers::run(
+        workers::Deps {
+            producer,
+            db,
+            email,
+        },
+        settings,
+        shutdown,
+    )
+    .await
+}
+
+fn email_settings(config: &Config) -> anyhow::Result<workers::send_email::EmailSettings> {
+    use concierge::config::{EmailTransport, SmtpTls};
+    use workers::providers::smtp::{Mailer, SmtpSettings, SmtpTls as Tls};
+    let mailer = match &config.email.transport {
+        EmailTransport::Files { dir } => {
+            tracing::info!(dir = %dir.display(), "emails are written as .eml files (no SMTP_HOST)");
+            Mailer::files(dir)
+        }
+        EmailTransport::Smtp(s) => Mailer::smtp(&SmtpSettings {
+            host: s.host.clone(),
+            port: s.port,
+            username: s.username.clone(),
+            password: s.password.clone(),
+            tls: match s.tls {
+                SmtpTls::StartTls => Tls::StartTls,
+                SmtpTls::Tls => Tls::Implicit,
+                SmtpTls::None => Tls::None,
+            },
+        })?,
+    };
+    Ok(workers::send_email::EmailSettings {
+        mailer,
+        from: config.email.from.clone(),
+        community: config.email.community_name.clone(),
+        invitation_ttl: config.security.invitation_token_expiry,
+        verification_ttl: std::time::Duration::from_secs(24 * 3600),
+    })
 }
 
 /// `concierge probe`: push probe jobs, wait for them, print one JSON line.

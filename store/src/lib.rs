@@ -9,11 +9,17 @@
 //! - [`migrate`]: refinery on a sqlx connection, with a lock so replicas migrate one at a time
 //! - [`secret`]: random secrets and their SHA-256 digests, the only form in which we store them
 //! - [`api_tokens`]: admin Bearer API tokens (seed 004)
+//! - [`email_deliveries`]: emails to send and their delivery status
+//! - [`job_effects`]: the idempotency ledger of jobs
+//! - [`one_time_tokens`]: single-use secrets (invitations, verification, auth codes)
 //! - [`maintenance`]: the periodic sweep's deletions
 
 pub mod api_tokens;
+pub mod email_deliveries;
+pub mod job_effects;
 pub mod maintenance;
 pub mod migrate;
+pub mod one_time_tokens;
 pub mod pool;
 pub mod secret;
 

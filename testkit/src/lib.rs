@@ -6,6 +6,7 @@
 //! - [`TestRedis`]: a key prefix of its own for each test, its keys deleted when it ends.
 //! - [`spawn_app`]: the whole HTTP app in-process on a free port, with a client.
 //! - [`TcpProxy`]: a TCP forwarder that can be stopped, to take a dependency away mid-test.
+//! - [`SmtpSink`]: an SMTP server that records messages (and rejects on request).
 //!
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
@@ -16,11 +17,13 @@ mod app;
 mod db;
 mod proxy;
 mod redis_ns;
+mod smtp;
 
 pub use app::{AppOptions, TestApp, spawn_app, spawn_app_with};
 pub use db::TestDb;
 pub use proxy::TcpProxy;
 pub use redis_ns::TestRedis;
+pub use smtp::{ReceivedMail, SmtpSink};
 
 /// The Postgres server tests use, as an admin URL (database `postgres`).
 pub fn pg_admin_url() -> String {

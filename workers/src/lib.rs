@@ -5,11 +5,15 @@
 //! - [`runtime`]: `concierge worker`: which queues, concurrency, graceful shutdown
 //! - [`cron`]: periodic jobs fired once across replicas
 //! - [`probe`]: the no-op job of `concierge probe`
+//! - [`send_email`]: render, send and record one email
 //! - [`sweep`]: periodic housekeeping
+//! - [`providers`]: the outside services (SMTP)
 
 pub mod cron;
 pub mod probe;
+pub mod providers;
 pub mod runtime;
+pub mod send_email;
 pub mod sweep;
 
 pub use runtime::{Deps, WorkerSettings, run};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
-use jobs::{Job, Probe, Producer, QueueConfig, RedisBackend, Sweep};
+use jobs::{Job, Probe, Producer, QueueConfig, RedisBackend, SendEmail, Sweep};
 use tokio_util::sync::CancellationToken;
 
 /// What handlers may use. Cheap to clone.
@@ -16,6 +16,7 @@ pub struct Deps {
     pub producer: Producer,
     /// Opens connections on first use: workers of queues that need no database never touch it.
     pub db: store::Pool,
+    pub email: crate::send_email::EmailSettings,
 }
 
 /// How this process works its queues.
@@ -66,50 +67,40 @@ pub async fn run(
     // The consumer names this process used, to hand back what a cut-off shutdown leaves held.
     let consumers: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut monitor = Monitor::new().shutdown_timeout(settings.grace);
+    // One apalis worker per queue; each (re)start gets a fresh unique name, remembered for the
+    // hand-back after a cut-off shutdown.
+    macro_rules! serve {
+        ($job:ty, $queue:expr, $handler:path) => {{
+            let queue: String = $queue;
+            let concurrency = settings.concurrency_of(&queue);
+            let backend = RedisBackend::<$job>::with_queue(&deps.producer, &queue, settings.queue.clone(), concurrency);
+            let deps = deps.clone();
+            let consumers = consumers.clone();
+            tracing::info!(queue = %queue, concurrency, "serving queue");
+            monitor = monitor.register(move |_restarts| {
+                let name = jobs::redis::worker_name(&queue);
+                if let Ok(mut names) = consumers.lock() {
+                    names.push((queue.clone(), name.clone()));
+                }
+                WorkerBuilder::new(name.as_str())
+                    .backend(backend.clone())
+                    .concurrency(concurrency)
+                    .timeout(<$job as Job>::TIMEOUT)
+                    .catch_panic()
+                    .data(deps.clone())
+                    .build($handler)
+            });
+        }};
+    }
     for queue in &settings.probe_queues {
-        let concurrency = settings.concurrency_of(queue);
-        let backend = RedisBackend::<Probe>::with_queue(
-            &deps.producer,
-            queue,
-            settings.queue.clone(),
-            concurrency,
-        );
-        let deps = deps.clone();
-        let queue = queue.clone();
-        let consumers = consumers.clone();
-        tracing::info!(queue = %queue, concurrency, "serving queue");
-        monitor = monitor.register(move |_restarts| {
-            let name = jobs::redis::worker_name(&queue);
-            if let Ok(mut names) = consumers.lock() {
-                names.push((queue.clone(), name.clone()));
-            }
-            WorkerBuilder::new(name.as_str())
-                .backend(backend.clone())
-                .concurrency(concurrency)
-                .timeout(Probe::TIMEOUT)
-                .catch_panic()
-                .data(deps.clone())
-                .build(crate::probe::handle)
-        });
+        serve!(Probe, queue.clone(), crate::probe::handle);
     }
-    {
-        let backend = RedisBackend::<Sweep>::new(&deps.producer, settings.queue.clone(), 1);
-        let deps = deps.clone();
-        let consumers = consumers.clone();
-        monitor = monitor.register(move |_restarts| {
-            let name = jobs::redis::worker_name(Sweep::QUEUE);
-            if let Ok(mut names) = consumers.lock() {
-                names.push((Sweep::QUEUE.to_owned(), name.clone()));
-            }
-            WorkerBuilder::new(name.as_str())
-                .backend(backend.clone())
-                .concurrency(1)
-                .timeout(Sweep::TIMEOUT)
-                .catch_panic()
-                .data(deps.clone())
-                .build(crate::sweep::handle)
-        });
-    }
+    serve!(
+        SendEmail,
+        SendEmail::QUEUE.to_owned(),
+        crate::send_email::handle
+    );
+    serve!(Sweep, Sweep::QUEUE.to_owned(), crate::sweep::handle);
     let schedule = tokio::spawn(crate::cron::run_schedule(
         deps.producer.clone(),
         settings.sweep_every,

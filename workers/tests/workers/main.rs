@@ -1,3 +1,5 @@
 //! Tests of the worker runtime and its handlers against real Postgres and Redis.
 
+mod send_email;
+mod support;
 mod sweep;

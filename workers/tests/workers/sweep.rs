@@ -74,6 +74,15 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
     let deps = workers::Deps {
         producer: producer.clone(),
         db: db.pool.clone(),
+        email: workers::send_email::EmailSettings {
+            mailer: workers::providers::smtp::Mailer::files(
+                std::env::temp_dir().join("concierge-unused-outbox"),
+            ),
+            from: "Concierge <noreply@concierge.test>".into(),
+            community: "test".into(),
+            invitation_ttl: Duration::from_secs(3600),
+            verification_ttl: Duration::from_secs(3600),
+        },
     };
     let watcher = async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

@@ -1,0 +1,4 @@
+//! The outside services handlers talk to, each behind a small type with a real client; tests
+//! replace the service at the network edge (an SMTP sink, fake HTTP servers), not here.
+
+pub mod smtp;

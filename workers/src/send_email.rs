@@ -1,0 +1,234 @@
+//! `send_email`: render the delivery's mail (plain text + HTML, with Message-ID and Date),
+//! send it, and record the delivery. Safe to run twice: a delivery already sent (its effect is
+//! in `job_effects`) is not sent again. A permanent rejection (bad address) aborts without
+//! retry; a transient one is retried by the queue.
+//!
+//! The one window left: the server accepted the mail and the worker died before recording it.
+//! SMTP gives no way to make that atomic; the next attempt sends again (at least once).
+
+use std::time::Duration;
+
+use apalis_core::error::{AbortError, BoxDynError};
+use apalis_core::task::data::Data;
+use jobs::{Job, Lease, SendEmail};
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart, header};
+use serde::Serialize;
+
+use crate::Deps;
+use crate::providers::smtp::MailError;
+
+/// What an attempt did, stored as the job's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum EmailOutcome {
+    Sent {
+        message_id: String,
+    },
+    /// Sent by an earlier run of this job.
+    AlreadySent,
+    /// The delivery no longer exists (its user was deleted): nothing to do.
+    Gone,
+}
+
+/// Settings of outgoing mail.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub mailer: crate::providers::smtp::Mailer,
+    /// The From header.
+    pub from: String,
+    /// Name of the community in subjects and greetings.
+    pub community: String,
+    /// Lifetime of the tokens minted for invitations (`TOKEN_EXPIRY_DAYS`).
+    pub invitation_ttl: Duration,
+    /// Lifetime of email verification tokens.
+    pub verification_ttl: Duration,
+}
+
+pub async fn handle(
+    job: SendEmail,
+    lease: Data<Lease>,
+    deps: Data<Deps>,
+) -> Result<EmailOutcome, BoxDynError> {
+    let db = &deps.db;
+    let Some(delivery) = store::email_deliveries::find(db, job.delivery_id).await? else {
+        return Ok(EmailOutcome::Gone);
+    };
+    let effect_key = format!("{}:{}", SendEmail::QUEUE, delivery.id);
+    if delivery.status == "sent" || store::job_effects::done(db, &effect_key).await? {
+        return Ok(EmailOutcome::AlreadySent);
+    }
+    let settings = &deps.email;
+    let name = delivery
+        .full_name
+        .clone()
+        .unwrap_or_else(|| "there".to_owned());
+    let mut vars = vec![
+        ("community", settings.community.clone()),
+        ("name", name),
+        ("email", delivery.to_address.clone()),
+    ];
+    let template = match delivery.kind.as_str() {
+        kind @ ("invitation" | "verification") => {
+            let Some(user_id) = delivery.user_id else {
+                return Err(AbortError::new(std::io::Error::other(format!(
+                    "{kind} mail without a user"
+                )))
+                .into());
+            };
+            let (purpose, ttl, template) = if kind == "invitation" {
+                ("invitation", settings.invitation_ttl, INVITATION)
+            } else {
+                (
+                    "email_verification",
+                    settings.verification_ttl,
+                    VERIFICATION,
+                )
+            };
+            // A fresh token per attempt: the previous one (if an earlier attempt minted one
+            // and never delivered it) is retired.
+            let (_, token) = store::one_time_tokens::issue(db, user_id, purpose, ttl).await?;
+            vars.push(("token", token));
+            vars.push(("days", (ttl.as_secs().div_ceil(86_400)).to_string()));
+            template
+        }
+        "link_confirmation" => LINK_CONFIRMATION,
+        other => {
+            return Err(AbortError::new(std::io::Error::other(format!(
+                "unknown kind of mail {other:?}"
+            )))
+            .into());
+        }
+    };
+    let (message, message_id) = match build(settings, &delivery.to_address, template, &vars) {
+        Ok(built) => built,
+        Err(e) => {
+            store::email_deliveries::mark_failed(
+                db,
+                delivery.id,
+                &e.to_string(),
+                true,
+                lease.job_id.as_str(),
+            )
+            .await?;
+            return Err(AbortError::new(e).into());
+        }
+    };
+    let file_name = format!("{}-{}", delivery.id, lease.job_id);
+    match settings.mailer.send(&message, &file_name).await {
+        Ok(()) => {
+            store::job_effects::record(
+                db,
+                &effect_key,
+                SendEmail::QUEUE,
+                lease.job_id.as_str(),
+                "email_sent",
+                serde_json::json!({ "message_id": message_id }),
+            )
+            .await?;
+            store::email_deliveries::mark_sent(db, delivery.id, &message_id, lease.job_id.as_str())
+                .await?;
+            tracing::info!(delivery_id = delivery.id, kind = %delivery.kind, "email sent");
+            Ok(EmailOutcome::Sent { message_id })
+        }
+        Err(e @ MailError::Permanent(_)) => {
+            store::email_deliveries::mark_failed(
+                db,
+                delivery.id,
+                &e.to_string(),
+                true,
+                lease.job_id.as_str(),
+            )
+            .await?;
+            Err(AbortError::new(e).into())
+        }
+        Err(e @ MailError::Transient(_)) => {
+            let last = lease.attempt >= lease.max_attempts;
+            store::email_deliveries::mark_failed(
+                db,
+                delivery.id,
+                &e.to_string(),
+                last,
+                lease.job_id.as_str(),
+            )
+            .await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// A mail's templates: the text one starts with its subject line.
+#[derive(Debug, Clone, Copy)]
+struct Template {
+    text: &'static str,
+    html: &'static str,
+}
+
+const INVITATION: Template = Template {
+    text: include_str!("../templates/email/invitation.txt"),
+    html: include_str!("../templates/email/invitation.html"),
+};
+const VERIFICATION: Template = Template {
+    text: include_str!("../templates/email/verification.txt"),
+    html: include_str!("../templates/email/verification.html"),
+};
+const LINK_CONFIRMATION: Template = Template {
+    text: include_str!("../templates/email/link_confirmation.txt"),
+    html: include_str!("../templates/email/link_confirmation.html"),
+};
+
+fn fill(template: &str, vars: &[(&str, String)], escape: bool) -> String {
+    let mut out = template.to_owned();
+    for (key, value) in vars {
+        let value = if escape {
+            html_escape(value)
+        } else {
+            value.clone()
+        };
+        out = out.replace(&format!("{{{{{key}}}}}"), &value);
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Builds the message: multipart/alternative (text first), Message-ID on the From domain, Date.
+fn build(
+    settings: &EmailSettings,
+    to: &str,
+    template: Template,
+    vars: &[(&str, String)],
+) -> Result<(Message, String), MailError> {
+    let from: Mailbox = settings.from.parse().map_err(|e| {
+        MailError::Permanent(format!(
+            "the From address {:?} is invalid: {e}",
+            settings.from
+        ))
+    })?;
+    let to: Mailbox = to.parse().map_err(|e| {
+        MailError::Permanent(format!("the recipient {to:?} is not a valid address: {e}"))
+    })?;
+    let text = fill(template.text, vars, false);
+    let (subject, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let html = fill(template.html, vars, true);
+    let message_id = format!("<{}@{}>", uuid::Uuid::new_v4(), from.email.domain());
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject.trim())
+        .message_id(Some(message_id.clone()))
+        .date_now()
+        .header(header::MIME_VERSION_1_0)
+        .multipart(MultiPart::alternative_plain_html(
+            body.trim_start().to_owned(),
+            html,
+        ))
+        .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))?;
+    Ok((message, message_id))
+}
