@@ -16,6 +16,7 @@ use apalis_core::task::Task;
 use apalis_core::task::status::Status;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
@@ -28,12 +29,29 @@ use crate::now_ms;
 #[derive(Debug, Clone)]
 pub struct AckLayer {
     shared: Arc<Shared>,
+    settler: mpsc::Sender<SettleRequest>,
 }
 
 impl AckLayer {
+    /// Starts the settler of one worker run: it records outcomes in batches (one script call
+    /// for everything that finished since the last call), so acknowledging costs one round trip
+    /// per batch, not per job, and adds no wait when the worker is idle.
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        let (settler, requests) = mpsc::channel(4 * SETTLE_BATCH);
+        tokio::spawn(settle_loop(shared.clone(), requests));
+        Self { shared, settler }
     }
+}
+
+/// Outcomes recorded per script call, at most.
+const SETTLE_BATCH: usize = 256;
+
+/// One attempt's outcome on its way to Redis, and who waits for it to be recorded.
+#[derive(Debug)]
+struct SettleRequest {
+    lease: Lease,
+    outcome: Outcome,
+    recorded: oneshot::Sender<Result<i64, String>>,
 }
 
 impl<S> Layer<S> for AckLayer {
@@ -43,6 +61,7 @@ impl<S> Layer<S> for AckLayer {
         AckService {
             inner,
             shared: self.shared.clone(),
+            settler: self.settler.clone(),
         }
     }
 }
@@ -51,6 +70,7 @@ impl<S> Layer<S> for AckLayer {
 pub struct AckService<S> {
     inner: S,
     shared: Arc<Shared>,
+    settler: mpsc::Sender<SettleRequest>,
 }
 
 impl<S, Args, Res> Service<Task<Args>> for AckService<S>
@@ -82,12 +102,13 @@ where
             self.inner.call(task)
         };
         let shared = self.shared.clone();
+        let settler = self.settler.clone();
         Box::pin(
             async move {
                 let result = future.await.map_err(Into::into);
                 if let Some(lease) = lease {
                     let killed = ctx.status() == Status::Killed;
-                    settle(&shared, &lease, killed, &result).await;
+                    settle(&shared, &settler, lease, killed, &result).await;
                 }
                 result
             }
@@ -134,16 +155,16 @@ pub(crate) fn outcome<R: Serialize>(
     }
 }
 
-/// Records the outcome, retrying while Redis is unreachable. If it never gets through, the
-/// job stays leased to this worker and is taken over (and run again) once the lease expires:
-/// at least once, never lost.
+/// Hands the outcome to the settler and waits until it is recorded: the worker's graceful
+/// stop waits for this future, so no outcome is left unrecorded at exit.
 async fn settle<R: Serialize + Sync>(
     shared: &Shared,
-    lease: &Lease,
+    settler: &mpsc::Sender<SettleRequest>,
+    lease: Lease,
     killed: bool,
     result: &Result<R, BoxDynError>,
 ) {
-    let outcome = outcome(shared, lease, killed, result);
+    let outcome = outcome(shared, &lease, killed, result);
     match &outcome {
         Outcome::Done { .. } => tracing::debug!("job done"),
         Outcome::Retry { error, at_ms } => {
@@ -156,53 +177,97 @@ async fn settle<R: Serialize + Sync>(
             tracing::error!(error = %error, attempts = lease.attempt, "last attempt failed; moved to the dead-letter set")
         }
     }
-    let mut delay = Duration::from_millis(50);
-    for _ in 0..8 {
-        match record(shared, lease, &outcome).await {
-            Ok(-1) => {
-                tracing::warn!(
-                    "another worker took this job over (lease expired); its attempt decides"
-                );
-                return;
-            }
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record the job's outcome yet");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
+    let (recorded, reply) = oneshot::channel();
+    if settler
+        .send(SettleRequest {
+            lease,
+            outcome,
+            recorded,
+        })
+        .await
+        .is_err()
+    {
+        tracing::error!("the settler stopped; the job will run again after its lease expires");
+        return;
+    }
+    match reply.await {
+        Ok(Ok(-1)) => {
+            tracing::warn!("another worker took this job over (lease expired); its attempt decides")
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "could not record the outcome; the job will run again after its lease expires")
+        }
+        Err(_) => {
+            tracing::error!("the settler stopped; the job will run again after its lease expires")
         }
     }
-    tracing::error!(
-        "gave up recording the outcome; the job will run again after its lease expires"
-    );
 }
 
-async fn record(shared: &Shared, lease: &Lease, outcome: &Outcome) -> Result<i64, QueueError> {
-    let (kind, value, at) = match outcome {
-        Outcome::Done { result } => ("done", result.as_str(), 0),
-        Outcome::Retry { error, at_ms } => ("retry", error.as_str(), *at_ms),
-        Outcome::Failed { error } => ("failed", error.as_str(), 0),
-        Outcome::Dead { error } => ("dead", error.as_str(), 0),
-    };
-    let ttl = match outcome {
-        Outcome::Failed { .. } | Outcome::Dead { .. } => shared.config.dead_ttl,
-        _ => shared.config.result_ttl,
-    };
-    let mut conn = shared.conn.clone();
-    Ok(scripts::SETTLE
+/// Records outcomes in batches until every sender is gone. While Redis is unreachable a batch
+/// is retried for a few seconds; if it never gets through, its jobs stay leased and are taken
+/// over (and run again) once the lease expires: at least once, never lost.
+async fn settle_loop(shared: Arc<Shared>, mut requests: mpsc::Receiver<SettleRequest>) {
+    let mut batch = Vec::with_capacity(SETTLE_BATCH);
+    while let Some(first) = requests.recv().await {
+        batch.push(first);
+        while batch.len() < SETTLE_BATCH {
+            match requests.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut delay = Duration::from_millis(50);
+        let mut outcome = Err(String::new());
+        for _ in 0..8 {
+            match record(&shared, &batch).await {
+                Ok(codes) => {
+                    outcome = Ok(codes);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %shared.keys.queue, error = %e, "cannot record job outcomes yet");
+                    outcome = Err(e.to_string());
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        for (i, request) in batch.drain(..).enumerate() {
+            let reply = match &outcome {
+                Ok(codes) => Ok(codes.get(i).copied().unwrap_or(0)),
+                Err(e) => Err(e.clone()),
+            };
+            let _ = request.recorded.send(reply);
+        }
+    }
+}
+
+async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, QueueError> {
+    let mut invocation = scripts::SETTLE.prepare_invoke();
+    invocation
         .key(&shared.keys.base)
         .arg(now_ms())
         .arg(GROUP)
-        .arg(&lease.entry)
-        .arg(lease.job_id.as_str())
-        .arg(kind)
-        .arg(value)
-        .arg(at)
-        .arg(ttl.as_millis() as u64)
-        .arg(shared.config.done_index_max)
-        .invoke_async(&mut conn)
-        .await?)
+        .arg(shared.config.result_ttl.as_millis() as u64)
+        .arg(shared.config.dead_ttl.as_millis() as u64)
+        .arg(shared.config.done_index_max);
+    for request in batch {
+        let (kind, value, at) = match &request.outcome {
+            Outcome::Done { result } => ("done", result.as_str(), 0),
+            Outcome::Retry { error, at_ms } => ("retry", error.as_str(), *at_ms),
+            Outcome::Failed { error } => ("failed", error.as_str(), 0),
+            Outcome::Dead { error } => ("dead", error.as_str(), 0),
+        };
+        invocation
+            .arg(&request.lease.entry)
+            .arg(request.lease.job_id.as_str())
+            .arg(kind)
+            .arg(value)
+            .arg(at);
+    }
+    let mut conn = shared.conn.clone();
+    Ok(invocation.invoke_async(&mut conn).await?)
 }
 
 /// The first error of type `T` in the chain (handlers often wrap an `AbortError`).
