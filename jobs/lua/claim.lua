@@ -17,7 +17,7 @@ for i = 5, #ARGV, 2 do
     redis.call('XACK', stream, group, entry)
     redis.call('XDEL', stream, entry)
   else
-    local attempts = tonumber(v[2]) + 1
+    local attempts = (tonumber(v[2]) or 0) + 1
     if attempts > tonumber(v[3]) then
       redis.call('XACK', stream, group, entry)
       redis.call('XDEL', stream, entry)
@@ -36,7 +36,7 @@ for i = 5, #ARGV, 2 do
       out[#out + 1] = tostring(attempts)
       out[#out + 1] = v[3]
       out[#out + 1] = v[4] or ''
-      out[#out + 1] = v[5] or ''
+      out[#out + 1] = v[5] or v[4] or ''
     end
   end
 end

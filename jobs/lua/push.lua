@@ -24,8 +24,8 @@ for i = 2, #ARGV, 6 do
         'enqueued', now, 'run_at', run_at)
       redis.call('ZADD', base .. ':delayed', run_at, id)
     else
-      redis.call('HSET', job, 'args', payload, 'state', 'pending', 'attempts', 0, 'max', max,
-        'enqueued', now, 'run_at', now)
+      -- A missing state means pending, missing attempts 0: fewer fields, faster pushes.
+      redis.call('HSET', job, 'args', payload, 'max', max, 'enqueued', now)
       redis.call('XADD', base .. ':stream', '*', 'id', id)
     end
     out[#out + 1] = 'new:' .. id

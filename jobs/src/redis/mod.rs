@@ -69,7 +69,7 @@ pub(crate) fn parse_status(
         result: json("result"),
         error: text("error"),
         enqueued_at_ms: number("enqueued"),
-        run_at_ms: number("run_at"),
+        run_at_ms: number("run_at").or_else(|| number("enqueued")),
         started_at_ms: number("started"),
         finished_at_ms: number("finished"),
         payload: json("args"),
