@@ -15,12 +15,10 @@ for i = 5, #ARGV, 2 do
   if not v[1] then
     -- Discarded while queued: nothing to run.
     redis.call('XACK', stream, group, entry)
-    redis.call('XDEL', stream, entry)
   else
     local attempts = (tonumber(v[2]) or 0) + 1
     if attempts > tonumber(v[3]) then
       redis.call('XACK', stream, group, entry)
-      redis.call('XDEL', stream, entry)
       redis.call('HSET', job, 'state', 'dead', 'finished', now,
         'error', 'attempts exhausted: the worker running the last one stopped responding')
       redis.call('HDEL', job, 'entry')

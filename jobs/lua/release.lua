@@ -1,6 +1,7 @@
 -- Hand back jobs this consumer holds but will not finish (claimed and never started, or cut
 -- off at shutdown): they go back to the end of the stream for another worker, and the
--- interrupted claim does not count as an attempt.
+-- interrupted claim does not count as an attempt. The old entry is acknowledged, not deleted:
+-- deleting would leave tombstones that blind the group's lag counter; XTRIM drops it later.
 -- KEYS[1] = key base; ARGV: group, then stream entry ids. Returns how many were handed back.
 local base = KEYS[1]
 local stream = base .. ':stream'
@@ -10,7 +11,6 @@ for i = 2, #ARGV do
   local entry = ARGV[i]
   local found = redis.call('XRANGE', stream, entry, entry)
   redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
   if found[1] then
     local fields = found[1][2]
     local id = nil

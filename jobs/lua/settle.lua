@@ -11,12 +11,20 @@ local done_ttl, dead_ttl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(
 local results = base .. ':results'
 local codes = {}
 local counts = {}
+local newest = nil
+local function older(a, b)
+  local am, as = a:match('(%d+)-(%d+)')
+  local bm, bs = b:match('(%d+)-(%d+)')
+  am, bm = tonumber(am), tonumber(bm)
+  if am ~= bm then return am < bm end
+  return tonumber(as) < tonumber(bs)
+end
 local any_done, any_dead = false, false
 for i = 6, #ARGV, 5 do
   local entry, id, outcome, value, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local job = base .. ':job:' .. id
   redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
+  if not newest or older(newest, entry) then newest = entry end
   local current = redis.call('HGET', job, 'entry')
   if not current then
     codes[#codes + 1] = redis.call('EXISTS', job) == 0 and 0 or -1
@@ -43,7 +51,15 @@ for i = 6, #ARGV, 5 do
     codes[#codes + 1] = 1
   end
 end
--- Once per call: trim the indexes, count the day's outcomes.
+-- Once per call: drop acknowledged entries from the stream. Entries are delivered in id
+-- order, so everything older than the oldest entry still pending (or, with none pending, up to
+-- the newest entry acknowledged here) was delivered and acknowledged. XTRIM MINID ~ frees whole
+-- nodes: far cheaper than an XDEL per entry.
+local pending = redis.call('XPENDING', stream, group)
+local floor = newest
+if tonumber(pending[1]) > 0 then floor = pending[2] end
+if floor then redis.call('XTRIM', stream, 'MINID', '~', floor) end
+-- Trim the indexes, count the day's outcomes.
 if any_done then
   local index = base .. ':done'
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now - done_ttl)

@@ -124,9 +124,14 @@ async fn ids_with_status(
             stream_ids(conn, keys, &entries).await
         }
         Some(Status::Queued) | None => {
+            // Entries up to the last delivered one are held or acknowledged (not yet trimmed).
+            let start = match super::group_info(conn, keys).await? {
+                Some(g) => format!("({}", g.last_delivered),
+                None => "-".to_owned(),
+            };
             let entries: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
                 .arg(keys.stream())
-                .arg("-")
+                .arg(start)
                 .arg("+")
                 .arg("COUNT")
                 .arg(offset + limit)
@@ -196,27 +201,14 @@ async fn queue_stats(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
 ) -> Result<(Vec<Statistic>, Vec<usize>), QueueError> {
-    let (length, delayed, dead, done): (u64, u64, u64, u64) = redis::pipe()
-        .xlen(keys.stream())
+    let (delayed, dead, done): (u64, u64, u64) = redis::pipe()
         .zcard(keys.delayed())
         .zcard(keys.dead())
         .zcard(keys.done())
         .query_async(conn)
         .await?;
-    let summary: redis::Value = redis::cmd("XPENDING")
-        .arg(keys.stream())
-        .arg(GROUP)
-        .query_async(conn)
-        .await
-        .unwrap_or(redis::Value::Nil);
-    let running = match summary {
-        redis::Value::Array(parts) => parts
-            .first()
-            .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok())
-            .unwrap_or(0),
-        _ => 0,
-    };
-    let pending = length.saturating_sub(running);
+    let (pending, running) = super::stream_jobs(conn, keys).await?;
+    let length = pending + running;
     let today = now_ms() / 86_400_000;
     let mut activity = Vec::with_capacity(7);
     let (mut done_7d, mut failed_7d, mut dead_7d, mut last_24h) = (0u64, 0u64, 0u64, 0u64);

@@ -37,6 +37,71 @@ pub enum QueueError {
     Protocol(String),
 }
 
+/// The consumer group's view of a queue's stream (`XINFO GROUPS`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupInfo {
+    /// Entries not yet delivered to any worker; `None` when Redis cannot tell.
+    pub lag: Option<u64>,
+    /// Entries delivered and not yet acknowledged (held by workers).
+    pub pending: u64,
+    pub last_delivered: String,
+}
+
+/// The group's counters, `None` before any worker created the group. (Acknowledged entries
+/// stay in the stream until trimmed, so its length is not the number of waiting jobs.)
+pub(crate) async fn group_info(
+    conn: &mut redis::aio::ConnectionManager,
+    keys: &QueueKeys,
+) -> Result<Option<GroupInfo>, QueueError> {
+    let reply: Result<Vec<HashMap<String, redis::Value>>, redis::RedisError> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(keys.stream())
+        .query_async(conn)
+        .await;
+    let groups = match reply {
+        Ok(groups) => groups,
+        // No stream yet.
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(group) = groups.into_iter().find(|g| {
+        g.get("name")
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+            .as_deref()
+            == Some(GROUP)
+    }) else {
+        return Ok(None);
+    };
+    let number = |k: &str| {
+        group
+            .get(k)
+            .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok())
+    };
+    Ok(Some(GroupInfo {
+        lag: number("lag"),
+        pending: number("pending").unwrap_or(0),
+        last_delivered: group
+            .get("last-delivered-id")
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+            .unwrap_or_else(|| "0-0".to_owned()),
+    }))
+}
+
+/// Jobs in the stream that are waiting or held: the group's lag plus its pending entries
+/// (the stream's length before any worker joined).
+pub(crate) async fn stream_jobs(
+    conn: &mut redis::aio::ConnectionManager,
+    keys: &QueueKeys,
+) -> Result<(u64, u64), QueueError> {
+    let length: u64 = redis::AsyncCommands::xlen(conn, keys.stream()).await?;
+    Ok(match group_info(conn, keys).await? {
+        None => (length, 0),
+        Some(g) => (g.lag.unwrap_or(length.saturating_sub(g.pending)), g.pending),
+    })
+}
+
 /// Parses the hash of a job (HGETALL) into its status.
 pub(crate) fn parse_status(
     queue: &str,

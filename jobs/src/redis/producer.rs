@@ -185,14 +185,14 @@ impl Producer {
     pub async fn depth(&self, queue: &str) -> Result<QueueDepth, QueueError> {
         let keys = QueueKeys::new(&self.prefix, queue);
         let mut conn = self.conn.clone();
-        let (stream, delayed, dead): (u64, u64, u64) = redis::pipe()
-            .xlen(keys.stream())
+        let (waiting, held) = super::stream_jobs(&mut conn, &keys).await?;
+        let (delayed, dead): (u64, u64) = redis::pipe()
             .zcard(keys.delayed())
             .zcard(keys.dead())
             .query_async(&mut conn)
             .await?;
         Ok(QueueDepth {
-            stream,
+            stream: waiting + held,
             delayed,
             dead,
         })
