@@ -13,7 +13,7 @@ use crate::{Job, JobId, JobStatus, PushOptions, Pushed, now_ms};
 
 /// Jobs per push script call: keeps each call short (Redis runs one script at a time) while a
 /// bulk push of any size still goes out in one round trip (the calls are pipelined).
-const PUSH_CHUNK: usize = 2_000;
+const PUSH_CHUNK: usize = 1_000;
 /// How long an idempotency key is remembered when the push does not say.
 pub(crate) const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -249,7 +249,10 @@ pub(crate) async fn push_raw(
 ) -> Result<Vec<Pushed>, QueueError> {
     let ttl = idempotency_ttl.as_millis() as u64;
     let now = now_ms();
-    let calls = items.chunks(PUSH_CHUNK).map(|chunk| {
+    // Each chunk's call is sent as soon as it is encoded, so encoding the next chunk overlaps
+    // with Redis running the previous one; the multiplexed connection pipelines them.
+    let mut calls = Vec::with_capacity(items.len().div_ceil(PUSH_CHUNK));
+    for chunk in items.chunks(PUSH_CHUNK) {
         let mut invocation = scripts::PUSH.prepare_invoke();
         invocation.key(&keys.base).arg(now);
         for item in chunk {
@@ -262,9 +265,17 @@ pub(crate) async fn push_raw(
                 .arg(ttl);
         }
         let mut conn = conn.clone();
-        async move { invocation.invoke_async::<Vec<String>>(&mut conn).await }
-    });
-    let replies = futures::future::join_all(calls).await;
+        calls.push(tokio::spawn(async move {
+            invocation.invoke_async::<Vec<String>>(&mut conn).await
+        }));
+    }
+    let mut replies = Vec::with_capacity(calls.len());
+    for call in calls {
+        replies.push(
+            call.await
+                .map_err(|e| QueueError::Protocol(format!("push task failed: {e}")))?,
+        );
+    }
     let mut pushed = Vec::with_capacity(items.len());
     for reply in replies {
         for item in reply? {
