@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use store::secret::Secret;
 use url::Url;
+use workers::providers::smtp::{SmtpSettings, SmtpTls};
 
 /// The whole configuration.
 #[derive(Debug, Clone)]
@@ -164,23 +165,7 @@ pub enum EmailTransport {
     /// `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_TLS` (`starttls` default, `tls`, or `none` for a
     /// local sink). `SENDGRID_API_KEY` alone selects SendGrid's relay (`smtp.sendgrid.net`,
     /// user `apikey`, the key as password).
-    Smtp(SmtpConfig),
-}
-
-#[derive(Debug, Clone)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    pub tls: SmtpTls,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    StartTls,
-    Tls,
-    None,
+    Smtp(SmtpSettings),
 }
 
 /// Discord: the bot, OAuth account linking and the verification gate.
@@ -802,7 +787,7 @@ fn resolve_email(
         .as_deref()
     {
         None | Some("starttls") => SmtpTls::StartTls,
-        Some("tls") | Some("implicit") => SmtpTls::Tls,
+        Some("tls") | Some("implicit") => SmtpTls::Implicit,
         Some("none") | Some("off") => SmtpTls::None,
         Some(other) => {
             return Err(invalid(
@@ -824,15 +809,15 @@ fn resolve_email(
                     "SMTP_USERNAME and SMTP_PASSWORD must be set together",
                 ));
             }
-            EmailTransport::Smtp(SmtpConfig {
+            EmailTransport::Smtp(SmtpSettings {
                 host,
-                port: port.unwrap_or(if tls == SmtpTls::Tls { 465 } else { 587 }),
+                port: port.unwrap_or(if tls == SmtpTls::Implicit { 465 } else { 587 }),
                 username,
                 password: password.map(Secret::new),
                 tls,
             })
         }
-        (None, Some(key)) => EmailTransport::Smtp(SmtpConfig {
+        (None, Some(key)) => EmailTransport::Smtp(SmtpSettings {
             host: "smtp.sendgrid.net".into(),
             port: port.unwrap_or(587),
             username: Some("apikey".into()),

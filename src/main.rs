@@ -339,24 +339,14 @@ async fn run_workers(config: &Config, shutdown: CancellationToken) -> anyhow::Re
 }
 
 fn email_settings(config: &Config) -> anyhow::Result<workers::send_email::EmailSettings> {
-    use concierge::config::{EmailTransport, SmtpTls};
-    use workers::providers::smtp::{Mailer, SmtpSettings, SmtpTls as Tls};
+    use concierge::config::EmailTransport;
+    use workers::providers::smtp::Mailer;
     let mailer = match &config.email.transport {
         EmailTransport::Files { dir } => {
             tracing::info!(dir = %dir.display(), "emails are written as .eml files (no SMTP_HOST)");
             Mailer::files(dir)
         }
-        EmailTransport::Smtp(s) => Mailer::smtp(&SmtpSettings {
-            host: s.host.clone(),
-            port: s.port,
-            username: s.username.clone(),
-            password: s.password.clone(),
-            tls: match s.tls {
-                SmtpTls::StartTls => Tls::StartTls,
-                SmtpTls::Tls => Tls::Implicit,
-                SmtpTls::None => Tls::None,
-            },
-        })?,
+        EmailTransport::Smtp(settings) => Mailer::smtp(settings)?,
     };
     Ok(workers::send_email::EmailSettings {
         mailer,
