@@ -714,11 +714,20 @@ async fn take_over(
             tracing::info!(queue = %shared.keys.queue, jobs = entries.len(), "taking over jobs of a worker that stopped");
         }
         budget = budget.saturating_sub(entries.len().max(1));
-        for task in claim(conn, shared, consumer, &entries).await? {
+        let mut claimed = claim(conn, shared, consumer, &entries).await?.into_iter();
+        while let Some(task) = claimed.next() {
+            let entry = task.data().get::<Lease>().map(|l| l.entry.clone());
             tokio::select! {
-                sent = tx.send(task) => if sent.is_err() { return Ok(()) },
-                () = stop.cancelled() => return Ok(()),
+                sent = tx.send(task) => if sent.is_ok() { continue },
+                () = stop.cancelled() => {}
             }
+            // Stopping: what was taken over but not handed to the worker goes back at once.
+            let rest: Vec<String> = entry
+                .into_iter()
+                .chain(claimed.filter_map(|t| t.data().get::<Lease>().map(|l| l.entry.clone())))
+                .collect();
+            release(conn, &shared.keys, &rest).await?;
+            return Ok(());
         }
         if next == "0-0" {
             break;
