@@ -233,6 +233,9 @@ async fn settle_loop(shared: Arc<Shared>, mut requests: mpsc::Receiver<SettleReq
                 }
             }
         }
+        // Recorded, or given up on (the lease then expires and the job is taken over): either
+        // way this process no longer holds these entries.
+        shared.let_go(batch.iter().map(|r| &r.lease.entry));
         for (i, request) in batch.drain(..).enumerate() {
             let reply = match &outcome {
                 Ok(codes) => Ok(codes.get(i).copied().unwrap_or(0)),

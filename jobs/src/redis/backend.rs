@@ -62,6 +62,32 @@ pub(crate) struct Shared {
     pub conn: ConnectionManager,
     /// Worker concurrency, reported in the worker registry and used as default prefetch.
     pub concurrency: usize,
+    /// Stream entries this process holds (claimed, not yet recorded or handed back): the only
+    /// ones its heartbeats renew.
+    pub held: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Shared {
+    pub(crate) fn hold(&self, entries: impl IntoIterator<Item = String>) {
+        if let Ok(mut held) = self.held.lock() {
+            held.extend(entries);
+        }
+    }
+
+    pub(crate) fn let_go<'a>(&self, entries: impl IntoIterator<Item = &'a String>) {
+        if let Ok(mut held) = self.held.lock() {
+            for entry in entries {
+                held.remove(entry);
+            }
+        }
+    }
+
+    fn held_entries(&self) -> Vec<String> {
+        self.held
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 /// The apalis backend of the queue of `J`: give it to `WorkerBuilder::backend`. Also a
@@ -136,6 +162,7 @@ impl<J: Job> RedisBackend<J> {
                 client: producer.client(),
                 conn: producer.connection(),
                 concurrency: concurrency.max(1),
+                held: Default::default(),
             }),
             codec: JsonCodec::default(),
             run: None,
@@ -350,6 +377,7 @@ async fn close_run(shared: Arc<Shared>, mut run: Run) {
         }
     }
     let mut conn = shared.conn.clone();
+    shared.let_go(&unstarted);
     if !unstarted.is_empty() {
         match release(&mut conn, &shared.keys, &unstarted).await {
             Ok(n) => {
@@ -569,6 +597,7 @@ async fn fetch_loop(
         }
     }
     if !undelivered.is_empty() {
+        shared.let_go(&undelivered);
         let _ = release(&mut conn, keys, &undelivered).await;
     }
 }
@@ -615,6 +644,7 @@ async fn claim(
             .parse::<TaskId>()
             .map_err(|e| QueueError::Protocol(format!("job id {}: {e}", lease.job_id)))?;
         let run_at = number(&job[6]);
+        shared.hold([lease.entry.clone()]);
         tasks.push(
             TaskBuilder::new(job[2].clone())
                 .task_id(task_id)
@@ -654,12 +684,15 @@ async fn keep_loop(
         }
         ticks += 1;
         let info_ttl = (shared.config.lease * 2).as_millis() as u64;
+        let held = shared.held_entries();
         let beat: Result<usize, redis::RedisError> = scripts::HEARTBEAT
             .key(&keys.base)
             .arg(GROUP)
             .arg(&consumer)
             .arg(now_ms())
             .arg(info_ttl)
+            .arg(held.len())
+            .arg(&held)
             .arg("host")
             .arg(&host)
             .arg("pid")
@@ -726,6 +759,7 @@ async fn take_over(
                 .into_iter()
                 .chain(claimed.filter_map(|t| t.data().get::<Lease>().map(|l| l.entry.clone())))
                 .collect();
+            shared.let_go(&rest);
             release(conn, &shared.keys, &rest).await?;
             return Ok(());
         }
