@@ -100,23 +100,18 @@ pub async fn handle(
             .into());
         }
     };
-    let (message, message_id) = match build(settings, &delivery.to_address, template, &vars) {
-        Ok(built) => built,
-        Err(e) => {
-            store::email_deliveries::mark_failed(
-                db,
-                delivery.id,
-                &e.to_string(),
-                true,
-                lease.job_id.as_str(),
-            )
-            .await?;
-            return Err(AbortError::new(e).into());
-        }
-    };
+    // A message that cannot be built fails like a permanent rejection: same record, no retry.
     let file_name = format!("{}-{}", delivery.id, lease.job_id);
-    match settings.mailer.send(&message, &file_name).await {
-        Ok(()) => {
+    let sent = match build(settings, &delivery.to_address, template, &vars) {
+        Ok((message, message_id)) => settings
+            .mailer
+            .send(&message, &file_name)
+            .await
+            .map(|()| message_id),
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok(message_id) => {
             store::job_effects::record(
                 db,
                 &effect_key,
@@ -131,19 +126,9 @@ pub async fn handle(
             tracing::info!(delivery_id = delivery.id, kind = %delivery.kind, "email sent");
             Ok(EmailOutcome::Sent { message_id })
         }
-        Err(e @ MailError::Permanent(_)) => {
-            store::email_deliveries::mark_failed(
-                db,
-                delivery.id,
-                &e.to_string(),
-                true,
-                lease.job_id.as_str(),
-            )
-            .await?;
-            Err(AbortError::new(e).into())
-        }
-        Err(e @ MailError::Transient(_)) => {
-            let last = lease.attempt >= lease.max_attempts;
+        Err(e) => {
+            let permanent = matches!(e, MailError::Permanent(_));
+            let last = permanent || lease.attempt >= lease.max_attempts;
             store::email_deliveries::mark_failed(
                 db,
                 delivery.id,
@@ -152,7 +137,11 @@ pub async fn handle(
                 lease.job_id.as_str(),
             )
             .await?;
-            Err(e.into())
+            if permanent {
+                Err(AbortError::new(e).into())
+            } else {
+                Err(e.into())
+            }
         }
     }
 }

@@ -30,6 +30,25 @@ async fn delivery(world: &World, email: &str, kind: &str) -> i64 {
         .expect("delivery")
 }
 
+/// Pushes the delivery's job and waits for its final status.
+async fn send_and_wait(
+    world: &World,
+    delivery_id: i64,
+    options: PushOptions,
+    limit: Duration,
+) -> Option<jobs::JobStatus> {
+    let pushed = world
+        .producer
+        .push_with(&SendEmail { delivery_id }, options)
+        .await
+        .expect("push");
+    world
+        .producer
+        .wait(SendEmail::QUEUE, pushed.id(), limit)
+        .await
+        .expect("wait")
+}
+
 async fn delivery_row(world: &World, id: i64) -> (String, Option<String>, i32) {
     sqlx::query_as("SELECT status, last_error, attempts FROM email_deliveries WHERE id = $1")
         .bind(id)
@@ -45,16 +64,7 @@ async fn an_invitation_is_sent_over_smtp_with_a_working_token_and_proper_headers
     let id = delivery(&world, "zoe@example.com", "invitation").await;
     let status = world
         .with_workers(world.deps(sink_mailer(&sink)), async {
-            let pushed = world
-                .producer
-                .push(&SendEmail { delivery_id: id })
-                .await
-                .expect("push");
-            world
-                .producer
-                .wait(SendEmail::QUEUE, pushed.id(), Duration::from_secs(15))
-                .await
-                .expect("wait")
+            send_and_wait(&world, id, PushOptions::default(), Duration::from_secs(15)).await
         })
         .await
         .expect("finished");
@@ -116,16 +126,9 @@ async fn a_delivery_is_sent_once_even_when_its_job_runs_twice() {
     world
         .with_workers(world.deps(sink_mailer(&sink)), async {
             for _ in 0..2 {
-                let pushed = world
-                    .producer
-                    .push(&SendEmail { delivery_id: id })
-                    .await
-                    .expect("push");
-                let status = world
-                    .producer
-                    .wait(SendEmail::QUEUE, pushed.id(), Duration::from_secs(15))
-                    .await
-                    .expect("wait");
+                let status =
+                    send_and_wait(&world, id, PushOptions::default(), Duration::from_secs(15))
+                        .await;
                 assert_eq!(status.map(|s| s.state), Some(JobState::Done));
             }
         })
@@ -140,16 +143,7 @@ async fn a_permanent_rejection_fails_at_once_and_is_recorded_on_the_delivery() {
     let id = delivery(&world, "bounce@example.com", "link_confirmation").await;
     let status = world
         .with_workers(world.deps(sink_mailer(&sink)), async {
-            let pushed = world
-                .producer
-                .push(&SendEmail { delivery_id: id })
-                .await
-                .expect("push");
-            world
-                .producer
-                .wait(SendEmail::QUEUE, pushed.id(), Duration::from_secs(15))
-                .await
-                .expect("wait")
+            send_and_wait(&world, id, PushOptions::default(), Duration::from_secs(15)).await
         })
         .await
         .expect("finished");
@@ -167,19 +161,13 @@ async fn transient_failures_are_retried_until_the_budget_is_spent() {
     let id = delivery(&world, "tempfail@example.com", "link_confirmation").await;
     let status = world
         .with_workers(world.deps(sink_mailer(&sink)), async {
-            let pushed = world
-                .producer
-                .push_with(
-                    &SendEmail { delivery_id: id },
-                    PushOptions::default().with_max_attempts(3),
-                )
-                .await
-                .expect("push");
-            world
-                .producer
-                .wait(SendEmail::QUEUE, pushed.id(), Duration::from_secs(20))
-                .await
-                .expect("wait")
+            send_and_wait(
+                &world,
+                id,
+                PushOptions::default().with_max_attempts(3),
+                Duration::from_secs(20),
+            )
+            .await
         })
         .await
         .expect("finished");
@@ -200,16 +188,8 @@ async fn without_smtp_mail_is_written_as_eml_files() {
     let id = delivery(&world, "files@example.com", "verification").await;
     world
         .with_workers(world.deps(Mailer::files(&dir)), async {
-            let pushed = world
-                .producer
-                .push(&SendEmail { delivery_id: id })
-                .await
-                .expect("push");
-            let status = world
-                .producer
-                .wait(SendEmail::QUEUE, pushed.id(), Duration::from_secs(15))
-                .await
-                .expect("wait");
+            let status =
+                send_and_wait(&world, id, PushOptions::default(), Duration::from_secs(15)).await;
             assert_eq!(status.map(|s| s.state), Some(JobState::Done));
         })
         .await;
