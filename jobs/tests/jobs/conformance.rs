@@ -90,12 +90,7 @@ async fn a_job_failing_twice_then_succeeding_runs_exactly_three_times() {
         .await
         .expect("push");
     let worker = env.worker(fast_config(), 4, Duration::from_secs(10));
-    let status = env
-        .producer
-        .wait(TestJob_QUEUE, pushed.id(), Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("finished in time");
+    let status = env.finished(&pushed, Duration::from_secs(20)).await;
     worker.stop().await;
     assert_eq!(status.state, JobState::Done);
     assert_eq!(status.attempts, 3);
@@ -125,12 +120,7 @@ async fn max_attempts_two_ends_dead_after_two_runs_and_can_be_replayed() {
         .await
         .expect("push");
     let worker = env.worker(fast_config(), 4, Duration::from_secs(10));
-    let status = env
-        .producer
-        .wait(TestJob_QUEUE, pushed.id(), Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("finished");
+    let status = env.finished(&pushed, Duration::from_secs(20)).await;
     assert_eq!(status.state, JobState::Dead);
     assert_eq!(status.attempts, 2);
     assert!(
@@ -187,12 +177,7 @@ async fn an_aborting_job_runs_once() {
         .await
         .expect("push");
     let worker = env.worker(fast_config(), 4, Duration::from_secs(10));
-    let status = env
-        .producer
-        .wait(TestJob_QUEUE, pushed.id(), Duration::from_secs(10))
-        .await
-        .expect("wait")
-        .expect("finished");
+    let status = env.finished(&pushed, Duration::from_secs(10)).await;
     // Give a wrongly scheduled retry the chance to happen before checking it did not.
     tokio::time::sleep(fast_config().backoff_max * 2).await;
     worker.stop().await;
@@ -220,12 +205,7 @@ async fn a_timed_out_attempt_is_retried() {
         .await
         .expect("push");
     let worker = env.worker(fast_config(), 4, Duration::from_millis(300));
-    let status = env
-        .producer
-        .wait(TestJob_QUEUE, pushed.id(), Duration::from_secs(10))
-        .await
-        .expect("wait")
-        .expect("finished");
+    let status = env.finished(&pushed, Duration::from_secs(10)).await;
     worker.stop().await;
     assert_eq!(status.state, JobState::Done, "{status:?}");
     assert_eq!(status.attempts, 2);
@@ -323,12 +303,7 @@ async fn a_long_job_that_keeps_its_lease_is_never_stolen() {
         .expect("push");
     let first = env.worker(fast_config(), 2, Duration::from_secs(30));
     let second = env.worker(fast_config(), 2, Duration::from_secs(30));
-    let status = env
-        .producer
-        .wait(TestJob_QUEUE, pushed.id(), Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("finished");
+    let status = env.finished(&pushed, Duration::from_secs(20)).await;
     first.stop().await;
     second.stop().await;
     assert_eq!(status.state, JobState::Done);

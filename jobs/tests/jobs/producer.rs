@@ -129,12 +129,7 @@ async fn waiting_for_a_result_returns_when_it_is_stored() {
     assert!(none.is_none());
     let worker = env.worker(fast_config(), 2, Duration::from_secs(10));
     let started = std::time::Instant::now();
-    let status = env
-        .producer
-        .wait(QUEUE, pushed.id(), Duration::from_secs(10))
-        .await
-        .expect("wait")
-        .expect("done");
+    let status = env.finished(&pushed, Duration::from_secs(10)).await;
     worker.stop().await;
     assert_eq!(status.result, Some(serde_json::json!(42)));
     assert!(

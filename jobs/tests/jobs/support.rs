@@ -132,6 +132,15 @@ impl Env {
         }
     }
 
+    /// Waits for the pushed job's final status; fails the test after `limit`.
+    pub async fn finished(&self, pushed: &jobs::Pushed, limit: Duration) -> jobs::JobStatus {
+        self.producer
+            .wait(<TestJob as Job>::QUEUE, pushed.id(), limit)
+            .await
+            .expect("wait")
+            .unwrap_or_else(|| panic!("job {} not finished within {limit:?}", pushed.id()))
+    }
+
     /// Starts a worker of `TestJob` in this process, on a thread and runtime of its own (with
     /// its own Redis connections), so that [`TestWorker::crash`] can kill it outright.
     pub fn worker(&self, config: QueueConfig, concurrency: usize, timeout: Duration) -> TestWorker {
