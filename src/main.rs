@@ -254,16 +254,36 @@ async fn migrate(config: &Config, target: Option<i32>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn api_config(config: &Config) -> api::ApiConfig {
+    let public = |c: &concierge::config::OAuthClient| api::PublicClient {
+        client_id: c.client_id.clone(),
+        redirect_uri: c.redirect_uri.clone(),
+    };
+    api::ApiConfig {
+        secret_key: config.security.secret_key.clone(),
+        build: build_info(),
+        web_app_base_url: config.web_app_base_url.clone(),
+        discord: config.discord.oauth.as_ref().map(public),
+        discord_authorize_url: config.discord.authorize_url.clone(),
+        discord_invite_url: config.discord.bot_invite_url.clone(),
+        google: config.google.oauth.as_ref().map(public),
+        google_authorize_url: config.google.authorize_url.clone(),
+        jwt: api::jwt::JwtSettings {
+            secret: config.security.jwt_secret.clone(),
+            ttl: config.security.access_token_expiry,
+        },
+        refresh_ttl: config.security.refresh_token_expiry,
+        job_wait: std::time::Duration::from_secs(10),
+        limits: api::Limits::default(),
+    }
+}
+
 async fn serve_api(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = store::connect(&config.database.settings);
     let redis = redis::Client::open(config.redis.url.expose())
         .context("REDIS_URL is not a usable Redis URL")?;
-    let state = api::AppState::new(
-        pool.clone(),
-        redis,
-        config.security.secret_key.clone(),
-        build_info(),
-    );
+    let producer = producer(config).await?;
+    let state = api::AppState::new(pool.clone(), redis, producer, api_config(config));
     let app = api::app(
         state,
         api::HttpSettings {
@@ -326,16 +346,38 @@ async fn run_workers(config: &Config, shutdown: CancellationToken) -> anyhow::Re
     };
     let db = store::connect(&config.database.settings);
     let email = email_settings(config)?;
+    let oauth = workers::providers::oauth::Oauth::new(oauth_settings(config))
+        .context("cannot build the HTTP client of the OAuth providers")?;
     workers::run(
         workers::Deps {
             producer,
             db,
             email,
+            oauth,
+            sealer: store::secret::Sealer::provider_tokens(&config.security.secret_key),
         },
         settings,
         shutdown,
     )
     .await
+}
+
+fn oauth_settings(config: &Config) -> workers::providers::oauth::OauthSettings {
+    use workers::providers::oauth::ProviderClient;
+    let client = |c: &concierge::config::OAuthClient, token_url: &url::Url| ProviderClient {
+        client_id: c.client_id.clone(),
+        client_secret: c.client_secret.clone(),
+        redirect_uri: c.redirect_uri.clone(),
+        token_url: token_url.clone(),
+    };
+    let (d, g) = (&config.discord, &config.google);
+    workers::providers::oauth::OauthSettings {
+        discord: d.oauth.as_ref().map(|c| client(c, &d.token_url)),
+        discord_api_base: d.api_base_url.clone(),
+        google: g.oauth.as_ref().map(|c| client(c, &g.token_url)),
+        google_userinfo_url: g.userinfo_url.clone(),
+        google_tokeninfo_url: g.tokeninfo_url.clone(),
+    }
 }
 
 fn email_settings(config: &Config) -> anyhow::Result<workers::send_email::EmailSettings> {

@@ -61,8 +61,35 @@ impl AdminAuth {
 
 /// A user's access JWT (seed 002), sent as `Authorization: Bearer <jwt>`.
 #[derive(Debug, SecurityScheme)]
-#[oai(rename = "BearerJWT", ty = "bearer", bearer_format = "JWT")]
-pub struct UserJwt(pub Bearer);
+#[oai(
+    rename = "BearerJWT",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "check_jwt"
+)]
+pub struct UserJwt(pub store::users::User);
+
+/// A valid access token of an active user. The user is re-read, so deactivation takes effect
+/// at once, not when the token expires.
+async fn check_jwt(req: &Request, bearer: Bearer) -> poem::Result<store::users::User> {
+    let state = state(req)?;
+    let claims = crate::jwt::verify(&state.config().jwt, &bearer.token).map_err(|e| {
+        tracing::debug!(error = %e, "access token refused");
+        unauthorized()
+    })?;
+    let user_id: i64 = claims.sub.parse().map_err(|_| unauthorized())?;
+    match store::users::find(state.db(), user_id).await {
+        Ok(Some(user)) if user.is_active => Ok(user),
+        Ok(_) => Err(unauthorized()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load the user of an access token");
+            Err(poem::Error::from_string(
+                "cannot check credentials right now",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ))
+        }
+    }
+}
 
 fn state(req: &Request) -> poem::Result<&AppState> {
     req.data::<AppState>()

@@ -72,7 +72,9 @@ pub fn into_json_error(err: poem::Error) -> Response {
     let status = err.status();
     let message = match status {
         StatusCode::NOT_FOUND => "no such endpoint; the API is described at /api/docs".to_owned(),
-        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not accept that method".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this path does not accept that method; the API is described at /api/docs".to_owned()
+        }
         StatusCode::UNAUTHORIZED => {
             "missing or invalid credentials: send x-api-key or Authorization: Bearer".to_owned()
         }
@@ -108,4 +110,18 @@ pub(crate) fn json(status: StatusCode, body: &ErrorBody) -> Response {
         .status(status)
         .content_type("application/json; charset=utf-8")
         .body(text)
+}
+
+/// An internal failure (database, queue): logged by [`into_json_error`] with the request id,
+/// shown to the client only as "internal error".
+pub(crate) fn internal(e: impl std::fmt::Display) -> poem::Error {
+    poem::Error::from_string(e.to_string(), StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// A documented error body.
+pub(crate) fn body(
+    code: &str,
+    message: impl Into<String>,
+) -> poem_openapi::payload::Json<ErrorBody> {
+    poem_openapi::payload::Json(ErrorBody::new(code, message))
 }

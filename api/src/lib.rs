@@ -7,16 +7,35 @@
 //! - `health`: `GET /api/health`, `GET /api/health/detailed`.
 //! - `docs`: the spec at `/api/openapi.json` and `/api/openapi.yaml`, Swagger UI at
 //!   `/api/docs`, ReDoc at `/api/redoc`, all embedded (no CDN).
+//! - `onboarding`: `POST /api/user/onboarding` (seed 001).
+//! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
+//! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
+//! - `job_status`: `GET /api/jobs/{id}` for a sign-in that outlived the wait.
+//! - `sessions`: Google sign-in, refresh, logout, `me`, `update_username` (seed 002).
+//! - `invitations`: users, CSV upload, invitation mails, verification (seed 003).
+//! - `tokens`: admin API tokens (seed 004).
 //! - [`auth`]: the security schemes (`x-api-key`, Bearer API token, Bearer JWT).
+//! - [`jwt`]: the access tokens we issue.
 //! - [`error`]: the JSON error body and the mapping of every error to it.
 //! - [`middleware`]: request id, access log, body size limit.
 
 pub mod auth;
+mod discord;
 pub mod error;
 mod health;
+mod invitations;
+mod job_status;
+pub mod jwt;
+mod limits;
 pub mod middleware;
+mod onboarding;
+mod pages;
+mod sessions;
+mod tokens;
+mod validate;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use poem::endpoint::make_sync;
 use poem::middleware::AddData;
@@ -24,6 +43,7 @@ use poem::web::Redirect;
 use poem::{Endpoint, EndpointExt, Response, Route, get};
 use poem_openapi::{Object, OpenApiService};
 use store::secret::Secret;
+use url::Url;
 
 pub use health::{CheckStatus, DetailedHealth, OverallStatus};
 
@@ -38,6 +58,59 @@ pub struct BuildInfo {
     pub profile: String,
 }
 
+/// The public half of an OAuth client registration: what the API puts in authorize URLs.
+#[derive(Debug, Clone)]
+pub struct PublicClient {
+    pub client_id: String,
+    /// Where the provider sends the browser back; must match the registration exactly.
+    pub redirect_uri: Url,
+}
+
+/// How the API reaches its providers and users.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The admin API key (`x-api-key`).
+    pub secret_key: Secret,
+    pub build: BuildInfo,
+    /// Where the frontend's `/discord/success|error|pending` pages live; `None` serves the
+    /// built-in ones.
+    pub web_app_base_url: Option<Url>,
+    /// `None` when Discord OAuth is not configured.
+    pub discord: Option<PublicClient>,
+    pub discord_authorize_url: Url,
+    /// `DISCORD_BOT_INVITE_URL`, or one built from the client id.
+    pub discord_invite_url: Option<Url>,
+    pub google: Option<PublicClient>,
+    pub google_authorize_url: Url,
+    pub jwt: jwt::JwtSettings,
+    /// Lifetime of refresh tokens.
+    pub refresh_ttl: Duration,
+    /// How long a request waits for the job that answers it (OAuth exchanges).
+    pub job_wait: Duration,
+    /// Brute-force limits on short codes.
+    pub limits: Limits,
+}
+
+/// Attempts allowed per window on invitation tokens and `/login` codes, across replicas.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_email: u32,
+    pub per_ip: u32,
+    pub per_discord_id: u32,
+    pub window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_email: 10,
+            per_ip: 60,
+            per_discord_id: 10,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -47,26 +120,47 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     db: store::Pool,
+    /// For the health check: a fresh connection proves Redis takes new clients.
     redis: redis::Client,
-    secret_key: Secret,
-    build: BuildInfo,
+    producer: jobs::Producer,
+    limiter: jobs::ratelimit::RateLimiter,
+    sealer: store::secret::Sealer,
+    config: ApiConfig,
 }
 
 impl AppState {
     pub fn new(
         db: store::Pool,
         redis: redis::Client,
-        secret_key: Secret,
-        build: BuildInfo,
+        producer: jobs::Producer,
+        config: ApiConfig,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 redis,
-                secret_key,
-                build,
+                limiter: jobs::ratelimit::RateLimiter::new(&producer),
+                sealer: store::secret::Sealer::provider_tokens(&config.secret_key),
+                producer,
+                config,
             }),
         }
+    }
+
+    pub(crate) fn producer(&self) -> &jobs::Producer {
+        &self.inner.producer
+    }
+
+    pub(crate) fn limiter(&self) -> &jobs::ratelimit::RateLimiter {
+        &self.inner.limiter
+    }
+
+    pub(crate) fn sealer(&self) -> &store::secret::Sealer {
+        &self.inner.sealer
+    }
+
+    pub(crate) fn config(&self) -> &ApiConfig {
+        &self.inner.config
     }
 
     pub fn db(&self) -> &store::Pool {
@@ -78,11 +172,11 @@ impl AppState {
     }
 
     pub(crate) fn secret_key(&self) -> &Secret {
-        &self.inner.secret_key
+        &self.inner.config.secret_key
     }
 
     pub(crate) fn build(&self) -> &BuildInfo {
-        &self.inner.build
+        &self.inner.config.build
     }
 }
 
@@ -93,11 +187,29 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
 }
 
-type Apis = (health::HealthApi, auth::SecuritySchemes);
+type Apis = (
+    health::HealthApi,
+    onboarding::OnboardingApi,
+    discord::DiscordApi,
+    job_status::JobStatusApi,
+    sessions::SessionsApi,
+    invitations::InvitationsApi,
+    tokens::TokensApi,
+    auth::SecuritySchemes,
+);
 
 fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (health::HealthApi, auth::SecuritySchemes),
+        (
+            health::HealthApi,
+            onboarding::OnboardingApi,
+            discord::DiscordApi,
+            job_status::JobStatusApi,
+            sessions::SessionsApi,
+            invitations::InvitationsApi,
+            tokens::TokensApi,
+            auth::SecuritySchemes,
+        ),
         "Concierge API",
         env!("CARGO_PKG_VERSION"),
     )
@@ -133,6 +245,9 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .at("/api/openapi.yaml", fixed("application/yaml", yaml))
         .at("/api/docs", fixed("text/html; charset=utf-8", swagger))
         .at("/api/redoc", fixed("text/html; charset=utf-8", redoc))
+        .at("/discord/success", get(pages::success))
+        .at("/discord/error", get(pages::error))
+        .at("/discord/pending", get(pages::pending))
         .nest("/api", service)
         .with(middleware::BodyLimit {
             max_bytes: settings.max_body_bytes,

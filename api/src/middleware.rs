@@ -124,10 +124,15 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             Some(_) => {}
             None => {
                 let mut seen = 0usize;
+                // Parsers (multipart, JSON) report a cut stream as their own error and lose
+                // ours; the flag lets the answer still be 413.
+                let exceeded = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let flag = exceeded.clone();
                 let stream = req.take_body().into_bytes_stream().map(move |chunk| {
                     let chunk = chunk?;
                     seen += chunk.len();
                     if seen > limit {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
                             BodyTooLarge { limit },
@@ -136,6 +141,14 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                     Ok(chunk)
                 });
                 req.set_body(Body::from_bytes_stream(stream));
+                let result = self.inner.call(req).await;
+                if exceeded.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(poem::Error::new(
+                        BodyTooLarge { limit },
+                        poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    ));
+                }
+                return result;
             }
         }
         self.inner.call(req).await

@@ -6,12 +6,14 @@
 //! - [`catalog`]: one file per job payload, named like its queue
 //! - [`Job`], [`JobId`], [`PushOptions`], [`Pushed`], [`JobState`], [`JobStatus`]: the handle types
 //! - [`probe_run`]: bookkeeping of `concierge probe` runs
+//! - [`ratelimit`]: fixed-window rate limits shared by every replica
 //! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result),
 //!   [`RedisBackend`] (apalis `Backend` + `TaskSink`) and its [`redis::AckLayer`]
 
 pub mod catalog;
 mod job;
 pub mod probe_run;
+pub mod ratelimit;
 pub mod redis;
 
 pub use catalog::*;

@@ -95,3 +95,26 @@ pub async fn authenticate(pool: &PgPool, presented: &str) -> Result<Option<ApiTo
     }
     Ok(found)
 }
+
+/// Every token, newest first (revoked ones included, marked).
+pub async fn list(pool: &PgPool) -> Result<Vec<ApiToken>, sqlx::Error> {
+    sqlx::query_as!(
+        ApiToken,
+        r#"SELECT id, name, token_prefix, role, created_by, expires_at, last_used_at, revoked_at,
+                  created_at
+           FROM api_tokens ORDER BY id DESC"#
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Revokes a token; false when there is no such live token.
+pub async fn revoke(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+        id
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -8,6 +8,11 @@
 //! - [`pool`]: connect options, the pool, creating the database when it is missing
 //! - [`migrate`]: refinery on a sqlx connection, with a lock so replicas migrate one at a time
 //! - [`secret`]: random secrets and their SHA-256 digests, the only form in which we store them
+//! - [`users`]: people, their onboarding, listing and deletion
+//! - [`identities`]: linked Discord and Google accounts, never moved between users
+//! - [`sessions`]: refresh-token families with rotation and reuse detection
+//! - [`invitations`]: CSV imports, invitation batches, token checks (seed 003)
+//! - [`audit`]: who did what
 //! - [`api_tokens`]: admin Bearer API tokens (seed 004)
 //! - [`email_deliveries`]: emails to send and their delivery status
 //! - [`job_effects`]: the idempotency ledger of jobs
@@ -15,13 +20,29 @@
 //! - [`maintenance`]: the periodic sweep's deletions
 
 pub mod api_tokens;
+pub mod audit;
 pub mod email_deliveries;
+pub mod identities;
+pub mod invitations;
 pub mod job_effects;
 pub mod maintenance;
 pub mod migrate;
 pub mod one_time_tokens;
 pub mod pool;
 pub mod secret;
+pub mod sessions;
+pub mod users;
 
 pub use pool::{DatabaseSettings, connect, ensure_database, ping};
 pub use sqlx::PgPool as Pool;
+
+/// Whether `e` is the violation of the unique constraint (or index) named `constraint`: the
+/// one database error that is the client's doing, mapped to 409 by callers.
+pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() && db.constraint() == Some(constraint)
+        }
+        _ => false,
+    }
+}

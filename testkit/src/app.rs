@@ -1,23 +1,36 @@
-//! The HTTP app in-process, on a free port, against the test's own database and Redis prefix.
+//! The HTTP app in-process, on a free port, against the test's own database and Redis prefix;
+//! optionally with the workers running beside it and the OAuth providers faked.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpListener};
 use store::secret::Secret;
 use tokio_util::sync::CancellationToken;
 
-use crate::{TestDb, TestRedis};
+use crate::{FakeOAuth, TestDb, TestRedis};
 
 /// How to build the app under test; the defaults fit most tests.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
     /// Use this database URL instead of the test database (e.g. through a [`crate::TcpProxy`]).
     pub database_url: Option<String>,
-    /// Use this Redis URL instead of the test Redis.
+    /// Use this Redis URL for the health check instead of the test Redis.
     pub redis_url: Option<String>,
     /// Leave the test database empty (not migrated).
     pub unmigrated: bool,
     pub max_body_bytes: usize,
+    /// Run the workers in-process beside the API.
+    pub workers: bool,
+    /// Configure Discord and Google OAuth against a fake provider (started for the test).
+    pub oauth: bool,
+    pub web_app_base_url: Option<String>,
+    /// How long requests wait for their job.
+    pub job_wait: Duration,
+    pub limits: api::Limits,
+    /// Where the workers' mail goes: `.eml` files in a fresh directory unless set.
+    pub smtp_port: Option<u16>,
 }
 
 impl Default for AppOptions {
@@ -27,11 +40,17 @@ impl Default for AppOptions {
             redis_url: None,
             unmigrated: false,
             max_body_bytes: 64 * 1024,
+            workers: false,
+            oauth: false,
+            web_app_base_url: None,
+            job_wait: Duration::from_secs(10),
+            limits: api::Limits::default(),
+            smtp_port: None,
         }
     }
 }
 
-/// A running app. Stops when dropped.
+/// A running app. Stops (with its workers) when dropped.
 #[derive(Debug)]
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
@@ -41,7 +60,15 @@ pub struct TestApp {
     pub redis: TestRedis,
     /// The admin API key (`x-api-key`).
     pub api_key: String,
+    /// Does not follow redirects, so tests see them.
     pub client: reqwest::Client,
+    pub producer: jobs::Producer,
+    /// The fake provider, when `oauth` was asked for.
+    pub oauth: Option<FakeOAuth>,
+    /// Where mails are written when no SMTP port was given.
+    pub mail_dir: PathBuf,
+    /// The key access JWTs are signed with.
+    pub jwt_secret: String,
     stop: CancellationToken,
 }
 
@@ -59,16 +86,39 @@ impl TestApp {
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(format!("{}{path}", self.address))
     }
+
+    /// `POST {address}{path}` with the admin API key.
+    pub fn post_admin(&self, path: &str) -> reqwest::RequestBuilder {
+        self.post(path).header("x-api-key", &self.api_key)
+    }
+
+    pub fn delete_admin(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .delete(format!("{}{path}", self.address))
+            .header("x-api-key", &self.api_key)
+    }
+
+    /// The fake provider (panics when the app was built without `oauth`).
+    pub fn fake_oauth(&self) -> &FakeOAuth {
+        self.oauth
+            .as_ref()
+            .expect("the app was built with oauth: true")
+    }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
     }
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
+}
+
+fn url(s: &str) -> url::Url {
+    url::Url::parse(s).expect("URL")
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
@@ -82,30 +132,30 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let pool = match &options.database_url {
         Some(url) => {
             let mut settings = store::DatabaseSettings::from_url(url).expect("database URL");
-            settings.acquire_timeout = std::time::Duration::from_secs(1);
+            settings.acquire_timeout = Duration::from_secs(1);
             store::connect(&settings)
         }
         None => db.pool.clone(),
     };
     let redis_client =
         redis::Client::open(options.redis_url.as_deref().unwrap_or(&redis.url)).expect("Redis URL");
+    let producer = jobs::Producer::connect(redis.client.clone(), &redis.prefix)
+        .await
+        .expect("producer");
     let api_key = store::secret::generate(24);
-    let state = api::AppState::new(
-        pool,
-        redis_client,
-        Secret::new(api_key.clone()),
-        api::BuildInfo {
-            version: "test".into(),
-            git_commit: "test".into(),
-            profile: "test".into(),
-        },
-    );
-    let app = api::app(
-        state,
-        api::HttpSettings {
-            max_body_bytes: options.max_body_bytes,
-        },
-    );
+    let jwt_secret = store::secret::generate(32);
+    let oauth = if options.oauth {
+        Some(FakeOAuth::start().await)
+    } else {
+        None
+    };
+    let public = |o: &FakeOAuth, path: &str| api::PublicClient {
+        client_id: crate::oauth::CLIENT_ID.into(),
+        redirect_uri: url(&format!("{}{path}", o.url)),
+    };
+    let fake = oauth.as_ref();
+    let stop = CancellationToken::new();
+    // The API's own address is needed for Discord's redirect URI: bind first.
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await
@@ -115,7 +165,71 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .first()
         .and_then(|a| a.as_socket_addr())
         .expect("app address");
-    let stop = CancellationToken::new();
+    let address = format!("http://{addr}");
+    let discord = fake.map(|_| api::PublicClient {
+        client_id: crate::oauth::CLIENT_ID.into(),
+        redirect_uri: url(&format!("{address}/api/discord/callback")),
+    });
+    let config = api::ApiConfig {
+        secret_key: Secret::new(api_key.clone()),
+        build: api::BuildInfo {
+            version: "test".into(),
+            git_commit: "test".into(),
+            profile: "test".into(),
+        },
+        web_app_base_url: options.web_app_base_url.as_deref().map(url),
+        discord: discord.clone(),
+        discord_authorize_url: url(&format!(
+            "{}/oauth2/authorize",
+            fake.map(|f| f.url.as_str())
+                .unwrap_or("https://discord.com")
+        )),
+        discord_invite_url: None,
+        google: fake.map(|o| public(o, "/google/landing")),
+        google_authorize_url: url(&format!(
+            "{}/oauth2/authorize",
+            fake.map(|f| f.url.as_str())
+                .unwrap_or("https://accounts.google.com")
+        )),
+        jwt: api::jwt::JwtSettings {
+            secret: Secret::new(jwt_secret.clone()),
+            ttl: Duration::from_secs(3600),
+        },
+        refresh_ttl: Duration::from_secs(30 * 86_400),
+        job_wait: options.job_wait,
+        limits: options.limits,
+    };
+    let mail_dir = std::env::temp_dir().join(format!("concierge-mail-{}", uuid::Uuid::new_v4()));
+    if options.workers {
+        let deps = worker_deps(
+            &db,
+            &producer,
+            &api_key,
+            fake,
+            discord.as_ref().map(|d| d.redirect_uri.clone()),
+            match options.smtp_port {
+                Some(port) => workers::providers::smtp::Mailer::smtp(
+                    &workers::providers::smtp::SmtpSettings {
+                        host: "127.0.0.1".into(),
+                        port,
+                        username: None,
+                        password: None,
+                        tls: workers::providers::smtp::SmtpTls::None,
+                    },
+                )
+                .expect("SMTP mailer"),
+                None => workers::providers::smtp::Mailer::files(&mail_dir),
+            },
+        );
+        tokio::spawn(workers::run(deps, fast_workers(), stop.clone()));
+    }
+    let state = api::AppState::new(pool, redis_client, producer.clone(), config);
+    let app = api::app(
+        state,
+        api::HttpSettings {
+            max_body_bytes: options.max_body_bytes,
+        },
+    );
     let token = stop.clone();
     tokio::spawn(async move {
         let _ = poem::Server::new_with_acceptor(acceptor)
@@ -123,12 +237,88 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             .await;
     });
     TestApp {
-        address: format!("http://{addr}"),
+        address,
         addr,
         db,
         redis,
         api_key,
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        producer,
+        oauth,
+        mail_dir,
+        jwt_secret,
         stop,
+    }
+}
+
+/// Worker settings for tests: short backoffs and heartbeats, no probe queues.
+pub fn fast_workers() -> workers::WorkerSettings {
+    let mut queue = jobs::QueueConfig {
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        idle_wait: Duration::from_millis(100),
+        ..jobs::QueueConfig::default()
+    };
+    queue.heartbeat = Duration::from_millis(500);
+    workers::WorkerSettings {
+        queue,
+        probe_queues: Vec::new(),
+        grace: Duration::from_secs(5),
+        ..workers::WorkerSettings::default()
+    }
+}
+
+/// The workers' dependencies against the test's database and Redis, with `secret_key` as the
+/// application key and OAuth against `fake` when given.
+pub fn worker_deps(
+    db: &TestDb,
+    producer: &jobs::Producer,
+    secret_key: &str,
+    fake: Option<&FakeOAuth>,
+    discord_redirect: Option<url::Url>,
+    mailer: workers::providers::smtp::Mailer,
+) -> workers::Deps {
+    use workers::providers::oauth::{Oauth, OauthSettings, ProviderClient};
+    let settings = match fake {
+        Some(f) => {
+            let client = |redirect: url::Url| ProviderClient {
+                client_id: crate::oauth::CLIENT_ID.into(),
+                client_secret: Secret::new(crate::oauth::CLIENT_SECRET),
+                redirect_uri: redirect,
+                token_url: url(&format!("{}/oauth2/token", f.url)),
+            };
+            OauthSettings {
+                discord: Some(client(
+                    discord_redirect.unwrap_or_else(|| url(&format!("{}/discord/landing", f.url))),
+                )),
+                discord_api_base: url(&format!("{}/api/v10", f.url)),
+                google: Some(client(url(&format!("{}/google/landing", f.url)))),
+                google_userinfo_url: url(&format!("{}/userinfo", f.url)),
+                google_tokeninfo_url: url(&format!("{}/tokeninfo", f.url)),
+            }
+        }
+        None => OauthSettings {
+            discord: None,
+            discord_api_base: url("https://discord.com/api/v10"),
+            google: None,
+            google_userinfo_url: url("https://openidconnect.googleapis.com/v1/userinfo"),
+            google_tokeninfo_url: url("https://oauth2.googleapis.com/tokeninfo"),
+        },
+    };
+    workers::Deps {
+        producer: producer.clone(),
+        db: db.pool.clone(),
+        email: workers::send_email::EmailSettings {
+            mailer,
+            from: "Concierge <noreply@concierge.test>".into(),
+            community: "Rustaceans".into(),
+            invitation_ttl: Duration::from_secs(7 * 86_400),
+            verification_ttl: Duration::from_secs(86_400),
+        },
+        oauth: Oauth::new(settings).expect("OAuth HTTP client"),
+        sealer: store::secret::Sealer::provider_tokens(&Secret::new(secret_key)),
     }
 }

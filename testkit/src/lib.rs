@@ -7,6 +7,7 @@
 //! - [`spawn_app`]: the whole HTTP app in-process on a free port, with a client.
 //! - [`TcpProxy`]: a TCP forwarder that can be stopped, to take a dependency away mid-test.
 //! - [`SmtpSink`]: an SMTP server that records messages (and rejects on request).
+//! - [`FakeOAuth`]: Discord's and Google's OAuth and profile endpoints over real HTTP.
 //!
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
@@ -15,12 +16,14 @@
 
 mod app;
 mod db;
+pub mod oauth;
 mod proxy;
 mod redis_ns;
 mod smtp;
 
-pub use app::{AppOptions, TestApp, spawn_app, spawn_app_with};
+pub use app::{AppOptions, TestApp, fast_workers, spawn_app, spawn_app_with, worker_deps};
 pub use db::TestDb;
+pub use oauth::FakeOAuth;
 pub use proxy::TcpProxy;
 pub use redis_ns::TestRedis;
 pub use smtp::{ReceivedMail, SmtpSink};

@@ -6,12 +6,16 @@
 //! - [`cron`]: periodic jobs fired once across replicas
 //! - [`probe`]: the no-op job of `concierge probe`
 //! - [`send_email`]: render, send and record one email
+//! - [`exchange_oauth_code`]: OAuth code or token → linked account (Discord, Google)
+//! - [`refresh_provider_token`]: keep stored provider tokens fresh
 //! - [`sweep`]: periodic housekeeping
-//! - [`providers`]: the outside services (SMTP)
+//! - [`providers`]: the outside services (SMTP, OAuth providers)
 
 pub mod cron;
+pub mod exchange_oauth_code;
 pub mod probe;
 pub mod providers;
+pub mod refresh_provider_token;
 pub mod runtime;
 pub mod send_email;
 pub mod sweep;

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
-use jobs::{Job, Probe, Producer, QueueConfig, RedisBackend, SendEmail, Sweep};
+use jobs::{
+    ExchangeOauthCode, Job, Probe, Producer, QueueConfig, RedisBackend, RefreshProviderToken,
+    SendEmail, Sweep,
+};
 use tokio_util::sync::CancellationToken;
 
 /// What handlers may use. Cheap to clone.
@@ -17,6 +20,9 @@ pub struct Deps {
     /// Opens connections on first use: workers of queues that need no database never touch it.
     pub db: store::Pool,
     pub email: crate::send_email::EmailSettings,
+    pub oauth: crate::providers::oauth::Oauth,
+    /// Seals provider tokens at rest and opens those sealed into payloads by the API.
+    pub sealer: store::secret::Sealer,
 }
 
 /// How this process works its queues.
@@ -99,6 +105,16 @@ pub async fn run(
         SendEmail,
         SendEmail::QUEUE.to_owned(),
         crate::send_email::handle
+    );
+    serve!(
+        ExchangeOauthCode,
+        ExchangeOauthCode::QUEUE.to_owned(),
+        crate::exchange_oauth_code::handle
+    );
+    serve!(
+        RefreshProviderToken,
+        RefreshProviderToken::QUEUE.to_owned(),
+        crate::refresh_provider_token::handle
     );
     serve!(Sweep, Sweep::QUEUE.to_owned(), crate::sweep::handle);
     let schedule = tokio::spawn(crate::cron::run_schedule(

@@ -68,6 +68,8 @@ pub async fn handle(
         ("name", name),
         ("email", delivery.to_address.clone()),
     ];
+    // The invitation row to update once the mail is out: (user, token, token expiry).
+    let mut invitation = None;
     let template = match delivery.kind.as_str() {
         kind @ ("invitation" | "verification") => {
             let Some(user_id) = delivery.user_id else {
@@ -87,7 +89,13 @@ pub async fn handle(
             };
             // A fresh token per attempt: the previous one (if an earlier attempt minted one
             // and never delivered it) is retired.
-            let (_, token) = store::one_time_tokens::issue(db, user_id, purpose, ttl).await?;
+            let (token_id, token) =
+                store::one_time_tokens::issue(db, user_id, purpose, ttl).await?;
+            if kind == "invitation" {
+                let expires = chrono::Utc::now()
+                    + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
+                invitation = Some((user_id, token_id, expires));
+            }
             vars.push(("token", token));
             vars.push(("days", (ttl.as_secs().div_ceil(86_400)).to_string()));
             template
@@ -123,6 +131,9 @@ pub async fn handle(
             .await?;
             store::email_deliveries::mark_sent(db, delivery.id, &message_id, lease.job_id.as_str())
                 .await?;
+            if let Some((user_id, token_id, expires)) = invitation {
+                store::invitations::mark_sent(db, user_id, token_id, expires).await?;
+            }
             tracing::info!(delivery_id = delivery.id, kind = %delivery.kind, "email sent");
             Ok(EmailOutcome::Sent { message_id })
         }
@@ -137,6 +148,9 @@ pub async fn handle(
                 lease.job_id.as_str(),
             )
             .await?;
+            if let (true, Some((user_id, ..))) = (last, invitation) {
+                store::invitations::mark_failed(db, user_id).await?;
+            }
             if permanent {
                 Err(AbortError::new(e).into())
             } else {

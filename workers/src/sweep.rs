@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use apalis_core::error::BoxDynError;
 use apalis_core::task::data::Data;
-use jobs::Sweep;
+use jobs::{PushOptions, RefreshProviderToken, Sweep};
+use serde::Serialize;
 
 use crate::Deps;
 
@@ -14,17 +15,49 @@ const TOKEN_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Idempotency records outlive any retry of the job that wrote them by far.
 const EFFECTS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
-pub async fn handle(
-    job: Sweep,
-    deps: Data<Deps>,
-) -> Result<store::maintenance::Swept, BoxDynError> {
+/// At most this many token refreshes are pushed per firing; the next firing takes the rest.
+const REFRESHES_PER_SWEEP: i64 = 1000;
+
+/// What one firing did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepOutcome {
+    #[serde(flatten)]
+    pub swept: store::maintenance::Swept,
+    /// `refresh_provider_token` jobs pushed for tokens about to expire.
+    pub refreshes_pushed: usize,
+}
+
+pub async fn handle(job: Sweep, deps: Data<Deps>) -> Result<SweepOutcome, BoxDynError> {
     let swept = store::maintenance::sweep(&deps.db, TOKEN_GRACE, EFFECTS_TTL).await?;
+    let due = store::identities::due_for_refresh(
+        &deps.db,
+        crate::refresh_provider_token::REFRESH_AHEAD,
+        REFRESHES_PER_SWEEP,
+    )
+    .await?;
+    // One refresh per identity per firing, even when two sweeps overlap.
+    let pushes: Vec<_> = due
+        .iter()
+        .map(|&identity_id| {
+            (
+                RefreshProviderToken { identity_id },
+                PushOptions::idempotent(format!("refresh:{identity_id}:{}", job.fired_at_ms)),
+            )
+        })
+        .collect();
+    for (payload, options) in &pushes {
+        deps.producer.push_with(payload, options.clone()).await?;
+    }
     tracing::info!(
         fired_at_ms = job.fired_at_ms,
         one_time_tokens = swept.one_time_tokens,
         refresh_tokens = swept.refresh_tokens,
         job_effects = swept.job_effects,
+        refreshes_pushed = pushes.len(),
         "swept"
     );
-    Ok(swept)
+    Ok(SweepOutcome {
+        swept,
+        refreshes_pushed: pushes.len(),
+    })
 }

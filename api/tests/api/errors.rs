@@ -22,7 +22,7 @@ async fn error_body(resp: reqwest::Response) -> Value {
 #[tokio::test]
 async fn unknown_routes_get_json_404() {
     let app = spawn_app().await;
-    for path in ["/api/nope", "/nope", "/api/health/detailed/extra"] {
+    for path in ["/api/nope/deeper", "/nope", "/api/health/detailed/extra"] {
         let resp = app.get(path).send().await.expect("request");
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(error_body(resp).await["code"], "not_found");
@@ -81,7 +81,7 @@ async fn every_response_carries_a_request_id() {
     assert_eq!(id.len(), 36, "a UUID: {id}");
 
     let resp = app
-        .get("/api/nope")
+        .get("/api/nope/deeper")
         .header("x-request-id", "trace-42.a")
         .send()
         .await

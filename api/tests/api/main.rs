@@ -1,6 +1,9 @@
 //! Integration tests of the HTTP API: the app in-process on a free port, against real
 //! Postgres and Redis (see `testkit`).
 
+mod discord;
 mod docs;
 mod errors;
 mod health;
+mod invitations;
+mod sessions;

@@ -13,7 +13,9 @@ mod sweep;
 mod verify_member;
 
 pub use chat_reply::ChatReply;
-pub use exchange_oauth_code::{ExchangeOauthCode, OauthProvider};
+pub use exchange_oauth_code::{
+    ExchangeError, ExchangeOauthCode, ExchangeOutcome, OauthGrant, OauthProvider,
+};
 pub use generate_image::GenerateImage;
 pub use kick_expired_member::KickExpiredMember;
 pub use probe::Probe;

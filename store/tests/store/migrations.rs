@@ -107,10 +107,37 @@ async fn the_codes_queries_match_the_migrated_schema() {
                     path.display()
                 )
             });
-        let described = serde_json::to_value(&described).expect("serialize");
+        let mut described = serde_json::to_value(&described).expect("serialize");
+        let mut committed = data["describe"].clone();
+        // A column whose nullability the code states itself (`"name?"`, `"name!"`) does not
+        // rely on the inferred one, which for outer joins depends on the query plan (and so on
+        // table statistics): leave it out of the comparison.
+        for d in [&mut described, &mut committed] {
+            let overridden: Vec<usize> = d["columns"]
+                .as_array()
+                .map(|cols| {
+                    cols.iter()
+                        .enumerate()
+                        .filter(|(_, c)| {
+                            c["name"]
+                                .as_str()
+                                .is_some_and(|n| n.ends_with('?') || n.ends_with('!'))
+                        })
+                        .map(|(i, _)| i)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(nullable) = d["nullable"].as_array_mut() {
+                for i in overridden {
+                    if let Some(n) = nullable.get_mut(i) {
+                        *n = Value::Null;
+                    }
+                }
+            }
+        }
         assert_eq!(
             described,
-            data["describe"],
+            committed,
             "{} describes differently against the migrated schema:\n{query}",
             path.display()
         );

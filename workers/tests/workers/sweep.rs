@@ -71,19 +71,16 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
         ..workers::WorkerSettings::default()
     };
     let stop = CancellationToken::new();
-    let deps = workers::Deps {
-        producer: producer.clone(),
-        db: db.pool.clone(),
-        email: workers::send_email::EmailSettings {
-            mailer: workers::providers::smtp::Mailer::files(
-                std::env::temp_dir().join("concierge-unused-outbox"),
-            ),
-            from: "Concierge <noreply@concierge.test>".into(),
-            community: "test".into(),
-            invitation_ttl: Duration::from_secs(3600),
-            verification_ttl: Duration::from_secs(3600),
-        },
-    };
+    let deps = testkit::worker_deps(
+        &db,
+        &producer,
+        &"k".repeat(32),
+        None,
+        None,
+        workers::providers::smtp::Mailer::files(
+            std::env::temp_dir().join("concierge-unused-outbox"),
+        ),
+    );
     let watcher = async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         let mut conn = producer.connection();
@@ -114,7 +111,9 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
     assert_eq!(status.state, JobState::Done);
     assert_eq!(
         status.result,
-        Some(serde_json::json!({"one_time_tokens": 1, "refresh_tokens": 0, "job_effects": 1}))
+        Some(serde_json::json!({
+            "one_time_tokens": 1, "refresh_tokens": 0, "job_effects": 1, "refreshes_pushed": 0
+        }))
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM one_time_tokens")
         .fetch_one(&db.pool)

@@ -1,0 +1,362 @@
+//! Discord (seed 001): the bot invite link, the OAuth callback, and the bot's `/login <code>`
+//! fallback.
+//!
+//! The callback consumes the `state` (once, unexpired, Discord's, bound to the configured
+//! redirect URI) before anything reaches Discord, pushes `exchange_oauth_code`, and waits for
+//! it (bounded, woken by the result). It always answers with a redirect to
+//! `{WEB_APP_BASE_URL}/discord/success?username=…`, `/discord/error?error=<code>` with one of
+//! seed 001's nine codes, or `/discord/pending?job_id=…` when the job outlives the wait.
+
+use poem::web::{Data, RemoteAddr};
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, JobId, JobState, OauthGrant};
+use jobs::{Job, OauthProvider};
+
+use crate::auth::AdminAuth;
+use crate::error::{ErrorBody, body, internal};
+use crate::{AppState, limits};
+
+#[derive(Debug, Tags)]
+enum DiscordTags {
+    /// Discord account linking (seed 001)
+    Discord,
+}
+
+#[derive(Debug)]
+pub struct DiscordApi;
+
+/// Permissions the bot needs: Manage Roles, Kick Members, View Channels, Send Messages,
+/// Attach Files, Read Message History.
+const BOT_PERMISSIONS: u64 = 0x1000_0000 | 0x2 | 0x400 | 0x800 | 0x8000 | 0x1_0000;
+
+#[derive(Debug, Object)]
+pub struct InviteResponse {
+    /// Adds the bot to a server, with the permissions it needs.
+    pub invite_url: String,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum InviteResult {
+    #[oai(status = 200)]
+    Ok(Json<InviteResponse>),
+    /// Neither `DISCORD_BOT_INVITE_URL` nor `DISCORD_CLIENT_ID` is configured
+    /// (`oauth_not_configured`).
+    #[oai(status = 503)]
+    NotConfigured(Json<ErrorBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum CallbackResult {
+    /// To the success, error or pending page.
+    #[oai(status = 302)]
+    Redirect(#[oai(header = "Location")] String),
+}
+
+/// The bot's `/login <code>` fallback: links a Discord account to the code's user.
+#[derive(Debug, Object)]
+pub struct LoginCodeRequest {
+    /// The Discord user id (a snowflake, as a string).
+    pub discord_id: String,
+    /// The code from the onboarding answer; case and dashes do not matter.
+    pub code: String,
+}
+
+#[derive(Debug, Object)]
+pub struct LinkedResponse {
+    pub success: bool,
+    pub user_id: i64,
+    pub message: String,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum LoginCodeResult {
+    #[oai(status = 200)]
+    Ok(Json<LinkedResponse>),
+    /// Malformed Discord id or code (`invalid_request`), or no live code like it
+    /// (`invalid_code`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The Discord account is linked to another user, or the user to another Discord account
+    /// (`already_linked`); nothing was moved.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Too many attempts for this Discord account or address (`too_many_attempts`).
+    #[oai(status = 429)]
+    TooMany(Json<ErrorBody>),
+}
+
+#[OpenApi(prefix_path = "/discord", tag = "DiscordTags::Discord")]
+impl DiscordApi {
+    /// The link that adds the bot to a Discord server.
+    #[oai(path = "/invite", method = "get", operation_id = "discord_invite")]
+    async fn invite(&self, state: Data<&AppState>) -> InviteResult {
+        let config = state.config();
+        if let Some(url) = &config.discord_invite_url {
+            return InviteResult::Ok(Json(InviteResponse {
+                invite_url: url.to_string(),
+            }));
+        }
+        let Some(client) = &config.discord else {
+            return InviteResult::NotConfigured(body(
+                "oauth_not_configured",
+                "set DISCORD_BOT_INVITE_URL or DISCORD_CLIENT_ID",
+            ));
+        };
+        let mut url = config.discord_authorize_url.clone();
+        url.query_pairs_mut()
+            .append_pair("client_id", &client.client_id)
+            .append_pair("permissions", &BOT_PERMISSIONS.to_string())
+            .append_pair("scope", "bot applications.commands");
+        InviteResult::Ok(Json(InviteResponse {
+            invite_url: url.into(),
+        }))
+    }
+
+    /// Discord's OAuth redirect target. Always redirects: to
+    /// `{WEB_APP_BASE_URL}/discord/success?username=…`, to `/discord/error?error=<code>`
+    /// (`missing_params`, `invalid_token`, `oauth_not_configured`, `token_exchange_failed`,
+    /// `no_access_token`, `user_info_failed`, `no_discord_id`, `verification_failed`,
+    /// `server_error`), or to `/discord/pending?job_id=…` when linking takes longer than the
+    /// wait (poll `GET /api/jobs/{id}`).
+    #[oai(path = "/callback", method = "get", operation_id = "discord_callback")]
+    async fn callback(
+        &self,
+        state: Data<&AppState>,
+        code: Query<Option<String>>,
+        #[oai(name = "state")] oauth_state: Query<Option<String>>,
+    ) -> CallbackResult {
+        let destination = callback_destination(&state, code.0, oauth_state.0).await;
+        CallbackResult::Redirect(destination.location(state.config().web_app_base_url.as_ref()))
+    }
+
+    /// The bot's fallback (seed 001): link the Discord account of a member who sent
+    /// `/login <code>`. Admin credentials (the bot's). Limited per Discord account and address.
+    #[oai(path = "/login", method = "post", operation_id = "discord_login_code")]
+    async fn login_code(
+        &self,
+        state: Data<&AppState>,
+        remote: &RemoteAddr,
+        auth: AdminAuth,
+        request: Json<LoginCodeRequest>,
+    ) -> poem::Result<LoginCodeResult> {
+        let discord_id = match crate::validate::discord_id(&request.discord_id) {
+            Ok(id) => id.to_string(),
+            Err(e) => return Ok(LoginCodeResult::BadRequest(body("invalid_request", e))),
+        };
+        let code = store::one_time_tokens::normalize_code(&request.code);
+        if code.is_empty() || code.len() > 64 {
+            return Ok(LoginCodeResult::BadRequest(body(
+                "invalid_request",
+                "the code is empty or too long",
+            )));
+        }
+        let ip = limits::client_ip(remote);
+        if let Some(wait) = limits::check(
+            &state,
+            &[
+                (limits::discord(&state), &discord_id),
+                (limits::ip(&state), &ip),
+            ],
+        )
+        .await?
+        {
+            return Ok(LoginCodeResult::TooMany(limits::too_many(wait)));
+        }
+        let db = state.db();
+        if let Some(owner) = store::identities::user_of_discord(db, &discord_id)
+            .await
+            .map_err(internal)?
+        {
+            return Ok(LoginCodeResult::Conflict(body(
+                "already_linked",
+                format!("this Discord account is already linked (user {owner})"),
+            )));
+        }
+        let Some(user_id) = store::one_time_tokens::redeem_login_code(db, &code)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(LoginCodeResult::BadRequest(body(
+                "invalid_code",
+                "no live code like this; codes expire after 24 hours and work once",
+            )));
+        };
+        let account = store::identities::ProviderAccount {
+            subject: discord_id.clone(),
+            ..Default::default()
+        };
+        match store::identities::link_discord(db, user_id, &account)
+            .await
+            .map_err(internal)?
+        {
+            store::identities::DiscordLink::Linked { .. } => {
+                store::audit::record(
+                    db,
+                    &auth.admin().actor,
+                    "discord_linked_by_code",
+                    Some(&format!("user:{user_id}")),
+                    serde_json::json!({ "discord_id": discord_id }),
+                )
+                .await
+                .map_err(internal)?;
+                Ok(LoginCodeResult::Ok(Json(LinkedResponse {
+                    success: true,
+                    user_id,
+                    message: "Discord account linked; the member is verified".into(),
+                })))
+            }
+            store::identities::DiscordLink::NoSuchUser => Ok(LoginCodeResult::BadRequest(body(
+                "invalid_code",
+                "the code's account no longer exists",
+            ))),
+            _ => Ok(LoginCodeResult::Conflict(body(
+                "already_linked",
+                "the account is linked to another Discord account; nothing was changed",
+            ))),
+        }
+    }
+}
+
+/// Where the browser goes after the callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Destination {
+    Success { username: String },
+    Error { code: &'static str },
+    Pending { job_id: String },
+}
+
+impl Destination {
+    /// The `Location`: under `WEB_APP_BASE_URL`, or our built-in pages when unset.
+    pub(crate) fn location(&self, base: Option<&url::Url>) -> String {
+        let base = base
+            .map(|b| b.as_str().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        let (page, key, value) = match self {
+            Destination::Success { username } => ("success", "username", username.as_str()),
+            Destination::Error { code } => ("error", "error", *code),
+            Destination::Pending { job_id } => ("pending", "job_id", job_id.as_str()),
+        };
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair(key, value)
+            .finish();
+        format!("{base}/discord/{page}?{query}")
+    }
+
+    fn error(e: ExchangeError) -> Self {
+        Destination::Error {
+            code: e.discord_redirect_code(),
+        }
+    }
+}
+
+async fn callback_destination(
+    state: &AppState,
+    code: Option<String>,
+    oauth_state: Option<String>,
+) -> Destination {
+    let (Some(code), Some(oauth_state)) = (
+        code.filter(|c| !c.is_empty()),
+        oauth_state.filter(|s| !s.is_empty()),
+    ) else {
+        return Destination::error(ExchangeError::MissingParams);
+    };
+    let Some(client) = &state.config().discord else {
+        return Destination::error(ExchangeError::OauthNotConfigured);
+    };
+    if code.len() > 2048 || oauth_state.len() > 256 {
+        return Destination::error(ExchangeError::InvalidToken);
+    }
+    let consumed = match store::one_time_tokens::consume_oauth_state(
+        state.db(),
+        &oauth_state,
+        "discord",
+    )
+    .await
+    {
+        Ok(Some(s)) => s,
+        Ok(None) => return Destination::error(ExchangeError::InvalidToken),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot consume an OAuth state");
+            return Destination::error(ExchangeError::ServerError);
+        }
+    };
+    // The state is bound to the redirect URI it was issued for; a reconfigured URI makes it
+    // useless rather than sending the code to a URI the provider will reject.
+    if consumed.redirect_uri != client.redirect_uri.as_str() || consumed.user_id.is_none() {
+        return Destination::error(ExchangeError::InvalidToken);
+    }
+    let job = ExchangeOauthCode {
+        provider: OauthProvider::Discord,
+        grant: OauthGrant::Code {
+            state_id: consumed.id,
+            code,
+        },
+    };
+    let pushed = match state.producer().push(&job).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot push exchange_oauth_code");
+            return Destination::error(ExchangeError::ServerError);
+        }
+    };
+    let id = pushed.id().clone();
+    match state
+        .producer()
+        .wait(ExchangeOauthCode::QUEUE, &id, state.config().job_wait)
+        .await
+    {
+        Ok(Some(status)) => destination_of(&status).unwrap_or(Destination::Pending {
+            job_id: id.to_string(),
+        }),
+        Ok(None) => Destination::Pending {
+            job_id: id.to_string(),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, job_id = %id, "cannot wait for the exchange; sending to pending");
+            Destination::Pending {
+                job_id: id.to_string(),
+            }
+        }
+    }
+}
+
+/// The destination a finished Discord exchange leads to; `None` while it runs.
+pub(crate) fn destination_of(status: &jobs::JobStatus) -> Option<Destination> {
+    match status.state {
+        JobState::Done => {
+            let outcome = status
+                .result
+                .clone()
+                .and_then(|r| serde_json::from_value::<ExchangeOutcome>(r).ok());
+            Some(match outcome {
+                Some(ExchangeOutcome::Linked { username, .. }) => Destination::Success { username },
+                Some(ExchangeOutcome::Rejected { error }) => Destination::error(error),
+                _ => Destination::error(ExchangeError::ServerError),
+            })
+        }
+        // Every attempt failed on something transient: the provider or our store was down.
+        JobState::Failed | JobState::Dead => Some(Destination::error(ExchangeError::ServerError)),
+        _ => None,
+    }
+}
+
+/// The status of an exchange job, for the pending page and `GET /api/jobs/{id}`.
+pub(crate) async fn exchange_status(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<jobs::JobStatus>, jobs::QueueError> {
+    if id.is_empty() || id.len() > 64 {
+        return Ok(None);
+    }
+    state
+        .producer()
+        .status(ExchangeOauthCode::QUEUE, &JobId::from(id))
+        .await
+}

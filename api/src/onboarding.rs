@@ -1,0 +1,236 @@
+//! `POST /api/user/onboarding` (seed 001): create or update an unverified user and hand back
+//! how to link their Discord account: the OAuth URL (with `state` and PKCE S256) and, for the
+//! bot's `/login` fallback, a short auth code.
+//!
+//! Onboarding is unauthenticated (seed 001's contract), so it never touches a verified
+//! account: such an email gets 409 and no linking credentials, otherwise anyone could link
+//! their Discord account to someone else's verified user.
+
+use std::time::Duration;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use url::Url;
+
+use crate::AppState;
+use crate::error::{ErrorBody, body, internal};
+
+/// Lifetime of an OAuth `state` (the security rules cap it at 10 minutes).
+pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
+/// Lifetime of a `/login` code.
+pub(crate) const LOGIN_CODE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// What we ask Discord for: the account's id and name.
+const DISCORD_SCOPE: &str = "identify";
+
+#[derive(Debug, Tags)]
+enum OnboardingTags {
+    /// Web onboarding and Discord account linking (seed 001)
+    Onboarding,
+}
+
+#[derive(Debug)]
+pub struct OnboardingApi;
+
+/// How the member wants to be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Channel {
+    #[default]
+    Discord,
+    Email,
+    Web,
+}
+
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Channel::Discord => "discord",
+            Channel::Email => "email",
+            Channel::Web => "web",
+        }
+    }
+}
+
+/// Seed 001's onboarding form.
+#[derive(Debug, Object)]
+pub struct OnboardingRequest {
+    /// Full name, 1 to 200 characters.
+    pub name: String,
+    pub email: String,
+    /// The chat personality the member picked (e.g. `loving`); up to 64 characters.
+    #[oai(rename = "selectedPersonality")]
+    pub selected_personality: Option<String>,
+    /// `discord` (default), `email` or `web`.
+    #[oai(rename = "communicationChannel", default)]
+    pub communication_channel: Channel,
+}
+
+#[derive(Debug, Object)]
+pub struct OnboardingResponse {
+    pub success: bool,
+    pub user_id: i64,
+    /// Discord's authorization page for this member (with `state` and PKCE); absent when
+    /// Discord OAuth is not configured or the member chose another channel.
+    pub verification_url: Option<String>,
+    /// The `state` inside `verification_url`: single use, valid for `expires_in` seconds.
+    pub verification_token: Option<String>,
+    /// Fallback: DM the bot `/login <auth_code>` (valid 24 hours).
+    pub auth_code: String,
+    /// What to tell the member.
+    pub instructions: String,
+    /// Seconds `verification_token` stays valid.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum OnboardingResult {
+    #[oai(status = 200)]
+    Ok(Json<OnboardingResponse>),
+    /// A field is missing or invalid (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The email belongs to a verified account (`already_verified`); nothing was changed.
+    #[oai(status = 409)]
+    AlreadyVerified(Json<ErrorBody>),
+}
+
+#[OpenApi(tag = "OnboardingTags::Onboarding")]
+impl OnboardingApi {
+    /// Create or update an unverified user and start Discord account linking.
+    #[oai(
+        path = "/user/onboarding",
+        method = "post",
+        operation_id = "user_onboarding"
+    )]
+    async fn onboarding(
+        &self,
+        state: Data<&AppState>,
+        request: Json<OnboardingRequest>,
+    ) -> poem::Result<OnboardingResult> {
+        let r = request.0;
+        let invalid = |m: String| Ok(OnboardingResult::BadRequest(body("invalid_request", m)));
+        if let Err(e) = crate::validate::display_text(&r.name, 200) {
+            return invalid(format!("name {e}"));
+        }
+        let email = r.email.trim();
+        if let Err(e) = crate::validate::email(email) {
+            return invalid(e.to_owned());
+        }
+        if let Some(p) = &r.selected_personality
+            && let Err(e) = crate::validate::display_text(p, 64)
+        {
+            return invalid(format!("selectedPersonality {e}"));
+        }
+        let db = state.db();
+        let onboarded = store::users::onboard(
+            db,
+            &store::users::Onboarding {
+                email,
+                full_name: &r.name,
+                personality: r.selected_personality.as_deref(),
+                channel: r.communication_channel.as_str(),
+            },
+        )
+        .await
+        .map_err(internal)?;
+        if onboarded.was_verified {
+            return Ok(OnboardingResult::AlreadyVerified(body(
+                "already_verified",
+                "this email belongs to a verified account; sign in instead",
+            )));
+        }
+        let user_id = onboarded.user_id;
+        let config = state.config();
+        let mut verification = None;
+        if r.communication_channel == Channel::Discord
+            && let Some(client) = &config.discord
+        {
+            let (verifier, challenge) = store::secret::pkce_pair();
+            let token = store::one_time_tokens::issue_oauth_state(
+                db,
+                Some(user_id),
+                "discord",
+                client.redirect_uri.as_str(),
+                &verifier,
+                STATE_TTL,
+            )
+            .await
+            .map_err(internal)?;
+            let url = authorize_url(
+                &config.discord_authorize_url,
+                client,
+                DISCORD_SCOPE,
+                &token,
+                &challenge,
+            );
+            verification = Some((url, token));
+        }
+        let auth_code = store::one_time_tokens::issue_login_code(db, user_id, LOGIN_CODE_TTL)
+            .await
+            .map_err(internal)?;
+        if r.communication_channel == Channel::Email {
+            let delivery =
+                store::email_deliveries::queue(db, Some(user_id), "verification", email, None)
+                    .await
+                    .map_err(internal)?;
+            state
+                .producer()
+                .push(&jobs::SendEmail {
+                    delivery_id: delivery,
+                })
+                .await
+                .map_err(internal)?;
+        }
+        let instructions = match (&verification, r.communication_channel) {
+            (Some(_), _) => format!(
+                "Open verification_url to link your Discord account (within {} minutes). \
+                 If that does not work, send the bot `/login {auth_code}` in a direct message.",
+                STATE_TTL.as_secs() / 60
+            ),
+            (None, Channel::Discord) => format!(
+                "Send the bot `/login {auth_code}` in a direct message to link your Discord account."
+            ),
+            (None, Channel::Email) => {
+                "We sent you an email with a verification code; it explains the next step.".into()
+            }
+            (None, Channel::Web) => format!(
+                "You are registered. To chat on Discord later, send the bot `/login {auth_code}`."
+            ),
+        };
+        let (verification_url, verification_token) = match verification {
+            Some((url, token)) => (Some(url), Some(token)),
+            None => (None, None),
+        };
+        Ok(OnboardingResult::Ok(Json(OnboardingResponse {
+            success: true,
+            user_id,
+            verification_url,
+            verification_token,
+            auth_code,
+            instructions,
+            expires_in: STATE_TTL.as_secs(),
+        })))
+    }
+}
+
+/// The provider's authorization URL for the authorization-code flow with PKCE S256.
+pub(crate) fn authorize_url(
+    base: &Url,
+    client: &crate::PublicClient,
+    scope: &str,
+    state: &str,
+    challenge: &str,
+) -> String {
+    let mut url = base.clone();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.client_id)
+        .append_pair("scope", scope)
+        .append_pair("redirect_uri", client.redirect_uri.as_str())
+        .append_pair("state", state)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("prompt", "consent");
+    url.into()
+}

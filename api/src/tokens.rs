@@ -1,0 +1,194 @@
+//! Admin API tokens (seed 004): created by an admin, shown once, stored hashed, listed with
+//! their last use, revoked at once.
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use crate::AppState;
+use crate::auth::AdminAuth;
+use crate::error::{ErrorBody, body, internal};
+use crate::invitations::Role;
+
+#[derive(Debug, Tags)]
+enum TokenTags {
+    /// Admin API tokens (seed 004)
+    Tokens,
+}
+
+#[derive(Debug)]
+pub struct TokensApi;
+
+#[derive(Debug, Object)]
+pub struct CreateTokenRequest {
+    /// What the token is for, 1 to 100 characters.
+    pub name: String,
+    /// `admin` (default) or `personal_only`.
+    pub role: Option<Role>,
+    /// Lifetime in days (1 to 3650); absent: until revoked.
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Object)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub name: String,
+    /// The first characters, to tell tokens apart.
+    pub token_prefix: String,
+    pub role: String,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<store::api_tokens::ApiToken> for ApiTokenInfo {
+    fn from(t: store::api_tokens::ApiToken) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            token_prefix: t.token_prefix,
+            role: t.role,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct CreatedToken {
+    /// The token: shown this once, never again. Send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    #[oai(flatten)]
+    pub info: ApiTokenInfo,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum CreateTokenResult {
+    #[oai(status = 201)]
+    Created(Json<CreatedToken>),
+    /// Invalid name or lifetime (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ListTokensResult {
+    #[oai(status = 200)]
+    Ok(Json<Vec<ApiTokenInfo>>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum RevokeTokenResult {
+    /// Revoked; requests with it fail from now on.
+    #[oai(status = 204)]
+    Revoked,
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such live token.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+}
+
+#[OpenApi(prefix_path = "/tokens", tag = "TokenTags::Tokens")]
+impl TokensApi {
+    /// Create an API token. The answer holds the token; it is never shown again.
+    #[oai(path = "/", method = "post", operation_id = "create_api_token")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: AdminAuth,
+        request: Json<CreateTokenRequest>,
+    ) -> poem::Result<CreateTokenResult> {
+        if let Err(e) = crate::validate::display_text(&request.name, 100) {
+            return Ok(CreateTokenResult::BadRequest(body(
+                "invalid_request",
+                format!("name {e}"),
+            )));
+        }
+        let expires_at = match request.expires_in_days {
+            Some(d) if d == 0 || d > 3650 => {
+                return Ok(CreateTokenResult::BadRequest(body(
+                    "invalid_request",
+                    "expires_in_days is 1 to 3650",
+                )));
+            }
+            Some(d) => Some(chrono::Utc::now() + chrono::Duration::days(i64::from(d))),
+            None => None,
+        };
+        let role = request.role.unwrap_or(Role::Admin).as_str();
+        let created = store::api_tokens::create(state.db(), &request.name, role, None, expires_at)
+            .await
+            .map_err(internal)?;
+        store::audit::record(
+            state.db(),
+            &auth.admin().actor,
+            "api_token_created",
+            Some(&format!("api_token:{}", created.record.id)),
+            serde_json::json!({ "name": created.record.name, "role": role }),
+        )
+        .await
+        .map_err(internal)?;
+        Ok(CreateTokenResult::Created(Json(CreatedToken {
+            token: created.token,
+            info: created.record.into(),
+        })))
+    }
+
+    /// Every API token (never the secrets), newest first.
+    #[oai(path = "/", method = "get", operation_id = "list_api_tokens")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+    ) -> poem::Result<ListTokensResult> {
+        let tokens = store::api_tokens::list(state.db())
+            .await
+            .map_err(internal)?;
+        Ok(ListTokensResult::Ok(Json(
+            tokens.into_iter().map(Into::into).collect(),
+        )))
+    }
+
+    /// Revoke an API token.
+    #[oai(path = "/:id", method = "delete", operation_id = "revoke_api_token")]
+    async fn revoke(
+        &self,
+        state: Data<&AppState>,
+        auth: AdminAuth,
+        id: Path<i64>,
+    ) -> poem::Result<RevokeTokenResult> {
+        if !store::api_tokens::revoke(state.db(), id.0)
+            .await
+            .map_err(internal)?
+        {
+            return Ok(RevokeTokenResult::NotFound(body(
+                "not_found",
+                "no such live token",
+            )));
+        }
+        store::audit::record(
+            state.db(),
+            &auth.admin().actor,
+            "api_token_revoked",
+            Some(&format!("api_token:{}", id.0)),
+            serde_json::Value::Null,
+        )
+        .await
+        .map_err(internal)?;
+        Ok(RevokeTokenResult::Revoked)
+    }
+}

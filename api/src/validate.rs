@@ -1,0 +1,92 @@
+//! Checks of text fields shared by several endpoints. Text is otherwise stored verbatim
+//! (Unicode, quotes and SQL metacharacters included: every query is parameterised).
+
+/// A plausible email address: what a mail server could accept, without pretending to
+/// implement RFC 5322. Returns why not.
+pub fn email(value: &str) -> Result<(), &'static str> {
+    if value.len() > 320 {
+        return Err("the email is longer than 320 characters");
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the email contains spaces or control characters");
+    }
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return Err("the email has no @");
+    };
+    if local.is_empty() || local.len() > 64 {
+        return Err("the part before @ is empty or longer than 64 characters");
+    }
+    if domain.len() < 3
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+        || domain.contains('@')
+    {
+        return Err("the domain after @ is not a domain name");
+    }
+    Ok(())
+}
+
+/// A name or label shown to people: no control characters, no surrounding spaces, not empty.
+pub fn display_text(value: &str, max_chars: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.trim() != value {
+        return Err("must not start or end with spaces".into());
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    if value.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters"));
+    }
+    Ok(())
+}
+
+/// A Discord snowflake: digits only, fits in 63 bits.
+pub fn discord_id(value: &str) -> Result<i64, &'static str> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a Discord id is a number");
+    }
+    trimmed
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or("the Discord id is out of range")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(email("a@b.co").is_ok());
+        assert!(email("o'brien+tag@exämple.org").is_ok());
+        for bad in [
+            "", "a", "a@", "@b.co", "a b@c.de", "a@b", "a@.b.c", "a@b..c", "a@b.c.",
+        ] {
+            assert!(email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_texts() {
+        assert!(display_text("Zoë 'Robert'); DROP TABLE users;--", 200).is_ok());
+        assert!(display_text(" padded", 200).is_err());
+        assert!(display_text("tab\there", 200).is_err());
+        assert!(display_text("", 200).is_err());
+        assert!(display_text(&"é".repeat(65), 64).is_err());
+    }
+
+    #[test]
+    fn discord_ids() {
+        assert_eq!(discord_id("80351110224678912"), Ok(80351110224678912));
+        assert!(discord_id("12a").is_err());
+        assert!(discord_id("99999999999999999999").is_err());
+        assert!(discord_id("0").is_err());
+    }
+}

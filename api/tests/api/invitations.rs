@@ -1,0 +1,518 @@
+//! Seed 003: CSV upload, invitation mails through the queue to a real SMTP sink, token checks
+//! with their limits, re-issue and deletion. Seed 004: API tokens.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use testkit::{AppOptions, SmtpSink, TestApp, spawn_app, spawn_app_with};
+
+async fn upload(app: &TestApp, csv: Vec<u8>) -> reqwest::Response {
+    let form = Form::new().part("file", Part::bytes(csv).file_name("users.csv"));
+    app.post_admin("/api/upload-csv")
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
+async fn users(app: &TestApp, query: &str) -> Value {
+    app.get_admin(&format!("/api/users{query}"))
+        .send()
+        .await
+        .expect("users")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn csv_rows_are_created_updated_duplicate_or_invalid() {
+    let app = spawn_app().await;
+    let csv = "email,name\n\
+               ada@example.test,Ada\n\
+               bob@example.test,\"Robert'); DROP TABLE users;--\"\n\
+               not-an-email,Nobody\n\
+               ADA@example.test,Ada again\n\
+               zoe@example.test,Zoë 🌸\n";
+    let resp = upload(&app, csv.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let report: Value = resp.json().await.expect("json");
+    assert_eq!(
+        (
+            report["created"].as_u64(),
+            report["duplicate"].as_u64(),
+            report["invalid"].as_u64()
+        ),
+        (Some(3), Some(1), Some(1)),
+        "{report}"
+    );
+    let statuses: Vec<&str> = report["results"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(
+        statuses,
+        ["created", "created", "invalid", "duplicate", "created"]
+    );
+    assert_eq!(report["results"][2]["line"], 4);
+    // Stored verbatim.
+    let list = users(&app, "?q=drop%20table").await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(
+        list["users"][0]["full_name"],
+        "Robert'); DROP TABLE users;--"
+    );
+    let list = users(&app, "?q=%F0%9F%8C%B8").await;
+    assert_eq!(list["users"][0]["full_name"], "Zoë 🌸");
+    assert_eq!(list["users"][0]["invitation"]["status"], "pending");
+    // Again with a new name: updated.
+    let resp = upload(
+        &app,
+        b"email,name\nbob@example.test,Bob\nada@example.test,Ada\n".to_vec(),
+    )
+    .await;
+    let report: Value = resp.json().await.expect("json");
+    let statuses: Vec<&str> = report["results"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["status"].as_str().expect("s"))
+        .collect();
+    assert_eq!(statuses, ["updated", "duplicate"]);
+    let page = users(&app, "?per_page=2&page=2").await;
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["users"].as_array().expect("users").len(), 1);
+}
+
+#[tokio::test]
+async fn unreadable_csvs_import_nothing() {
+    let app = spawn_app().await;
+    for (csv, hint) in [
+        (b"".to_vec(), "empty"),
+        (b"name\nAda\n".to_vec(), "email"),
+        (b"email\n\xff\xfe@x.y\n".to_vec(), "UTF-8"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00".to_vec(), "UTF-8"),
+    ] {
+        let resp = upload(&app, csv).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{hint}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["code"], "invalid_csv");
+        assert!(
+            body["message"].as_str().expect("message").contains(hint),
+            "{body}"
+        );
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_rows_in_one_request() {
+    let app = spawn_app_with(AppOptions {
+        max_body_bytes: 10 * 1024 * 1024,
+        ..AppOptions::default()
+    })
+    .await;
+    let mut csv = String::from("email,name\n");
+    for i in 0..100_000 {
+        csv.push_str(&format!("member{i}@example.test,Member {i}\n"));
+    }
+    let resp = upload(&app, csv.into_bytes()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let report: Value = resp.json().await.expect("json");
+    assert_eq!(report["created"], 100_000);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 100_000);
+}
+
+#[tokio::test]
+async fn oversized_chunked_uploads_get_413() {
+    let app = spawn_app_with(AppOptions {
+        max_body_bytes: 4096,
+        ..AppOptions::default()
+    })
+    .await;
+    let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 1024]));
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let resp = app
+        .post_admin("/api/upload-csv")
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "payload_too_large");
+}
+
+/// The invitation token in a mail's text part.
+fn token_in(mail: &str) -> String {
+    let at = mail
+        .find("Token: ")
+        .or_else(|| mail.find("token: "))
+        .expect("a token in the mail");
+    mail[at + 7..]
+        .split_whitespace()
+        .next()
+        .expect("token")
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_')
+        .to_owned()
+}
+
+#[tokio::test]
+async fn invitations_are_mailed_verified_and_reissued() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(AppOptions {
+        workers: true,
+        smtp_port: Some(sink.port()),
+        ..AppOptions::default()
+    })
+    .await;
+    upload(
+        &app,
+        b"email,name\nada@example.test,Ada\nbounce@example.test,Bounce\n".to_vec(),
+    )
+    .await;
+    let resp = app
+        .post_admin("/api/send-emails")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let batch: Value = resp.json().await.expect("json");
+    assert_eq!(batch["queued"], 2);
+    let status_url = batch["status_url"].as_str().expect("url").to_owned();
+    let mut progress = Value::Null;
+    for _ in 0..100 {
+        progress = app
+            .get_admin(&status_url)
+            .send()
+            .await
+            .expect("batch")
+            .json()
+            .await
+            .expect("json");
+        if progress["finished"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (progress["sent"].as_i64(), progress["failed"].as_i64()),
+        (Some(1), Some(1)),
+        "{progress}"
+    );
+    // A second call queues nothing new for the invitee already mailed.
+    let again: Value = app
+        .post_admin("/api/send-emails")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        again["queued"], 1,
+        "only the failed invitee is retried: {again}"
+    );
+
+    let mails = sink.messages();
+    let mail = mails
+        .iter()
+        .find(|m| m.to.iter().any(|t| t.contains("ada@")))
+        .expect("Ada's mail");
+    let token = token_in(&mail.data);
+    let list = users(&app, "?q=ada").await;
+    assert_eq!(list["users"][0]["invitation"]["status"], "sent");
+    assert_eq!(list["users"][0]["last_email"]["status"], "sent");
+
+    // Re-issue: the mailed token dies at once.
+    let id = list["users"][0]["id"].as_i64().expect("id");
+    let resp = app
+        .post_admin(&format!("/api/refresh-token/{id}"))
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let verify = |token: String| {
+        app.post_admin("/api/verify")
+            .json(&json!({ "email": "Ada@example.test", "token": token }))
+            .send()
+    };
+    let resp = verify(token).await.expect("verify");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = app
+        .post_admin("/api/refresh-token/999999")
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // The new mail carries a new token that verifies.
+    let mut new_token = None;
+    for _ in 0..100 {
+        let mails = sink.messages();
+        let ada: Vec<_> = mails
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t.contains("ada@")))
+            .collect();
+        if ada.len() == 2 {
+            new_token = Some(token_in(&ada[1].data));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resp = verify(new_token.expect("a second mail"))
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let list = users(&app, "?verified=true").await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["users"][0]["invitation"]["status"], "verified");
+}
+
+async fn invitee_with_token(app: &TestApp, email: &str) -> (i64, String) {
+    upload(app, format!("email\n{email}\n").into_bytes()).await;
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("user");
+    let (_, token) = store::one_time_tokens::issue(
+        &app.db.pool,
+        user_id,
+        "invitation",
+        Duration::from_secs(3600),
+    )
+    .await
+    .expect("token");
+    (user_id, token)
+}
+
+#[tokio::test]
+async fn wrong_tokens_kill_the_token_and_are_rate_limited() {
+    let app = spawn_app().await;
+    let (_, token) = invitee_with_token(&app, "guess@example.test").await;
+    for _ in 0..5 {
+        let resp = app
+            .post_admin("/api/verify")
+            .json(&json!({ "email": "guess@example.test", "token": "wrong" }))
+            .send()
+            .await
+            .expect("verify");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    let resp = app
+        .post_admin("/api/verify")
+        .json(&json!({ "email": "guess@example.test", "token": token }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(
+        resp.status(),
+        StatusCode::BAD_REQUEST,
+        "dead after 5 failures"
+    );
+    for _ in 0..5 {
+        app.post_admin("/api/verify")
+            .json(&json!({ "email": "guess@example.test", "token": "wrong" }))
+            .send()
+            .await
+            .expect("verify");
+    }
+    let resp = app
+        .post_admin("/api/verify")
+        .json(&json!({ "email": "guess@example.test", "token": "wrong" }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Expired tokens say so.
+    let (_, token) = invitee_with_token(&app, "late@example.test").await;
+    sqlx::query("UPDATE one_time_tokens SET expires_at = now() - interval '1 minute'")
+        .execute(&app.db.pool)
+        .await
+        .expect("expire");
+    let resp = app
+        .post_admin("/api/verify")
+        .json(&json!({ "email": "late@example.test", "token": token }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn verify_discord_links_and_never_moves_an_account() {
+    let app = spawn_app().await;
+    let (ada, token) = invitee_with_token(&app, "ada@example.test").await;
+    let (_, bob_token) = invitee_with_token(&app, "bob@example.test").await;
+    let resp = app
+        .post_admin("/api/verify-discord")
+        .json(&json!({ "email": "ada@example.test", "token": token, "discord_id": "123456789012345678" }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let owner = store::identities::user_of_discord(&app.db.pool, "123456789012345678")
+        .await
+        .expect("query");
+    assert_eq!(owner, Some(ada));
+    let resp = app
+        .post_admin("/api/verify-discord")
+        .json(&json!({ "email": "bob@example.test", "token": bob_token, "discord_id": "123456789012345678" }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    // Bob's token was not spent by the refusal.
+    let resp = app
+        .post_admin("/api/verify-discord")
+        .json(&json!({ "email": "bob@example.test", "token": bob_token, "discord_id": "223456789012345678" }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .post_admin("/api/verify-discord")
+        .json(&json!({ "email": "bob@example.test", "token": "x", "discord_id": "not a number" }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn deleting_users_needs_confirmation_for_all() {
+    let app = spawn_app().await;
+    let (id, _) = invitee_with_token(&app, "gone@example.test").await;
+    invitee_with_token(&app, "kept@example.test").await;
+    let resp = app
+        .delete_admin(&format!("/api/{id}"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .delete_admin(&format!("/api/{id}"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = app
+        .delete_admin("/api/all")
+        .send()
+        .await
+        .expect("delete all");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = app
+        .delete_admin("/api/all?confirm=delete")
+        .send()
+        .await
+        .expect("delete all");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(users(&app, "").await["total"], 1);
+    let resp = app
+        .delete_admin("/api/all?confirm=DELETE%20ALL%20USERS")
+        .send()
+        .await
+        .expect("delete all");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(users(&app, "").await["total"], 0);
+    let resp = app
+        .client
+        .delete(format!(
+            "{}/api/all?confirm=DELETE%20ALL%20USERS",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("anonymous");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_tokens_are_created_used_listed_and_revoked() {
+    let app = spawn_app().await;
+    let resp = app
+        .post_admin("/api/tokens")
+        .json(&json!({ "name": "CI dashboard" }))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let created: Value = resp.json().await.expect("json");
+    let token = created["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("cnc_"));
+    let resp = app
+        .get("/api/health/detailed")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let list: Value = app
+        .get_admin("/api/tokens")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list[0]["name"], "CI dashboard");
+    assert!(list[0]["last_used_at"].is_string());
+    assert!(list[0].get("token").is_none(), "never listed");
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("hash");
+    assert_eq!(stored, store::secret::digest(&token), "stored hashed");
+    // A personal token is not an admin.
+    let personal: Value = app
+        .post_admin("/api/tokens")
+        .json(&json!({ "name": "personal", "role": "personal_only" }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let resp = app
+        .get("/api/users")
+        .bearer_auth(personal["token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("users");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let id = created["id"].as_i64().expect("id");
+    let resp = app
+        .delete_admin(&format!("/api/tokens/{id}"))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = app
+        .get("/api/health/detailed")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = app
+        .post_admin("/api/tokens")
+        .json(&json!({ "name": "", "expires_in_days": 0 }))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,314 @@
+//! Seed 002: Google sign-in through the queue, our JWTs, refresh rotation with reuse
+//! detection, logout, `me` and usernames.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::oauth::{Account, CLIENT_ID};
+use testkit::{AppOptions, TestApp, spawn_app_with};
+
+async fn app() -> TestApp {
+    spawn_app_with(AppOptions {
+        workers: true,
+        oauth: true,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+async fn login(app: &TestApp, account: &Account) -> reqwest::Response {
+    let token = app.fake_oauth().issue_access_token(account, CLIENT_ID);
+    app.post("/api/login")
+        .json(&json!({ "access_token": token }))
+        .send()
+        .await
+        .expect("login")
+}
+
+async fn signed_in(app: &TestApp, account: &Account) -> Value {
+    let resp = login(app, account).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.expect("json")
+}
+
+async fn me(app: &TestApp, jwt: &str) -> reqwest::Response {
+    app.get("/api/me")
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .expect("me")
+}
+
+#[tokio::test]
+async fn google_access_token_signs_in_and_me_answers() {
+    let app = app().await;
+    let account = Account::google("g-100", "ada@example.test", true);
+    let body = signed_in(&app, &account).await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["user"]["email"], "ada@example.test");
+    let jwt = body["access_token"].as_str().expect("jwt");
+    let resp = me(&app, jwt).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let profile: Value = resp.json().await.expect("json");
+    assert_eq!(profile["email"], "ada@example.test");
+    assert_eq!(profile["verified"], true);
+    // Signing in again finds the same user (keyed on issuer + subject).
+    let again = signed_in(&app, &account).await;
+    assert_eq!(again["user"]["id"], body["user"]["id"]);
+}
+
+#[tokio::test]
+async fn tokens_of_other_clients_and_unverified_emails_are_refused() {
+    let app = app().await;
+    let account = Account::google("g-200", "eve@example.test", true);
+    let foreign = app
+        .fake_oauth()
+        .issue_access_token(&account, "someone-elses-client");
+    let resp = app
+        .post("/api/login")
+        .json(&json!({ "access_token": foreign }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = app
+        .post("/api/login")
+        .json(&json!({ "access_token": "not-a-token" }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let unverified = Account::google("g-201", "unverified@example.test", false);
+    let resp = login(&app, &unverified).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "email_not_verified");
+    let resp = app
+        .post("/api/login")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(users, 0);
+}
+
+#[tokio::test]
+async fn authorization_code_with_pkce_signs_in_once() {
+    let app = app().await;
+    let start: Value = app
+        .post("/api/login/google")
+        .send()
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let url = start["authorization_url"].as_str().expect("url");
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    app.fake_oauth()
+        .login_as(&Account::google("g-300", "code@example.test", true));
+    let resp = app.client.get(url).send().await.expect("authorize");
+    let landing =
+        url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
+    let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
+    assert_eq!(query["state"], start["state"].as_str().expect("state"));
+    let body = json!({ "code": query["code"], "state": query["state"] });
+    let resp = app
+        .post("/api/login")
+        .json(&body)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::OK);
+    // A replay gets nothing.
+    let resp = app
+        .post("/api/login")
+        .json(&body)
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.fake_oauth().token_requests(), 1);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let app = app().await;
+    let body = signed_in(&app, &Account::google("g-400", "rot@example.test", true)).await;
+    let first = body["refresh_token"].as_str().expect("refresh").to_owned();
+    let refresh = |token: String| {
+        app.post("/api/refresh")
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    };
+    let resp = refresh(first.clone()).await.expect("refresh");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let rotated: Value = resp.json().await.expect("json");
+    let second = rotated["refresh_token"].as_str().expect("next").to_owned();
+    assert_ne!(first, second);
+    assert_eq!(
+        me(&app, rotated["access_token"].as_str().expect("jwt"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Reuse of the first: refused, and the whole family dies (the second too).
+    let resp = refresh(first).await.expect("reuse");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(err["code"], "refresh_token_reused");
+    let resp = refresh(second).await.expect("after reuse");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_let_exactly_one_win() {
+    let app = app().await;
+    let body = signed_in(&app, &Account::google("g-500", "race@example.test", true)).await;
+    let token = body["refresh_token"].as_str().expect("refresh").to_owned();
+    let requests = (0..8).map(|_| {
+        app.post("/api/refresh")
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    });
+    let results = futures::future::join_all(requests).await;
+    let ok = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status() == StatusCode::OK))
+        .count();
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session() {
+    let app = app().await;
+    let body = signed_in(&app, &Account::google("g-600", "bye@example.test", true)).await;
+    let token = body["refresh_token"].as_str().expect("refresh");
+    let resp = app
+        .post("/api/logout")
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .post("/api/refresh")
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+fn forge(header: Value, claims: Value, key: &[u8]) -> String {
+    let h = URL_SAFE_NO_PAD.encode(header.to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    if key.is_empty() {
+        return format!("{h}.{c}.");
+    }
+    let k = jsonwebtoken::EncodingKey::from_secret(key);
+    let claims: serde_json::Map<String, Value> = serde_json::from_value(claims).expect("map");
+    jsonwebtoken::encode(
+        &serde_json::from_value(header).expect("header"),
+        &claims,
+        &k,
+    )
+    .expect("encode")
+}
+
+#[tokio::test]
+async fn forged_and_stale_jwts_are_refused() {
+    let app = app().await;
+    let body = signed_in(&app, &Account::google("g-700", "jwt@example.test", true)).await;
+    let id = body["user"]["id"].to_string();
+    let now = jobs::now_ms() / 1000;
+    let claims = |aud: &str, exp: u64| json!({ "sub": id, "iat": now, "exp": exp, "iss": "concierge", "aud": aud, "role": "admin" });
+    let hs256 = json!({ "alg": "HS256", "typ": "JWT" });
+    let key = app.jwt_secret.as_bytes();
+    let good = forge(hs256.clone(), claims("concierge-api", now + 60), key);
+    assert_eq!(
+        me(&app, &good).await.status(),
+        StatusCode::OK,
+        "the forger knows the format"
+    );
+    let cases = [
+        (
+            "alg none",
+            forge(
+                json!({ "alg": "none", "typ": "JWT" }),
+                claims("concierge-api", now + 60),
+                b"",
+            ),
+        ),
+        (
+            "wrong key",
+            forge(
+                hs256.clone(),
+                claims("concierge-api", now + 60),
+                b"another key of 32 bytes........",
+            ),
+        ),
+        (
+            "wrong audience",
+            forge(hs256.clone(), claims("elsewhere", now + 60), key),
+        ),
+        (
+            "expired beyond leeway",
+            forge(hs256.clone(), claims("concierge-api", now - 120), key),
+        ),
+        (
+            "no sub",
+            forge(
+                hs256.clone(),
+                json!({ "iat": now, "exp": now + 60, "iss": "concierge", "aud": "concierge-api" }),
+                key,
+            ),
+        ),
+        ("garbage", "a.b.c".to_owned()),
+    ];
+    for (name, token) in cases {
+        assert_eq!(
+            me(&app, &token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+    }
+    // Within the leeway still passes.
+    let skewed = forge(hs256, claims("concierge-api", now - 5), key);
+    assert_eq!(me(&app, &skewed).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn usernames_are_unique_and_stored_verbatim() {
+    let app = app().await;
+    let a = signed_in(&app, &Account::google("g-800", "a@example.test", true)).await;
+    let b = signed_in(&app, &Account::google("g-801", "b@example.test", true)).await;
+    let set = |jwt: &Value, name: &str| {
+        app.post("/api/update_username")
+            .bearer_auth(jwt["access_token"].as_str().expect("jwt"))
+            .json(&json!({ "new_username": name }))
+            .send()
+    };
+    let name = "Zoë'); DROP TABLE users;--";
+    let resp = set(&a, name).await.expect("set");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["username"], name);
+    let resp = set(&b, &name.to_uppercase()).await.expect("set");
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let resp = set(&b, " padded").await.expect("set");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = app
+        .post("/api/update_username")
+        .json(&json!({ "new_username": "x" }))
+        .send()
+        .await
+        .expect("anonymous");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,337 @@
+//! Invitations (seed 003): invitees imported from CSV, their invitation mails in batches, and
+//! the check of the token they type (on the web or through the bot).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::one_time_tokens::{self, Check};
+
+/// One valid row of an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    /// 1-based line number in the file (the header is line 1).
+    pub line: u32,
+    pub email: String,
+    pub full_name: Option<String>,
+}
+
+/// What an upload did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOutcome {
+    /// A new user and invitation.
+    Created,
+    /// An existing user: their name changed, or they got an invitation now.
+    Updated,
+    /// Already there as given, or an earlier row of this file has the same email.
+    Duplicate,
+}
+
+/// Imports `rows` in one transaction: all or nothing. Returns each row's outcome and user id,
+/// in the order given.
+pub async fn import(
+    pool: &PgPool,
+    upload_id: Uuid,
+    rows: &[ImportRow],
+) -> Result<Vec<(RowOutcome, i64)>, sqlx::Error> {
+    let mut first_of: HashMap<String, usize> = HashMap::new();
+    let mut unique: Vec<&ImportRow> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        first_of.entry(row.email.to_lowercase()).or_insert_with(|| {
+            unique.push(row);
+            i
+        });
+    }
+    let emails: Vec<String> = unique.iter().map(|r| r.email.clone()).collect();
+    let names: Vec<Option<String>> = unique.iter().map(|r| r.full_name.clone()).collect();
+    let lines: Vec<i32> = unique.iter().map(|r| r.line as i32).collect();
+
+    let mut tx = pool.begin().await?;
+    // Existing users and whether they are invited, before this upload touches them.
+    let before = sqlx::query!(
+        r#"SELECT u.id, lower(u.email) AS "key!", u.full_name, i.id AS "invitation?"
+           FROM users u LEFT JOIN invitations i ON i.user_id = u.id
+           WHERE lower(u.email) = ANY (SELECT lower(e) FROM unnest($1::text[]) AS e)"#,
+        &emails
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let before: HashMap<String, (i64, Option<String>, bool)> = before
+        .into_iter()
+        .map(|r| (r.key, (r.id, r.full_name, r.invitation.is_some())))
+        .collect();
+
+    sqlx::query!(
+        r#"INSERT INTO users (email, full_name, communication_channel)
+           SELECT e, n, 'discord' FROM unnest($1::text[], $2::text[]) AS t(e, n)
+           ON CONFLICT ((lower(email))) DO UPDATE
+               SET full_name = COALESCE(EXCLUDED.full_name, users.full_name)
+               WHERE EXCLUDED.full_name IS NOT NULL
+                 AND EXCLUDED.full_name IS DISTINCT FROM users.full_name"#,
+        &emails,
+        &names as &[Option<String>],
+    )
+    .execute(&mut *tx)
+    .await?;
+    let ids = sqlx::query!(
+        r#"SELECT u.id, lower(u.email) AS "key!"
+           FROM users u
+           WHERE lower(u.email) = ANY (SELECT lower(e) FROM unnest($1::text[]) AS e)"#,
+        &emails
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: HashMap<String, i64> = ids.into_iter().map(|r| (r.key, r.id)).collect();
+    let user_ids: Vec<i64> = unique
+        .iter()
+        .map(|r| {
+            ids.get(&r.email.to_lowercase())
+                .copied()
+                .unwrap_or_default()
+        })
+        .collect();
+    sqlx::query!(
+        r#"INSERT INTO invitations (user_id, upload_id, upload_row)
+           SELECT u, $2, l FROM unnest($1::bigint[], $3::int[]) AS t(u, l)
+           ON CONFLICT (user_id) DO UPDATE
+               SET upload_id = EXCLUDED.upload_id, upload_row = EXCLUDED.upload_row"#,
+        &user_ids,
+        upload_id,
+        &lines,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let outcomes = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let key = row.email.to_lowercase();
+            let user_id = ids.get(&key).copied().unwrap_or_default();
+            let outcome = if first_of.get(&key) != Some(&i) {
+                RowOutcome::Duplicate
+            } else {
+                match before.get(&key) {
+                    None => RowOutcome::Created,
+                    Some((_, name, invited)) => {
+                        let renamed = row.full_name.is_some() && row.full_name != *name;
+                        if renamed || !invited {
+                            RowOutcome::Updated
+                        } else {
+                            RowOutcome::Duplicate
+                        }
+                    }
+                }
+            };
+            (outcome, user_id)
+        })
+        .collect();
+    Ok(outcomes)
+}
+
+/// A batch of invitation mails just queued.
+#[derive(Debug, Clone)]
+pub struct QueuedBatch {
+    pub batch_id: Uuid,
+    /// The `email_deliveries` rows to push one `send_email` job for each.
+    pub delivery_ids: Vec<i64>,
+}
+
+/// Queues one invitation mail for each invitee who is still to be invited (`pending` or
+/// `failed`, unverified, no mail on its way), optionally only among `user_ids`.
+pub async fn queue_batch(
+    pool: &PgPool,
+    requested_by: &str,
+    user_ids: Option<&[i64]>,
+) -> Result<QueuedBatch, sqlx::Error> {
+    let batch_id = Uuid::now_v7();
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "INSERT INTO email_batches (id, requested_by, total) VALUES ($1, $2, 0)",
+        batch_id,
+        requested_by
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Locks the invitations so two concurrent calls do not both queue a mail for one invitee.
+    let delivery_ids = sqlx::query_scalar!(
+        r#"WITH due AS (
+               SELECT i.user_id, u.email FROM invitations i JOIN users u ON u.id = i.user_id
+               WHERE i.status IN ('pending', 'failed') AND NOT u.verified
+                 AND ($1::bigint[] IS NULL OR i.user_id = ANY ($1))
+                 AND NOT EXISTS (
+                     SELECT 1 FROM email_deliveries d
+                     WHERE d.user_id = i.user_id AND d.kind = 'invitation'
+                       AND d.status IN ('queued', 'retrying'))
+               ORDER BY i.user_id
+               FOR UPDATE OF i SKIP LOCKED
+           )
+           INSERT INTO email_deliveries (user_id, batch_id, kind, to_address)
+           SELECT user_id, $2, 'invitation', email FROM due
+           RETURNING id"#,
+        user_ids as Option<&[i64]>,
+        batch_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE email_batches SET total = $2 WHERE id = $1",
+        batch_id,
+        delivery_ids.len() as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(QueuedBatch {
+        batch_id,
+        delivery_ids,
+    })
+}
+
+/// How far a batch got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchProgress {
+    pub id: Uuid,
+    pub requested_by: String,
+    pub total: i32,
+    pub queued: i64,
+    pub sent: i64,
+    pub retrying: i64,
+    pub failed: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn batch_progress(pool: &PgPool, id: Uuid) -> Result<Option<BatchProgress>, sqlx::Error> {
+    sqlx::query_as!(
+        BatchProgress,
+        r#"SELECT b.id, b.requested_by, b.total, b.created_at,
+                  count(d.id) FILTER (WHERE d.status = 'queued') AS "queued!",
+                  count(d.id) FILTER (WHERE d.status = 'sent') AS "sent!",
+                  count(d.id) FILTER (WHERE d.status = 'retrying') AS "retrying!",
+                  count(d.id) FILTER (WHERE d.status = 'failed') AS "failed!"
+           FROM email_batches b LEFT JOIN email_deliveries d ON d.batch_id = b.id
+           WHERE b.id = $1
+           GROUP BY b.id"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Records that an invitation mail carrying token `token_id` went out.
+pub async fn mark_sent(
+    pool: &PgPool,
+    user_id: i64,
+    token_id: i64,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE invitations SET status = 'sent', token_id = $2, token_expires_at = $3
+           WHERE user_id = $1 AND status IN ('pending', 'failed', 'sent', 'expired')"#,
+        user_id,
+        token_id,
+        expires_at
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records that the invitation mail could not be delivered.
+pub async fn mark_failed(pool: &PgPool, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE invitations SET status = 'failed' WHERE user_id = $1 AND status IN ('pending', 'sent')",
+        user_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// `POST /api/refresh-token/{id}`: the invitee's current token dies now and a new invitation
+/// mail is queued (its job mints the new token). `None` when there is no such user.
+pub async fn reissue(pool: &PgPool, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    let email = sqlx::query_scalar!("SELECT email FROM users WHERE id = $1", user_id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(email) = email else {
+        return Ok(None);
+    };
+    one_time_tokens::retire(pool, user_id, "invitation").await?;
+    sqlx::query!(
+        r#"INSERT INTO invitations (user_id) VALUES ($1)
+           ON CONFLICT (user_id) DO UPDATE
+               SET status = CASE WHEN invitations.status = 'verified' THEN 'verified'
+                                 ELSE 'pending' END,
+                   token_id = NULL, token_expires_at = NULL"#,
+        user_id
+    )
+    .execute(pool)
+    .await?;
+    let delivery =
+        crate::email_deliveries::queue(pool, Some(user_id), "invitation", &email, None).await?;
+    Ok(Some(delivery))
+}
+
+/// The outcome of `POST /api/verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    Verified {
+        user_id: i64,
+    },
+    /// The email is already verified (the token is not looked at).
+    AlreadyVerified {
+        user_id: i64,
+    },
+    /// Unknown email, or wrong token, or no live token: indistinguishable on purpose.
+    Invalid {
+        remaining: Option<i32>,
+    },
+    Expired,
+}
+
+/// Checks an invitee's email and token; on success consumes the token and marks user and
+/// invitation verified.
+pub async fn verify(pool: &PgPool, email: &str, token: &str) -> Result<Verification, sqlx::Error> {
+    let user = sqlx::query!(
+        "SELECT id, verified FROM users WHERE lower(email) = lower($1)",
+        email.trim()
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(user) = user else {
+        return Ok(Verification::Invalid { remaining: None });
+    };
+    if user.verified {
+        return Ok(Verification::AlreadyVerified { user_id: user.id });
+    }
+    match one_time_tokens::check(pool, user.id, "invitation", token).await? {
+        Check::Valid { .. } => {
+            let mut tx = pool.begin().await?;
+            sqlx::query!(
+                r#"UPDATE users SET verified = TRUE, verified_at = COALESCE(verified_at, now())
+                   WHERE id = $1"#,
+                user.id
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                r#"UPDATE invitations SET status = 'verified', verified_at = now()
+                   WHERE user_id = $1"#,
+                user.id
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Verification::Verified { user_id: user.id })
+        }
+        Check::Wrong { remaining } => Ok(Verification::Invalid {
+            remaining: Some(remaining),
+        }),
+        Check::NoToken => Ok(Verification::Invalid { remaining: None }),
+        Check::Expired => Ok(Verification::Expired),
+    }
+}

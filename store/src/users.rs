@@ -1,0 +1,240 @@
+//! People: onboarded on the web (seed 001), signed in with Google (seed 002), invited by CSV
+//! (seed 003), with a role (seed 004). Email is unique regardless of case.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub username: Option<String>,
+    pub role: String,
+    pub is_active: bool,
+    pub personality: Option<String>,
+    pub communication_channel: Option<String>,
+    pub verified: bool,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `POST /api/user/onboarding` asks for.
+#[derive(Debug, Clone)]
+pub struct Onboarding<'a> {
+    pub email: &'a str,
+    pub full_name: &'a str,
+    pub personality: Option<&'a str>,
+    pub channel: &'a str,
+}
+
+/// The user an onboarding created or found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Onboarded {
+    pub user_id: i64,
+    /// Already verified before this call: its details were left unchanged (onboarding is
+    /// unauthenticated, so it must not rewrite a verified account).
+    pub was_verified: bool,
+}
+
+/// Creates an unverified user, or updates the details of an existing unverified one.
+pub async fn onboard(pool: &PgPool, o: &Onboarding<'_>) -> Result<Onboarded, sqlx::Error> {
+    let updated = sqlx::query_scalar!(
+        r#"INSERT INTO users (email, full_name, personality, communication_channel)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT ((lower(email))) DO UPDATE
+               SET full_name = EXCLUDED.full_name,
+                   personality = EXCLUDED.personality,
+                   communication_channel = EXCLUDED.communication_channel
+               WHERE NOT users.verified
+           RETURNING id"#,
+        o.email,
+        o.full_name,
+        o.personality,
+        o.channel,
+    )
+    .fetch_optional(pool)
+    .await?;
+    if let Some(user_id) = updated {
+        return Ok(Onboarded {
+            user_id,
+            was_verified: false,
+        });
+    }
+    let user_id = sqlx::query_scalar!(
+        "SELECT id FROM users WHERE lower(email) = lower($1)",
+        o.email
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Onboarded {
+        user_id,
+        was_verified: true,
+    })
+}
+
+pub async fn find(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as!(
+        User,
+        r#"SELECT id, email, full_name, username, role, is_active, personality,
+                  communication_channel, verified, verified_at, created_at
+           FROM users WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn id_by_email(pool: &PgPool, email: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM users WHERE lower(email) = lower($1)",
+        email.trim()
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Why a username cannot be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsernameChange {
+    Changed,
+    /// Another user has it (compared without case).
+    Taken,
+    NoSuchUser,
+}
+
+pub async fn set_username(
+    pool: &PgPool,
+    id: i64,
+    username: &str,
+) -> Result<UsernameChange, sqlx::Error> {
+    let result = sqlx::query!("UPDATE users SET username = $2 WHERE id = $1", id, username)
+        .execute(pool)
+        .await;
+    match result {
+        Ok(done) if done.rows_affected() == 1 => Ok(UsernameChange::Changed),
+        Ok(_) => Ok(UsernameChange::NoSuchUser),
+        Err(e) if crate::is_unique_violation(&e, "users_username_key") => Ok(UsernameChange::Taken),
+        Err(e) => Err(e),
+    }
+}
+
+/// Filters of `GET /api/users`; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub verified: Option<bool>,
+    pub role: Option<String>,
+    pub invitation_status: Option<String>,
+    /// Substring of the email or the name, without case.
+    pub search: Option<String>,
+}
+
+/// One line of the user list: the user, their Discord link, invitation and latest email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub id: i64,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub username: Option<String>,
+    pub role: String,
+    pub is_active: bool,
+    pub verified: bool,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub discord_id: Option<String>,
+    pub invitation_status: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub email_kind: Option<String>,
+    pub email_status: Option<String>,
+    pub email_error: Option<String>,
+    pub email_sent_at: Option<DateTime<Utc>>,
+}
+
+/// A page of users in id order, and how many match in all.
+pub async fn list(
+    pool: &PgPool,
+    filter: &UserFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UserSummary>, i64), sqlx::Error> {
+    let pattern = filter.search.as_deref().map(like_pattern);
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!"
+           FROM users u LEFT JOIN invitations i ON i.user_id = u.id
+           WHERE ($1::bool IS NULL OR u.verified = $1)
+             AND ($2::text IS NULL OR u.role = $2)
+             AND ($3::text IS NULL OR i.status = $3)
+             AND ($4::text IS NULL OR u.email ILIKE $4 OR u.full_name ILIKE $4)"#,
+        filter.verified,
+        filter.role,
+        filter.invitation_status,
+        pattern,
+    )
+    .fetch_one(pool)
+    .await?;
+    let users = sqlx::query_as!(
+        UserSummary,
+        r#"SELECT u.id, u.email, u.full_name, u.username, u.role, u.is_active, u.verified,
+                  u.verified_at, u.created_at,
+                  d.subject AS "discord_id?", i.status AS "invitation_status?",
+                  i.token_expires_at AS "token_expires_at?",
+                  e.kind AS "email_kind?", e.status AS "email_status?",
+                  e.last_error AS "email_error?", e.sent_at AS "email_sent_at?"
+           FROM users u
+           LEFT JOIN identities d ON d.user_id = u.id AND d.provider = 'discord'
+           LEFT JOIN invitations i ON i.user_id = u.id
+           LEFT JOIN LATERAL (
+               SELECT kind, status, last_error, sent_at FROM email_deliveries
+               WHERE user_id = u.id ORDER BY created_at DESC, id DESC LIMIT 1
+           ) e ON TRUE
+           WHERE ($1::bool IS NULL OR u.verified = $1)
+             AND ($2::text IS NULL OR u.role = $2)
+             AND ($3::text IS NULL OR i.status = $3)
+             AND ($4::text IS NULL OR u.email ILIKE $4 OR u.full_name ILIKE $4)
+           ORDER BY u.id
+           LIMIT $5 OFFSET $6"#,
+        filter.verified,
+        filter.role,
+        filter.invitation_status,
+        pattern,
+        limit,
+        offset,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((users, total))
+}
+
+/// `%text%` with LIKE's metacharacters in `text` taken literally.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Deletes one user and everything that hangs off them. False when there was none.
+pub async fn delete(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!("DELETE FROM users WHERE id = $1", id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes every user who is not an admin (seed 003's `DELETE /api/all`). Returns how many.
+pub async fn delete_all_members(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!("DELETE FROM users WHERE role <> 'admin'")
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_take_metacharacters_literally() {
+        assert_eq!(super::like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+}

@@ -1,0 +1,93 @@
+//! `refresh_provider_token`: trade an identity's stored refresh token for fresh tokens before
+//! the access token expires (pushed by the sweep). Safe to run twice: a token that is no longer
+//! close to expiry is left alone. A grant the provider revoked (`invalid_grant`) is forgotten,
+//! so the sweep stops asking; network trouble and 5xx are retried.
+
+use std::time::Duration;
+
+use apalis_core::error::BoxDynError;
+use apalis_core::task::data::Data;
+use chrono::Utc;
+use jobs::{ExchangeError, RefreshProviderToken};
+use serde::Serialize;
+
+use crate::Deps;
+use crate::providers::oauth::OauthError;
+
+/// Tokens expiring within this are refreshed; the sweep looks this far ahead.
+pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RefreshOutcome {
+    Refreshed,
+    /// Refreshed meanwhile (by an earlier run), or nothing to refresh.
+    NotDue,
+    /// The identity or its refresh token is gone.
+    Gone,
+    /// The provider of this identity is not configured in this deployment.
+    NotConfigured,
+    /// The provider revoked the grant, or the sealed token no longer opens: tokens forgotten.
+    Forgotten,
+}
+
+#[tracing::instrument(skip_all, fields(identity_id = job.identity_id))]
+pub async fn handle(
+    job: RefreshProviderToken,
+    deps: Data<Deps>,
+) -> Result<RefreshOutcome, BoxDynError> {
+    let Some(stored) = store::identities::stored_tokens(&deps.db, job.identity_id).await? else {
+        return Ok(RefreshOutcome::Gone);
+    };
+    let Some(sealed) = stored.refresh_token_enc else {
+        return Ok(RefreshOutcome::Gone);
+    };
+    let ahead = chrono::Duration::from_std(REFRESH_AHEAD).unwrap_or_default();
+    if stored
+        .token_expires_at
+        .is_some_and(|at| at > Utc::now() + ahead)
+    {
+        return Ok(RefreshOutcome::NotDue);
+    }
+    let client = match stored.provider.as_str() {
+        "discord" => deps.oauth.settings.discord.clone(),
+        "google" => deps.oauth.settings.google.clone(),
+        _ => None,
+    };
+    let Some(client) = client else {
+        return Ok(RefreshOutcome::NotConfigured);
+    };
+    let Ok(refresh_token) = deps.sealer.open(&sealed) else {
+        tracing::warn!("stored refresh token does not open (SECRET_KEY changed?); forgetting it");
+        store::identities::forget_tokens(&deps.db, stored.id).await?;
+        return Ok(RefreshOutcome::Forgotten);
+    };
+    match deps.oauth.refresh(&client, &refresh_token).await {
+        Ok(tokens) => {
+            let expires_at = tokens
+                .expires_in
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| Utc::now() + d);
+            store::identities::store_refreshed(
+                &deps.db,
+                stored.id,
+                &deps.sealer.seal(&tokens.access_token),
+                tokens
+                    .refresh_token
+                    .as_deref()
+                    .map(|t| deps.sealer.seal(t))
+                    .as_deref(),
+                expires_at,
+            )
+            .await?;
+            tracing::info!("provider token refreshed");
+            Ok(RefreshOutcome::Refreshed)
+        }
+        Err(OauthError::Rejected(ExchangeError::TokenExchangeFailed, detail)) => {
+            tracing::info!(%detail, "provider revoked the grant; forgetting its tokens");
+            store::identities::forget_tokens(&deps.db, stored.id).await?;
+            Ok(RefreshOutcome::Forgotten)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

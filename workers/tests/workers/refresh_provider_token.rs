@@ -1,0 +1,137 @@
+//! `refresh_provider_token` and the sweep that pushes it, against the fake OAuth provider.
+
+use std::time::Duration;
+
+use jobs::{Job, RefreshProviderToken, Sweep};
+use serde_json::Value;
+use testkit::FakeOAuth;
+use testkit::oauth::Account;
+use workers::providers::smtp::Mailer;
+
+use crate::support::World;
+
+/// A linked Discord identity whose access token expires in a minute; returns its id.
+async fn expiring_identity(world: &World, deps: &workers::Deps, refresh_token: &str) -> i64 {
+    let user: i64 =
+        sqlx::query_scalar("INSERT INTO users (email) VALUES ('t@example.test') RETURNING id")
+            .fetch_one(&world.db.pool)
+            .await
+            .expect("user");
+    let account = store::identities::ProviderAccount {
+        subject: "9009".into(),
+        access_token_enc: Some(deps.sealer.seal("old-access")),
+        refresh_token_enc: Some(deps.sealer.seal(refresh_token)),
+        token_expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(60)),
+        ..Default::default()
+    };
+    store::identities::link_discord(&world.db.pool, user, &account)
+        .await
+        .expect("link");
+    sqlx::query_scalar("SELECT id FROM identities")
+        .fetch_one(&world.db.pool)
+        .await
+        .expect("identity")
+}
+
+async fn run(world: &World, deps: workers::Deps, queue: &str, id: jobs::JobId) -> Value {
+    world
+        .with_workers(deps, async {
+            let status = world
+                .producer
+                .wait(queue, &id, Duration::from_secs(20))
+                .await
+                .expect("wait")
+                .expect("finished");
+            status.result.expect("a result")
+        })
+        .await
+}
+
+#[tokio::test]
+async fn the_sweep_refreshes_tokens_before_they_expire() {
+    let world = World::new().await;
+    let fake = FakeOAuth::start().await;
+    let deps = testkit::worker_deps(
+        &world.db,
+        &world.producer,
+        &"k".repeat(32),
+        Some(&fake),
+        None,
+        Mailer::files(std::env::temp_dir().join("concierge-unused-outbox")),
+    );
+    let refresh = fake.issue_refresh_token(&Account::discord("9009", "t"));
+    let identity = expiring_identity(&world, &deps, &refresh).await;
+    let swept = world
+        .producer
+        .push(&Sweep { fired_at_ms: 1 })
+        .await
+        .expect("push");
+    world
+        .with_workers(deps.clone(), async {
+            let status = world
+                .producer
+                .wait(Sweep::QUEUE, swept.id(), Duration::from_secs(20))
+                .await
+                .expect("wait")
+                .expect("finished");
+            let result = status.result.expect("a result");
+            assert_eq!(result["refreshes_pushed"], 1, "{result}");
+            // The refresh the sweep pushed runs on its own queue.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let fresh: bool = sqlx::query_scalar(
+                    "SELECT token_expires_at > now() + interval '1 day' FROM identities WHERE id = $1",
+                )
+                .bind(identity)
+                .fetch_one(&world.db.pool)
+                .await
+                .expect("identity");
+                if fresh {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "never refreshed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+    let (expires, sealed): (chrono::DateTime<chrono::Utc>, Vec<u8>) =
+        sqlx::query_as("SELECT token_expires_at, access_token_enc FROM identities WHERE id = $1")
+            .bind(identity)
+            .fetch_one(&world.db.pool)
+            .await
+            .expect("identity");
+    assert!(expires > chrono::Utc::now() + chrono::Duration::days(1));
+    assert_ne!(deps.sealer.open(&sealed).expect("opens"), "old-access");
+    assert_eq!(fake.token_requests(), 1, "refreshed once");
+}
+
+#[tokio::test]
+async fn a_revoked_grant_is_forgotten() {
+    let world = World::new().await;
+    let fake = FakeOAuth::start().await;
+    let deps = testkit::worker_deps(
+        &world.db,
+        &world.producer,
+        &"k".repeat(32),
+        Some(&fake),
+        None,
+        Mailer::files(std::env::temp_dir().join("concierge-unused-outbox")),
+    );
+    let identity = expiring_identity(&world, &deps, "rt-the-provider-forgot").await;
+    let job = world
+        .producer
+        .push(&RefreshProviderToken {
+            identity_id: identity,
+        })
+        .await
+        .expect("push");
+    let result = run(&world, deps, RefreshProviderToken::QUEUE, job.id().clone()).await;
+    assert_eq!(result["outcome"], "forgotten");
+    let gone: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT refresh_token_enc FROM identities WHERE id = $1")
+            .bind(identity)
+            .fetch_one(&world.db.pool)
+            .await
+            .expect("identity");
+    assert!(gone.is_none());
+}
