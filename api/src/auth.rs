@@ -4,7 +4,8 @@
 //! - `BearerJWT`: `Authorization: Bearer <jwt>`, the access token of a signed-in user
 //!   (seed 002), for the user endpoints.
 //!
-//! Admin endpoints take [`AdminAuth`]: either of the first two.
+//! Admin endpoints take [`AdminAuth`]: either of the first two; the `ApiToken` scheme also
+//! accepts the access JWT of an active user with role `admin` (seed 004's role-based access).
 
 use std::collections::HashMap;
 
@@ -34,7 +35,8 @@ pub struct Admin {
 )]
 pub struct AdminApiKey(pub Admin);
 
-/// An admin API token (seed 004), sent as `Authorization: Bearer cnc_…`.
+/// An admin API token (seed 004), sent as `Authorization: Bearer cnc_…`; the access JWT of a
+/// user whose role is `admin` is accepted in its place.
 #[derive(Debug, SecurityScheme)]
 #[oai(
     rename = "ApiToken",
@@ -114,8 +116,20 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Admin> {
     }
 }
 
+/// An admin API token, or (role-based access, seed 004) the access JWT of an active user whose
+/// role is `admin`: a JWT of any other role is 403.
 async fn check_api_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {
     let state = state(req)?;
+    if !bearer.token.starts_with(store::api_tokens::TOKEN_PREFIX) {
+        let user = check_jwt(req, bearer).await?;
+        return if user.role == "admin" {
+            Ok(Admin {
+                actor: format!("user:{}", user.id),
+            })
+        } else {
+            Err(poem::Error::from_status(StatusCode::FORBIDDEN))
+        };
+    }
     match store::api_tokens::authenticate(state.db(), &bearer.token).await {
         Ok(Some(token)) if token.role == "admin" => Ok(Admin {
             actor: format!("api_token:{}", token.id),

@@ -90,6 +90,12 @@ pub enum LoginCodeResult {
     /// Too many attempts for this Discord account or address (`too_many_attempts`).
     #[oai(status = 429)]
     TooMany(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[OpenApi(prefix_path = "/discord", tag = "DiscordTags::Discord")]

@@ -210,6 +210,9 @@ pub enum UploadResult {
     /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[derive(Debug, Object)]
@@ -257,6 +260,9 @@ pub enum BatchResult {
     Forbidden(Json<ErrorBody>),
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The body or a parameter cannot be parsed (`bad_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
 }
 
 #[derive(Debug, Object)]
@@ -305,6 +311,12 @@ pub enum VerifyResult {
     /// Too many attempts for this email, address or Discord account (`too_many_attempts`).
     #[oai(status = 429)]
     TooMany(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[derive(Debug, Object)]
@@ -327,6 +339,9 @@ pub enum ReissueResult {
     Forbidden(Json<ErrorBody>),
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The body or a parameter cannot be parsed (`bad_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
 }
 
 #[derive(Debug, Object)]
@@ -346,6 +361,9 @@ pub enum DeleteResult {
     Forbidden(Json<ErrorBody>),
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The body or a parameter cannot be parsed (`bad_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
 }
 
 #[derive(Debug, ApiResponse)]

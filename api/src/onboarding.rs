@@ -93,6 +93,12 @@ pub enum OnboardingResult {
     /// The email belongs to a verified account (`already_verified`); nothing was changed.
     #[oai(status = 409)]
     AlreadyVerified(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[OpenApi(tag = "OnboardingTags::Onboarding")]

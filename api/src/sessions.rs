@@ -121,6 +121,12 @@ pub enum LoginResult {
     /// Google sign-in is not configured (`oauth_not_configured`).
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[derive(Debug, Object)]
@@ -162,6 +168,15 @@ pub enum RefreshResult {
     /// session is now revoked (`refresh_token_reused`); sign in again.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The body or a parameter cannot be parsed (`bad_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[derive(Debug, Object)]
@@ -189,6 +204,27 @@ pub enum UsernameResult {
     /// Someone else has it (`username_taken`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum LogoutResult {
+    #[oai(status = 200)]
+    Ok(Json<Done>),
+    /// The body or a parameter cannot be parsed (`bad_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -417,14 +453,14 @@ impl SessionsApi {
         &self,
         state: Data<&AppState>,
         request: Json<RefreshRequest>,
-    ) -> poem::Result<Json<Done>> {
+    ) -> poem::Result<LogoutResult> {
         store::sessions::revoke(state.db(), &request.refresh_token)
             .await
             .map_err(internal)?;
-        Ok(Json(Done {
+        Ok(LogoutResult::Ok(Json(Done {
             success: true,
             message: "signed out".into(),
-        }))
+        })))
     }
 
     /// Change the signed-in user's username.

@@ -77,6 +77,12 @@ pub enum CreateTokenResult {
     Unauthorized(Json<ErrorBody>),
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not of the documented media type (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -101,6 +107,9 @@ pub enum RevokeTokenResult {
     /// No such live token.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The body or a parameter cannot be parsed (`bad_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
 }
 
 #[OpenApi(prefix_path = "/tokens", tag = "TokenTags::Tokens")]

@@ -256,19 +256,29 @@ pub struct StoredTokens {
     pub token_expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn stored_tokens(pool: &PgPool, id: i64) -> Result<Option<StoredTokens>, sqlx::Error> {
-    sqlx::query_as!(
+/// Locks the identity's row for a refresh and returns its tokens; `None` when it is gone, or
+/// when another refresh holds it (two refreshes of one grant must not overlap: the provider
+/// rotates refresh tokens, and the loser would present a dead one). The lock lasts until the
+/// transaction ends: pass it to [`store_refreshed`] or [`forget_tokens`], then commit.
+pub async fn lock_for_refresh(
+    pool: &PgPool,
+    id: i64,
+) -> Result<Option<(sqlx::Transaction<'static, sqlx::Postgres>, StoredTokens)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let stored = sqlx::query_as!(
         StoredTokens,
-        r#"SELECT id, provider, refresh_token_enc, token_expires_at FROM identities WHERE id = $1"#,
+        r#"SELECT id, provider, refresh_token_enc, token_expires_at FROM identities
+           WHERE id = $1 FOR UPDATE SKIP LOCKED"#,
         id
     )
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(stored.map(|s| (tx, s)))
 }
 
 /// Stores refreshed tokens; a provider that did not rotate the refresh token keeps the old one.
 pub async fn store_refreshed(
-    pool: &PgPool,
+    tx: &mut sqlx::PgConnection,
     id: i64,
     access_token_enc: &[u8],
     refresh_token_enc: Option<&[u8]>,
@@ -284,20 +294,20 @@ pub async fn store_refreshed(
         refresh_token_enc,
         expires_at
     )
-    .execute(pool)
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 /// Forgets the tokens of an identity whose grant the provider revoked: nothing to refresh.
-pub async fn forget_tokens(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> {
+pub async fn forget_tokens(tx: &mut sqlx::PgConnection, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"UPDATE identities
            SET access_token_enc = NULL, refresh_token_enc = NULL, token_expires_at = NULL
            WHERE id = $1"#,
         id
     )
-    .execute(pool)
+    .execute(tx)
     .await?;
     Ok(())
 }

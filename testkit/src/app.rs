@@ -31,6 +31,9 @@ pub struct AppOptions {
     pub limits: api::Limits,
     /// Where the workers' mail goes: `.eml` files in a fresh directory unless set.
     pub smtp_port: Option<u16>,
+    /// Share another app's Redis key prefix (its queues and rate limits), as a second replica
+    /// of the same deployment would.
+    pub redis_prefix: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -46,6 +49,7 @@ impl Default for AppOptions {
             job_wait: Duration::from_secs(10),
             limits: api::Limits::default(),
             smtp_port: None,
+            redis_prefix: None,
         }
     }
 }
@@ -139,7 +143,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     };
     let redis_client =
         redis::Client::open(options.redis_url.as_deref().unwrap_or(&redis.url)).expect("Redis URL");
-    let producer = jobs::Producer::connect(redis.client.clone(), &redis.prefix)
+    let prefix = options.redis_prefix.as_deref().unwrap_or(&redis.prefix);
+    let producer = jobs::Producer::connect(redis.client.clone(), prefix)
         .await
         .expect("producer");
     let api_key = store::secret::generate(24);

@@ -1,6 +1,7 @@
 //! `refresh_provider_token`: trade an identity's stored refresh token for fresh tokens before
 //! the access token expires (pushed by the sweep). Safe to run twice: a token that is no longer
-//! close to expiry is left alone. A grant the provider revoked (`invalid_grant`) is forgotten,
+//! close to expiry is left alone, and the identity's row is locked during the refresh, so two
+//! jobs never refresh one grant at once (the provider rotates refresh tokens). A grant the provider revoked (`invalid_grant`) is forgotten,
 //! so the sweep stops asking; network trouble and 5xx are retried.
 
 use std::time::Duration;
@@ -21,9 +22,10 @@ pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RefreshOutcome {
     Refreshed,
-    /// Refreshed meanwhile (by an earlier run), or nothing to refresh.
+    /// Refreshed meanwhile (by an earlier run), being refreshed by another job right now, or
+    /// the identity is gone.
     NotDue,
-    /// The identity or its refresh token is gone.
+    /// The identity has no refresh token (any more).
     Gone,
     /// The provider of this identity is not configured in this deployment.
     NotConfigured,
@@ -36,8 +38,11 @@ pub async fn handle(
     job: RefreshProviderToken,
     deps: Data<Deps>,
 ) -> Result<RefreshOutcome, BoxDynError> {
-    let Some(stored) = store::identities::stored_tokens(&deps.db, job.identity_id).await? else {
-        return Ok(RefreshOutcome::Gone);
+    let Some((mut tx, stored)) =
+        store::identities::lock_for_refresh(&deps.db, job.identity_id).await?
+    else {
+        // Gone, or another job is refreshing it right now.
+        return Ok(RefreshOutcome::NotDue);
     };
     let Some(sealed) = stored.refresh_token_enc else {
         return Ok(RefreshOutcome::Gone);
@@ -59,7 +64,8 @@ pub async fn handle(
     };
     let Ok(refresh_token) = deps.sealer.open(&sealed) else {
         tracing::warn!("stored refresh token does not open (SECRET_KEY changed?); forgetting it");
-        store::identities::forget_tokens(&deps.db, stored.id).await?;
+        store::identities::forget_tokens(&mut tx, stored.id).await?;
+        tx.commit().await?;
         return Ok(RefreshOutcome::Forgotten);
     };
     match deps.oauth.refresh(&client, &refresh_token).await {
@@ -69,7 +75,7 @@ pub async fn handle(
                 .and_then(|d| chrono::Duration::from_std(d).ok())
                 .map(|d| Utc::now() + d);
             store::identities::store_refreshed(
-                &deps.db,
+                &mut tx,
                 stored.id,
                 &deps.sealer.seal(&tokens.access_token),
                 tokens
@@ -80,12 +86,14 @@ pub async fn handle(
                 expires_at,
             )
             .await?;
+            tx.commit().await?;
             tracing::info!("provider token refreshed");
             Ok(RefreshOutcome::Refreshed)
         }
         Err(OauthError::Rejected(ExchangeError::TokenExchangeFailed, detail)) => {
             tracing::info!(%detail, "provider revoked the grant; forgetting its tokens");
-            store::identities::forget_tokens(&deps.db, stored.id).await?;
+            store::identities::forget_tokens(&mut tx, stored.id).await?;
+            tx.commit().await?;
             Ok(RefreshOutcome::Forgotten)
         }
         Err(e) => Err(e.into()),

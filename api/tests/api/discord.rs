@@ -415,3 +415,81 @@ async fn login_codes_link_once_and_are_rate_limited_per_discord_id() {
         .expect("login");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "admin only");
 }
+
+#[tokio::test]
+async fn a_state_bound_to_another_redirect_uri_is_refused() {
+    let app = linked_app().await;
+    let body = onboard(&app, "moved@example.test").await;
+    sqlx::query("UPDATE one_time_tokens SET redirect_uri = 'https://elsewhere.example/cb' WHERE purpose = 'oauth_state'")
+        .execute(&app.db.pool)
+        .await
+        .expect("rebind");
+    app.fake_oauth()
+        .login_as(&Account::discord("8008", "moved"));
+    let (_, destination) = browse(&app, body["verification_url"].as_str().expect("url")).await;
+    assert_eq!(error_code(&destination), "invalid_token");
+    assert_eq!(app.fake_oauth().token_requests(), 0);
+}
+
+#[tokio::test]
+async fn onboarding_stores_text_verbatim_and_rejects_bad_input() {
+    let app = linked_app().await;
+    let name = "Zoë 'O''Brien'); DROP TABLE users;--";
+    let resp = app
+        .post("/api/user/onboarding")
+        .json(&json!({
+            "name": name,
+            "email": "verbatim@example.test",
+            "selectedPersonality": "愛情 💖 %_\\",
+        }))
+        .send()
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let row: (String, String, String) = sqlx::query_as(
+        "SELECT full_name, personality, communication_channel FROM users WHERE email = 'verbatim@example.test'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("user");
+    assert_eq!(
+        row,
+        (
+            name.to_owned(),
+            "愛情 💖 %_\\".to_owned(),
+            "discord".to_owned()
+        )
+    );
+    for bad in [
+        json!({ "name": "", "email": "a@b.co" }),
+        json!({ "name": "A", "email": "not-an-email" }),
+        json!({ "name": "A", "email": "a@b.co", "communicationChannel": "pigeon" }),
+        json!({ "email": "a@b.co" }),
+    ] {
+        let resp = app
+            .post("/api/user/onboarding")
+            .json(&bad)
+            .send()
+            .await
+            .expect("onboarding");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: Value = resp.json().await.expect("json error");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let resp = app
+        .post("/api/user/onboarding")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = app
+        .post("/api/user/onboarding")
+        .header("content-type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

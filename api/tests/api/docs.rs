@@ -70,3 +70,34 @@ async fn docs_pages_are_self_contained() {
         "the root leads to the docs"
     );
 }
+
+/// The spec tells the truth about errors: an operation with a body documents 400, 413 and 415;
+/// one behind credentials documents 401; a path parameter brings 400.
+#[test]
+fn every_operation_documents_its_client_errors() {
+    let spec: Value = serde_json::from_str(&api::spec_json()).expect("spec");
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            let responses = op["responses"].as_object().expect("responses");
+            let has = |status: &str| responses.contains_key(status);
+            let name = format!("{method} {path}");
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(has(status), "{name} does not document {status}");
+                }
+            }
+            if op.get("security").is_some() {
+                assert!(has("401"), "{name} does not document 401");
+            }
+            let path_params = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
+            if path_params && method != "get" || path.contains("batches") {
+                assert!(has("400"), "{name} does not document 400");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "{checked} operations");
+}

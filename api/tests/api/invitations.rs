@@ -516,3 +516,50 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
         .expect("create");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn limits_hold_per_address_and_across_replicas() {
+    let limits = api::Limits {
+        per_email: 3,
+        per_ip: 5,
+        per_discord_id: 3,
+        window: Duration::from_secs(60),
+    };
+    let first = spawn_app_with(AppOptions {
+        limits,
+        ..AppOptions::default()
+    })
+    .await;
+    // A second replica of the same deployment: same Redis prefix, its own process state.
+    let second = spawn_app_with(AppOptions {
+        limits,
+        redis_prefix: Some(first.redis.prefix.clone()),
+        ..AppOptions::default()
+    })
+    .await;
+    let attempt = |app: &TestApp, email: &str| {
+        app.post_admin("/api/verify")
+            .json(&json!({ "email": email, "token": "guess" }))
+            .send()
+    };
+    // Per email, counted across both replicas.
+    for app in [&first, &second, &first] {
+        let resp = attempt(app, "target@example.test").await.expect("verify");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    let resp = attempt(&second, "target@example.test")
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Per address: other emails, same caller; 4 attempts so far, the 6th is refused.
+    let resp = attempt(&second, "other1@example.test")
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = attempt(&first, "other2@example.test")
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "too_many_attempts");
+}

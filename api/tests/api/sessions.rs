@@ -312,3 +312,37 @@ async fn usernames_are_unique_and_stored_verbatim() {
         .expect("anonymous");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn admin_role_users_may_use_admin_endpoints_with_their_jwt() {
+    let app = app().await;
+    let body = signed_in(&app, &Account::google("g-900", "boss@example.test", true)).await;
+    let jwt = body["access_token"].as_str().expect("jwt").to_owned();
+    let id = body["user"]["id"].as_i64().expect("id");
+    let users = || app.get("/api/users").bearer_auth(&jwt).send();
+    assert_eq!(
+        users().await.expect("users").status(),
+        StatusCode::FORBIDDEN,
+        "personal_only"
+    );
+    sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db.pool)
+        .await
+        .expect("promote");
+    assert_eq!(users().await.expect("users").status(), StatusCode::OK);
+    sqlx::query("UPDATE users SET is_active = FALSE WHERE id = $1")
+        .bind(id)
+        .execute(&app.db.pool)
+        .await
+        .expect("deactivate");
+    assert_eq!(
+        users().await.expect("users").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me(&app, &jwt).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "deactivation is immediate"
+    );
+}

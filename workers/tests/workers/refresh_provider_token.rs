@@ -10,6 +10,17 @@ use workers::providers::smtp::Mailer;
 
 use crate::support::World;
 
+fn deps_with(world: &World, fake: &FakeOAuth) -> workers::Deps {
+    testkit::worker_deps(
+        &world.db,
+        &world.producer,
+        &"k".repeat(32),
+        Some(fake),
+        None,
+        Mailer::files(std::env::temp_dir().join("concierge-unused-outbox")),
+    )
+}
+
 /// A linked Discord identity whose access token expires in a minute; returns its id.
 async fn expiring_identity(world: &World, deps: &workers::Deps, refresh_token: &str) -> i64 {
     let user: i64 =
@@ -51,14 +62,7 @@ async fn run(world: &World, deps: workers::Deps, queue: &str, id: jobs::JobId) -
 async fn the_sweep_refreshes_tokens_before_they_expire() {
     let world = World::new().await;
     let fake = FakeOAuth::start().await;
-    let deps = testkit::worker_deps(
-        &world.db,
-        &world.producer,
-        &"k".repeat(32),
-        Some(&fake),
-        None,
-        Mailer::files(std::env::temp_dir().join("concierge-unused-outbox")),
-    );
+    let deps = deps_with(&world, &fake);
     let refresh = fake.issue_refresh_token(&Account::discord("9009", "t"));
     let identity = expiring_identity(&world, &deps, &refresh).await;
     let swept = world
@@ -109,14 +113,7 @@ async fn the_sweep_refreshes_tokens_before_they_expire() {
 async fn a_revoked_grant_is_forgotten() {
     let world = World::new().await;
     let fake = FakeOAuth::start().await;
-    let deps = testkit::worker_deps(
-        &world.db,
-        &world.producer,
-        &"k".repeat(32),
-        Some(&fake),
-        None,
-        Mailer::files(std::env::temp_dir().join("concierge-unused-outbox")),
-    );
+    let deps = deps_with(&world, &fake);
     let identity = expiring_identity(&world, &deps, "rt-the-provider-forgot").await;
     let job = world
         .producer
@@ -134,4 +131,49 @@ async fn a_revoked_grant_is_forgotten() {
             .await
             .expect("identity");
     assert!(gone.is_none());
+}
+
+#[tokio::test]
+async fn two_refreshes_of_one_grant_never_overlap() {
+    let world = World::new().await;
+    let fake = FakeOAuth::start().await;
+    let deps = deps_with(&world, &fake);
+    let refresh = fake.issue_refresh_token(&Account::discord("9009", "t"));
+    let identity = expiring_identity(&world, &deps, &refresh).await;
+    let job = RefreshProviderToken {
+        identity_id: identity,
+    };
+    let pushed = world
+        .producer
+        .push_bulk(
+            &[job.clone(), job.clone(), job],
+            jobs::PushOptions::default(),
+        )
+        .await
+        .expect("push");
+    let outcomes = world
+        .with_workers(deps, async {
+            let mut outcomes = Vec::new();
+            for p in &pushed {
+                let status = world
+                    .producer
+                    .wait(RefreshProviderToken::QUEUE, p.id(), Duration::from_secs(20))
+                    .await
+                    .expect("wait")
+                    .expect("finished");
+                outcomes.push(status.result.expect("result")["outcome"].clone());
+            }
+            outcomes
+        })
+        .await;
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "refreshed").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().all(|o| o == "refreshed" || o == "not_due"),
+        "{outcomes:?}"
+    );
+    assert_eq!(fake.token_requests(), 1);
 }
