@@ -45,7 +45,7 @@ pub struct JobStatusResponse {
     /// On success of a Google sign-in: repeat `POST /api/login` with the same body to get the
     /// tokens.
     pub user_id: Option<i64>,
-    /// For Discord linking: where the browser should go now (relative to
+    /// For Discord linking, once finished: where the browser should go now (under
     /// `WEB_APP_BASE_URL` when that is set).
     pub redirect_url: Option<String>,
 }
@@ -105,7 +105,15 @@ impl JobStatusApi {
                 _ => {}
             },
         }
-        if response.progress != Progress::Pending {
+        // Only Discord linking has pages to go to; a Google sign-in is answered by repeating
+        // `POST /api/login`.
+        let discord = status
+            .payload
+            .as_ref()
+            .and_then(|p| p.get("provider"))
+            .and_then(|p| p.as_str())
+            == Some("discord");
+        if discord && response.progress != Progress::Pending {
             response.redirect_url =
                 destination.map(|d| d.location(state.config().web_app_base_url.as_ref()));
         }

@@ -293,8 +293,9 @@ pub enum Verification {
     Expired,
 }
 
-/// Checks an invitee's email and token; on success consumes the token and marks user and
-/// invitation verified.
+/// Checks an email and the token mailed to it (an invitation's, or the verification mail of an
+/// email onboarding); on success consumes the token and marks the user (and invitation)
+/// verified.
 pub async fn verify(pool: &PgPool, email: &str, token: &str) -> Result<Verification, sqlx::Error> {
     let user = sqlx::query!(
         "SELECT id, verified FROM users WHERE lower(email) = lower($1)",
@@ -308,7 +309,12 @@ pub async fn verify(pool: &PgPool, email: &str, token: &str) -> Result<Verificat
     if user.verified {
         return Ok(Verification::AlreadyVerified { user_id: user.id });
     }
-    match one_time_tokens::check(pool, user.id, "invitation", token).await? {
+    // Invitees hold an invitation token; people who onboarded by email a verification token.
+    let mut check = one_time_tokens::check(pool, user.id, "invitation", token).await?;
+    if check == Check::NoToken {
+        check = one_time_tokens::check(pool, user.id, "email_verification", token).await?;
+    }
+    match check {
         Check::Valid { .. } => {
             let mut tx = pool.begin().await?;
             sqlx::query!(

@@ -446,7 +446,7 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
     let app = spawn_app().await;
     let resp = app
         .post_admin("/api/tokens")
-        .json(&json!({ "name": "CI dashboard" }))
+        .json(&json!({ "name": "CI dashboard — «prod» 'quoted'; --" }))
         .send()
         .await
         .expect("create");
@@ -469,7 +469,7 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
         .json()
         .await
         .expect("json");
-    assert_eq!(list[0]["name"], "CI dashboard");
+    assert_eq!(list[0]["name"], "CI dashboard — «prod» 'quoted'; --");
     assert!(list[0]["last_used_at"].is_string());
     assert!(list[0].get("token").is_none(), "never listed");
     let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
@@ -562,4 +562,40 @@ async fn limits_hold_per_address_and_across_replicas() {
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["code"], "too_many_attempts");
+}
+
+#[tokio::test]
+async fn email_onboarding_mails_a_token_that_verifies() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(AppOptions {
+        workers: true,
+        smtp_port: Some(sink.port()),
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = app
+        .post("/api/user/onboarding")
+        .json(&json!({ "name": "Mail Person", "email": "mail@example.test", "communicationChannel": "email" }))
+        .send()
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut mail = None;
+    for _ in 0..100 {
+        if let Some(m) = sink.messages().into_iter().next() {
+            mail = Some(m);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mail = mail.expect("a verification mail");
+    assert!(mail.data.contains("Verify your email"), "{}", mail.data);
+    let resp = app
+        .post_admin("/api/verify")
+        .json(&json!({ "email": "mail@example.test", "token": token_in(&mail.data) }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(users(&app, "?verified=true").await["total"], 1);
 }

@@ -346,3 +346,109 @@ async fn admin_role_users_may_use_admin_endpoints_with_their_jwt() {
         "deactivation is immediate"
     );
 }
+
+#[tokio::test]
+async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
+    // No workers at first: the exchange waits in the queue.
+    let app = spawn_app_with(AppOptions {
+        oauth: true,
+        job_wait: std::time::Duration::from_millis(300),
+        ..AppOptions::default()
+    })
+    .await;
+    let start: Value = app
+        .post("/api/login/google")
+        .send()
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    app.fake_oauth()
+        .login_as(&Account::google("g-950", "slow@example.test", true));
+    let resp = app
+        .client
+        .get(start["authorization_url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("authorize");
+    let landing =
+        url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
+    let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
+    let body = json!({ "code": query["code"], "state": query["state"] });
+    let resp = app
+        .post("/api/login")
+        .json(&body)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let pending: Value = resp.json().await.expect("json");
+    let job_id = pending["job_id"].as_str().expect("job id").to_owned();
+    let status: Value = app
+        .get(&format!("/api/jobs/{job_id}"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["progress"], "pending");
+
+    let deps = testkit::worker_deps(
+        &app.db,
+        &app.producer,
+        &app.api_key,
+        app.oauth.as_ref(),
+        None,
+        workers::providers::smtp::Mailer::files(&app.mail_dir),
+    );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let workers = tokio::spawn(workers::run(deps, testkit::fast_workers(), stop.clone()));
+    // Repeating the request joins the same job (no second exchange) and gets the tokens…
+    let mut resp = app
+        .post("/api/login")
+        .json(&body)
+        .send()
+        .await
+        .expect("login");
+    for _ in 0..60 {
+        if resp.status() != StatusCode::ACCEPTED {
+            break;
+        }
+        // Each repeat waits up to job_wait for the job: no busy loop.
+        resp = app
+            .post("/api/login")
+            .json(&body)
+            .send()
+            .await
+            .expect("login");
+    }
+    assert_eq!(resp.status(), StatusCode::OK);
+    let tokens: Value = resp.json().await.expect("json");
+    assert_eq!(tokens["user"]["email"], "slow@example.test");
+    // …once.
+    let resp = app
+        .post("/api/login")
+        .json(&body)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.fake_oauth().token_requests(), 1);
+    let status: Value = app
+        .get(&format!("/api/jobs/{job_id}"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["progress"], "success");
+    assert!(
+        status["redirect_url"].is_null(),
+        "no pages for a Google sign-in"
+    );
+    stop.cancel();
+    let _ = workers.await;
+}
