@@ -38,7 +38,33 @@ pub struct Config {
     pub email: EmailConfig,
     pub discord: DiscordConfig,
     pub google: GoogleConfig,
+    pub ai: AiConfig,
     pub workers: WorkersConfig,
+}
+
+/// The chat, image and speech providers of the bot's replies. Each is an OpenAI-compatible
+/// HTTP API (base URL, model, key); without a base URL the built-in ones answer: a clearly
+/// labelled local responder, a local renderer that draws a PNG from the prompt, no voice notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiConfig {
+    pub chat: Option<AiProvider>,
+    pub image: Option<AiProvider>,
+    pub speech: Option<AiProvider>,
+    /// Voice of spoken replies. `SPEECH_VOICE`, `ai.speech_voice`; default `alloy`.
+    pub speech_voice: String,
+    /// Earlier turns sent with each chat request. `CHAT_HISTORY_TURNS`,
+    /// `ai.chat_history_turns`; default 20.
+    pub chat_history_turns: u32,
+}
+
+/// One OpenAI-compatible API: `<KIND>_API_BASE_URL` (e.g. `https://api.openai.com/v1`),
+/// `<KIND>_MODEL`, `<KIND>_API_KEY` (secret) for KIND in CHAT, IMAGE, SPEECH; YAML
+/// `ai.<kind>_base_url`, `ai.<kind>_model`, `ai.<kind>_api_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiProvider {
+    pub base_url: Url,
+    pub model: String,
+    pub api_key: Option<Secret>,
 }
 
 /// The job workers (`concierge worker`, and the workers inside `concierge all`).
@@ -199,6 +225,12 @@ pub struct DiscordConfig {
     /// Testing only: chat with members who never linked their account. `BYPASS_AUTH`;
     /// default false; logs a warning at start when on.
     pub bypass_auth: bool,
+    /// Where verification DMs go when a member's DMs are closed (Discord error 50007), unless
+    /// the guild has its own. `DISCORD_FALLBACK_CHANNEL_ID`, `discord.fallback_channel_id`.
+    pub fallback_channel_id: Option<u64>,
+    /// Where the bot reports what it could not do (missing permission, role above its own),
+    /// unless the guild has its own. `DISCORD_LOG_CHANNEL_ID`, `discord.log_channel_id`.
+    pub log_channel_id: Option<u64>,
 }
 
 /// Google sign-in (seed 002).
@@ -262,6 +294,8 @@ struct FileConfig {
     discord: FileDiscord,
     #[serde(default)]
     google: FileGoogle,
+    #[serde(default)]
+    ai: FileAi,
     #[serde(default)]
     workers: FileWorkers,
 }
@@ -351,6 +385,24 @@ struct FileDiscord {
     verification_timeout: Option<u64>,
     respond_to_all_messages: Option<bool>,
     bypass_auth: Option<bool>,
+    fallback_channel_id: Option<u64>,
+    log_channel_id: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAi {
+    chat_base_url: Option<String>,
+    chat_model: Option<String>,
+    chat_api_key: Option<String>,
+    chat_history_turns: Option<u32>,
+    image_base_url: Option<String>,
+    image_model: Option<String>,
+    image_api_key: Option<String>,
+    speech_base_url: Option<String>,
+    speech_model: Option<String>,
+    speech_api_key: Option<String>,
+    speech_voice: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -514,6 +566,7 @@ impl Config {
         let email = resolve_email(&r, f.email, &data_dir)?;
         let discord = resolve_discord(&r, f.discord)?;
         let google = resolve_google(&r, f.google)?;
+        let ai = resolve_ai(&r, f.ai)?;
         let workers = resolve_workers(&r, f.workers)?;
 
         Ok(Config {
@@ -535,6 +588,7 @@ impl Config {
             email,
             discord,
             google,
+            ai,
             workers,
         })
     }
@@ -913,6 +967,78 @@ fn resolve_discord(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, Co
         bypass_auth: r
             .bool("BYPASS_AUTH", "discord.bypass_auth", f.bypass_auth)?
             .unwrap_or(false),
+        fallback_channel_id: r.parse(
+            "DISCORD_FALLBACK_CHANNEL_ID",
+            "discord.fallback_channel_id",
+            f.fallback_channel_id,
+        )?,
+        log_channel_id: r.parse(
+            "DISCORD_LOG_CHANNEL_ID",
+            "discord.log_channel_id",
+            f.log_channel_id,
+        )?,
+    })
+}
+
+fn resolve_ai(r: &Resolver<'_>, f: FileAi) -> Result<AiConfig, ConfigError> {
+    let provider = |kind: &str,
+                    base: Option<String>,
+                    model: Option<String>,
+                    key: Option<String>,
+                    default_model: &str|
+     -> Result<Option<AiProvider>, ConfigError> {
+        let upper = kind.to_ascii_uppercase();
+        let Some(base) = r.string(&format!("{upper}_API_BASE_URL"), base) else {
+            return Ok(None);
+        };
+        let base_url = http_url(&format!("{upper}_API_BASE_URL (ai.{kind}_base_url)"), &base)?;
+        Ok(Some(AiProvider {
+            base_url,
+            model: r
+                .string(&format!("{upper}_MODEL"), model)
+                .unwrap_or_else(|| default_model.into()),
+            api_key: r.string(&format!("{upper}_API_KEY"), key).map(Secret::new),
+        }))
+    };
+    let turns = r
+        .parse(
+            "CHAT_HISTORY_TURNS",
+            "ai.chat_history_turns",
+            f.chat_history_turns,
+        )?
+        .unwrap_or(20);
+    if turns > 200 {
+        return Err(invalid(
+            "CHAT_HISTORY_TURNS (ai.chat_history_turns)",
+            "must be at most 200",
+        ));
+    }
+    Ok(AiConfig {
+        chat: provider(
+            "chat",
+            f.chat_base_url,
+            f.chat_model,
+            f.chat_api_key,
+            "gpt-4o-mini",
+        )?,
+        image: provider(
+            "image",
+            f.image_base_url,
+            f.image_model,
+            f.image_api_key,
+            "gpt-image-1",
+        )?,
+        speech: provider(
+            "speech",
+            f.speech_base_url,
+            f.speech_model,
+            f.speech_api_key,
+            "tts-1",
+        )?,
+        speech_voice: r
+            .string("SPEECH_VOICE", f.speech_voice)
+            .unwrap_or_else(|| "alloy".into()),
+        chat_history_turns: turns,
     })
 }
 

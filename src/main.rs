@@ -174,14 +174,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::All => {
             migrate(&config, None).await?;
-            if config.discord.bot_token.is_none() {
-                tracing::info!("Discord bot skipped: DISCORD_BOT_TOKEN is not set");
-            } else {
-                tracing::warn!("Discord bot skipped: this build has no bot yet");
-            }
+            let bot = async {
+                if config.discord.bot_token.is_none() {
+                    tracing::info!("Discord bot skipped: DISCORD_BOT_TOKEN is not set");
+                    return Ok(());
+                }
+                run_bot(&config, shutdown.clone()).await
+            };
             tokio::try_join!(
                 serve_api(&config, shutdown.clone()),
-                run_workers(&config, shutdown)
+                run_workers(&config, shutdown.clone()),
+                bot
             )?;
         }
         Command::Api => serve_api(&config, shutdown).await?,
@@ -193,10 +196,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 tracing::error!(
                     "concierge bot: DISCORD_BOT_TOKEN is not set; the bot cannot log in without it"
                 );
-            } else {
-                tracing::error!("concierge bot: this build has no Discord bot yet");
+                return Ok(ExitCode::from(2));
             }
-            return Ok(ExitCode::from(2));
+            run_bot(&config, shutdown).await?;
         }
         Command::Openapi { .. } => unreachable!("handled before the configuration is loaded"),
     }
@@ -355,11 +357,80 @@ async fn run_workers(config: &Config, shutdown: CancellationToken) -> anyhow::Re
             email,
             oauth,
             sealer: store::secret::Sealer::provider_tokens(&config.security.secret_key),
+            discord: config.discord.bot_token.as_ref().map(|token| {
+                workers::providers::discord::Discord::new(&discord_settings(config, token))
+            }),
+            ai: workers::providers::ai::Ai::new(ai_settings(config))
+                .context("cannot build the HTTP client of the AI providers")?,
+            gate: workers::guild::GateSettings {
+                member_role_name: config.discord.member_role_name.clone(),
+                verification_timeout: config.discord.verification_timeout,
+                fallback_channel_id: config.discord.fallback_channel_id,
+                log_channel_id: config.discord.log_channel_id,
+                web_app_base_url: config.web_app_base_url.as_ref().map(|u| u.to_string()),
+            },
         },
         settings,
         shutdown,
     )
     .await
+}
+
+async fn run_bot(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let Some(token) = &config.discord.bot_token else {
+        return Ok(());
+    };
+    let producer = producer(config).await?;
+    let deps = bot::BotDeps {
+        db: store::connect(&config.database.settings),
+        producer,
+        sealer: store::secret::Sealer::provider_tokens(&config.security.secret_key),
+    };
+    let settings = bot::BotSettings {
+        token: token.clone(),
+        proxy: discord_settings(config, token).proxy,
+        respond_to_all_messages: config.discord.respond_to_all_messages,
+        bypass_auth: config.discord.bypass_auth,
+        verification_timeout: config.discord.verification_timeout,
+        attempts_per_member: 10,
+        attempts_window: std::time::Duration::from_secs(15 * 60),
+    };
+    bot::run(deps, settings, shutdown).await
+}
+
+/// Discord REST: discord.com, or the host of `DISCORD_API_BASE_URL` when it points elsewhere
+/// (a self-hosted gateway or a test double).
+fn discord_settings(
+    config: &Config,
+    token: &store::secret::Secret,
+) -> workers::providers::discord::DiscordSettings {
+    let base = &config.discord.api_base_url;
+    let proxy = (base.host_str() != Some("discord.com")).then(|| {
+        let mut origin = base.origin().ascii_serialization();
+        if origin == "null" {
+            origin = base.as_str().trim_end_matches('/').to_owned();
+        }
+        origin
+    });
+    workers::providers::discord::DiscordSettings {
+        token: token.clone(),
+        proxy,
+    }
+}
+
+fn ai_settings(config: &Config) -> workers::providers::ai::AiSettings {
+    let api = |p: &concierge::config::AiProvider| workers::providers::ai::ApiSettings {
+        base_url: p.base_url.clone(),
+        model: p.model.clone(),
+        api_key: p.api_key.clone(),
+    };
+    workers::providers::ai::AiSettings {
+        chat: config.ai.chat.as_ref().map(api),
+        image: config.ai.image.as_ref().map(api),
+        speech: config.ai.speech.as_ref().map(api),
+        speech_voice: config.ai.speech_voice.clone(),
+        history_turns: config.ai.chat_history_turns,
+    }
 }
 
 fn oauth_settings(config: &Config) -> workers::providers::oauth::OauthSettings {

@@ -13,6 +13,8 @@
 //! - [`sessions`]: refresh-token families with rotation and reuse detection
 //! - [`invitations`]: CSV imports, invitation batches, token checks (seed 003)
 //! - [`audit`]: who did what
+//! - [`chat_messages`]: the bot's conversation turns
+//! - [`members`]: the Discord verification gate and guild settings
 //! - [`api_tokens`]: admin Bearer API tokens (seed 004)
 //! - [`email_deliveries`]: emails to send and their delivery status
 //! - [`job_effects`]: the idempotency ledger of jobs
@@ -21,11 +23,13 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod chat_messages;
 pub mod email_deliveries;
 pub mod identities;
 pub mod invitations;
 pub mod job_effects;
 pub mod maintenance;
+pub mod members;
 pub mod migrate;
 pub mod one_time_tokens;
 pub mod pool;
@@ -34,6 +38,8 @@ pub mod sessions;
 pub mod users;
 
 pub use pool::{DatabaseSettings, connect, ensure_database, ping};
+/// The error of every query, for crates that do not depend on sqlx themselves.
+pub use sqlx::Error as StoreError;
 pub use sqlx::PgPool as Pool;
 
 /// Whether `e` is the violation of the unique constraint (or index) named `constraint`: the

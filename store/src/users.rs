@@ -238,3 +238,27 @@ mod tests {
         assert_eq!(super::like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
     }
 }
+
+/// The verified, active user linked to a Discord account, with their chosen personality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscordMember {
+    pub user_id: i64,
+    pub verified: bool,
+    pub is_active: bool,
+    pub personality: Option<String>,
+}
+
+pub async fn by_discord(
+    pool: &PgPool,
+    discord_id: u64,
+) -> Result<Option<DiscordMember>, sqlx::Error> {
+    sqlx::query_as!(
+        DiscordMember,
+        r#"SELECT u.id AS user_id, u.verified, u.is_active, u.personality
+           FROM identities i JOIN users u ON u.id = i.user_id
+           WHERE i.provider = 'discord' AND i.subject = $1"#,
+        discord_id.to_string()
+    )
+    .fetch_optional(pool)
+    .await
+}

@@ -324,6 +324,10 @@ pub fn worker_deps(
             verification_ttl: Duration::from_secs(86_400),
         },
         oauth: Oauth::new(settings).expect("OAuth HTTP client"),
+        discord: None,
+        ai: workers::providers::ai::Ai::new(workers::providers::ai::AiSettings::default())
+            .expect("AI HTTP client"),
+        gate: workers::guild::GateSettings::default(),
         sealer: store::secret::Sealer::provider_tokens(&Secret::new(secret_key)),
     }
 }

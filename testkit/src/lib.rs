@@ -8,6 +8,8 @@
 //! - [`TcpProxy`]: a TCP forwarder that can be stopped, to take a dependency away mid-test.
 //! - [`SmtpSink`]: an SMTP server that records messages (and rejects on request).
 //! - [`FakeOAuth`]: Discord's and Google's OAuth and profile endpoints over real HTTP.
+//! - [`FakeDiscord`]: Discord's REST API and gateway (WebSocket) as serenity uses them.
+//! - [`FakeOpenAi`]: an OpenAI-compatible chat, image and speech API over real HTTP.
 //!
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
@@ -16,14 +18,18 @@
 
 mod app;
 mod db;
+pub mod discord;
 pub mod oauth;
+pub mod openai;
 mod proxy;
 mod redis_ns;
 mod smtp;
 
 pub use app::{AppOptions, TestApp, fast_workers, spawn_app, spawn_app_with, worker_deps};
 pub use db::TestDb;
+pub use discord::FakeDiscord;
 pub use oauth::FakeOAuth;
+pub use openai::FakeOpenAi;
 pub use proxy::TcpProxy;
 pub use redis_ns::TestRedis;
 pub use smtp::{ReceivedMail, SmtpSink};

@@ -90,13 +90,38 @@ pub struct FakeOAuth {
     _stop: Arc<StopOnDrop>,
 }
 
+/// Cancels its token when dropped: a fake server lives as long as its handles.
 #[derive(Debug)]
-struct StopOnDrop(CancellationToken);
+pub(crate) struct StopOnDrop(pub(crate) CancellationToken);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.cancel();
     }
+}
+
+/// Serves `app` on a free port of 127.0.0.1 until the returned guard is dropped.
+pub(crate) async fn serve(
+    app: impl poem::Endpoint + 'static,
+    what: &str,
+) -> (std::net::SocketAddr, StopOnDrop) {
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap_or_else(|e| panic!("bind {what}: {e}"));
+    let addr = *acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr())
+        .unwrap_or_else(|| panic!("{what} has no address"));
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(app, async move { token.cancelled().await }, None)
+            .await;
+    });
+    (addr, StopOnDrop(stop))
 }
 
 impl FakeOAuth {
@@ -109,26 +134,11 @@ impl FakeOAuth {
             .at("/userinfo", get(google_userinfo))
             .at("/tokeninfo", get(google_tokeninfo))
             .data(state.clone());
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind fake OAuth");
-        let addr = *acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr())
-            .expect("fake OAuth address");
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(app, async move { token.cancelled().await }, None)
-                .await;
-        });
+        let (addr, stop) = serve(app, "fake OAuth").await;
         Self {
             url: format!("http://{addr}"),
             state,
-            _stop: Arc::new(StopOnDrop(stop)),
+            _stop: Arc::new(stop),
         }
     }
 

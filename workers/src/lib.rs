@@ -8,16 +8,26 @@
 //! - [`send_email`]: render, send and record one email
 //! - [`exchange_oauth_code`]: OAuth code or token → linked account (Discord, Google)
 //! - [`refresh_provider_token`]: keep stored provider tokens fresh
+//! - [`send_discord_dm`], [`chat_reply`], [`generate_image`], [`verify_member`],
+//!   [`kick_expired_member`], [`guild_command`]: the Discord side (seeds 001 and 003)
+//! - [`guild`]: what the Discord handlers share (gate settings, member role, log channel)
 //! - [`sweep`]: periodic housekeeping
-//! - [`providers`]: the outside services (SMTP, OAuth providers)
+//! - [`providers`]: the outside services (SMTP, OAuth, Discord REST, chat/image/speech)
 
+pub mod chat_reply;
 pub mod cron;
 pub mod exchange_oauth_code;
+pub mod generate_image;
+pub mod guild;
+pub mod guild_command;
+pub mod kick_expired_member;
 pub mod probe;
 pub mod providers;
 pub mod refresh_provider_token;
 pub mod runtime;
+pub mod send_discord_dm;
 pub mod send_email;
 pub mod sweep;
+pub mod verify_member;
 
 pub use runtime::{Deps, WorkerSettings, run};

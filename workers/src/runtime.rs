@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
 use jobs::{
-    ExchangeOauthCode, Job, Probe, Producer, QueueConfig, RedisBackend, RefreshProviderToken,
-    SendEmail, Sweep,
+    ChatReply, ExchangeOauthCode, GenerateImage, GuildCommand, Job, KickExpiredMember, Probe,
+    Producer, QueueConfig, RedisBackend, RefreshProviderToken, SendDiscordDm, SendEmail, Sweep,
+    VerifyMember,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,10 @@ pub struct Deps {
     pub db: store::Pool,
     pub email: crate::send_email::EmailSettings,
     pub oauth: crate::providers::oauth::Oauth,
+    /// Discord REST; `None` without a bot token (Discord jobs then fail for good, saying so).
+    pub discord: Option<crate::providers::discord::Discord>,
+    pub ai: crate::providers::ai::Ai,
+    pub gate: crate::guild::GateSettings,
     /// Seals provider tokens at rest and opens those sealed into payloads by the API.
     pub sealer: store::secret::Sealer,
 }
@@ -117,6 +122,36 @@ pub async fn run(
         crate::refresh_provider_token::handle
     );
     serve!(Sweep, Sweep::QUEUE.to_owned(), crate::sweep::handle);
+    serve!(
+        SendDiscordDm,
+        SendDiscordDm::QUEUE.to_owned(),
+        crate::send_discord_dm::handle
+    );
+    serve!(
+        ChatReply,
+        ChatReply::QUEUE.to_owned(),
+        crate::chat_reply::handle
+    );
+    serve!(
+        GenerateImage,
+        GenerateImage::QUEUE.to_owned(),
+        crate::generate_image::handle
+    );
+    serve!(
+        VerifyMember,
+        VerifyMember::QUEUE.to_owned(),
+        crate::verify_member::handle
+    );
+    serve!(
+        KickExpiredMember,
+        KickExpiredMember::QUEUE.to_owned(),
+        crate::kick_expired_member::handle
+    );
+    serve!(
+        GuildCommand,
+        GuildCommand::QUEUE.to_owned(),
+        crate::guild_command::handle
+    );
     let schedule = tokio::spawn(crate::cron::run_schedule(
         deps.producer.clone(),
         settings.sweep_every,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use apalis_core::error::BoxDynError;
 use apalis_core::task::data::Data;
-use jobs::{PushOptions, RefreshProviderToken, Sweep};
+use jobs::{KickExpiredMember, PushOptions, RefreshProviderToken, Sweep};
 use serde::Serialize;
 
 use crate::Deps;
@@ -25,6 +25,9 @@ pub struct SweepOutcome {
     pub swept: store::maintenance::Swept,
     /// `refresh_provider_token` jobs pushed for tokens about to expire.
     pub refreshes_pushed: usize,
+    /// `kick_expired_member` jobs pushed for members past their deadline (their scheduled kick
+    /// was lost while everything was down; the kick's key makes a duplicate harmless).
+    pub kicks_pushed: usize,
 }
 
 pub async fn handle(job: Sweep, deps: Data<Deps>) -> Result<SweepOutcome, BoxDynError> {
@@ -48,16 +51,30 @@ pub async fn handle(job: Sweep, deps: Data<Deps>) -> Result<SweepOutcome, BoxDyn
     for (payload, options) in &pushes {
         deps.producer.push_with(payload, options.clone()).await?;
     }
+    let overdue = store::members::overdue(&deps.db, REFRESHES_PER_SWEEP).await?;
+    for (guild, member, deadline) in &overdue {
+        let (guild, member) = (*guild as u64, *member as u64);
+        let kick = KickExpiredMember {
+            guild_id: guild,
+            discord_user_id: member,
+        };
+        let key = kick.key(deadline.timestamp_millis());
+        deps.producer
+            .push_with(&kick, PushOptions::idempotent(key))
+            .await?;
+    }
     tracing::info!(
         fired_at_ms = job.fired_at_ms,
         one_time_tokens = swept.one_time_tokens,
         refresh_tokens = swept.refresh_tokens,
         job_effects = swept.job_effects,
         refreshes_pushed = pushes.len(),
+        kicks_pushed = overdue.len(),
         "swept"
     );
     Ok(SweepOutcome {
         swept,
         refreshes_pushed: pushes.len(),
+        kicks_pushed: overdue.len(),
     })
 }

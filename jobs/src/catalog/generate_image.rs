@@ -1,8 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::{InteractionRef, Job};
 
-/// Generate an image for `prompt` and post it to `channel_id`.
+/// Generate an image for `prompt` and post it to `channel_id` (or into the deferred response
+/// of `/imagine`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerateImage {
     pub prompt: String,
@@ -11,6 +12,9 @@ pub struct GenerateImage {
     pub requested_by: u64,
     /// The message to reply to, when there is one.
     pub reply_to: Option<u64>,
+    /// `/imagine`'s deferred response to fill.
+    #[serde(default)]
+    pub interaction: Option<InteractionRef>,
 }
 
 impl Job for GenerateImage {

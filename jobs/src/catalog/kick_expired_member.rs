@@ -13,3 +13,14 @@ pub struct KickExpiredMember {
 impl Job for KickExpiredMember {
     const QUEUE: &'static str = "kick_expired_member";
 }
+
+impl KickExpiredMember {
+    /// The idempotency key of the kick for one deadline (UNIX ms): the job scheduled at join
+    /// and the sweep's catch-up share it, so one deadline gives one kick.
+    pub fn key(&self, deadline_ms: i64) -> String {
+        format!(
+            "kick:{}:{}:{deadline_ms}",
+            self.guild_id, self.discord_user_id
+        )
+    }
+}

@@ -4,6 +4,7 @@
 mod chat_reply;
 mod exchange_oauth_code;
 mod generate_image;
+mod guild_command;
 mod kick_expired_member;
 mod probe;
 mod refresh_provider_token;
@@ -17,13 +18,14 @@ pub use exchange_oauth_code::{
     ExchangeError, ExchangeOauthCode, ExchangeOutcome, OauthGrant, OauthProvider,
 };
 pub use generate_image::GenerateImage;
+pub use guild_command::{AdminCommand, GuildCommand};
 pub use kick_expired_member::KickExpiredMember;
 pub use probe::Probe;
 pub use refresh_provider_token::RefreshProviderToken;
 pub use send_discord_dm::{DmMessage, SendDiscordDm};
 pub use send_email::SendEmail;
 pub use sweep::Sweep;
-pub use verify_member::VerifyMember;
+pub use verify_member::{InteractionRef, MemberProof, VerifyMember};
 
 /// Every queue name, for listing and for workers that serve them all.
 pub const QUEUES: &[&str] = &[
@@ -35,6 +37,7 @@ pub const QUEUES: &[&str] = &[
     <SendDiscordDm as crate::Job>::QUEUE,
     <VerifyMember as crate::Job>::QUEUE,
     <KickExpiredMember as crate::Job>::QUEUE,
+    <GuildCommand as crate::Job>::QUEUE,
     <Sweep as crate::Job>::QUEUE,
     <Probe as crate::Job>::QUEUE,
 ];

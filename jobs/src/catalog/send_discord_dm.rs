@@ -10,10 +10,14 @@ pub enum DmMessage {
     VerificationInstructions { deadline: i64 },
     /// Verification succeeded.
     VerificationConfirmed,
+    /// Verification failed; `reason` says why in words for the member.
+    VerificationFailed { reason: String },
+    /// The account is not linked: how to link it (seed 001).
+    LoginInstructions,
 }
 
 /// DM a member; when their DMs are closed (Discord error 50007), post in the guild's fallback
-/// channel instead.
+/// channel instead. `key` makes the post idempotent (Discord's nonce) when the job runs twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendDiscordDm {
     pub discord_user_id: u64,

@@ -2,14 +2,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::Job;
 
-/// Check a member's verification attempt against the invitation, mark the user verified and
-/// linked, and grant the Member role. The attempt (email + token) waits in the store under
-/// `attempt_id`, so the token never travels in a payload.
+/// How a member proves who they are. Secrets travel sealed with the application key (the bot
+/// and workers share it), never in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MemberProof {
+    /// Seed 003: the invitee's email and the token from their invitation mail.
+    Invitation { email: String, sealed_token: String },
+    /// Seed 001's fallback: `/login <auth_code>` from onboarding.
+    LoginCode { sealed_code: String },
+    /// A guild admin's `/force_verify`.
+    Forced { by: u64 },
+    /// The member was verified before (rejoined): just restore the role.
+    Rejoined,
+}
+
+/// A deferred slash-command response to edit, instead of a DM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractionRef {
+    /// The interaction token, sealed (it lets its holder edit the response for 15 minutes).
+    pub sealed_token: String,
+}
+
+/// Check a member's proof, mark the user verified and linked to the Discord account, grant
+/// the Member role in `guild_id` (when given), and confirm (in the interaction, else by DM).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyMember {
-    pub guild_id: u64,
+    pub guild_id: Option<u64>,
     pub discord_user_id: u64,
-    pub attempt_id: i64,
+    pub proof: MemberProof,
+    pub interaction: Option<InteractionRef>,
 }
 
 impl Job for VerifyMember {

@@ -112,7 +112,8 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
     assert_eq!(
         status.result,
         Some(serde_json::json!({
-            "one_time_tokens": 1, "refresh_tokens": 0, "job_effects": 1, "refreshes_pushed": 0
+            "one_time_tokens": 1, "refresh_tokens": 0, "job_effects": 1, "refreshes_pushed": 0,
+            "kicks_pushed": 0
         }))
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM one_time_tokens")

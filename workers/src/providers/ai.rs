@@ -1,0 +1,321 @@
+//! The bot's chat, image and speech providers. Each is a trait with an OpenAI-compatible HTTP
+//! client (chat completions, image generations, speech) and a built-in implementation that
+//! needs no key: a clearly labelled local responder, a local renderer that draws a real PNG
+//! from the prompt, and no speech.
+//!
+//! Errors: [`AiError::Permanent`] (4xx other than 408/429: bad key, refused prompt) must not
+//! be retried; [`AiError::Transient`] (network, 5xx, 429) may succeed later.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use store::secret::Secret;
+use url::Url;
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(90);
+/// A reply that wants an image ends with a line `IMAGE: <prompt>`; the worker strips it and
+/// pushes `generate_image`.
+pub const IMAGE_MARKER: &str = "IMAGE:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AiError {
+    #[error("the provider refused: {0}")]
+    Permanent(String),
+    #[error("the provider failed for now: {0}")]
+    Transient(String),
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+/// What the chat provider answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatAnswer {
+    pub reply: String,
+    /// Set when the reply asks for an image.
+    pub image_prompt: Option<String>,
+}
+
+impl ChatAnswer {
+    /// Splits a trailing `IMAGE: <prompt>` line off a raw reply.
+    pub fn parse(raw: &str) -> Self {
+        let trimmed = raw.trim_end();
+        if let Some((body, last)) = trimmed.rsplit_once('\n').or(Some(("", trimmed)))
+            && let Some(prompt) = last.trim().strip_prefix(IMAGE_MARKER)
+        {
+            let prompt = prompt.trim();
+            if !prompt.is_empty() {
+                return Self {
+                    reply: body.trim_end().to_owned(),
+                    image_prompt: Some(prompt.to_owned()),
+                };
+            }
+        }
+        Self {
+            reply: trimmed.to_owned(),
+            image_prompt: None,
+        }
+    }
+}
+
+/// An OpenAI-compatible endpoint.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// e.g. `https://api.openai.com/v1`
+    pub base_url: Url,
+    pub model: String,
+    pub api_key: Option<Secret>,
+}
+
+/// Where replies, images and voice notes come from.
+#[derive(Debug, Clone, Default)]
+pub struct AiSettings {
+    /// `None`: the local responder.
+    pub chat: Option<ApiSettings>,
+    /// `None`: the local renderer.
+    pub image: Option<ApiSettings>,
+    /// `None`: no voice notes.
+    pub speech: Option<ApiSettings>,
+    pub speech_voice: String,
+    pub history_turns: u32,
+}
+
+/// The providers, ready to call. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ai {
+    pub settings: std::sync::Arc<AiSettings>,
+    http: reqwest::Client,
+}
+
+fn join(base: &Url, path: &str) -> String {
+    format!("{}/{path}", base.as_str().trim_end_matches('/'))
+}
+
+fn classify(status: reqwest::StatusCode, body: String) -> AiError {
+    let detail = format!("{status}: {}", body.chars().take(300).collect::<String>());
+    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        AiError::Transient(detail)
+    } else {
+        AiError::Permanent(detail)
+    }
+}
+
+impl Ai {
+    pub fn new(settings: AiSettings) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            settings: std::sync::Arc::new(settings),
+            http: reqwest::Client::builder()
+                .timeout(HTTP_TIMEOUT)
+                .user_agent(concat!("concierge/", env!("CARGO_PKG_VERSION")))
+                .build()?,
+        })
+    }
+
+    async fn post(
+        &self,
+        api: &ApiSettings,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<reqwest::Response, AiError> {
+        let mut request = self.http.post(join(&api.base_url, path)).json(&body);
+        if let Some(key) = &api.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| AiError::Transient(e.to_string()))?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            let status = response.status();
+            Err(classify(status, response.text().await.unwrap_or_default()))
+        }
+    }
+
+    /// The system prompt: the member's chosen personality, and how to ask for an image.
+    pub fn system_prompt(personality: Option<&str>) -> String {
+        let personality = personality.unwrap_or("friendly");
+        format!(
+            "You are the community's companion on Discord, with a {personality} personality. \
+             Answer briefly. When a picture would help, end your answer with one line \
+             `{IMAGE_MARKER} <a description of the picture>`."
+        )
+    }
+
+    /// A reply to the last user turn of `history` (oldest first).
+    pub async fn chat(
+        &self,
+        personality: Option<&str>,
+        history: &[Turn],
+    ) -> Result<ChatAnswer, AiError> {
+        let Some(api) = &self.settings.chat else {
+            return Ok(local_reply(personality, history));
+        };
+        let mut messages = vec![Turn {
+            role: "system".into(),
+            content: Self::system_prompt(personality),
+        }];
+        messages.extend(history.iter().cloned());
+        let response = self
+            .post(
+                api,
+                "chat/completions",
+                serde_json::json!({ "model": api.model, "messages": messages }),
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Completion {
+            choices: Vec<Choice>,
+        }
+        #[derive(Deserialize)]
+        struct Choice {
+            message: Turn,
+        }
+        let completion: Completion = response
+            .json()
+            .await
+            .map_err(|e| AiError::Transient(format!("unreadable completion: {e}")))?;
+        let raw = completion
+            .choices
+            .into_iter()
+            .next()
+            .map(|c| c.message.content)
+            .ok_or_else(|| AiError::Transient("a completion without choices".into()))?;
+        Ok(ChatAnswer::parse(&raw))
+    }
+
+    /// A PNG for `prompt`.
+    pub async fn image(&self, prompt: &str) -> Result<Vec<u8>, AiError> {
+        let Some(api) = &self.settings.image else {
+            return Ok(crate::providers::png::render(prompt));
+        };
+        let response = self
+            .post(
+                api,
+                "images/generations",
+                serde_json::json!({ "model": api.model, "prompt": prompt, "n": 1, "size": "1024x1024", "response_format": "b64_json" }),
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Images {
+            data: Vec<Image>,
+        }
+        #[derive(Deserialize)]
+        struct Image {
+            b64_json: Option<String>,
+            url: Option<String>,
+        }
+        let images: Images = response
+            .json()
+            .await
+            .map_err(|e| AiError::Transient(format!("unreadable image answer: {e}")))?;
+        let image = images
+            .data
+            .into_iter()
+            .next()
+            .ok_or_else(|| AiError::Transient("no image in the answer".into()))?;
+        match (image.b64_json, image.url) {
+            (Some(b64), _) => base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|e| AiError::Permanent(format!("the image is not base64: {e}"))),
+            (None, Some(url)) => {
+                let bytes = self
+                    .http
+                    .get(url)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| AiError::Transient(e.to_string()))?
+                    .bytes()
+                    .await
+                    .map_err(|e| AiError::Transient(e.to_string()))?;
+                Ok(bytes.to_vec())
+            }
+            (None, None) => Err(AiError::Transient("an image without data".into())),
+        }
+    }
+
+    /// An MP3 of `text`, when a speech provider is configured.
+    pub async fn speech(&self, text: &str) -> Result<Option<Vec<u8>>, AiError> {
+        let Some(api) = &self.settings.speech else {
+            return Ok(None);
+        };
+        let response = self
+            .post(
+                api,
+                "audio/speech",
+                serde_json::json!({ "model": api.model, "input": text, "voice": self.settings.speech_voice, "response_format": "mp3" }),
+            )
+            .await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| AiError::Transient(e.to_string()))?;
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
+/// The built-in responder: no model, no key, and it says so.
+fn local_reply(personality: Option<&str>, history: &[Turn]) -> ChatAnswer {
+    let last = history
+        .iter()
+        .rev()
+        .find(|t| t.role == "user")
+        .map(|t| t.content.trim())
+        .unwrap_or("");
+    let lower = last.to_lowercase();
+    let wants_image = ["draw", "imagine", "picture", "image of", "paint"]
+        .iter()
+        .any(|w| lower.contains(w));
+    let tone = personality.unwrap_or("friendly");
+    let mut reply = format!(
+        "[local responder: no chat model is configured] You said: \u{201c}{}\u{201d}. \
+         I'm the {tone} built-in stand-in; an operator can set CHAT_API_BASE_URL for real answers.",
+        last.chars().take(500).collect::<String>()
+    );
+    let image_prompt = wants_image.then(|| last.chars().take(300).collect::<String>());
+    if image_prompt.is_some() {
+        reply.push_str(" Here is a picture.");
+    }
+    ChatAnswer {
+        reply,
+        image_prompt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_requests_are_split_off_the_reply() {
+        let a = ChatAnswer::parse("Sure!\nIMAGE: a red fox in snow\n");
+        assert_eq!(a.reply, "Sure!");
+        assert_eq!(a.image_prompt.as_deref(), Some("a red fox in snow"));
+        let b = ChatAnswer::parse("No picture here.");
+        assert_eq!(b.image_prompt, None);
+        let c = ChatAnswer::parse("IMAGE: only a picture");
+        assert_eq!(
+            (c.reply.as_str(), c.image_prompt.as_deref()),
+            ("", Some("only a picture"))
+        );
+    }
+
+    #[test]
+    fn the_local_responder_labels_itself_and_draws_on_request() {
+        let history = [Turn {
+            role: "user".into(),
+            content: "please draw a cat".into(),
+        }];
+        let a = local_reply(Some("loving"), &history);
+        assert!(a.reply.starts_with("[local responder"));
+        assert_eq!(a.image_prompt.as_deref(), Some("please draw a cat"));
+    }
+}
