@@ -38,6 +38,8 @@ pub const GENERAL_CHANNEL: u64 = 4002;
 pub const TOKEN: &str = "fake-bot-token";
 
 const TIMESTAMP: &str = "2024-01-01T00:00:00.000000+00:00";
+/// The marker of a scripted op 7 in the dispatch channel.
+const RECONNECT: &str = "__RECONNECT__";
 
 /// One REST request as the fake received it.
 #[derive(Debug, Clone)]
@@ -67,6 +69,8 @@ struct State {
     closed_dms: HashSet<u64>,
     forbid_roles: bool,
     forbid_kicks: bool,
+    /// RESUMEs received (after a reconnect).
+    resumes: u32,
     /// Message posts still to answer with 429 (Discord's rate limit).
     rate_limited_posts: u32,
     /// Members in the guild (for GET member).
@@ -163,6 +167,22 @@ impl FakeDiscord {
     /// The Identify payload the bot sent.
     pub fn identify(&self) -> Option<Value> {
         self.with(|s| s.identify.clone())
+    }
+
+    /// Asks the connected client to reconnect (op 7) and waits until it has resumed.
+    pub async fn reconnect(&self) {
+        let before = self.with(|s| s.resumes);
+        let _ = self.events.send(json!({ "t": RECONNECT }));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let notified = self.notify.notified();
+            if self.with(|s| s.resumes) > before {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("the client did not resume after op 7");
+            }
+        }
     }
 
     /// Gateway connections opened so far.
@@ -729,6 +749,10 @@ fn gateway(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse {
                             ready = true;
                         }
                         Some(6) => {
+                            if let Ok(mut s) = shared.state.lock() {
+                                s.resumes += 1;
+                            }
+                            shared.notify.notify_waiters();
                             seq = payload["d"]["seq"].as_u64().unwrap_or(seq) + 1;
                             if sink.send(send(json!({ "op": 0, "s": seq, "t": "RESUMED", "d": {} }))).await.is_err() { break }
                             ready = true;
@@ -738,6 +762,11 @@ fn gateway(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse {
                 }
                 event = events.recv(), if ready => {
                     let Ok(event) = event else { continue };
+                    if event["t"] == RECONNECT {
+                        // Discord's op 7: the client must reconnect and resume.
+                        let _ = sink.send(send(json!({ "op": 7, "d": null }))).await;
+                        break;
+                    }
                     seq += 1;
                     let frame = json!({ "op": 0, "s": seq, "t": event["t"], "d": event["d"] });
                     if sink.send(send(frame)).await.is_err() { break }

@@ -320,3 +320,54 @@ async fn a_rate_limited_post_is_retried_and_posted_once() {
     assert_eq!(world.discord.posts(dm).len(), 1);
     assert_eq!(world.discord.posts(dm)[0].content(), "after a pause");
 }
+
+#[tokio::test]
+async fn after_a_reconnect_the_bot_resumes_and_keeps_answering() {
+    let world = World::start(Options::default()).await;
+    world.linked_user(508, "resume@example.test").await;
+    world.discord.reconnect().await;
+    assert_eq!(world.discord.connections(), 2);
+    let dm = FakeDiscord::dm_channel(508);
+    world.discord.message(508, dm, None, "still there?", false);
+    world
+        .discord
+        .wait_for("the reply", WAIT, |_| !world.discord.posts(dm).is_empty())
+        .await;
+}
+
+#[tokio::test]
+async fn login_attempts_are_rate_limited_per_member() {
+    let world = World::start(Options::default()).await;
+    for i in 0..11 {
+        world.discord.slash(
+            509,
+            "login",
+            json!([{ "name": "code", "type": 3, "value": format!("WRONG{i}") }]),
+            None,
+        );
+    }
+    // Every interaction is answered at once: ten deferred, one refused.
+    let callbacks = |r: &[testkit::discord::Recorded]| {
+        r.iter()
+            .filter(|r| r.path.ends_with("/callback"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let requests = world
+        .discord
+        .wait_for("eleven answers", WAIT, |r| callbacks(r).len() == 11)
+        .await;
+    let refused: Vec<_> = callbacks(&requests)
+        .into_iter()
+        .filter(|r| r.body["type"] == 4)
+        .collect();
+    assert_eq!(refused.len(), 1, "the eleventh attempt");
+    assert!(
+        refused[0].body["data"]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("Too many attempts")),
+        "{}",
+        refused[0].body
+    );
+    assert_eq!(refused[0].body["data"]["flags"], 64, "ephemeral");
+}

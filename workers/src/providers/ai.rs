@@ -1,7 +1,9 @@
-//! The bot's chat, image and speech providers. Each is a trait with an OpenAI-compatible HTTP
-//! client (chat completions, image generations, speech) and a built-in implementation that
-//! needs no key: a clearly labelled local responder, a local renderer that draws a real PNG
-//! from the prompt, and no speech.
+//! The bot's chat, image and speech providers: three traits ([`ChatProvider`],
+//! [`ImageProvider`], [`SpeechProvider`]), each with an OpenAI-compatible HTTP client
+//! ([`OpenAi`]: chat completions, image generations, speech) and a built-in implementation that
+//! needs no key: a clearly labelled [`LocalResponder`], a [`LocalRenderer`] that draws a real PNG
+//! from the prompt, and [`NoSpeech`]. Tests replace the service at the network edge
+//! (testkit's fake OpenAI-compatible server).
 //!
 //! Errors: [`AiError::Permanent`] (4xx other than 408/429: bad key, refused prompt) must not
 //! be retried; [`AiError::Transient`] (network, 5xx, 429) may succeed later.
@@ -86,12 +88,27 @@ pub struct AiSettings {
     pub history_turns: u32,
 }
 
-/// The providers, ready to call. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Ai {
-    pub settings: std::sync::Arc<AiSettings>,
-    http: reqwest::Client,
+/// Answers a conversation.
+pub trait ChatProvider: Send + Sync + std::fmt::Debug {
+    /// A reply to the last user turn of `history` (oldest first).
+    fn chat<'a>(
+        &'a self,
+        personality: Option<&'a str>,
+        history: &'a [Turn],
+    ) -> BoxFuture<'a, Result<ChatAnswer, AiError>>;
 }
+
+/// Draws a picture (PNG bytes).
+pub trait ImageProvider: Send + Sync + std::fmt::Debug {
+    fn image<'a>(&'a self, prompt: &'a str) -> BoxFuture<'a, Result<Vec<u8>, AiError>>;
+}
+
+/// Speaks a text (MP3 bytes), or declines (`None`).
+pub trait SpeechProvider: Send + Sync + std::fmt::Debug {
+    fn speech<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, AiError>>;
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 fn join(base: &Url, path: &str) -> String {
     format!("{}/{path}", base.as_str().trim_end_matches('/'))
@@ -106,25 +123,90 @@ fn classify(status: reqwest::StatusCode, body: String) -> AiError {
     }
 }
 
+/// The providers, ready to call: OpenAI-compatible clients where configured, the built-in
+/// ones elsewhere. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ai {
+    pub settings: std::sync::Arc<AiSettings>,
+    pub chat: std::sync::Arc<dyn ChatProvider>,
+    pub image: std::sync::Arc<dyn ImageProvider>,
+    pub speech: std::sync::Arc<dyn SpeechProvider>,
+}
+
 impl Ai {
     pub fn new(settings: AiSettings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .user_agent(concat!("concierge/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let client = |api: &ApiSettings| OpenAi {
+            api: api.clone(),
+            http: http.clone(),
+            voice: settings.speech_voice.clone(),
+        };
+        let chat: std::sync::Arc<dyn ChatProvider> = match &settings.chat {
+            Some(api) => std::sync::Arc::new(client(api)),
+            None => std::sync::Arc::new(LocalResponder),
+        };
+        let image: std::sync::Arc<dyn ImageProvider> = match &settings.image {
+            Some(api) => std::sync::Arc::new(client(api)),
+            None => std::sync::Arc::new(LocalRenderer),
+        };
+        let speech: std::sync::Arc<dyn SpeechProvider> = match &settings.speech {
+            Some(api) => std::sync::Arc::new(client(api)),
+            None => std::sync::Arc::new(NoSpeech),
+        };
         Ok(Self {
             settings: std::sync::Arc::new(settings),
-            http: reqwest::Client::builder()
-                .timeout(HTTP_TIMEOUT)
-                .user_agent(concat!("concierge/", env!("CARGO_PKG_VERSION")))
-                .build()?,
+            chat,
+            image,
+            speech,
         })
     }
 
+    pub async fn chat(
+        &self,
+        personality: Option<&str>,
+        history: &[Turn],
+    ) -> Result<ChatAnswer, AiError> {
+        self.chat.chat(personality, history).await
+    }
+
+    pub async fn image(&self, prompt: &str) -> Result<Vec<u8>, AiError> {
+        self.image.image(prompt).await
+    }
+
+    pub async fn speech(&self, text: &str) -> Result<Option<Vec<u8>>, AiError> {
+        self.speech.speech(text).await
+    }
+
+    /// The system prompt: the member's chosen personality, and how to ask for an image.
+    pub fn system_prompt(personality: Option<&str>) -> String {
+        let personality = personality.unwrap_or("friendly");
+        format!(
+            "You are the community's companion on Discord, with a {personality} personality. \
+             Answer briefly. When a picture would help, end your answer with one line \
+             `{IMAGE_MARKER} <a description of the picture>`."
+        )
+    }
+}
+
+/// An OpenAI-compatible API: chat completions, image generations, speech.
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    api: ApiSettings,
+    http: reqwest::Client,
+    voice: String,
+}
+
+impl OpenAi {
     async fn post(
         &self,
-        api: &ApiSettings,
         path: &str,
         body: serde_json::Value,
     ) -> Result<reqwest::Response, AiError> {
-        let mut request = self.http.post(join(&api.base_url, path)).json(&body);
-        if let Some(key) = &api.api_key {
+        let mut request = self.http.post(join(&self.api.base_url, path)).json(&body);
+        if let Some(key) = &self.api.api_key {
             request = request.bearer_auth(key.expose());
         }
         let response = request
@@ -139,35 +221,20 @@ impl Ai {
         }
     }
 
-    /// The system prompt: the member's chosen personality, and how to ask for an image.
-    pub fn system_prompt(personality: Option<&str>) -> String {
-        let personality = personality.unwrap_or("friendly");
-        format!(
-            "You are the community's companion on Discord, with a {personality} personality. \
-             Answer briefly. When a picture would help, end your answer with one line \
-             `{IMAGE_MARKER} <a description of the picture>`."
-        )
-    }
-
-    /// A reply to the last user turn of `history` (oldest first).
-    pub async fn chat(
+    async fn complete(
         &self,
         personality: Option<&str>,
         history: &[Turn],
     ) -> Result<ChatAnswer, AiError> {
-        let Some(api) = &self.settings.chat else {
-            return Ok(local_reply(personality, history));
-        };
         let mut messages = vec![Turn {
             role: "system".into(),
-            content: Self::system_prompt(personality),
+            content: Ai::system_prompt(personality),
         }];
         messages.extend(history.iter().cloned());
         let response = self
             .post(
-                api,
                 "chat/completions",
-                serde_json::json!({ "model": api.model, "messages": messages }),
+                serde_json::json!({ "model": self.api.model, "messages": messages }),
             )
             .await?;
         #[derive(Deserialize)]
@@ -191,16 +258,11 @@ impl Ai {
         Ok(ChatAnswer::parse(&raw))
     }
 
-    /// A PNG for `prompt`.
-    pub async fn image(&self, prompt: &str) -> Result<Vec<u8>, AiError> {
-        let Some(api) = &self.settings.image else {
-            return Ok(crate::providers::png::render(prompt));
-        };
+    async fn generate(&self, prompt: &str) -> Result<Vec<u8>, AiError> {
         let response = self
             .post(
-                api,
                 "images/generations",
-                serde_json::json!({ "model": api.model, "prompt": prompt, "n": 1, "size": "1024x1024", "response_format": "b64_json" }),
+                serde_json::json!({ "model": self.api.model, "prompt": prompt, "n": 1, "size": "1024x1024", "response_format": "b64_json" }),
             )
             .await?;
         #[derive(Deserialize)]
@@ -242,16 +304,11 @@ impl Ai {
         }
     }
 
-    /// An MP3 of `text`, when a speech provider is configured.
-    pub async fn speech(&self, text: &str) -> Result<Option<Vec<u8>>, AiError> {
-        let Some(api) = &self.settings.speech else {
-            return Ok(None);
-        };
+    async fn speak(&self, text: &str) -> Result<Option<Vec<u8>>, AiError> {
         let response = self
             .post(
-                api,
                 "audio/speech",
-                serde_json::json!({ "model": api.model, "input": text, "voice": self.settings.speech_voice, "response_format": "mp3" }),
+                serde_json::json!({ "model": self.api.model, "input": text, "voice": self.voice, "response_format": "mp3" }),
             )
             .await?;
         let bytes = response
@@ -262,7 +319,63 @@ impl Ai {
     }
 }
 
-/// The built-in responder: no model, no key, and it says so.
+impl ChatProvider for OpenAi {
+    fn chat<'a>(
+        &'a self,
+        personality: Option<&'a str>,
+        history: &'a [Turn],
+    ) -> BoxFuture<'a, Result<ChatAnswer, AiError>> {
+        Box::pin(self.complete(personality, history))
+    }
+}
+
+impl ImageProvider for OpenAi {
+    fn image<'a>(&'a self, prompt: &'a str) -> BoxFuture<'a, Result<Vec<u8>, AiError>> {
+        Box::pin(self.generate(prompt))
+    }
+}
+
+impl SpeechProvider for OpenAi {
+    fn speech<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, AiError>> {
+        Box::pin(self.speak(text))
+    }
+}
+
+/// The built-in chat provider: no model, no key, and it says so.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalResponder;
+
+impl ChatProvider for LocalResponder {
+    fn chat<'a>(
+        &'a self,
+        personality: Option<&'a str>,
+        history: &'a [Turn],
+    ) -> BoxFuture<'a, Result<ChatAnswer, AiError>> {
+        Box::pin(async move { Ok(local_reply(personality, history)) })
+    }
+}
+
+/// The built-in image provider: a PNG drawn from the prompt.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalRenderer;
+
+impl ImageProvider for LocalRenderer {
+    fn image<'a>(&'a self, prompt: &'a str) -> BoxFuture<'a, Result<Vec<u8>, AiError>> {
+        Box::pin(async move { Ok(crate::providers::png::render(prompt)) })
+    }
+}
+
+/// Without a speech provider there are no voice notes.
+#[derive(Debug, Clone, Copy)]
+pub struct NoSpeech;
+
+impl SpeechProvider for NoSpeech {
+    fn speech<'a>(&'a self, _text: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, AiError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// The local responder's answer.
 fn local_reply(personality: Option<&str>, history: &[Turn]) -> ChatAnswer {
     let last = history
         .iter()
