@@ -1,5 +1,6 @@
 //! Health: `GET /api/health` says the process is alive (for liveness probes, no
-//! dependencies); `GET /api/health/detailed` checks the database, Redis and the schema version
+//! dependencies); `GET /api/health/ready` says whether it can serve (readiness probes);
+//! `GET /api/health/detailed` checks the database, Redis and the schema version
 //! and answers 503 naming what is down.
 
 use std::time::{Duration, Instant};
@@ -88,6 +89,24 @@ pub struct DetailedHealth {
     pub build: BuildInfo,
 }
 
+/// Whether this replica can serve.
+#[derive(Debug, Object)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    /// What is down: `database`, `redis`, `migrations`.
+    pub failing: Vec<String>,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ReadinessResponse {
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// A dependency is down; `failing` names it.
+    #[oai(status = 503)]
+    NotReady(Json<Readiness>),
+}
+
 #[derive(Debug, ApiResponse)]
 pub enum DetailedHealthResponse {
     /// Everything is up.
@@ -113,6 +132,38 @@ impl HealthApi {
         Json(Liveness {
             status: "ok".into(),
         })
+    }
+
+    /// Readiness: this replica can serve requests now (database, Redis and schema all up).
+    /// For load balancers and Kubernetes readiness probes: unauthenticated, and it names only
+    /// what is down. Liveness is `GET /api/health`.
+    #[oai(path = "/ready", method = "get", operation_id = "health_ready")]
+    async fn ready(&self, state: Data<&AppState>) -> ReadinessResponse {
+        let (database, redis, migrations) = tokio::join!(
+            check_database(&state),
+            check_redis(&state),
+            check_migrations(&state)
+        );
+        let failing: Vec<String> = [
+            ("database", database.status),
+            ("redis", redis.status),
+            ("migrations", migrations.status),
+        ]
+        .into_iter()
+        .filter(|(_, s)| *s == CheckStatus::Down)
+        .map(|(n, _)| n.to_owned())
+        .collect();
+        if failing.is_empty() {
+            ReadinessResponse::Ready(Json(Readiness {
+                status: "ready".into(),
+                failing,
+            }))
+        } else {
+            ReadinessResponse::NotReady(Json(Readiness {
+                status: "not_ready".into(),
+                failing,
+            }))
+        }
     }
 
     /// Dependency health: database, Redis and schema version, with build information.

@@ -206,3 +206,25 @@ async fn detailed_health_names_a_schema_behind_the_build() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn readiness_is_unauthenticated_and_names_what_is_down() {
+    let app = spawn_app().await;
+    let resp = app.get("/api/health/ready").send().await.expect("ready");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+
+    let down = spawn_app_with(AppOptions {
+        redis_url: Some("redis://127.0.0.1:1".into()),
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = down.get("/api/health/ready").send().await.expect("ready");
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["failing"], serde_json::json!(["redis"]));
+    // Liveness does not care.
+    let resp = down.get("/api/health").send().await.expect("live");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
