@@ -91,6 +91,10 @@ pub struct WorkersConfig {
     /// How often the housekeeping `sweep` job fires (once across all replicas).
     /// `SWEEP_INTERVAL_SECONDS`, `workers.sweep_interval_seconds`; default 300.
     pub sweep_every: Duration,
+    /// Where `concierge worker` serves Prometheus `/metrics` and `/health` (on HOST).
+    /// `WORKER_METRICS_PORT`, `workers.metrics_port`; default 9464; 0 turns it off. In
+    /// `concierge all` the API's `/metrics` shows the workers' metrics instead.
+    pub metrics_port: u16,
 }
 
 /// Postgres.
@@ -311,6 +315,7 @@ struct FileWorkers {
     result_ttl_seconds: Option<u64>,
     dead_ttl_days: Option<u64>,
     sweep_interval_seconds: Option<u64>,
+    metrics_port: Option<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1142,6 +1147,13 @@ fn resolve_workers(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig, Co
         result_ttl: Duration::from_secs(result_ttl),
         dead_ttl: Duration::from_secs(dead_ttl * 86_400),
         sweep_every: Duration::from_secs(sweep),
+        metrics_port: r
+            .parse(
+                "WORKER_METRICS_PORT",
+                "workers.metrics_port",
+                f.metrics_port,
+            )?
+            .unwrap_or(9464),
     })
 }
 

@@ -193,13 +193,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             };
             tokio::try_join!(
                 serve_api(&config, shutdown.clone()),
-                run_workers(&config, shutdown.clone()),
+                run_workers(&config, shutdown.clone(), false),
                 bot
             )?;
         }
         Command::Api => serve_api(&config, shutdown).await?,
         Command::Migrate { target } => migrate(&config, target).await?,
-        Command::Worker => run_workers(&config, shutdown).await?,
+        Command::Worker => run_workers(&config, shutdown, true).await?,
         Command::Probe(args) => return probe(&config, args, shutdown).await,
         Command::Bot => {
             if config.discord.bot_token.is_none() {
@@ -406,7 +406,11 @@ async fn producer(config: &Config) -> anyhow::Result<jobs::Producer> {
         .context("cannot reach Redis (REDIS_URL)")
 }
 
-async fn run_workers(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn run_workers(
+    config: &Config,
+    shutdown: CancellationToken,
+    serve_metrics: bool,
+) -> anyhow::Result<()> {
     let producer = producer(config).await?;
     let w = &config.workers;
     let settings = workers::WorkerSettings {
@@ -422,6 +426,8 @@ async fn run_workers(config: &Config, shutdown: CancellationToken) -> anyhow::Re
         probe_queues: w.probe_queues.clone(),
         grace: config.server.shutdown_grace,
         sweep_every: w.sweep_every,
+        metrics_addr: (serve_metrics && w.metrics_port != 0)
+            .then(|| std::net::SocketAddr::new(config.server.host, w.metrics_port)),
     };
     let db = store::connect(&config.database.settings);
     let email = email_settings(config)?;

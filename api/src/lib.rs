@@ -245,6 +245,7 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .at("/api/openapi.yaml", fixed("application/yaml", yaml))
         .at("/api/docs", fixed("text/html; charset=utf-8", swagger))
         .at("/api/redoc", fixed("text/html; charset=utf-8", redoc))
+        .at("/metrics", get(metrics))
         .at("/discord/success", get(pages::success))
         .at("/discord/error", get(pages::error))
         .at("/discord/pending", get(pages::pending))
@@ -254,6 +255,17 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         })
         .with(AddData::new(state))
         .with(middleware::RequestContext)
+}
+
+/// Prometheus metrics of this process and the queues (see `jobs::metrics`). Unauthenticated,
+/// like most exporters: counts and latencies only; keep the port off the public internet or
+/// filter `/metrics` at the proxy.
+#[poem::handler]
+async fn metrics(state: poem::web::Data<&AppState>) -> Response {
+    let text = jobs::metrics::render(Some(state.producer())).await;
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
 }
 
 /// `GET` of a document computed once at start.

@@ -56,6 +56,8 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         req.extensions_mut().insert(RequestId(id.clone()));
+        let method = req.method().to_string();
+        let route = route_label(req.uri().path());
         let span = tracing::info_span!(
             "request",
             request_id = %id,
@@ -72,7 +74,27 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 resp.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
             let status = resp.status().as_u16();
-            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = started.elapsed().as_secs_f64();
+            let latency_ms = elapsed * 1000.0;
+            let metrics = jobs::metrics::global();
+            // Unknown paths share one label: a scanner must not grow the metric set.
+            let route = if status == 404 {
+                "unmatched".to_owned()
+            } else {
+                route
+            };
+            metrics
+                .http_requests
+                .get_or_create(&jobs::metrics::HttpLabels {
+                    method: method.clone(),
+                    route: route.clone(),
+                    status,
+                })
+                .inc();
+            metrics
+                .http_duration
+                .get_or_create(&jobs::metrics::RouteLabels { method, route })
+                .observe(elapsed);
             if status >= 500 {
                 tracing::warn!(status, latency_ms, "request finished");
             } else {
@@ -83,6 +105,20 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         .instrument(span)
         .await
     }
+}
+
+/// The route of a path for metrics: ids, tokens and other variable segments become `:id`.
+fn route_label(path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            let variable = segment.len() > 24
+                || (!segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()))
+                || segment.bytes().filter(|b| *b == b'-').count() >= 4;
+            if variable { ":id" } else { segment }
+        })
+        .collect();
+    segments.join("/")
 }
 
 /// Refuses bodies over `max_bytes` with 413: at once when `Content-Length` says so, and while
@@ -152,5 +188,19 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             }
         }
         self.inner.call(req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn routes_hide_ids() {
+        assert_eq!(super::route_label("/api/users"), "/api/users");
+        assert_eq!(super::route_label("/api/42"), "/api/:id");
+        assert_eq!(
+            super::route_label("/api/batches/0194a0a2-7b1c-7d3e-8f00-123456789abc"),
+            "/api/batches/:id"
+        );
+        assert_eq!(super::route_label("/api/tokens/7"), "/api/tokens/:id");
     }
 }

@@ -481,6 +481,7 @@ impl Bench {
                 self.args.concurrency.to_string(),
             )
             .env("RUST_LOG", "warn")
+            .env("WORKER_METRICS_PORT", "0")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -7,11 +7,13 @@
 //! - [`Job`], [`JobId`], [`PushOptions`], [`Pushed`], [`JobState`], [`JobStatus`]: the handle types
 //! - [`probe_run`]: bookkeeping of `concierge probe` runs
 //! - [`ratelimit`]: fixed-window rate limits shared by every replica
+//! - [`metrics`]: the Prometheus registry of the process (HTTP, jobs, providers, queues)
 //! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result),
 //!   [`RedisBackend`] (apalis `Backend` + `TaskSink`) and its [`redis::AckLayer`]
 
 pub mod catalog;
 mod job;
+pub mod metrics;
 pub mod probe_run;
 pub mod ratelimit;
 pub mod redis;

@@ -32,6 +32,8 @@ impl Queue {
             ("REDIS_KEY_PREFIX", self.prefix.as_str()),
             ("LOG_FORMAT", "json"),
             ("SHUTDOWN_GRACE_SECONDS", "10"),
+            // Several workers run at once here: no metrics listeners to collide.
+            ("WORKER_METRICS_PORT", "0"),
         ];
         env.extend_from_slice(extra);
         env

@@ -12,6 +12,7 @@ use jobs::{
     Producer, QueueConfig, RedisBackend, RefreshProviderToken, SendDiscordDm, SendEmail, Sweep,
     VerifyMember,
 };
+use poem::EndpointExt;
 use tokio_util::sync::CancellationToken;
 
 /// What handlers may use. Cheap to clone.
@@ -44,6 +45,9 @@ pub struct WorkerSettings {
     pub grace: Duration,
     /// How often the sweep fires (once across replicas).
     pub sweep_every: Duration,
+    /// Serve Prometheus `/metrics` (and `/health`) here; `None`: not at all (e.g. `concierge
+    /// all`, where the API serves the same registry).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for WorkerSettings {
@@ -55,6 +59,7 @@ impl Default for WorkerSettings {
             probe_queues: vec![Probe::QUEUE.to_owned()],
             grace: Duration::from_secs(30),
             sweep_every: Duration::from_secs(300),
+            metrics_addr: None,
         }
     }
 }
@@ -152,6 +157,9 @@ pub async fn run(
         GuildCommand::QUEUE.to_owned(),
         crate::guild_command::handle
     );
+    if let Some(addr) = settings.metrics_addr {
+        serve_metrics(addr, deps.producer.clone(), shutdown.clone()).await?;
+    }
     let schedule = tokio::spawn(crate::cron::run_schedule(
         deps.producer.clone(),
         settings.sweep_every,
@@ -177,5 +185,41 @@ pub async fn run(
         }
     }
     tracing::info!("workers stopped");
+    Ok(())
+}
+
+/// `GET /metrics` (Prometheus) and `GET /health` (liveness) of a worker process.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    producer: Producer,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use poem::listener::Listener;
+    #[poem::handler]
+    async fn metrics(producer: poem::web::Data<&Producer>) -> poem::Response {
+        poem::Response::builder()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(jobs::metrics::render(Some(&producer)).await)
+    }
+    #[poem::handler]
+    fn health() -> &'static str {
+        "ok"
+    }
+    let app = poem::Route::new()
+        .at("/metrics", poem::get(metrics))
+        .at("/health", poem::get(health))
+        .data(producer);
+    let acceptor = poem::listener::TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot serve worker metrics on {addr} (WORKER_METRICS_PORT): {e}")
+        })?;
+    tracing::info!(address = %addr, "worker metrics at /metrics");
+    tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(app, async move { shutdown.cancelled().await }, None)
+            .await;
+    });
     Ok(())
 }

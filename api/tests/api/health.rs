@@ -228,3 +228,33 @@ async fn readiness_is_unauthenticated_and_names_what_is_down() {
     let resp = down.get("/api/health").send().await.expect("live");
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_show_the_queues() {
+    let app = spawn_app().await;
+    app.get("/api/health").send().await.expect("health");
+    app.get("/api/nope/at/all").send().await.expect("404");
+    let resp = app.get("/metrics").send().await.expect("metrics");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.expect("text");
+    assert!(
+        text.contains(
+            r#"concierge_http_requests_total{method="GET",route="/api/health",status="200"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="unmatched",status="404""#),
+        "unknown paths share a label"
+    );
+    assert!(!text.contains("/api/nope"), "no label per unknown path");
+    assert!(text.contains("concierge_http_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"concierge_queue_jobs{queue="send_email",state="waiting"}"#));
+    assert!(text.contains(r#"concierge_queue_oldest_age_seconds{queue="probe"}"#));
+}

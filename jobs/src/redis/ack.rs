@@ -155,6 +155,38 @@ pub(crate) fn outcome<R: Serialize>(
     }
 }
 
+fn record_metrics(queue: &str, lease: &Lease, outcome: &Outcome) {
+    let metrics = crate::metrics::global();
+    let labels = crate::metrics::QueueLabels {
+        queue: queue.to_owned(),
+    };
+    let now = now_ms();
+    metrics
+        .job_run_time
+        .get_or_create(&labels)
+        .observe(now.saturating_sub(lease.claimed_at_ms) as f64 / 1000.0);
+    if lease.attempt == 1 {
+        metrics
+            .job_start_latency
+            .get_or_create(&labels)
+            .observe(lease.claimed_at_ms.saturating_sub(lease.enqueued_at_ms) as f64 / 1000.0);
+    }
+    let kind = match outcome {
+        Outcome::Done { .. } => "done",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Dead { .. } => "dead",
+    };
+    metrics
+        .job_outcomes
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            queue: queue.to_owned(),
+            outcome: kind.to_owned(),
+            attempt: lease.attempt,
+        })
+        .inc();
+}
+
 /// Hands the outcome to the settler and waits until it is recorded: the worker's graceful
 /// stop waits for this future, so no outcome is left unrecorded at exit.
 async fn settle<R: Serialize + Sync>(
@@ -165,6 +197,7 @@ async fn settle<R: Serialize + Sync>(
     result: &Result<R, BoxDynError>,
 ) {
     let outcome = outcome(shared, &lease, killed, result);
+    record_metrics(&shared.keys.queue, &lease, &outcome);
     match &outcome {
         Outcome::Done { .. } => tracing::debug!("job done"),
         Outcome::Retry { error, at_ms } => {

@@ -705,6 +705,14 @@ async fn keep_loop(
             .arg(started)
             .invoke_async(&mut conn)
             .await;
+        if beat.is_ok() {
+            crate::metrics::global()
+                .heartbeats
+                .get_or_create(&crate::metrics::QueueLabels {
+                    queue: keys.queue.clone(),
+                })
+                .set((now_ms() / 1000) as i64);
+        }
         if let Err(e) = beat {
             tracing::warn!(queue = %keys.queue, error = %e, "heartbeat failed");
             continue;

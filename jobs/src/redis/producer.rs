@@ -192,10 +192,33 @@ impl Producer {
             .query_async(&mut conn)
             .await?;
         Ok(QueueDepth {
+            waiting,
+            running: held,
             stream: waiting + held,
             delayed,
             dead,
         })
+    }
+
+    /// How long the oldest unfinished job of `queue` has been in its stream (0 when empty).
+    /// Approximate: acknowledged entries leave the stream one settle batch late.
+    pub async fn oldest_age_ms(&self, queue: &str) -> Result<u64, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let first: redis::streams::StreamRangeReply = self
+            .conn
+            .clone()
+            .xrange_count(keys.stream(), "-", "+", 1)
+            .await?;
+        let Some(entry) = first.ids.first() else {
+            return Ok(0);
+        };
+        let at: u64 = entry
+            .id
+            .split('-')
+            .next()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(now_ms);
+        Ok(now_ms().saturating_sub(at))
     }
 
     /// The client, for callers that need connections of their own (blocking reads, pub/sub).
@@ -212,6 +235,10 @@ impl Producer {
 /// Sizes of a queue's parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueDepth {
+    /// Entries not yet delivered to a worker.
+    pub waiting: u64,
+    /// Entries a worker holds (running, or claimed and about to run).
+    pub running: u64,
     /// Entries in the stream: waiting or held by a worker.
     pub stream: u64,
     /// Scheduled jobs and retries waiting for their time.

@@ -209,16 +209,26 @@ impl OpenAi {
         if let Some(key) = &self.api.api_key {
             request = request.bearer_auth(key.expose());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| AiError::Transient(e.to_string()))?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            let status = response.status();
-            Err(classify(status, response.text().await.unwrap_or_default()))
-        }
+        let provider = match path {
+            "chat/completions" => "chat",
+            "images/generations" => "image",
+            _ => "speech",
+        };
+        let result = match request.send().await {
+            Err(e) => Err(AiError::Transient(e.to_string())),
+            Ok(response) if response.status().is_success() => Ok(response),
+            Ok(response) => {
+                let status = response.status();
+                Err(classify(status, response.text().await.unwrap_or_default()))
+            }
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(AiError::Transient(_)) => "transient",
+            Err(AiError::Permanent(_)) => "permanent",
+        };
+        jobs::metrics::provider_call(provider, outcome);
+        result
     }
 
     async fn complete(

@@ -37,6 +37,21 @@ pub enum DiscordError {
 
 impl From<serenity::Error> for DiscordError {
     fn from(e: serenity::Error) -> Self {
+        let error = Self::classify(e);
+        jobs::metrics::provider_call(
+            "discord",
+            if error.is_transient() {
+                "transient"
+            } else {
+                "permanent"
+            },
+        );
+        error
+    }
+}
+
+impl DiscordError {
+    fn classify(e: serenity::Error) -> Self {
         match &e {
             serenity::Error::Http(HttpError::UnsuccessfulRequest(resp)) => {
                 let status = resp.status_code.as_u16();
@@ -110,7 +125,7 @@ impl Discord {
     /// Opens (or finds) the DM channel with `user`.
     pub async fn dm_channel(&self, user: u64) -> Result<ChannelId, DiscordError> {
         let channel = UserId::new(user).create_dm_channel(&*self.http).await?;
-        Ok(channel.id)
+        ok(channel.id)
     }
 
     /// Posts `content` (split at Discord's limit) and `files` in `channel`. Each part carries
@@ -142,13 +157,14 @@ impl Discord {
             message
                 .execute(&*self.http, (ChannelId::new(channel), None))
                 .await?;
+            jobs::metrics::provider_call("discord", "ok");
         }
         Ok(())
     }
 
     pub async fn typing(&self, channel: u64) -> Result<(), DiscordError> {
         self.http.broadcast_typing(ChannelId::new(channel)).await?;
-        Ok(())
+        ok(())
     }
 
     /// The id of the guild's role called `name` (case-insensitive).
@@ -169,7 +185,7 @@ impl Discord {
                 Some("verified by Concierge"),
             )
             .await?;
-        Ok(())
+        ok(())
     }
 
     /// Whether `user` is a member of `guild` now.
@@ -191,7 +207,7 @@ impl Discord {
         self.http
             .kick_member(GuildId::new(guild), UserId::new(user), Some(reason))
             .await?;
-        Ok(())
+        ok(())
     }
 
     /// Interaction webhooks are addressed by the application id, which the bot learns from
@@ -218,8 +234,14 @@ impl Discord {
             edit = edit.new_attachment(CreateAttachment::bytes(f.bytes, f.name));
         }
         edit.execute(&*self.http, token).await?;
-        Ok(())
+        ok(())
     }
+}
+
+/// Counts a successful call (failures are counted where they are classified).
+fn ok<T>(value: T) -> Result<T, DiscordError> {
+    jobs::metrics::provider_call("discord", "ok");
+    Ok(value)
 }
 
 /// A nonce of at most 25 characters (Discord's limit), the same for the same key and part.

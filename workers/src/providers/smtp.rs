@@ -84,7 +84,7 @@ impl Mailer {
     pub async fn send(&self, message: &Message, name: &str) -> Result<(), MailError> {
         match self {
             Mailer::Smtp(transport) => {
-                transport
+                let sent = transport
                     .send(message.clone())
                     .await
                     .map(drop)
@@ -94,7 +94,14 @@ impl Mailer {
                         } else {
                             MailError::Transient(e.to_string())
                         }
-                    })
+                    });
+                let outcome = match &sent {
+                    Ok(()) => "ok",
+                    Err(MailError::Permanent(_)) => "permanent",
+                    Err(MailError::Transient(_)) => "transient",
+                };
+                jobs::metrics::provider_call("smtp", outcome);
+                sent
             }
             Mailer::Files(dir) => {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| {
