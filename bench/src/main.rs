@@ -37,9 +37,15 @@ struct Args {
     /// Measure only the apalis-redis baseline.
     #[arg(long, conflicts_with = "skip_apalis_redis")]
     only_apalis_redis: bool,
+    /// Jobs each worker process of the scaling case runs at once (default: --concurrency).
+    #[arg(long)]
+    concurrency_per_replica: Option<usize>,
     /// The `concierge` binary for the worker-process cases (default: beside this binary).
     #[arg(long)]
     concierge: Option<PathBuf>,
+    /// Run only the scaling case: 1, 2 and 4 `concierge worker` processes on one queue.
+    #[arg(long)]
+    only_scaling: bool,
 }
 
 /// The no-op job both backends run.
@@ -465,6 +471,88 @@ impl Bench {
         Ok(())
     }
 
+    fn concierge_binary(&self) -> PathBuf {
+        match &self.args.concierge {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .map(|p| p.with_file_name("concierge"))
+                .unwrap_or_else(|_| PathBuf::from("concierge")),
+        }
+    }
+
+    /// Horizontal scaling: 1, 2 and 4 `concierge worker` processes serve one probe queue;
+    /// `concierge probe` pushes N jobs in bulk, waits, and checks each ran exactly once.
+    async fn scaling(&mut self) -> anyhow::Result<()> {
+        let binary = self.concierge_binary();
+        let n = if self.args.quick { 50_000 } else { 200_000 };
+        let concurrency = self
+            .args
+            .concurrency_per_replica
+            .unwrap_or(self.args.concurrency);
+        for replicas in [1usize, 2, 4] {
+            let prefix = format!("{}:scale{replicas}", self.prefix);
+            let mut children = Vec::new();
+            for _ in 0..replicas {
+                let child = std::process::Command::new(&binary)
+                    .arg("worker")
+                    .env("REDIS_URL", &self.args.redis_url)
+                    .env("REDIS_KEY_PREFIX", &prefix)
+                    .env("WORKER_CONCURRENCY_PROBE", concurrency.to_string())
+                    .env("WORKER_METRICS_PORT", "0")
+                    .env("RUST_LOG", "warn")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .with_context(|| format!("cannot start {}", binary.display()))?;
+                children.push(child);
+            }
+            // Every replica registered on the queue before the jobs arrive.
+            let workers_key = jobs::redis::QueueKeys::new(&prefix, jobs::Probe::QUEUE).workers();
+            let mut conn = self.client.get_multiplexed_async_connection().await?;
+            let started = Instant::now();
+            loop {
+                let live: usize = redis::AsyncCommands::zcard(&mut conn, &workers_key).await?;
+                if live >= replicas || started.elapsed() > Duration::from_secs(30) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let out = std::process::Command::new(&binary)
+                .args(["probe", "--count", &n.to_string(), "--timeout", "600"])
+                .env("REDIS_URL", &self.args.redis_url)
+                .env("REDIS_KEY_PREFIX", &prefix)
+                .env("RUST_LOG", "warn")
+                .output()
+                .context("cannot run concierge probe")?;
+            for mut child in children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .with_context(|| format!("probe said: {}", String::from_utf8_lossy(&out.stderr)))?;
+            self.record(json!({
+                "case": "scaling", "subject": "concierge", "replicas": replicas,
+                "concurrency_per_replica": concurrency, "jobs": n,
+                "jobs_per_s": report["jobs_per_s"], "completed": report["completed"],
+                "duplicates": report["duplicates"], "lost": report["lost"],
+                "p99_ms": report["p99_ms"],
+            }));
+            self.forget_keys_with_prefix(&prefix)?;
+        }
+        Ok(())
+    }
+
+    fn forget_keys_with_prefix(&self, prefix: &str) -> anyhow::Result<()> {
+        let mut conn = self.client.get_connection()?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query(&mut conn)?;
+        for chunk in keys.chunks(1000) {
+            let _: () = redis::cmd("UNLINK").arg(chunk).query(&mut conn)?;
+        }
+        Ok(())
+    }
+
     /// `concierge worker` as a process: RSS idle, and peak RSS while draining probe jobs.
     async fn worker_rss(&mut self) -> anyhow::Result<()> {
         let binary = match &self.args.concierge {
@@ -685,6 +773,10 @@ async fn main() -> anyhow::Result<()> {
             }
         };
     }
+    if bench.args.only_scaling {
+        case!("scaling", "concierge", bench.scaling().await);
+        return Ok(());
+    }
     case!("redis_benchmark", "redis", bench.redis_benchmark());
     for &subject in &subjects {
         let name = subject.name();
@@ -738,6 +830,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if !bench.args.only_apalis_redis {
         case!("worker_rss", "concierge", bench.worker_rss().await);
+        case!("scaling", "concierge", bench.scaling().await);
     }
     // Leave nothing behind.
     let mut conn = bench.client.get_connection()?;
