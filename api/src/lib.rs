@@ -7,6 +7,7 @@
 //! - `health`: `GET /api/health`, `GET /api/health/detailed`.
 //! - `docs`: the spec at `/api/openapi.json` and `/api/openapi.yaml`, Swagger UI at
 //!   `/api/docs`, ReDoc at `/api/redoc`, all embedded (no CDN).
+//! - `admin_jobs`: the job dashboard's API (queues, jobs, retry, discard, replay, pause).
 //! - `onboarding`: `POST /api/user/onboarding` (seed 001).
 //! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
 //! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
@@ -19,6 +20,7 @@
 //! - [`error`]: the JSON error body and the mapping of every error to it.
 //! - [`middleware`]: request id, access log, body size limit.
 
+mod admin_jobs;
 pub mod auth;
 mod discord;
 pub mod error;
@@ -195,6 +197,7 @@ type Apis = (
     sessions::SessionsApi,
     invitations::InvitationsApi,
     tokens::TokensApi,
+    admin_jobs::AdminJobsApi,
     auth::SecuritySchemes,
 );
 
@@ -208,6 +211,7 @@ fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             invitations::InvitationsApi,
             tokens::TokensApi,
+            admin_jobs::AdminJobsApi,
             auth::SecuritySchemes,
         ),
         "Concierge API",

@@ -1,7 +1,7 @@
 -- Move due jobs from the delayed set (scheduled pushes and retry backoffs) into the stream, at
 -- most ARGV[2] of them: callers loop while a full chunk was moved, so any number of due jobs
 -- is promoted without one long script. KEYS[1] = key base; ARGV[1] = now (ms).
--- Returns { moved, due time of the next delayed job or -1 }.
+-- Returns { moved, due time of the next delayed job or -1, 1 when the queue is paused }.
 local base = KEYS[1]
 local delayed = base .. ':delayed'
 local ids = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -14,4 +14,4 @@ for _, id in ipairs(ids) do
   end
 end
 local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-return { #ids, tonumber(next_due[2] or -1) }
+return { #ids, tonumber(next_due[2] or -1), redis.call('EXISTS', base .. ':paused') }

@@ -599,3 +599,155 @@ async fn email_onboarding_mails_a_token_that_verifies() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(users(&app, "?verified=true").await["total"], 1);
 }
+
+#[tokio::test]
+async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
+    let app = spawn_app_with(AppOptions {
+        workers: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = app
+        .post_admin("/api/admin/queues/send_email/pause")
+        .send()
+        .await
+        .expect("pause");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // A fetcher already blocked in XREADGROUP sees the pause when its wait ends (the test
+    // workers wait at most 100 ms): give each that long, three times over.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A paused queue keeps its jobs.
+    let pushed = app
+        .producer
+        .push(&jobs::SendEmail {
+            delivery_id: 424242,
+        })
+        .await
+        .expect("push");
+    let queues: Value = app
+        .get_admin("/api/admin/queues")
+        .send()
+        .await
+        .expect("queues")
+        .json()
+        .await
+        .expect("json");
+    let send_email = queues
+        .as_array()
+        .expect("queues")
+        .iter()
+        .find(|q| q["queue"] == "send_email")
+        .expect("send_email")
+        .clone();
+    assert_eq!(send_email["paused"], true);
+    assert_eq!(send_email["waiting"], 1);
+    let waiting: Value = app
+        .get_admin("/api/admin/queues/send_email/jobs")
+        .send()
+        .await
+        .expect("jobs")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(waiting[0]["id"], pushed.id().to_string());
+    // Resumed, the job runs (its delivery does not exist: done with "gone").
+    let resp = app
+        .post_admin("/api/admin/queues/send_email/resume")
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let done = app
+        .producer
+        .wait("send_email", pushed.id(), Duration::from_secs(20))
+        .await
+        .expect("wait")
+        .expect("finished");
+    assert_eq!(done.state, jobs::JobState::Done);
+
+    // A dead job with a secret: shown redacted, retried, discarded.
+    let secret = app
+        .producer
+        .push_with(
+            &jobs::GenerateImage {
+                prompt: "a fox".into(),
+                channel_id: 1,
+                requested_by: 5,
+                reply_to: None,
+                interaction: Some(jobs::InteractionRef {
+                    sealed_token: "SEALED-SECRET".into(),
+                }),
+            },
+            jobs::PushOptions::default().with_max_attempts(1),
+        )
+        .await
+        .expect("push");
+    // No bot token in tests: the job fails for good at once.
+    app.producer
+        .wait("generate_image", secret.id(), Duration::from_secs(20))
+        .await
+        .expect("wait")
+        .expect("finished");
+    let path = format!("/api/admin/queues/generate_image/jobs/{}", secret.id());
+    let job: Value = app
+        .get_admin(&path)
+        .send()
+        .await
+        .expect("job")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        matches!(job["state"].as_str(), Some("failed" | "dead")),
+        "{job}"
+    );
+    assert!(!job.to_string().contains("SEALED-SECRET"), "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("DISCORD_BOT_TOKEN")),
+        "{job}"
+    );
+    let dead: Value = app
+        .get_admin("/api/admin/queues/generate_image/jobs?state=dead")
+        .send()
+        .await
+        .expect("dead")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(dead.as_array().expect("list").len(), 1);
+    let resp = app
+        .post_admin(&format!("{path}/retry"))
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    app.producer
+        .wait("generate_image", secret.id(), Duration::from_secs(20))
+        .await
+        .expect("wait")
+        .expect("finished again");
+    let resp = app.delete_admin(&path).send().await.expect("discard");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get_admin(&path).send().await.expect("gone").status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get_admin("/api/admin/queues/nope/jobs")
+            .send()
+            .await
+            .expect("404")
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/admin/queues")
+            .send()
+            .await
+            .expect("anonymous")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -460,20 +460,21 @@ async fn ensure_group(conn: &mut ConnectionManager, keys: &QueueKeys) -> Result<
 
 /// Moves every due delayed job into the stream, chunk by chunk; returns when the next delayed
 /// job is due (ms), if any.
+/// Promotes due delayed jobs; returns the next due time and whether the queue is paused.
 pub(crate) async fn promote_due(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     chunk: usize,
-) -> Result<Option<u64>, QueueError> {
+) -> Result<(Option<u64>, bool), QueueError> {
     loop {
-        let (moved, next): (usize, i64) = scripts::PROMOTE
+        let (moved, next, paused): (usize, i64, u8) = scripts::PROMOTE
             .key(&keys.base)
             .arg(now_ms())
             .arg(chunk)
             .invoke_async(conn)
             .await?;
         if moved < chunk {
-            return Ok(u64::try_from(next).ok());
+            return Ok((u64::try_from(next).ok(), paused == 1));
         }
     }
 }
@@ -522,7 +523,16 @@ async fn fetch_loop(
                 .await?;
                 group_ready = true;
             }
-            let next_due = promote_due(&mut conn, keys, shared.config.promote_chunk).await?;
+            let (next_due, paused) =
+                promote_due(&mut conn, keys, shared.config.promote_chunk).await?;
+            if paused {
+                // An admin paused the queue: claim nothing, look again after the idle wait.
+                tokio::select! {
+                    () = tokio::time::sleep(shared.config.idle_wait) => {}
+                    () = stop.cancelled() => {}
+                }
+                return Ok(Vec::new());
+            }
             let mut wait = shared.config.idle_wait;
             if let Some(due) = next_due {
                 wait = wait.min(Duration::from_millis(due.saturating_sub(now_ms())));

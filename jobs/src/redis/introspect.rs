@@ -95,7 +95,7 @@ async fn task_of(
 
 /// Ids of jobs in a queue with the given apalis status, newest first where that means
 /// anything, paginated.
-async fn ids_with_status(
+pub(crate) async fn ids_with_status(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     status: Option<&Status>,

@@ -200,6 +200,75 @@ impl Producer {
         })
     }
 
+    /// Stops workers from claiming jobs of `queue` (running ones finish; pushes still queue).
+    /// Fetchers notice at their next wake-up, within `QueueConfig::idle_wait`.
+    pub async fn pause(&self, queue: &str) -> Result<(), QueueError> {
+        let key = format!("{}:paused", QueueKeys::new(&self.prefix, queue).base);
+        let _: () = self.conn.clone().set(key, now_ms()).await?;
+        Ok(())
+    }
+
+    pub async fn resume(&self, queue: &str) -> Result<(), QueueError> {
+        let key = format!("{}:paused", QueueKeys::new(&self.prefix, queue).base);
+        let _: () = self.conn.clone().del(key).await?;
+        Ok(())
+    }
+
+    pub async fn is_paused(&self, queue: &str) -> Result<bool, QueueError> {
+        let key = format!("{}:paused", QueueKeys::new(&self.prefix, queue).base);
+        Ok(self.conn.clone().exists(key).await?)
+    }
+
+    /// Deletes a job that is not running: from the dead-letter set, the delayed set, or the
+    /// stream (a queued entry whose job is gone is skipped when claimed). False when there is
+    /// no such job, or it is running (a running job cannot be recalled).
+    pub async fn discard(&self, queue: &str, id: &JobId) -> Result<bool, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let mut conn = self.conn.clone();
+        let Some(status) = self.status(queue, id).await? else {
+            return Ok(false);
+        };
+        if status.state == crate::JobState::Running {
+            return Ok(false);
+        }
+        let _: () = redis::pipe()
+            .zrem(keys.dead(), id.as_str())
+            .zrem(keys.delayed(), id.as_str())
+            .zrem(keys.done(), id.as_str())
+            .del(keys.job(id.as_str()))
+            .query_async(&mut conn)
+            .await?;
+        Ok(true)
+    }
+
+    /// Jobs of `queue` in `state` (`None`: waiting), newest first for finished ones.
+    pub async fn list(
+        &self,
+        queue: &str,
+        state: Option<crate::JobState>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobStatus>, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let mut conn = self.conn.clone();
+        let apalis_state = state.map(super::introspect::apalis_status);
+        let ids = super::introspect::ids_with_status(
+            &mut conn,
+            &keys,
+            apalis_state.as_ref(),
+            offset,
+            limit,
+        )
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = status(&mut conn, &keys, &JobId(id)).await? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
     /// How long the oldest unfinished job of `queue` has been in its stream (0 when empty).
     /// Approximate: acknowledged entries leave the stream one settle batch late.
     pub async fn oldest_age_ms(&self, queue: &str) -> Result<u64, QueueError> {
