@@ -116,6 +116,29 @@ pub(crate) fn redact(value: serde_json::Value) -> serde_json::Value {
 }
 
 #[derive(Debug, Object)]
+pub struct WorkerView {
+    /// Unique per worker run: host, pid and a random suffix.
+    pub name: String,
+    pub queue: String,
+    pub host: String,
+    pub pid: u32,
+    /// Jobs it runs at once.
+    pub concurrency: u32,
+    /// UNIX ms of its last heartbeat.
+    pub last_heartbeat_ms: u64,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum WorkersResult {
+    #[oai(status = 200)]
+    Ok(Json<Vec<WorkerView>>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+}
+
+#[derive(Debug, Object)]
 pub struct Replayed {
     /// The ids put back into their queue.
     pub replayed: Vec<String>,
@@ -210,21 +233,58 @@ impl AdminJobsApi {
     /// Every queue with its sizes, oldest job age and pause state.
     #[oai(path = "/queues", method = "get", operation_id = "admin_queues")]
     async fn queues(&self, state: Data<&AppState>, _auth: AdminAuth) -> poem::Result<QueuesResult> {
-        let producer = state.producer();
+        let out = summaries(state.producer()).await.map_err(internal)?;
+        Ok(QueuesResult::Ok(Json(out)))
+    }
+
+    /// Live workers of every queue (heartbeat within two leases).
+    #[oai(path = "/workers", method = "get", operation_id = "admin_workers")]
+    async fn workers(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+    ) -> poem::Result<WorkersResult> {
+        let lease = jobs::QueueConfig::default().lease;
         let mut out = Vec::new();
         for queue in jobs::QUEUES {
-            let depth = producer.depth(queue).await.map_err(internal)?;
-            out.push(QueueSummary {
-                queue: (*queue).to_owned(),
-                waiting: depth.waiting,
-                running: depth.running,
-                scheduled: depth.delayed,
-                dead: depth.dead,
-                oldest_age_seconds: producer.oldest_age_ms(queue).await.map_err(internal)? / 1000,
-                paused: producer.is_paused(queue).await.map_err(internal)?,
-            });
+            for w in state
+                .producer()
+                .workers(queue, lease)
+                .await
+                .map_err(internal)?
+            {
+                out.push(WorkerView {
+                    name: w.name,
+                    queue: w.queue,
+                    host: w.host,
+                    pid: w.pid,
+                    concurrency: w.concurrency,
+                    last_heartbeat_ms: w.last_heartbeat_ms,
+                });
+            }
         }
-        Ok(QueuesResult::Ok(Json(out)))
+        Ok(WorkersResult::Ok(Json(out)))
+    }
+
+    /// Queue sizes every two seconds, as server-sent events (`data: [QueueSummary…]`), for
+    /// live charts. Send the admin credentials as headers (read it with `fetch`, not
+    /// `EventSource`, which cannot send them).
+    #[oai(path = "/events", method = "get", operation_id = "admin_events")]
+    async fn events(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+    ) -> poem_openapi::payload::EventStream<futures::stream::BoxStream<'static, Vec<QueueSummary>>>
+    {
+        let producer = state.producer().clone();
+        let stream = futures::stream::unfold(producer, |producer| async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let summaries = summaries(&producer).await.unwrap_or_default();
+            Some((summaries, producer))
+        });
+        poem_openapi::payload::EventStream::new(
+            Box::pin(stream) as futures::stream::BoxStream<'static, _>
+        )
     }
 
     /// Jobs of a queue in one state (default: waiting), newest finished first.
@@ -459,6 +519,23 @@ impl AdminJobsApi {
         audit(&state, &auth, "queue_resumed", &queue, "").await?;
         Ok(ActionResult::Done)
     }
+}
+
+async fn summaries(producer: &jobs::Producer) -> Result<Vec<QueueSummary>, jobs::QueueError> {
+    let mut out = Vec::new();
+    for queue in jobs::QUEUES {
+        let depth = producer.depth(queue).await?;
+        out.push(QueueSummary {
+            queue: (*queue).to_owned(),
+            waiting: depth.waiting,
+            running: depth.running,
+            scheduled: depth.delayed,
+            dead: depth.dead,
+            oldest_age_seconds: producer.oldest_age_ms(queue).await? / 1000,
+            paused: producer.is_paused(queue).await?,
+        });
+    }
+    Ok(out)
 }
 
 fn default_limit() -> u32 {

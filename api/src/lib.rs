@@ -7,7 +7,9 @@
 //! - `health`: `GET /api/health`, `GET /api/health/detailed`.
 //! - `docs`: the spec at `/api/openapi.json` and `/api/openapi.yaml`, Swagger UI at
 //!   `/api/docs`, ReDoc at `/api/redoc`, all embedded (no CDN).
-//! - `admin_jobs`: the job dashboard's API (queues, jobs, retry, discard, replay, pause).
+//! - `admin_jobs`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
+//!   pause, an event stream); `/dashboard` is its page (static; it asks for the credentials
+//!   and sends them with every call).
 //! - `onboarding`: `POST /api/user/onboarding` (seed 001).
 //! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
 //! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
@@ -250,6 +252,13 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .at("/api/docs", fixed("text/html; charset=utf-8", swagger))
         .at("/api/redoc", fixed("text/html; charset=utf-8", redoc))
         .at("/metrics", get(metrics))
+        .at(
+            "/dashboard",
+            fixed(
+                "text/html; charset=utf-8",
+                include_str!("dashboard.html").to_owned(),
+            ),
+        )
         .at("/discord/success", get(pages::success))
         .at("/discord/error", get(pages::error))
         .at("/discord/pending", get(pages::pending))

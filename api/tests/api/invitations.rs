@@ -749,5 +749,45 @@ async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
             .expect("anonymous")
             .status(),
         StatusCode::UNAUTHORIZED
+    ); // The workers beside the app, by heartbeat.
+    let workers: Value = app
+        .get_admin("/api/admin/workers")
+        .send()
+        .await
+        .expect("workers")
+        .json()
+        .await
+        .expect("json");
+    let send_email = workers
+        .as_array()
+        .expect("workers")
+        .iter()
+        .find(|w| w["queue"] == "send_email")
+        .expect("a send_email worker");
+    assert_eq!(send_email["pid"], std::process::id());
+    assert!(send_email["concurrency"].as_u64().is_some_and(|c| c > 0));
+    // The event stream sends queue sizes (and needs credentials too).
+    let anonymous = app
+        .get("/api/admin/events")
+        .send()
+        .await
+        .expect("anonymous");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let mut events = app
+        .get_admin("/api/admin/events")
+        .send()
+        .await
+        .expect("events");
+    let content_type = events.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
     );
+    let chunk = events.chunk().await.expect("read").expect("an event");
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.starts_with("data: ["), "{text}");
+    assert!(text.contains("\"queue\":\"send_email\""), "{text}");
 }

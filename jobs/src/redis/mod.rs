@@ -19,7 +19,7 @@ pub use backend::{Lease, RedisBackend, release_held, worker_name};
 pub use config::QueueConfig;
 pub use introspect::apalis_status;
 pub use keys::QueueKeys;
-pub use producer::Producer;
+pub use producer::{Producer, QueueDepth, WorkerInfo};
 
 use crate::{JobId, JobState, JobStatus};
 

@@ -269,6 +269,40 @@ impl Producer {
         Ok(out)
     }
 
+    /// The live workers of `queue` (heartbeat within two leases): name, host, pid,
+    /// concurrency and last heartbeat.
+    pub async fn workers(
+        &self,
+        queue: &str,
+        lease: Duration,
+    ) -> Result<Vec<WorkerInfo>, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let mut conn = self.conn.clone();
+        let since = now_ms().saturating_sub(lease.as_millis() as u64 * 2);
+        let names: Vec<(String, u64)> = conn
+            .zrangebyscore_withscores(keys.workers(), since, "+inf")
+            .await?;
+        let mut out = Vec::with_capacity(names.len());
+        for (name, beat) in names {
+            let info: HashMap<String, String> = conn.hgetall(keys.worker(&name)).await?;
+            out.push(WorkerInfo {
+                queue: queue.to_owned(),
+                host: info.get("host").cloned().unwrap_or_default(),
+                pid: info
+                    .get("pid")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_default(),
+                concurrency: info
+                    .get("concurrency")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or_default(),
+                last_heartbeat_ms: beat,
+                name,
+            });
+        }
+        Ok(out)
+    }
+
     /// How long the oldest unfinished job of `queue` has been in its stream (0 when empty).
     /// Approximate: acknowledged entries leave the stream one settle batch late.
     pub async fn oldest_age_ms(&self, queue: &str) -> Result<u64, QueueError> {
@@ -299,6 +333,17 @@ impl Producer {
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
     }
+}
+
+/// One live worker of a queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WorkerInfo {
+    pub name: String,
+    pub queue: String,
+    pub host: String,
+    pub pid: u32,
+    pub concurrency: u32,
+    pub last_heartbeat_ms: u64,
 }
 
 /// Sizes of a queue's parts.
