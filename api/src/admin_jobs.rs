@@ -138,6 +138,27 @@ pub enum WorkersResult {
     Forbidden(Json<ErrorBody>),
 }
 
+/// Queue summaries as server-sent events.
+pub type QueueEvents =
+    poem_openapi::payload::EventStream<futures::stream::BoxStream<'static, Vec<QueueSummary>>>;
+
+#[derive(ApiResponse)]
+pub enum EventsResult {
+    /// `data: [QueueSummary…]` every two seconds.
+    #[oai(status = 200)]
+    Ok(QueueEvents),
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+}
+
+impl std::fmt::Debug for EventsResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventsResult")
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct Replayed {
     /// The ids put back into their queue.
@@ -270,21 +291,16 @@ impl AdminJobsApi {
     /// live charts. Send the admin credentials as headers (read it with `fetch`, not
     /// `EventSource`, which cannot send them).
     #[oai(path = "/events", method = "get", operation_id = "admin_events")]
-    async fn events(
-        &self,
-        state: Data<&AppState>,
-        _auth: AdminAuth,
-    ) -> poem_openapi::payload::EventStream<futures::stream::BoxStream<'static, Vec<QueueSummary>>>
-    {
+    async fn events(&self, state: Data<&AppState>, _auth: AdminAuth) -> EventsResult {
         let producer = state.producer().clone();
         let stream = futures::stream::unfold(producer, |producer| async move {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             let summaries = summaries(&producer).await.unwrap_or_default();
             Some((summaries, producer))
         });
-        poem_openapi::payload::EventStream::new(
+        EventsResult::Ok(poem_openapi::payload::EventStream::new(
             Box::pin(stream) as futures::stream::BoxStream<'static, _>
-        )
+        ))
     }
 
     /// Jobs of a queue in one state (default: waiting), newest finished first.
