@@ -69,6 +69,8 @@ pub struct JobView {
     pub payload: Option<serde_json::Value>,
     /// The handler's result when done.
     pub result: Option<serde_json::Value>,
+    /// The W3C `traceparent` of the request or event that pushed the job.
+    pub trace: Option<String>,
 }
 
 impl From<jobs::JobStatus> for JobView {
@@ -86,6 +88,7 @@ impl From<jobs::JobStatus> for JobView {
             finished_at_ms: s.finished_at_ms,
             payload: s.payload.map(redact),
             result: s.result.map(redact),
+            trace: s.trace,
         }
     }
 }
@@ -194,7 +197,7 @@ pub enum JobsResult {
 #[derive(Debug, ApiResponse)]
 pub enum JobResult {
     #[oai(status = 200)]
-    Ok(Json<JobView>),
+    Ok(Json<Box<JobView>>),
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
     #[oai(status = 403)]
@@ -368,7 +371,7 @@ impl AdminJobsApi {
             .await
             .map_err(internal)?
         {
-            Some(status) => Ok(JobResult::Ok(Json(status.into()))),
+            Some(status) => Ok(JobResult::Ok(Json(Box::new(status.into())))),
             None => Ok(JobResult::NotFound(body("not_found", "no such job"))),
         }
     }

@@ -58,18 +58,29 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         req.extensions_mut().insert(RequestId(id.clone()));
         let method = req.method().to_string();
         let route = route_label(req.uri().path());
+        // The caller's W3C trace context, or a new trace: jobs pushed while answering carry it.
+        let trace = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(jobs::trace::TraceParent::parse)
+            .map_or_else(jobs::trace::TraceParent::new_root, |t| t.child());
         let span = tracing::info_span!(
             "request",
+            trace_id = %trace.trace_id_hex(),
             request_id = %id,
             method = %req.method(),
             path = %req.uri().path(),
         );
         async move {
             let started = Instant::now();
-            let mut resp = match self.inner.call(req).await {
+            let mut resp = match jobs::trace::scope(trace, self.inner.call(req)).await {
                 Ok(resp) => resp.into_response(),
                 Err(err) => into_json_error(err),
             };
+            if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
+                resp.headers_mut().insert("traceparent", value);
+            }
             if let Ok(value) = HeaderValue::from_str(&id) {
                 resp.headers_mut().insert(REQUEST_ID_HEADER, value);
             }

@@ -250,6 +250,62 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
+        jobs::trace::scope(
+            jobs::trace::TraceParent::new_root(),
+            self.on_message(ctx, msg),
+        )
+        .await;
+    }
+
+    async fn guild_member_addition(&self, ctx: Context, member: Member) {
+        jobs::trace::scope(
+            jobs::trace::TraceParent::new_root(),
+            self.on_member_added(ctx, member),
+        )
+        .await;
+    }
+
+    async fn guild_member_update(
+        &self,
+        ctx: Context,
+        old: Option<Member>,
+        new: Option<Member>,
+        event: GuildMemberUpdateEvent,
+    ) {
+        jobs::trace::scope(
+            jobs::trace::TraceParent::new_root(),
+            self.on_member_updated(ctx, old, new, event),
+        )
+        .await;
+    }
+
+    async fn guild_member_removal(
+        &self,
+        ctx: Context,
+        guild: GuildId,
+        user: User,
+        member: Option<Member>,
+    ) {
+        jobs::trace::scope(
+            jobs::trace::TraceParent::new_root(),
+            self.on_member_removed(ctx, guild, user, member),
+        )
+        .await;
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        jobs::trace::scope(
+            jobs::trace::TraceParent::new_root(),
+            self.on_interaction(ctx, interaction),
+        )
+        .await;
+    }
+}
+
+/// The event handlers proper; each runs in a trace of its own (see `jobs::trace`), which the
+/// jobs it pushes carry.
+impl Handler {
+    async fn on_message(&self, ctx: Context, msg: Message) {
         let me = ctx.cache.current_user().id;
         if is_bot(&msg.author) || msg.author.id == me {
             return;
@@ -342,7 +398,7 @@ impl EventHandler for Handler {
             .await;
     }
 
-    async fn guild_member_addition(&self, _ctx: Context, member: Member) {
+    async fn on_member_added(&self, _ctx: Context, member: Member) {
         if is_bot(&member.user) {
             return;
         }
@@ -359,7 +415,7 @@ impl EventHandler for Handler {
             .await;
     }
 
-    async fn guild_member_update(
+    async fn on_member_updated(
         &self,
         _ctx: Context,
         old: Option<Member>,
@@ -383,7 +439,7 @@ impl EventHandler for Handler {
         }
     }
 
-    async fn guild_member_removal(
+    async fn on_member_removed(
         &self,
         _ctx: Context,
         guild: GuildId,
@@ -396,7 +452,7 @@ impl EventHandler for Handler {
         }
     }
 
-    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+    async fn on_interaction(&self, ctx: Context, interaction: Interaction) {
         if let Interaction::Command(command) = interaction {
             crate::commands::run(&self.inner, &ctx, &command).await;
         }

@@ -2,8 +2,8 @@
 -- a dead consumer (XAUTOCLAIM). KEYS[1] = key base.
 -- ARGV: now (ms), consumer, group, dead TTL (ms); then pairs: stream entry id, job id.
 -- Counts the attempt; a job past its max attempts (its last worker died) goes to the
--- dead-letter set instead. Returns 7 values per job to run:
--- entry, id, payload, attempts (this one included), max, enqueued, run_at.
+-- dead-letter set instead. Returns 8 values per job to run:
+-- entry, id, payload, attempts (this one included), max, enqueued, run_at, trace ('' if none).
 local base = KEYS[1]
 local stream = base .. ':stream'
 local now, consumer, group, dead_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -11,7 +11,7 @@ local out = {}
 for i = 5, #ARGV, 2 do
   local entry, id = ARGV[i], ARGV[i + 1]
   local job = base .. ':job:' .. id
-  local v = redis.call('HMGET', job, 'args', 'attempts', 'max', 'enqueued', 'run_at')
+  local v = redis.call('HMGET', job, 'args', 'attempts', 'max', 'enqueued', 'run_at', 'trace')
   if not v[1] then
     -- Discarded while queued: nothing to run.
     redis.call('XACK', stream, group, entry)
@@ -35,6 +35,7 @@ for i = 5, #ARGV, 2 do
       out[#out + 1] = v[3]
       out[#out + 1] = v[4] or ''
       out[#out + 1] = v[5] or v[4] or ''
+      out[#out + 1] = v[6] or ''
     end
   end
 end

@@ -1,11 +1,13 @@
 -- Enqueue (or schedule) jobs. KEYS[1] = the queue's key base ("<prefix>:{<queue>}").
--- ARGV[1] = now (ms); then 6 values per job: id, payload, max_attempts, run_at (ms),
+-- ARGV[1] = now (ms); ARGV[2] = the pusher's trace context ('' for none); then 6 values per
+-- job: id, payload, max_attempts, run_at (ms),
 -- idempotency key ('' for none), idempotency TTL (ms).
 -- Returns one string per job: 'new:<id>', or 'dup:<id of the earlier job>'.
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
+local trace = ARGV[2]
 local out = {}
-for i = 2, #ARGV, 6 do
+for i = 3, #ARGV, 6 do
   local id, payload, max = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local run_at, ikey, ittl = tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
   local earlier = nil
@@ -28,6 +30,7 @@ for i = 2, #ARGV, 6 do
       redis.call('HSET', job, 'args', payload, 'max', max, 'enqueued', now)
       redis.call('XADD', base .. ':stream', '*', 'id', id)
     end
+    if trace ~= '' then redis.call('HSET', job, 'trace', trace) end
     out[#out + 1] = 'new:' .. id
   end
 end

@@ -201,4 +201,7 @@ pub struct JobStatus {
     pub finished_at_ms: Option<u64>,
     /// The payload, as JSON.
     pub payload: Option<serde_json::Value>,
+    /// The W3C `traceparent` of the request or event that pushed it.
+    #[serde(default)]
+    pub trace: Option<String>,
 }

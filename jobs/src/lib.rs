@@ -7,6 +7,7 @@
 //! - [`Job`], [`JobId`], [`PushOptions`], [`Pushed`], [`JobState`], [`JobStatus`]: the handle types
 //! - [`probe_run`]: bookkeeping of `concierge probe` runs
 //! - [`ratelimit`]: fixed-window rate limits shared by every replica
+//! - [`trace`]: W3C trace context carried from requests and events into jobs
 //! - [`metrics`]: the Prometheus registry of the process (HTTP, jobs, providers, queues)
 //! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result),
 //!   [`RedisBackend`] (apalis `Backend` + `TaskSink`) and its [`redis::AckLayer`]
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod probe_run;
 pub mod ratelimit;
 pub mod redis;
+pub mod trace;
 
 pub use catalog::*;
 pub use job::{Job, JobId, JobState, JobStatus, PushOptions, Pushed};

@@ -258,3 +258,40 @@ async fn metrics_count_requests_by_route_and_show_the_queues() {
     assert!(text.contains(r#"concierge_queue_jobs{queue="send_email",state="waiting"}"#));
     assert!(text.contains(r#"concierge_queue_oldest_age_seconds{queue="probe"}"#));
 }
+
+#[tokio::test]
+async fn a_requests_trace_context_travels_into_its_jobs() {
+    let app = spawn_app().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let resp = app
+        .post("/api/user/onboarding")
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&serde_json::json!({ "name": "Traced", "email": "traced@example.test", "communicationChannel": "email" }))
+        .send()
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let answered = resp.headers()["traceparent"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        answered.starts_with(&format!("00-{trace_id}-")),
+        "{answered}"
+    );
+    // No workers here: the verification mail's job waits, stamped with the trace.
+    let jobs: Value = app
+        .get_admin("/api/admin/queues/send_email/jobs")
+        .send()
+        .await
+        .expect("jobs")
+        .json()
+        .await
+        .expect("json");
+    let trace = jobs[0]["trace"].as_str().expect("a trace on the job");
+    assert!(trace.starts_with(&format!("00-{trace_id}-")), "{trace}");
+    // Without a header, a new trace starts.
+    let resp = app.get("/api/health").send().await.expect("health");
+    let fresh = resp.headers()["traceparent"].to_str().expect("ascii");
+    assert!(!fresh.contains(trace_id));
+}

@@ -85,6 +85,33 @@ async fn a_linked_member_gets_a_reply_a_voice_note_and_an_image_in_the_channel()
             .expect("system")
             .contains("cheerful")
     );
+    // One trace from the Discord event through chat_reply into the image job it pushed.
+    let trace_of = |queue: &'static str| {
+        let producer = world.producer.clone();
+        async move {
+            // The post is seen before the job's outcome is recorded: wait for that.
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let done = producer
+                    .list(queue, Some(jobs::JobState::Done), 0, 10)
+                    .await
+                    .expect("list");
+                if let Some(job) = done.first() {
+                    let trace = job.trace.clone().expect("a trace");
+                    return trace.split('-').nth(1).expect("trace id").to_owned();
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{queue} never finished"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert_eq!(
+        trace_of("chat_reply").await,
+        trace_of("generate_image").await
+    );
     let turns: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_messages")
         .fetch_one(&world.db.pool)
         .await

@@ -91,15 +91,27 @@ where
     fn call(&mut self, task: Task<Args>) -> Self::Future {
         let ctx = task.ctx().clone();
         let lease = task.data().get::<Lease>().cloned();
+        // The job continues the trace of whatever pushed it (a new one when none did); jobs
+        // it pushes carry the same trace.
+        let trace = lease
+            .as_ref()
+            .and_then(|l| l.trace)
+            .map_or_else(crate::trace::TraceParent::new_root, |t| t.child());
         let span = tracing::info_span!(
             "job",
             queue = %self.shared.keys.queue,
             job_id = lease.as_ref().map_or("", |l| l.job_id.as_str()),
             attempt = lease.as_ref().map_or(0, |l| l.attempt),
+            trace_id = %trace.trace_id_hex(),
+            parent_span_id = lease
+                .as_ref()
+                .and_then(|l| l.trace)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
         );
         let future = {
             let _entered = span.enter();
-            self.inner.call(task)
+            crate::trace::scope(trace, self.inner.call(task))
         };
         let shared = self.shared.clone();
         let settler = self.settler.clone();

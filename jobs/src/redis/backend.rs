@@ -51,6 +51,8 @@ pub struct Lease {
     /// When the job was pushed, and when this attempt was claimed (UNIX ms).
     pub enqueued_at_ms: u64,
     pub claimed_at_ms: u64,
+    /// The trace context of whatever pushed the job.
+    pub trace: Option<crate::trace::TraceParent>,
 }
 
 /// State shared by a queue's backend clones and its acknowledgement layer.
@@ -324,6 +326,9 @@ fn poll_flush<J: Job>(
             .collect();
         let mut conn = this.shared.conn.clone();
         let keys = this.shared.keys.clone();
+        let trace = crate::trace::current()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
         this.sink_flush = Some(BoxSyncFuture::new(
             async move {
                 push_raw(
@@ -331,6 +336,7 @@ fn poll_flush<J: Job>(
                     &keys,
                     items,
                     super::producer::DEFAULT_IDEMPOTENCY_TTL,
+                    &trace,
                 )
                 .await?;
                 Ok(())
@@ -637,8 +643,8 @@ async fn claim(
     let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
     let number = |v: &[u8]| text(v).parse::<u64>().unwrap_or(0);
     let queue = Queue::from(shared.keys.queue.as_str());
-    let mut tasks = Vec::with_capacity(reply.len() / 7);
-    for job in reply.chunks_exact(7) {
+    let mut tasks = Vec::with_capacity(reply.len() / 8);
+    for job in reply.chunks_exact(8) {
         let lease = Lease {
             entry: text(&job[0]),
             job_id: JobId(text(&job[1])),
@@ -647,6 +653,7 @@ async fn claim(
             max_attempts: number(&job[4]) as u32,
             enqueued_at_ms: number(&job[5]),
             claimed_at_ms: now,
+            trace: crate::trace::TraceParent::parse(&text(&job[7])),
         };
         let task_id = lease
             .job_id

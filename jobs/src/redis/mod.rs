@@ -138,5 +138,6 @@ pub(crate) fn parse_status(
         started_at_ms: number("started"),
         finished_at_ms: number("finished"),
         payload: json("args"),
+        trace: text("trace"),
     })
 }

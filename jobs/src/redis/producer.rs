@@ -123,7 +123,10 @@ impl Producer {
             Some(queue) => QueueKeys::new(&self.prefix, queue),
             None => self.keys::<J>(),
         };
-        push_raw(&mut self.conn.clone(), &keys, items, ttl).await
+        let trace = crate::trace::current()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        push_raw(&mut self.conn.clone(), &keys, items, ttl, &trace).await
     }
 
     /// The status of a job, `None` when it never existed or was trimmed after its TTL.
@@ -387,6 +390,7 @@ pub(crate) async fn push_raw(
     keys: &QueueKeys,
     items: Vec<RawPush>,
     idempotency_ttl: Duration,
+    trace: &str,
 ) -> Result<Vec<Pushed>, QueueError> {
     let ttl = idempotency_ttl.as_millis() as u64;
     let now = now_ms();
@@ -395,7 +399,7 @@ pub(crate) async fn push_raw(
     let mut calls = Vec::with_capacity(items.len().div_ceil(PUSH_CHUNK));
     for chunk in items.chunks(PUSH_CHUNK) {
         let mut invocation = scripts::PUSH.prepare_invoke();
-        invocation.key(&keys.base).arg(now);
+        invocation.key(&keys.base).arg(now).arg(trace);
         for item in chunk {
             invocation
                 .arg(item.id.as_str())
