@@ -184,12 +184,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::All => {
             migrate(&config, None).await?;
+            // Said before anything starts, so it is the first thing an operator reads.
+            let with_bot = config.discord.bot_token.is_some();
+            if !with_bot {
+                tracing::info!("Discord bot skipped: DISCORD_BOT_TOKEN is not set");
+            }
             let bot = async {
-                if config.discord.bot_token.is_none() {
-                    tracing::info!("Discord bot skipped: DISCORD_BOT_TOKEN is not set");
-                    return Ok(());
+                if with_bot {
+                    run_bot(&config, shutdown.clone()).await
+                } else {
+                    Ok(())
                 }
-                run_bot(&config, shutdown.clone()).await
             };
             tokio::try_join!(
                 serve_api(&config, shutdown.clone()),
