@@ -38,6 +38,8 @@ pub struct QueueSummary {
     pub oldest_age_seconds: u64,
     /// Workers claim nothing from a paused queue.
     pub paused: bool,
+    /// Jobs finished (done, failed or dead) in the last minute.
+    pub finished_last_minute: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -552,6 +554,7 @@ async fn summaries(producer: &jobs::Producer) -> Result<Vec<QueueSummary>, jobs:
             dead: depth.dead,
             oldest_age_seconds: producer.oldest_age_ms(queue).await? / 1000,
             paused: producer.is_paused(queue).await?,
+            finished_last_minute: producer.finished_last_minute(queue).await?,
         });
     }
     Ok(out)

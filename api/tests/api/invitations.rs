@@ -664,6 +664,24 @@ async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
         .expect("wait")
         .expect("finished");
     assert_eq!(done.state, jobs::JobState::Done);
+    let queues: Value = app
+        .get_admin("/api/admin/queues")
+        .send()
+        .await
+        .expect("queues")
+        .json()
+        .await
+        .expect("json");
+    let send_email = queues
+        .as_array()
+        .expect("queues")
+        .iter()
+        .find(|q| q["queue"] == "send_email")
+        .expect("send_email");
+    assert_eq!(
+        send_email["finished_last_minute"], 1,
+        "throughput counts it"
+    );
 
     // A dead job with a secret: shown redacted, retried, discarded.
     let secret = app

@@ -272,6 +272,19 @@ impl Producer {
         Ok(out)
     }
 
+    /// Jobs of `queue` that finished (done, failed or dead) in the last minute: the queue's
+    /// throughput.
+    pub async fn finished_last_minute(&self, queue: &str) -> Result<u64, QueueError> {
+        let keys = QueueKeys::new(&self.prefix, queue);
+        let since = now_ms().saturating_sub(60_000);
+        let (done, dead): (u64, u64) = redis::pipe()
+            .zcount(keys.done(), since, "+inf")
+            .zcount(keys.dead(), since, "+inf")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(done + dead)
+    }
+
     /// The live workers of `queue` (heartbeat within two leases): name, host, pid,
     /// concurrency and last heartbeat.
     pub async fn workers(
