@@ -148,10 +148,7 @@ impl Inner {
     async fn gate(&self, guild: u64, member: u64) {
         let db = &self.deps.db;
         let timeout = match store::members::guild_settings(db, guild).await {
-            Ok(s) => s
-                .verification_timeout_seconds
-                .map(|s| std::time::Duration::from_secs(s.max(1) as u64))
-                .unwrap_or(self.settings.verification_timeout),
+            Ok(s) => s.verification_timeout(self.settings.verification_timeout),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read guild settings");
                 return;

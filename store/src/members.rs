@@ -27,6 +27,15 @@ pub async fn guild_settings(pool: &PgPool, guild: u64) -> Result<GuildSettings, 
     Ok(row.unwrap_or_default())
 }
 
+impl GuildSettings {
+    /// The guild's verification timeout (`/set_timeout`), else `default`.
+    pub fn verification_timeout(&self, default: std::time::Duration) -> std::time::Duration {
+        self.verification_timeout_seconds
+            .map(|s| std::time::Duration::from_secs(s.max(1) as u64))
+            .unwrap_or(default)
+    }
+}
+
 /// `/set_timeout`: the guild's verification timeout.
 pub async fn set_timeout(
     pool: &PgPool,

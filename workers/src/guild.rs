@@ -56,10 +56,7 @@ pub fn job_error(e: DiscordError) -> BoxDynError {
 /// The guild's verification timeout.
 pub async fn timeout(deps: &Deps, guild: u64) -> Result<Duration, sqlx::Error> {
     let settings = store::members::guild_settings(&deps.db, guild).await?;
-    Ok(settings
-        .verification_timeout_seconds
-        .map(|s| Duration::from_secs(s.max(1) as u64))
-        .unwrap_or(deps.gate.verification_timeout))
+    Ok(settings.verification_timeout(deps.gate.verification_timeout))
 }
 
 /// The id of the guild's member role, found by name once and remembered.
