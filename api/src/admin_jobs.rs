@@ -575,15 +575,14 @@ async fn audit(
     queue: &str,
     detail: &str,
 ) -> poem::Result<()> {
-    store::audit::record(
-        state.db(),
-        &auth.admin().actor,
-        action,
-        Some(&format!("queue:{queue}")),
-        serde_json::json!({ "detail": detail }),
-    )
-    .await
-    .map_err(internal)
+    state
+        .audit(
+            &auth.admin().actor,
+            action,
+            Some(&format!("queue:{queue}")),
+            serde_json::json!({ "detail": detail }),
+        )
+        .await
 }
 
 #[cfg(test)]

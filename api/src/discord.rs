@@ -203,15 +203,14 @@ impl DiscordApi {
             .map_err(internal)?
         {
             store::identities::DiscordLink::Linked { .. } => {
-                store::audit::record(
-                    db,
-                    &auth.admin().actor,
-                    "discord_linked_by_code",
-                    Some(&format!("user:{user_id}")),
-                    serde_json::json!({ "discord_id": discord_id }),
-                )
-                .await
-                .map_err(internal)?;
+                state
+                    .audit(
+                        &auth.admin().actor,
+                        "discord_linked_by_code",
+                        Some(&format!("user:{user_id}")),
+                        serde_json::json!({ "discord_id": discord_id }),
+                    )
+                    .await?;
                 Ok(LoginCodeResult::Ok(Json(LinkedResponse {
                     success: true,
                     user_id,

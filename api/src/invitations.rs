@@ -507,18 +507,17 @@ impl InvitationsApi {
             }
             report.results.push(result);
         }
-        store::audit::record(
-            state.db(),
-            &auth.admin().actor,
-            "csv_uploaded",
-            Some(&format!("upload:{upload_id}")),
-            serde_json::json!({
-                "rows": report.rows, "created": report.created, "updated": report.updated,
-                "duplicate": report.duplicate, "invalid": report.invalid,
-            }),
-        )
-        .await
-        .map_err(internal)?;
+        state
+            .audit(
+                &auth.admin().actor,
+                "csv_uploaded",
+                Some(&format!("upload:{upload_id}")),
+                serde_json::json!({
+                    "rows": report.rows, "created": report.created, "updated": report.updated,
+                    "duplicate": report.duplicate, "invalid": report.invalid,
+                }),
+            )
+            .await?;
         Ok(UploadResult::Ok(Json(report)))
     }
 
@@ -656,15 +655,14 @@ impl InvitationsApi {
             .push(&jobs::SendEmail { delivery_id })
             .await
             .map_err(internal)?;
-        store::audit::record(
-            state.db(),
-            &auth.admin().actor,
-            "invitation_token_reissued",
-            Some(&format!("user:{}", id.0)),
-            serde_json::json!({ "delivery_id": delivery_id }),
-        )
-        .await
-        .map_err(internal)?;
+        state
+            .audit(
+                &auth.admin().actor,
+                "invitation_token_reissued",
+                Some(&format!("user:{}", id.0)),
+                serde_json::json!({ "delivery_id": delivery_id }),
+            )
+            .await?;
         Ok(ReissueResult::Ok(Json(Reissued {
             success: true,
             message: "the old token is revoked; a new invitation mail is on its way".into(),
@@ -694,15 +692,14 @@ impl InvitationsApi {
         let deleted = store::users::delete_all_members(state.db())
             .await
             .map_err(internal)?;
-        store::audit::record(
-            state.db(),
-            &auth.admin().actor,
-            "all_users_deleted",
-            None,
-            serde_json::json!({ "deleted": deleted }),
-        )
-        .await
-        .map_err(internal)?;
+        state
+            .audit(
+                &auth.admin().actor,
+                "all_users_deleted",
+                None,
+                serde_json::json!({ "deleted": deleted }),
+            )
+            .await?;
         Ok(DeleteAllResult::Ok(Json(Deleted {
             success: true,
             deleted,
@@ -724,15 +721,14 @@ impl InvitationsApi {
         {
             return Ok(DeleteResult::NotFound(body("not_found", "no such user")));
         }
-        store::audit::record(
-            state.db(),
-            &auth.admin().actor,
-            "user_deleted",
-            Some(&format!("user:{}", id.0)),
-            serde_json::Value::Null,
-        )
-        .await
-        .map_err(internal)?;
+        state
+            .audit(
+                &auth.admin().actor,
+                "user_deleted",
+                Some(&format!("user:{}", id.0)),
+                serde_json::Value::Null,
+            )
+            .await?;
         Ok(DeleteResult::Ok(Json(Deleted {
             success: true,
             deleted: 1,
@@ -856,15 +852,14 @@ async fn verify_invitation(
             }
         }
     }
-    store::audit::record(
-        db,
-        "api",
-        "invitation_verified",
-        Some(&format!("user:{user_id}")),
-        serde_json::json!({ "discord_id": discord_id }),
-    )
-    .await
-    .map_err(internal)?;
+    state
+        .audit(
+            "api",
+            "invitation_verified",
+            Some(&format!("user:{user_id}")),
+            serde_json::json!({ "discord_id": discord_id }),
+        )
+        .await?;
     Ok(VerifyResult::Ok(Json(VerifyResponse {
         success: true,
         message: "verified".into(),

@@ -163,6 +163,19 @@ impl AppState {
         &self.inner.sealer
     }
 
+    /// Records an action in the audit log; a failure is an internal error of the request.
+    pub(crate) async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> poem::Result<()> {
+        store::audit::record(self.db(), actor, action, target, detail)
+            .await
+            .map_err(error::internal)
+    }
+
     pub(crate) fn config(&self) -> &ApiConfig {
         &self.inner.config
     }

@@ -142,15 +142,14 @@ impl TokensApi {
         let created = store::api_tokens::create(state.db(), &request.name, role, None, expires_at)
             .await
             .map_err(internal)?;
-        store::audit::record(
-            state.db(),
-            &auth.admin().actor,
-            "api_token_created",
-            Some(&format!("api_token:{}", created.record.id)),
-            serde_json::json!({ "name": created.record.name, "role": role }),
-        )
-        .await
-        .map_err(internal)?;
+        state
+            .audit(
+                &auth.admin().actor,
+                "api_token_created",
+                Some(&format!("api_token:{}", created.record.id)),
+                serde_json::json!({ "name": created.record.name, "role": role }),
+            )
+            .await?;
         Ok(CreateTokenResult::Created(Json(CreatedToken {
             token: created.token,
             info: created.record.into(),
@@ -189,15 +188,14 @@ impl TokensApi {
                 "no such live token",
             )));
         }
-        store::audit::record(
-            state.db(),
-            &auth.admin().actor,
-            "api_token_revoked",
-            Some(&format!("api_token:{}", id.0)),
-            serde_json::Value::Null,
-        )
-        .await
-        .map_err(internal)?;
+        state
+            .audit(
+                &auth.admin().actor,
+                "api_token_revoked",
+                Some(&format!("api_token:{}", id.0)),
+                serde_json::Value::Null,
+            )
+            .await?;
         Ok(RevokeTokenResult::Revoked)
     }
 }
