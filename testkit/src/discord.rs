@@ -605,14 +605,9 @@ async fn create_message(
 #[handler]
 fn roles(req: &Request, shared: Data<&Shared>) -> Json<Value> {
     record(&shared, req, Value::Null, Vec::new(), false);
-    let role = |id: u64, name: &str, position: i32| {
-        json!({ "id": id.to_string(), "name": name, "color": 0, "colors": { "primary_color": 0 },
-                "hoist": false, "managed": false, "mentionable": false, "permissions": "0",
-                "position": position })
-    };
     Json(json!([
-        role(GUILD_ID, "@everyone", 0),
-        role(MEMBER_ROLE_ID, "Member", 1)
+        role_json(GUILD_ID, "@everyone", 0),
+        role_json(MEMBER_ROLE_ID, "Member", 1)
     ]))
 }
 
@@ -776,12 +771,14 @@ fn gateway(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse {
     })
 }
 
+/// The guild's roles, as Discord describes them (serenity 0.12 requires `colors`).
+fn role_json(id: u64, name: &str, position: i32) -> Value {
+    json!({ "id": id.to_string(), "name": name, "color": 0, "colors": { "primary_color": 0 },
+            "hoist": false, "managed": false, "mentionable": false, "permissions": "0",
+            "position": position })
+}
+
 fn guild() -> Value {
-    let role = |id: u64, name: &str, position: i32| {
-        json!({ "id": id.to_string(), "name": name, "color": 0, "colors": { "primary_color": 0 },
-                "hoist": false, "managed": false, "mentionable": false, "permissions": "0",
-                "position": position })
-    };
     json!({
         "id": GUILD_ID.to_string(), "name": "Fake Guild", "icon": null,
         "owner_id": BOT_ID.to_string(),
@@ -789,7 +786,7 @@ fn guild() -> Value {
         "mfa_level": 0, "premium_tier": 0, "nsfw_level": 0, "system_channel_flags": 0,
         "preferred_locale": "en-US", "premium_progress_bar_enabled": false,
         "features": [], "emojis": [], "stickers": [],
-        "roles": [role(GUILD_ID, "@everyone", 0), role(MEMBER_ROLE_ID, "Member", 1)],
+        "roles": [role_json(GUILD_ID, "@everyone", 0), role_json(MEMBER_ROLE_ID, "Member", 1)],
         "joined_at": TIMESTAMP, "large": false, "member_count": 1000,
         "voice_states": [], "members": [], "channels": [], "threads": [], "presences": [],
         "stage_instances": [], "guild_scheduled_events": [],
