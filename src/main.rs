@@ -114,6 +114,22 @@ struct ProbeArgs {
     check: Option<String>,
 }
 
+impl Command {
+    /// The role recorded on exported spans.
+    fn role(&self) -> &'static str {
+        match self {
+            Command::All => "all",
+            Command::Api => "api",
+            Command::Worker => "worker",
+            Command::Bot => "bot",
+            Command::Migrate { .. } => "migrate",
+            Command::Probe(_) => "probe",
+            Command::Healthcheck { .. } => "healthcheck",
+            Command::Openapi { .. } => "openapi",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SpecFormat {
     Json,
@@ -138,10 +154,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = telemetry::init(&config.logging) {
-        eprintln!("concierge: cannot set up logging: {e}");
-        return ExitCode::from(2);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -152,14 +164,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let telemetry = match telemetry::init(
+        &config.logging,
+        &config.telemetry,
+        cli.command.role(),
+        runtime.handle(),
+    ) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("concierge: cannot set up logging and tracing: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(run(cli.command, config));
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{}", error_chain(&e));
             ExitCode::FAILURE
         }
-    }
+    };
+    // The runtime still runs the exporter's requests while the last spans go out.
+    telemetry.shutdown();
+    code
 }
 
 /// `outer: cause: root cause`, skipping a cause whose text its parent already repeats (sqlx

@@ -59,19 +59,24 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         let method = req.method().to_string();
         let route = route_label(req.uri().path());
         // The caller's W3C trace context, or a new trace: jobs pushed while answering carry it.
-        let trace = req
+        let caller = req
             .headers()
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
-            .and_then(jobs::trace::TraceParent::parse)
-            .map_or_else(jobs::trace::TraceParent::new_root, |t| t.child());
+            .and_then(jobs::trace::TraceParent::parse);
+        // `otel.*` fields name the exported span (see jobs::trace).
         let span = tracing::info_span!(
             "request",
-            trace_id = %trace.trace_id_hex(),
+            trace_id = tracing::field::Empty,
             request_id = %id,
             method = %req.method(),
             path = %req.uri().path(),
+            "otel.name" = %format_args!("{method} {route}"),
+            "otel.kind" = "server",
+            "otel.status_code" = tracing::field::Empty,
+            "http.response.status_code" = tracing::field::Empty,
         );
+        let trace = jobs::trace::start_span(&span, caller);
         async move {
             let started = Instant::now();
             let mut resp = match jobs::trace::scope(trace, self.inner.call(req)).await {
@@ -85,6 +90,11 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 resp.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
             let status = resp.status().as_u16();
+            let span = tracing::Span::current();
+            span.record("http.response.status_code", status);
+            if status >= 500 {
+                span.record("otel.status_code", "error");
+            }
             let elapsed = started.elapsed().as_secs_f64();
             let latency_ms = elapsed * 1000.0;
             let metrics = jobs::metrics::global();

@@ -13,6 +13,7 @@ use serenity::all::{
     User, UserId,
 };
 use serenity::async_trait;
+use tracing::Instrument;
 
 use crate::members::{Known, MemberCache};
 use crate::{BotDeps, BotSettings};
@@ -247,19 +248,11 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
-        jobs::trace::scope(
-            jobs::trace::TraceParent::new_root(),
-            self.on_message(ctx, msg),
-        )
-        .await;
+        traced("message", self.on_message(ctx, msg)).await;
     }
 
     async fn guild_member_addition(&self, ctx: Context, member: Member) {
-        jobs::trace::scope(
-            jobs::trace::TraceParent::new_root(),
-            self.on_member_added(ctx, member),
-        )
-        .await;
+        traced("member_added", self.on_member_added(ctx, member)).await;
     }
 
     async fn guild_member_update(
@@ -269,8 +262,8 @@ impl EventHandler for Handler {
         new: Option<Member>,
         event: GuildMemberUpdateEvent,
     ) {
-        jobs::trace::scope(
-            jobs::trace::TraceParent::new_root(),
+        traced(
+            "member_updated",
             self.on_member_updated(ctx, old, new, event),
         )
         .await;
@@ -283,19 +276,15 @@ impl EventHandler for Handler {
         user: User,
         member: Option<Member>,
     ) {
-        jobs::trace::scope(
-            jobs::trace::TraceParent::new_root(),
+        traced(
+            "member_removed",
             self.on_member_removed(ctx, guild, user, member),
         )
         .await;
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        jobs::trace::scope(
-            jobs::trace::TraceParent::new_root(),
-            self.on_interaction(ctx, interaction),
-        )
-        .await;
+        traced("interaction", self.on_interaction(ctx, interaction)).await;
     }
 }
 
@@ -454,6 +443,20 @@ impl Handler {
             crate::commands::run(&self.inner, &ctx, &command).await;
         }
     }
+}
+
+/// Runs the handling of one gateway event in its own span and a new trace, so the jobs it
+/// pushes (and theirs) share one trace id.
+async fn traced(event: &'static str, handling: impl Future<Output = ()>) {
+    let span = tracing::info_span!(
+        "discord_event",
+        event,
+        trace_id = tracing::field::Empty,
+        "otel.name" = %format_args!("discord {event}"),
+        "otel.kind" = "server",
+    );
+    let trace = jobs::trace::start_span(&span, None);
+    jobs::trace::scope(trace, handling).instrument(span).await;
 }
 
 #[cfg(test)]

@@ -2,10 +2,17 @@
 //! Discord event) into the jobs it pushes and their spans, so one trace id follows a request
 //! through the queue. Whatever runs inside [`scope`] pushes jobs stamped with its context; a
 //! job's handler runs inside a child context, so its follow-up jobs stay in the same trace.
+//!
+//! [`start_span`] ties a `tracing` span to this context. When the process exports spans (an
+//! OpenTelemetry layer is installed: `OTEL_EXPORTER_OTLP_ENDPOINT`), the span becomes the
+//! exported child of the caller's span and the context handed on names it, so a collector shows
+//! request → job → follow-up job as one tree; otherwise only the trace id travels.
 
 use std::fmt;
 
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use rand::RngCore;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// `00-<trace id>-<parent id>-<flags>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +103,41 @@ fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
         *byte = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()?;
     }
     Some(out)
+}
+
+/// Makes `span` the span of a unit of work that continues `parent` (a new trace when `None`) and
+/// returns the context the work runs in: with an OpenTelemetry layer installed, `span`'s own
+/// ids (so follow-up jobs become its children); without one, a new span id in the same trace.
+/// Records the trace id on the span's `trace_id` field (declare it `Empty`).
+pub fn start_span(span: &tracing::Span, parent: Option<TraceParent>) -> TraceParent {
+    if let Some(parent) = parent {
+        let flags = if parent.sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let remote = SpanContext::new(
+            TraceId::from_bytes(parent.trace_id),
+            SpanId::from_bytes(parent.parent_id),
+            flags,
+            true,
+            TraceState::default(),
+        );
+        // Ignored (returns an error) when no OpenTelemetry layer is installed.
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
+    let exported = span.context().span().span_context().clone();
+    let trace = if exported.is_valid() {
+        TraceParent {
+            trace_id: exported.trace_id().to_bytes(),
+            parent_id: exported.span_id().to_bytes(),
+            sampled: exported.is_sampled(),
+        }
+    } else {
+        parent.map_or_else(TraceParent::new_root, |t| t.child())
+    };
+    span.record("trace_id", tracing::field::display(trace.trace_id_hex()));
+    trace
 }
 
 /// The trace context of the running task, if any.

@@ -10,6 +10,7 @@
 //! - [`FakeOAuth`]: Discord's and Google's OAuth and profile endpoints over real HTTP.
 //! - [`FakeDiscord`]: Discord's REST API and gateway (WebSocket) as serenity uses them.
 //! - [`FakeOpenAi`]: an OpenAI-compatible chat, image and speech API over real HTTP.
+//! - [`otlp::FakeCollector`]: an OpenTelemetry collector's OTLP/HTTP traces endpoint.
 //!
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
@@ -21,6 +22,7 @@ mod db;
 pub mod discord;
 pub mod oauth;
 pub mod openai;
+pub mod otlp;
 mod proxy;
 mod redis_ns;
 mod smtp;

@@ -155,7 +155,8 @@ async fn migrate_creates_the_database_and_applies_every_migration() {
 pub(crate) struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    /// Every stderr line read so far.
+    pub(crate) seen: Vec<String>,
 }
 
 impl Running {
@@ -247,19 +248,27 @@ pub(crate) fn message(v: &Value) -> &str {
 /// Starts `concierge <command>` on a free port against `db`, with JSON logs, and returns it
 /// with the address it listens on once it says so.
 fn start_serving(cli: &Cli, command: &str, db: &TestDb) -> (Running, String) {
+    start_serving_with(cli, command, db, &[])
+}
+
+/// [`start_serving`] with more settings.
+pub(crate) fn start_serving_with(
+    cli: &Cli,
+    command: &str,
+    db: &TestDb,
+    extra: &[(&str, &str)],
+) -> (Running, String) {
     let url = db.url();
     let prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
-    let mut running = Running::start(
-        cli,
-        &[command],
-        &[
-            ("DATABASE_URL", &url),
-            ("REDIS_KEY_PREFIX", &prefix),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-            ("LOG_FORMAT", "json"),
-        ],
-    );
+    let mut env = vec![
+        ("DATABASE_URL", url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("LOG_FORMAT", "json"),
+    ];
+    env.extend_from_slice(extra);
+    let mut running = Running::start(cli, &[command], &env);
     let listening = running.wait_for(Duration::from_secs(30), |v| {
         message(v).starts_with("API listening")
     });

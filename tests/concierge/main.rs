@@ -5,3 +5,4 @@ mod cli;
 mod containers;
 mod openapi;
 mod queue;
+mod traces;

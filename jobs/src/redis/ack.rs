@@ -91,24 +91,24 @@ where
     fn call(&mut self, task: Task<Args>) -> Self::Future {
         let ctx = task.ctx().clone();
         let lease = task.data().get::<Lease>().cloned();
-        // The job continues the trace of whatever pushed it (a new one when none did); jobs
-        // it pushes carry the same trace.
-        let trace = lease
-            .as_ref()
-            .and_then(|l| l.trace)
-            .map_or_else(crate::trace::TraceParent::new_root, |t| t.child());
         let span = tracing::info_span!(
             "job",
+            "otel.name" = %format_args!("job {}", self.shared.keys.queue),
+            "otel.kind" = "consumer",
+            "otel.status_code" = tracing::field::Empty,
             queue = %self.shared.keys.queue,
             job_id = lease.as_ref().map_or("", |l| l.job_id.as_str()),
             attempt = lease.as_ref().map_or(0, |l| l.attempt),
-            trace_id = %trace.trace_id_hex(),
+            trace_id = tracing::field::Empty,
             parent_span_id = lease
                 .as_ref()
                 .and_then(|l| l.trace)
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
         );
+        // The job continues the trace of whatever pushed it (a new one when none did); jobs
+        // it pushes carry the same trace.
+        let trace = crate::trace::start_span(&span, lease.as_ref().and_then(|l| l.trace));
         let future = {
             let _entered = span.enter();
             crate::trace::scope(trace, self.inner.call(task))
@@ -210,6 +210,9 @@ async fn settle<R: Serialize + Sync>(
 ) {
     let outcome = outcome(shared, &lease, killed, result);
     record_metrics(&shared.keys.queue, &lease, &outcome);
+    if !matches!(outcome, Outcome::Done { .. }) {
+        tracing::Span::current().record("otel.status_code", "error");
+    }
     match &outcome {
         Outcome::Done { .. } => tracing::debug!("job done"),
         Outcome::Retry { error, at_ms } => {
