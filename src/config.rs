@@ -129,6 +129,10 @@ pub struct ServerConfig {
     /// Largest request body accepted; larger ones get 413. `MAX_BODY_BYTES`,
     /// `server.max_body_bytes`; default 10 MiB (enough for a 100k-row invitation CSV).
     pub max_body_bytes: usize,
+    /// The port of the job board (apalis-board's UI and its `/api/v1`), served by the API
+    /// process on `host`; it needs a port of its own. 0 turns it off. `BOARD_PORT`,
+    /// `server.board_port`; default 8001.
+    pub board_port: u16,
     /// On SIGTERM/SIGINT, how long in-flight requests (and, in workers, running jobs) may take
     /// to finish before the process exits. `SHUTDOWN_GRACE_SECONDS`,
     /// `server.shutdown_grace_seconds`; default 30.
@@ -393,6 +397,7 @@ struct FileServer {
     log_format: Option<String>,
     max_body_bytes: Option<usize>,
     shutdown_grace_seconds: Option<u64>,
+    board_port: Option<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -567,6 +572,9 @@ impl Config {
         let port = r
             .parse("PORT", "server.port", f.server.port)?
             .unwrap_or(8000);
+        let board_port = r
+            .parse("BOARD_PORT", "server.board_port", f.server.board_port)?
+            .unwrap_or(8001);
         let max_body_bytes = r
             .parse(
                 "MAX_BODY_BYTES",
@@ -618,6 +626,7 @@ impl Config {
                 host,
                 port,
                 max_body_bytes,
+                board_port,
                 shutdown_grace: Duration::from_secs(grace),
             },
             logging,

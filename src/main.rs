@@ -395,39 +395,81 @@ async fn serve_api(config: &Config, shutdown: CancellationToken) -> anyhow::Resu
         .context("REDIS_URL is not a usable Redis URL")?;
     let producer = producer(config).await?;
     let state = api::AppState::new(pool.clone(), redis, producer, api_config(config));
+    let board = serve_board(config, state.clone(), shutdown.clone());
     let app = api::app(
         state,
         api::HttpSettings {
             max_body_bytes: config.server.max_body_bytes,
         },
     );
-    let addr = std::net::SocketAddr::new(config.server.host, config.server.port);
-    let acceptor = poem::listener::TcpListener::bind(addr)
-        .into_acceptor()
-        .await
-        .with_context(|| format!("cannot listen on {addr} (settings HOST and PORT)"))?;
-    let local = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .unwrap_or(addr);
+    let (acceptor, local) = listen(config.server.host, config.server.port, "PORT").await?;
     tracing::info!(
         address = %local,
         database = %config.database.settings.display_target(),
         "API listening; docs at http://{}/api/docs",
         display_host(local)
     );
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(
-            app,
-            async move { shutdown.cancelled().await },
-            Some(config.server.shutdown_grace),
-        )
-        .await
-        .context("the HTTP server failed")?;
+    let api = async {
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async move { shutdown.cancelled().await },
+                Some(config.server.shutdown_grace),
+            )
+            .await
+            .context("the HTTP server failed")
+    };
+    tokio::try_join!(api, board)?;
     pool.close().await;
     tracing::info!("API stopped");
     Ok(())
+}
+
+/// Binds `host:port` (`setting` names the port's setting in the error) and tells the address
+/// it got (port 0 picks a free one).
+async fn listen(
+    host: std::net::IpAddr,
+    port: u16,
+    setting: &str,
+) -> anyhow::Result<(impl Acceptor + 'static, std::net::SocketAddr)> {
+    let addr = std::net::SocketAddr::new(host, port);
+    let acceptor = poem::listener::TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr} (settings HOST and {setting})"))?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(addr);
+    Ok((acceptor, local))
+}
+
+/// The job board on its own port (`BOARD_PORT`; 0: not served).
+async fn serve_board(
+    config: &Config,
+    state: api::AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if config.server.board_port == 0 {
+        return Ok(());
+    }
+    let (acceptor, local) =
+        listen(config.server.host, config.server.board_port, "BOARD_PORT").await?;
+    tracing::info!(
+        address = %local,
+        "job board listening on http://{}/ (user: any, password: the admin key or an admin token)",
+        display_host(local)
+    );
+    // Its requests are short reads; only event streams stay open, and those may be cut.
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            api::board::board(state),
+            async move { shutdown.cancelled().await },
+            Some(std::time::Duration::from_secs(1)),
+        )
+        .await
+        .context("the job board's HTTP server failed")
 }
 
 async fn producer(config: &Config) -> anyhow::Result<jobs::Producer> {

@@ -103,9 +103,13 @@ fn unauthorized() -> poem::Error {
 }
 
 async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Admin> {
-    let state = state(req)?;
+    admin_key(state(req)?, &key.key)
+}
+
+/// The admin key (`SECRET_KEY`), compared in constant time.
+fn admin_key(state: &AppState, key: &str) -> poem::Result<Admin> {
     // Digests first: equal lengths, so the comparison reveals nothing about the key's length.
-    let presented = store::secret::digest(&key.key);
+    let presented = store::secret::digest(key);
     let expected = store::secret::digest(state.secret_key().expose());
     if store::secret::constant_time_eq(&presented, &expected) {
         Ok(Admin {
@@ -113,6 +117,21 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Admin> {
         })
     } else {
         Err(unauthorized())
+    }
+}
+
+/// Any admin credential given as one secret (the job board's Basic-auth password): the admin
+/// key, an admin API token, or an admin's access JWT.
+pub(crate) async fn admin_secret(req: &Request, secret: &str) -> poem::Result<Admin> {
+    let state = state(req)?;
+    match admin_key(state, secret) {
+        Ok(admin) => Ok(admin),
+        Err(_) => {
+            let bearer = Bearer {
+                token: secret.to_owned(),
+            };
+            check_api_token(req, bearer).await
+        }
     }
 }
 

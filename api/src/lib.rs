@@ -10,6 +10,7 @@
 //! - `admin_jobs`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
 //!   pause, an event stream); `/dashboard` is its page (static; it asks for the credentials
 //!   and sends them with every call).
+//! - [`board`]: apalis-board's prebuilt UI and its `/api/v1`, served on a port of its own.
 //! - `onboarding`: `POST /api/user/onboarding` (seed 001).
 //! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
 //! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
@@ -24,6 +25,7 @@
 
 mod admin_jobs;
 pub mod auth;
+pub mod board;
 mod discord;
 pub mod error;
 mod health;

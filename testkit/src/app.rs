@@ -59,6 +59,8 @@ impl Default for AppOptions {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub address: String,
+    /// The job board (apalis-board's UI) on a port of its own: `http://127.0.0.1:<port>`.
+    pub board_address: String,
     pub addr: SocketAddr,
     pub db: TestDb,
     pub redis: TestRedis,
@@ -229,6 +231,25 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         tokio::spawn(workers::run(deps, fast_workers(), stop.clone()));
     }
     let state = api::AppState::new(pool, redis_client, producer.clone(), config);
+    let board_acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind the board's port");
+    let board_address = format!(
+        "http://{}",
+        board_acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .expect("the board's address")
+    );
+    let board = api::board::board(state.clone());
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(board_acceptor)
+            .run_with_graceful_shutdown(board, async move { token.cancelled().await }, None)
+            .await;
+    });
     let app = api::app(
         state,
         api::HttpSettings {
@@ -243,6 +264,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     });
     TestApp {
         address,
+        board_address,
         addr,
         db,
         redis,

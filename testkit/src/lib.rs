@@ -6,6 +6,7 @@
 //! - [`TestRedis`]: a key prefix of its own for each test, its keys deleted when it ends.
 //! - [`spawn_app`]: the whole HTTP app in-process on a free port, with a client.
 //! - [`TcpProxy`]: a TCP forwarder that can be stopped, to take a dependency away mid-test.
+//! - [`AuthProxy`]: an HTTP proxy adding Basic credentials, for browsers in tests.
 //! - [`SmtpSink`]: an SMTP server that records messages (and rejects on request).
 //! - [`FakeOAuth`]: Discord's and Google's OAuth and profile endpoints over real HTTP.
 //! - [`FakeDiscord`]: Discord's REST API and gateway (WebSocket) as serenity uses them.
@@ -32,7 +33,7 @@ pub use db::TestDb;
 pub use discord::FakeDiscord;
 pub use oauth::FakeOAuth;
 pub use openai::FakeOpenAi;
-pub use proxy::TcpProxy;
+pub use proxy::{AuthProxy, TcpProxy};
 pub use redis_ns::TestRedis;
 pub use smtp::{ReceivedMail, SmtpSink};
 

@@ -59,3 +59,94 @@ impl Drop for TcpProxy {
         self.stop.cancel();
     }
 }
+
+/// An HTTP reverse proxy that adds Basic credentials to every request, as a browser does once
+/// its user answered the password prompt: lets headless Chromium use a site behind Basic
+/// authentication (it cannot be given credentials otherwise). Responses stream through, but
+/// an event stream ends after a second: headless Chromium's virtual time (which lets a test
+/// wait for a page's scripts without sleeping) stands still while any request is open.
+/// Stops when dropped.
+#[derive(Debug)]
+pub struct AuthProxy {
+    /// `http://127.0.0.1:<port>`, to open instead of the upstream.
+    pub url: String,
+    _stop: crate::oauth::StopOnDrop,
+}
+
+impl AuthProxy {
+    pub async fn start(upstream: &str, user: &str, password: &str) -> Self {
+        use base64::Engine;
+        let credentials = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        let state = std::sync::Arc::new((
+            upstream.trim_end_matches('/').to_owned(),
+            credentials,
+            reqwest::Client::new(),
+        ));
+        let app = poem::EndpointExt::data(
+            poem::Route::new().at("/", forward).at("/*path", forward),
+            state,
+        );
+        let (addr, stop) = crate::oauth::serve(app, "auth proxy").await;
+        Self {
+            url: format!("http://{addr}"),
+            _stop: stop,
+        }
+    }
+}
+
+type ProxyState = std::sync::Arc<(String, String, reqwest::Client)>;
+
+#[poem::handler]
+async fn forward(
+    req: &poem::Request,
+    body: poem::Body,
+    state: poem::web::Data<&ProxyState>,
+) -> poem::Response {
+    let (upstream, credentials, client) = &***state;
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let mut outgoing = client
+        .request(req.method().clone(), format!("{upstream}{path}"))
+        .header("authorization", credentials);
+    for (name, value) in req.headers() {
+        if !matches!(name.as_str(), "host" | "authorization" | "connection") {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let body = body.into_bytes().await.unwrap_or_default();
+    let resp = match outgoing.body(body).send().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            return poem::Response::builder()
+                .status(poem::http::StatusCode::BAD_GATEWAY)
+                .finish();
+        }
+    };
+    let mut builder = poem::Response::builder().status(resp.status());
+    for (name, value) in resp.headers() {
+        if !matches!(
+            name.as_str(),
+            "connection" | "transfer-encoding" | "content-length"
+        ) {
+            builder = builder.header(name, value);
+        }
+    }
+    use futures::{StreamExt, TryStreamExt};
+    let event_stream = resp
+        .headers()
+        .get("content-type")
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    let body = resp.bytes_stream().map_err(std::io::Error::other);
+    if event_stream {
+        let cut = tokio::time::sleep(std::time::Duration::from_secs(1));
+        builder.body(poem::Body::from_bytes_stream(body.take_until(cut)))
+    } else {
+        builder.body(poem::Body::from_bytes_stream(body))
+    }
+}

@@ -265,6 +265,8 @@ pub(crate) fn start_serving_with(
         ("REDIS_KEY_PREFIX", prefix.as_str()),
         ("HOST", "127.0.0.1"),
         ("PORT", "0"),
+        // Parallel tests cannot share the board's fixed port; a test that wants it sets one.
+        ("BOARD_PORT", "0"),
         ("LOG_FORMAT", "json"),
     ];
     env.extend_from_slice(extra);

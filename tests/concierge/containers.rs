@@ -123,6 +123,19 @@ fn compose_runs_every_role_with_healthchecks_a_migration_first_and_durable_redis
             "{name} healthcheck"
         );
     }
+    // The API publishes its port and the job board's (the image's PORT and BOARD_PORT).
+    let dockerfile = std::fs::read_to_string(root().join("docker/Dockerfile")).expect("Dockerfile");
+    let published = strings(&compose["services"]["api"]["ports"]);
+    for setting in ["PORT", "BOARD_PORT"] {
+        let port = dockerfile
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{setting}=")))
+            .unwrap_or_else(|| panic!("the image sets {setting}"));
+        assert!(
+            published.contains(&format!("{port}:{port}")),
+            "{setting} {port} published: {published:?}"
+        );
+    }
     assert_commands_exist(&invocations);
 }
 

@@ -107,64 +107,14 @@ fn every_operation_documents_its_client_errors() {
 /// the queues, a paused queue, and a dead job.
 #[tokio::test]
 async fn the_dashboard_renders_in_headless_chromium() {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("Chromium is needed for this test: apt-get install chromium (.ci/run does)");
-    let app = testkit::spawn_app_with(testkit::AppOptions {
-        workers: true,
-        ..testkit::AppOptions::default()
-    })
-    .await;
+    let app = crate::app_with_workers().await;
     app.post_admin("/api/admin/queues/chat_reply/pause")
         .send()
         .await
         .expect("pause");
-    let dead = app
-        .producer
-        .push_with(
-            &jobs::SendDiscordDm {
-                discord_user_id: 9,
-                guild_id: None,
-                message: jobs::DmMessage::VerificationConfirmed,
-            },
-            jobs::PushOptions::default().with_max_attempts(1),
-        )
-        .await
-        .expect("push");
-    app.producer
-        .wait(
-            "send_discord_dm",
-            dead.id(),
-            std::time::Duration::from_secs(20),
-        )
-        .await
-        .expect("wait")
-        .expect("finished");
-    let url = format!("{}/dashboard#key={}", app.address, app.api_key);
+    let dead = crate::board::failed_dm(&app, 9).await;
     let address = app.address.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--virtual-time-budget=8000",
-                "--dump-dom",
-                &url,
-            ])
-            .output()
-    })
-    .await
-    .expect("joined")
-    .expect("run chromium");
-    let dom = String::from_utf8_lossy(&output.stdout);
+    let dom = crate::rendered_dom(format!("{}/dashboard#key={}", app.address, app.api_key)).await;
     assert!(
         dom.contains("data-queue=\"send_email\""),
         "queues rendered from {address}: {dom}"
@@ -174,10 +124,7 @@ async fn the_dashboard_renders_in_headless_chromium() {
         dom.contains("replay dead"),
         "the dead job's queue offers a replay"
     );
-    assert!(
-        dom.contains(&dead.id().to_string()),
-        "the dead job is listed"
-    );
+    assert!(dom.contains(dead.as_str()), "the dead job is listed");
     assert!(
         !dom.contains(&app.api_key),
         "the key is not left in the page"

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 pub use ack::{AckLayer, AckService};
 pub use backend::{Lease, RedisBackend, release_held, worker_name};
 pub use config::QueueConfig;
-pub use introspect::apalis_status;
+pub use introspect::{Inspection, QueueView, apalis_status};
 pub use keys::QueueKeys;
 pub use producer::{Producer, QueueDepth, WorkerInfo};
 

@@ -130,6 +130,18 @@ impl Producer {
     }
 
     /// The status of a job, `None` when it never existed or was trimmed after its TTL.
+    /// Every queue known to this deployment (the catalog's and any other that workers serve,
+    /// such as extra probe queues), sorted.
+    pub async fn queues(&self) -> Result<Vec<String>, QueueError> {
+        let mut names: Vec<String> = self
+            .conn
+            .clone()
+            .smembers(QueueKeys::registry(&self.prefix))
+            .await?;
+        names.sort();
+        Ok(names)
+    }
+
     pub async fn status(&self, queue: &str, id: &JobId) -> Result<Option<JobStatus>, QueueError> {
         status(
             &mut self.conn.clone(),

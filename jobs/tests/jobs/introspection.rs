@@ -64,7 +64,7 @@ async fn a_dashboard_sees_queues_workers_tasks_and_counts() {
 
     let stats = backend.fetch_by_queue().await.expect("stats");
     assert_eq!(stat(&stats, "RUNNING_JOBS"), "1", "{stats:?}");
-    assert_eq!(stat(&stats, "SCHEDULED_JOBS"), "1");
+    assert_eq!(stat(&stats, "PENDING_JOBS"), "1", "the delayed job");
     assert_eq!(
         stat(&stats, "KILLED_JOBS"),
         "1",
