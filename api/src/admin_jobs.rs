@@ -30,8 +30,10 @@ pub struct QueueSummary {
     pub waiting: u64,
     /// Claimed by a worker.
     pub running: u64,
-    /// Delayed pushes and retries waiting for their time.
+    /// Pushed to run later, waiting for their time.
     pub scheduled: u64,
+    /// An attempt failed; waiting for the backoff before the next one.
+    pub retrying: u64,
     /// In the dead-letter set (failed for good), replayable.
     pub dead: u64,
     /// Age of the oldest unfinished job, in seconds.
@@ -48,6 +50,7 @@ pub enum StateFilter {
     Waiting,
     Running,
     Scheduled,
+    Retrying,
     Done,
     Dead,
 }
@@ -314,6 +317,8 @@ impl AdminJobsApi {
         method = "get",
         operation_id = "admin_jobs"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn jobs(
         &self,
         state: Data<&AppState>,
@@ -324,6 +329,10 @@ impl AdminJobsApi {
         #[oai(default = "default_limit")]
         limit: Query<u32>,
         #[oai(default)] offset: Query<u32>,
+        /// Only jobs whose payload (secrets redacted) contains this text (any case), or, written
+        /// `field=value`, has a field of that name at any depth with that value. Looks at the
+        /// newest 5,000 jobs of the state; `offset` and `limit` count matches.
+        q: Query<Option<String>>,
     ) -> poem::Result<JobsResult> {
         if !known(&queue) {
             return Ok(JobsResult::NotFound(no_queue()));
@@ -338,17 +347,48 @@ impl AdminJobsApi {
             None | Some(StateFilter::Waiting) => None,
             Some(StateFilter::Running) => Some(JobState::Running),
             Some(StateFilter::Scheduled) => Some(JobState::Scheduled),
+            Some(StateFilter::Retrying) => Some(JobState::Retrying),
             Some(StateFilter::Done) => Some(JobState::Done),
             Some(StateFilter::Dead) => Some(JobState::Dead),
         };
-        let list = state
-            .producer()
-            .list(&queue, job_state, offset.0 as usize, limit.0 as usize)
-            .await
-            .map_err(internal)?;
-        Ok(JobsResult::Ok(Json(
-            list.into_iter().map(Into::into).collect(),
-        )))
+        let (offset, limit) = (offset.0 as usize, limit.0 as usize);
+        let search = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        let Some(search) = search else {
+            let list = state
+                .producer()
+                .list(&queue, job_state, offset, limit)
+                .await
+                .map_err(internal)?;
+            return Ok(JobsResult::Ok(Json(
+                list.into_iter().map(Into::into).collect(),
+            )));
+        };
+        let search = Search::parse(search);
+        let mut found: Vec<JobView> = Vec::new();
+        let mut skipped = 0;
+        let mut scanned = 0;
+        while scanned < SEARCH_SCAN && found.len() < limit {
+            let page = state
+                .producer()
+                .list(&queue, job_state, scanned, SEARCH_PAGE)
+                .await
+                .map_err(internal)?;
+            if page.is_empty() {
+                break;
+            }
+            scanned += page.len();
+            for view in page.into_iter().map(JobView::from) {
+                if !view.payload.as_ref().is_some_and(|p| search.matches(p)) {
+                    continue;
+                }
+                if skipped < offset {
+                    skipped += 1;
+                } else if found.len() < limit {
+                    found.push(view);
+                }
+            }
+        }
+        Ok(JobsResult::Ok(Json(found)))
     }
 
     /// One job: payload (secrets redacted), attempts, error, timings, result.
@@ -550,7 +590,8 @@ async fn summaries(producer: &jobs::Producer) -> Result<Vec<QueueSummary>, jobs:
             queue: (*queue).to_owned(),
             waiting: depth.waiting,
             running: depth.running,
-            scheduled: depth.delayed,
+            scheduled: depth.delayed - depth.retrying,
+            retrying: depth.retrying,
             dead: depth.dead,
             oldest_age_seconds: producer.oldest_age_ms(queue).await? / 1000,
             paused: producer.is_paused(queue).await?,
@@ -558,6 +599,54 @@ async fn summaries(producer: &jobs::Producer) -> Result<Vec<QueueSummary>, jobs:
         });
     }
     Ok(out)
+}
+
+/// How many jobs of a state a payload search looks at, and how many per read.
+const SEARCH_SCAN: usize = 5_000;
+const SEARCH_PAGE: usize = 500;
+
+/// What a payload search looks for.
+#[derive(Debug, PartialEq)]
+enum Search {
+    /// Text anywhere in the payload's JSON, any case.
+    Text(String),
+    /// A field of this name, at any depth, whose value (a string as it is, a number or boolean
+    /// as written in JSON) equals this.
+    Field(String, String),
+}
+
+impl Search {
+    fn parse(q: &str) -> Self {
+        match q.split_once('=') {
+            Some((field, value)) if !field.trim().is_empty() && !field.contains(['"', ' ']) => {
+                Search::Field(field.trim().to_owned(), value.trim().to_owned())
+            }
+            _ => Search::Text(q.to_lowercase()),
+        }
+    }
+
+    fn matches(&self, payload: &serde_json::Value) -> bool {
+        match self {
+            Search::Text(text) => payload.to_string().to_lowercase().contains(text),
+            Search::Field(field, value) => has_field(payload, field, value),
+        }
+    }
+}
+
+fn has_field(v: &serde_json::Value, field: &str, wanted: &str) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            let equal = match v {
+                Value::String(s) => s == wanted,
+                Value::Number(_) | Value::Bool(_) => *v.to_string() == *wanted,
+                _ => false,
+            };
+            (k == field && equal) || has_field(v, field, wanted)
+        }),
+        Value::Array(items) => items.iter().any(|i| has_field(i, field, wanted)),
+        _ => false,
+    }
 }
 
 fn default_limit() -> u32 {
@@ -587,6 +676,31 @@ async fn audit(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn payload_searches_match_text_or_a_field_at_any_depth() {
+        use super::Search;
+        let payload = serde_json::json!({
+            "discord_user_id": 42,
+            "proof": {"kind": "forced", "by": 7},
+            "message": {"text": "Welcome, Zoë"},
+        });
+        for (q, hit) in [
+            ("welcome, zoë", true),
+            ("WELCOME", true),
+            ("goodbye", false),
+            ("discord_user_id=42", true),
+            ("discord_user_id=4", false),
+            ("by=7", true),
+            ("kind=forced", true),
+            ("kind=Forced", false),
+            ("proof=forced", false),
+            ("=42", false),
+        ] {
+            assert_eq!(Search::parse(q).matches(&payload), hit, "{q}");
+        }
+        assert_eq!(Search::parse("a b=c"), Search::Text("a b=c".into()));
+    }
+
     #[test]
     fn secrets_are_redacted_at_any_depth() {
         let payload = serde_json::json!({

@@ -1,4 +1,5 @@
--- Move due jobs from the delayed set (scheduled pushes and retry backoffs) into the stream, at
+-- Move due jobs from the delayed set (scheduled pushes and retry backoffs, the latter also in
+-- the retrying set) into the stream, at
 -- most ARGV[2] of them: callers loop while a full chunk was moved, so any number of due jobs
 -- is promoted without one long script. KEYS[1] = key base; ARGV[1] = now (ms).
 -- Returns { moved, due time of the next delayed job or -1, 1 when the queue is paused }.
@@ -7,6 +8,7 @@ local delayed = base .. ':delayed'
 local ids = redis.call('ZRANGEBYSCORE', delayed, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
   redis.call('ZREM', delayed, id)
+  redis.call('ZREM', base .. ':retrying', id)
   local job = base .. ':job:' .. id
   if redis.call('EXISTS', job) == 1 then
     redis.call('HSET', job, 'state', 'pending')

@@ -41,6 +41,7 @@ for i = 6, #ARGV, 5 do
     elseif outcome == 'retry' then
       redis.call('HSET', job, 'state', 'retrying', 'error', value, 'finished', now, 'entry', '')
       redis.call('ZADD', base .. ':delayed', retry_at, id)
+      redis.call('ZADD', base .. ':retrying', retry_at, id)
     else
       redis.call('HSET', job, 'state', outcome, 'error', value, 'finished', now, 'entry', '')
       redis.call('PEXPIRE', job, dead_ttl)

@@ -10,7 +10,7 @@
 //! - `worker_heartbeat_timestamp_seconds{queue}`: the last heartbeat of this process
 //! - `provider_calls_total{provider,outcome}`: `smtp|discord|chat|image|speech|oauth`,
 //!   outcome `ok|transient|permanent`
-//! - `queue_jobs{queue,state}`: `waiting|running|scheduled|dead`, read at scrape time
+//! - `queue_jobs{queue,state}`: `waiting|running|scheduled|retrying|dead`, read at scrape time
 //! - `queue_oldest_age_seconds{queue}`: age of the oldest job not yet finished (approximate:
 //!   acknowledged entries are trimmed per settle batch)
 
@@ -183,7 +183,8 @@ pub async fn render(producer: Option<&Producer>) -> String {
                 };
                 set("waiting", depth.waiting);
                 set("running", depth.running);
-                set("scheduled", depth.delayed);
+                set("scheduled", depth.delayed - depth.retrying);
+                set("retrying", depth.retrying);
                 set("dead", depth.dead);
             }
             if let Ok(age) = producer.oldest_age_ms(queue).await {

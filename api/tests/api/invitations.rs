@@ -641,6 +641,10 @@ async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
         .clone();
     assert_eq!(send_email["paused"], true);
     assert_eq!(send_email["waiting"], 1);
+    assert_eq!(
+        (&send_email["scheduled"], &send_email["retrying"]),
+        (&json!(0), &json!(0))
+    );
     let waiting: Value = app
         .get_admin("/api/admin/queues/send_email/jobs")
         .send()
@@ -808,4 +812,74 @@ async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
     let text = String::from_utf8_lossy(&chunk);
     assert!(text.starts_with("data: ["), "{text}");
     assert!(text.contains("\"queue\":\"send_email\""), "{text}");
+}
+
+#[tokio::test]
+async fn job_search_matches_payload_fields_and_text_but_never_secrets() {
+    let app = spawn_app().await;
+    for user in [1, 2, 3] {
+        app.producer
+            .push(&jobs::SendDiscordDm {
+                discord_user_id: user,
+                guild_id: None,
+                message: jobs::DmMessage::VerificationConfirmed,
+            })
+            .await
+            .expect("push");
+    }
+    app.producer
+        .push(&jobs::VerifyMember {
+            guild_id: None,
+            discord_user_id: 4,
+            proof: jobs::MemberProof::Invitation {
+                email: "zoe@example.test".into(),
+                sealed_token: "sealed".into(),
+            },
+            interaction: None,
+        })
+        .await
+        .expect("push");
+    let search = async |queue: &str, q: &str, extra: &str| -> Vec<u64> {
+        let found: Value = app
+            .get_admin(&format!(
+                "/api/admin/queues/{queue}/jobs?state=waiting{extra}"
+            ))
+            .query(&[("q", q)])
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("json");
+        found
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .map(|j| j["payload"]["discord_user_id"].as_u64().expect("user"))
+            .collect()
+    };
+    assert_eq!(
+        search("send_discord_dm", "discord_user_id=2", "").await,
+        [2]
+    );
+    let mut all = search("send_discord_dm", "verification_confirmed", "").await;
+    all.sort_unstable();
+    assert_eq!(all, [1, 2, 3], "text, any case");
+    assert_eq!(
+        search("send_discord_dm", "VERIFICATION", "&limit=1&offset=1")
+            .await
+            .len(),
+        1,
+        "offset and limit count matches"
+    );
+    assert_eq!(search("verify_member", "kind=invitation", "").await, [4]);
+    assert!(
+        search("verify_member", "zoe@example", "").await.is_empty(),
+        "redacted values are not searchable"
+    );
+    assert!(
+        search("verify_member", "email=zoe@example.test", "")
+            .await
+            .is_empty()
+    );
 }

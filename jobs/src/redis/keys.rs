@@ -55,6 +55,12 @@ impl QueueKeys {
     }
 
     /// Pub/sub channel announcing each job that reached a final state.
+    /// The members of the delayed set that are retries waiting for their backoff (scored by
+    /// the same due time), so a dashboard can tell them from scheduled pushes.
+    pub fn retrying(&self) -> String {
+        format!("{}:retrying", self.base)
+    }
+
     pub fn results(&self) -> String {
         format!("{}:results", self.base)
     }

@@ -196,13 +196,14 @@ impl Producer {
     }
 
     /// How many jobs of `queue` are waiting (stream entries not yet delivered or still held),
-    /// delayed, and dead.
+    /// delayed (of which retrying), and dead.
     pub async fn depth(&self, queue: &str) -> Result<QueueDepth, QueueError> {
         let keys = QueueKeys::new(&self.prefix, queue);
         let mut conn = self.conn.clone();
         let (waiting, held) = super::stream_jobs(&mut conn, &keys).await?;
-        let (delayed, dead): (u64, u64) = redis::pipe()
+        let (delayed, retrying, dead): (u64, u64, u64) = redis::pipe()
             .zcard(keys.delayed())
+            .zcard(keys.retrying())
             .zcard(keys.dead())
             .query_async(&mut conn)
             .await?;
@@ -211,6 +212,7 @@ impl Producer {
             running: held,
             stream: waiting + held,
             delayed,
+            retrying: retrying.min(delayed),
             dead,
         })
     }
@@ -249,6 +251,7 @@ impl Producer {
         let _: () = redis::pipe()
             .zrem(keys.dead(), id.as_str())
             .zrem(keys.delayed(), id.as_str())
+            .zrem(keys.retrying(), id.as_str())
             .zrem(keys.done(), id.as_str())
             .del(keys.job(id.as_str()))
             .query_async(&mut conn)
@@ -266,15 +269,28 @@ impl Producer {
     ) -> Result<Vec<JobStatus>, QueueError> {
         let keys = QueueKeys::new(&self.prefix, queue);
         let mut conn = self.conn.clone();
-        let apalis_state = state.map(super::introspect::apalis_status);
-        let ids = super::introspect::ids_with_status(
-            &mut conn,
-            &keys,
-            apalis_state.as_ref(),
-            offset,
-            limit,
-        )
-        .await?;
+        let ids = match state {
+            // Both live in the delayed set (apalis' `Pending`); the retrying set tells them apart.
+            Some(crate::JobState::Retrying) => {
+                let stop = (offset + limit).saturating_sub(1) as isize;
+                conn.zrevrange(keys.retrying(), offset as isize, stop)
+                    .await?
+            }
+            Some(crate::JobState::Scheduled) => {
+                scheduled_ids(&mut conn, &keys, offset, limit).await?
+            }
+            _ => {
+                let apalis_state = state.map(super::introspect::apalis_status);
+                super::introspect::ids_with_status(
+                    &mut conn,
+                    &keys,
+                    apalis_state.as_ref(),
+                    offset,
+                    limit,
+                )
+                .await?
+            }
+        };
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(s) = status(&mut conn, &keys, &JobId(id)).await? {
@@ -385,6 +401,8 @@ pub struct QueueDepth {
     pub stream: u64,
     /// Scheduled jobs and retries waiting for their time.
     pub delayed: u64,
+    /// Of `delayed`, the retries: jobs whose attempt failed, waiting for their backoff.
+    pub retrying: u64,
     /// Dead-letter jobs.
     pub dead: u64,
 }
@@ -457,4 +475,44 @@ pub(crate) async fn push_raw(
         }
     }
     Ok(pushed)
+}
+
+/// Ids of scheduled pushes (delayed jobs that are not retries), latest due first: the delayed
+/// set read in chunks, retries skipped. Looks at no more than `SCAN_LIMIT` delayed jobs.
+async fn scheduled_ids(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<String>, QueueError> {
+    const CHUNK: isize = 500;
+    const SCAN_LIMIT: isize = 50_000;
+    let mut out = Vec::with_capacity(limit);
+    let mut skipped = 0;
+    let mut start = 0;
+    while out.len() < limit && start < SCAN_LIMIT {
+        let ids: Vec<String> = conn
+            .zrevrange(keys.delayed(), start, start + CHUNK - 1)
+            .await?;
+        if ids.is_empty() {
+            break;
+        }
+        let retry_scores: Vec<Option<f64>> = redis::cmd("ZMSCORE")
+            .arg(keys.retrying())
+            .arg(&ids)
+            .query_async(conn)
+            .await?;
+        for (id, retry) in ids.into_iter().zip(retry_scores) {
+            if retry.is_some() {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+            } else if out.len() < limit {
+                out.push(id);
+            }
+        }
+        start += CHUNK;
+    }
+    Ok(out)
 }

@@ -208,3 +208,92 @@ async fn wait_for_yields_each_final_result_once() {
         .expect("check");
     assert_eq!(checked.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_told_apart_from_scheduled_pushes() {
+    let env = Env::new().await;
+    let queue = <TestJob as jobs::Job>::QUEUE;
+    let later = env
+        .producer
+        .push_with(
+            &TestJob {
+                n: 1,
+                behaviour: Behaviour::Succeed,
+            },
+            PushOptions::delay(Duration::from_secs(600)),
+        )
+        .await
+        .expect("push");
+    let failing = env
+        .producer
+        .push(&TestJob {
+            n: 2,
+            behaviour: Behaviour::FailTimes(1),
+        })
+        .await
+        .expect("push");
+    // A backoff long enough that the retry is still waiting when we look.
+    let slow_retries = jobs::QueueConfig {
+        backoff_base: Duration::from_secs(600),
+        backoff_max: Duration::from_secs(600),
+        ..fast_config()
+    };
+    let worker = env.worker(slow_retries, 2, Duration::from_secs(10));
+    eventually(
+        Duration::from_secs(10),
+        "the failed attempt waits",
+        async || env.producer.depth(queue).await.expect("depth").retrying == 1,
+    )
+    .await;
+    worker.stop().await;
+    let depth = env.producer.depth(queue).await.expect("depth");
+    assert_eq!((depth.delayed, depth.retrying), (2, 1));
+    let ids = |list: Vec<jobs::JobStatus>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let retrying = env
+        .producer
+        .list(queue, Some(jobs::JobState::Retrying), 0, 10)
+        .await
+        .expect("list");
+    assert_eq!(ids(retrying.clone()), [failing.id().clone()]);
+    assert_eq!(retrying[0].state, jobs::JobState::Retrying);
+    let scheduled = env
+        .producer
+        .list(queue, Some(jobs::JobState::Scheduled), 0, 10)
+        .await
+        .expect("list");
+    assert_eq!(ids(scheduled), [later.id().clone()]);
+    assert!(
+        env.producer
+            .list(queue, Some(jobs::JobState::Scheduled), 1, 10)
+            .await
+            .expect("list")
+            .is_empty(),
+        "offsets count scheduled jobs only"
+    );
+
+    // Discarded, a retry leaves both sets.
+    assert!(
+        env.producer
+            .discard(queue, failing.id())
+            .await
+            .expect("discard")
+    );
+    let depth = env.producer.depth(queue).await.expect("depth");
+    assert_eq!((depth.delayed, depth.retrying), (1, 0));
+
+    // Promoted when due, a retry leaves the retrying set too.
+    let again = env
+        .producer
+        .push(&TestJob {
+            n: 3,
+            behaviour: Behaviour::FailTimes(1),
+        })
+        .await
+        .expect("push");
+    let worker = env.worker(fast_config(), 2, Duration::from_secs(10));
+    let done = env.finished(&again, Duration::from_secs(10)).await;
+    worker.stop().await;
+    assert_eq!((done.state, done.attempts), (jobs::JobState::Done, 2));
+    let depth = env.producer.depth(queue).await.expect("depth");
+    assert_eq!((depth.delayed, depth.retrying), (1, 0));
+}
