@@ -1,6 +1,8 @@
 //! The deployment files, validated by what runs here (no Docker engine, no cluster): the
-//! compose file and Kubernetes manifests parse and say what operations needs, the Dockerfile
-//! builds every workspace member, and every command they run exists in the binary.
+//! compose file passes Compose's schema (docker-compose `config`) and the Kubernetes manifests
+//! pass Kubernetes' schemas (kubernetes-validate, strict); both say what operations needs; the
+//! Dockerfile builds every workspace member; and every command they run exists in the binary.
+//! (`.ci/run` installs the two validators.)
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,57 @@ fn strings(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Runs a validator, failing with how to get it when it is missing.
+fn validate(program: &str, args: &[&str], install: &str) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(root())
+        // The compose file requires these to be set; any value does for validation.
+        .env("SECRET_KEY", "validation-only-key")
+        .env("JWT_SECRET", "validation-only-jwt-secret")
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed for this test ({e}): {install}"));
+    assert!(
+        out.status.success(),
+        "{program} {}:\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_compose_file_passes_the_compose_schema() {
+    validate(
+        "docker-compose",
+        &["-f", "docker/compose.yaml", "config", "--quiet"],
+        "apt-get install docker-compose (.ci/run does)",
+    );
+}
+
+#[test]
+fn the_kubernetes_manifests_pass_the_kubernetes_schemas() {
+    let manifests: Vec<String> = std::fs::read_dir(root().join("docker/k8s"))
+        .expect("docker/k8s")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        // A KEDA resource: its schema is KEDA's, not Kubernetes'; checked field by field below.
+        .filter(|p| !p.ends_with("keda-scaledobject.yaml"))
+        .map(|p| format!("docker/k8s/{}", p.file_name().expect("name").to_string_lossy()))
+        .collect();
+    assert!(manifests.len() >= 6, "{manifests:?}");
+    // The oldest Kubernetes still supported when this was written, and the newest.
+    for version in ["1.28.0", "1.37.0"] {
+        let mut args = vec!["--strict", "--quiet", "-k", version];
+        args.extend(manifests.iter().map(String::as_str));
+        validate(
+            "kubernetes-validate",
+            &args,
+            "pip install kubernetes-validate (.ci/run does)",
+        );
+    }
 }
 
 /// Every `concierge …` invocation (subcommand and flags) must be accepted by the binary.
