@@ -78,7 +78,12 @@ fn the_kubernetes_manifests_pass_the_kubernetes_schemas() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         // A KEDA resource: its schema is KEDA's, not Kubernetes'; checked field by field below.
         .filter(|p| !p.ends_with("keda-scaledobject.yaml"))
-        .map(|p| format!("docker/k8s/{}", p.file_name().expect("name").to_string_lossy()))
+        .map(|p| {
+            format!(
+                "docker/k8s/{}",
+                p.file_name().expect("name").to_string_lossy()
+            )
+        })
         .collect();
     assert!(manifests.len() >= 6, "{manifests:?}");
     // The oldest Kubernetes still supported when this was written, and the newest.

@@ -242,6 +242,12 @@ async fn the_board_api_answers_in_apalis_board_shapes_with_secrets_redacted() {
     assert_eq!(task["ctx"]["queue"], "send_discord_dm");
     assert_eq!(task["ctx"]["status"], "Killed", "aborted: apalis' Killed");
     assert_eq!(task["ctx"]["attempt"], 1);
+    assert!(
+        task["ctx"]["lock_by"]
+            .as_str()
+            .is_some_and(|w| w.ends_with("send_discord_dm")),
+        "the worker that ran it: {task}"
+    );
     assert_eq!(task["args"]["discord_user_id"], 9, "args decoded: {task}");
 
     let across = board_json(

@@ -95,6 +95,11 @@ async fn task_of(
     let Some(args) = fields.get("args").cloned() else {
         return Ok(None);
     };
+    // The worker that claimed the job last.
+    let worker = fields
+        .get("worker")
+        .and_then(|w| String::from_utf8(w.clone()).ok())
+        .filter(|w| !w.is_empty());
     let Some(status) = super::parse_status(&keys.queue, id, fields) else {
         return Ok(None);
     };
@@ -106,7 +111,8 @@ async fn task_of(
         .status(apalis_status(status.state))
         .queue(keys.queue.as_str().into())
         .done_at(secs(status.finished_at_ms).filter(|_| status.state.is_terminal()))
-        .lock_at(secs(status.started_at_ms));
+        .lock_at(secs(status.started_at_ms))
+        .lock_by(worker);
     if let Some(run_at) = secs(status.run_at_ms) {
         builder = builder.run_at_timestamp(run_at);
     }
