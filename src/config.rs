@@ -1132,6 +1132,14 @@ fn resolve_telemetry(r: &Resolver<'_>, f: FileTelemetry) -> Result<TelemetryConf
             format!("expected a number from 0.0 to 1.0, got {sample_ratio}"),
         ));
     }
+    if let Some(url) = &otlp_traces_url
+        && (!url.username().is_empty() || url.password().is_some())
+    {
+        return Err(invalid(
+            "OTEL_EXPORTER_OTLP_ENDPOINT (telemetry.otlp_endpoint)",
+            "must not carry credentials; send them as OTEL_EXPORTER_OTLP_HEADERS",
+        ));
+    }
     Ok(TelemetryConfig {
         otlp_traces_url,
         otlp_headers,
@@ -1372,6 +1380,8 @@ fn oauth_client(
 fn http_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
     match Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(u),
+        // A value with a user part may hold a password: not repeated.
+        _ if value.contains('@') => Err(invalid(setting, "expected an http(s) URL")),
         _ => Err(invalid(
             setting,
             format!("expected an http(s) URL, got {value:?}"),
@@ -1696,6 +1706,17 @@ mod tests {
             (
                 [("OTEL_EXPORTER_OTLP_HEADERS", "key-without-value-s3cret")],
                 "invalid setting OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+            (
+                [(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "http://user:s3cret@collector:4318",
+                )],
+                "invalid setting OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                [("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:s3cret@:4318")],
+                "invalid setting OTEL_EXPORTER_OTLP_ENDPOINT",
             ),
         ] {
             let e = error(&pairs, None);

@@ -6,7 +6,9 @@
 //! exported over OTLP/HTTP (protobuf) by a batch processor on its own thread. The ids they get
 //! are the ones [`jobs::trace`] hands on to pushed jobs, so a collector shows a request, the
 //! jobs it caused and their follow-ups as one trace. Export never blocks a request or a job: a
-//! full buffer drops spans, a collector that is down costs a logged error per batch.
+//! full buffer drops spans, a collector that is down costs a logged error per failed batch.
+//! Spans pass the same filter as logs (`RUST_LOG` / `LOG_LEVEL`): request and job spans are at
+//! `info`, so a `warn` filter exports nothing.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,14 +19,18 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing::instrument::WithSubscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogFormat, LoggingConfig, TelemetryConfig};
 
-/// How long one export may take, and how long shutdown waits for the last spans.
+/// How long one export may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the last spans: short, so that the drain
+/// (`SHUTDOWN_GRACE_SECONDS`) plus this stays within the containers' stop grace period.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What [`init`] installed; [`Telemetry::shutdown`] sends the spans still buffered.
 #[derive(Debug)]
@@ -37,7 +43,7 @@ impl Telemetry {
     /// work is done, outside async code: it blocks.
     pub fn shutdown(self) {
         if let Some(provider) = self.provider
-            && let Err(e) = provider.shutdown_with_timeout(EXPORT_TIMEOUT)
+            && let Err(e) = provider.shutdown_with_timeout(FLUSH_TIMEOUT)
         {
             eprintln!("concierge: the last spans were not exported: {e}");
         }
@@ -137,7 +143,8 @@ fn tracer_provider(
 
 /// The exporter's HTTP client: our reqwest (rustls with ring). The batch processor runs on its
 /// own thread without a Tokio reactor, so each request runs as a task on the application's
-/// runtime and the processor waits for its answer.
+/// runtime and the processor waits for its answer. The task runs with no subscriber: whatever
+/// the HTTP stack traces while exporting must not become spans of the next export.
 #[derive(Debug)]
 struct ExportClient {
     http: reqwest::Client,
@@ -149,12 +156,15 @@ impl HttpClient for ExportClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let http = self.http.clone();
         let request = reqwest::Request::try_from(request)?;
-        let answer = self.runtime.spawn(async move {
+        let export = async move {
             let response = http.execute(request).await?;
             let status = response.status();
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, body))
-        });
+        };
+        let answer = self
+            .runtime
+            .spawn(export.with_subscriber(tracing::subscriber::NoSubscriber::default()));
         let (status, body) = answer.await??;
         Ok(Response::builder().status(status).body(body)?)
     }

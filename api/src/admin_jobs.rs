@@ -331,7 +331,8 @@ impl AdminJobsApi {
         #[oai(default)] offset: Query<u32>,
         /// Only jobs whose payload (secrets redacted) contains this text (any case), or, written
         /// `field=value`, has a field of that name at any depth with that value. Looks at the
-        /// newest 5,000 jobs of the state; `offset` and `limit` count matches.
+        /// first 5,000 jobs of the state in listing order (oldest first for waiting and
+        /// running, newest first for the others); `offset` and `limit` count matches.
         q: Query<Option<String>>,
     ) -> poem::Result<JobsResult> {
         if !known(&queue) {
@@ -365,6 +366,8 @@ impl AdminJobsApi {
         };
         let search = Search::parse(search);
         let mut found: Vec<JobView> = Vec::new();
+        // A job may move between reads (a waiting one starts): seen once, counted once.
+        let mut seen = std::collections::HashSet::new();
         let mut skipped = 0;
         let mut scanned = 0;
         while scanned < SEARCH_SCAN && found.len() < limit {
@@ -376,8 +379,13 @@ impl AdminJobsApi {
             if page.is_empty() {
                 break;
             }
-            scanned += page.len();
+            // Pages are positions in the state's listing; jobs that expired meanwhile are
+            // left out of a page, not shifted into it.
+            scanned += SEARCH_PAGE;
             for view in page.into_iter().map(JobView::from) {
+                if !seen.insert(view.id.clone()) {
+                    continue;
+                }
                 if !view.payload.as_ref().is_some_and(|p| search.matches(p)) {
                     continue;
                 }

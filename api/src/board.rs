@@ -70,22 +70,26 @@ async fn basic_auth<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Res
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(basic_password);
-    let refused = |status: StatusCode| {
-        let mut resp = failure(status, "admin credentials required");
-        if status == StatusCode::UNAUTHORIZED
-            && let Ok(value) =
-                HeaderValue::from_str(&format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""))
+    // Any refusal asks again (a browser prompts only on 401): a user who typed a non-admin
+    // token gets the prompt back, not a dead end.
+    let refused = || {
+        let mut resp = failure(StatusCode::UNAUTHORIZED, "admin credentials required");
+        if let Ok(value) =
+            HeaderValue::from_str(&format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""))
         {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         Ok(resp)
     };
     let Some(password) = password else {
-        return refused(StatusCode::UNAUTHORIZED);
+        return refused();
     };
     match crate::auth::admin_secret(&req, &password).await {
         Ok(_) => Ok(next.call(req).await?.into_response()),
-        Err(e) => refused(e.status()),
+        Err(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
+            Ok(failure(e.status(), "cannot check credentials right now"))
+        }
+        Err(_) => refused(),
     }
 }
 

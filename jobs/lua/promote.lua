@@ -16,4 +16,12 @@ for _, id in ipairs(ids) do
   end
 end
 local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+-- A retry is in the retrying set with the same score as in the delayed set, so one due before
+-- the earliest delayed job is no longer delayed: drop it (left behind by a worker of an older
+-- version, which promoted without this set).
+if next_due[2] then
+  redis.call('ZREMRANGEBYSCORE', base .. ':retrying', '-inf', '(' .. next_due[2])
+else
+  redis.call('DEL', base .. ':retrying')
+end
 return { #ids, tonumber(next_due[2] or -1), redis.call('EXISTS', base .. ':paused') }

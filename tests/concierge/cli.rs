@@ -326,10 +326,17 @@ async fn api_shuts_down_gracefully_on_sigint() {
 }
 
 #[tokio::test]
-async fn all_migrates_then_serves_the_docs() {
+async fn all_migrates_then_serves_the_docs_and_the_board() {
     let cli = Cli::new();
     let db = TestDb::empty().await;
-    let (mut all, address) = start_serving(&cli, "all", &db);
+    // A port free a moment ago (0 would turn the board off).
+    let board_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
+    let (mut all, address) =
+        start_serving_with(&cli, "all", &db, &[("BOARD_PORT", board_port.as_str())]);
     assert!(
         all.seen
             .iter()
@@ -339,6 +346,21 @@ async fn all_migrates_then_serves_the_docs() {
     let resp = reqwest::get(format!("http://{address}/api/docs"))
         .await
         .expect("request");
+    assert_eq!(resp.status(), 200);
+    all.wait_for(Duration::from_secs(10), |v| {
+        message(v).starts_with("job board listening")
+    });
+    let key = std::fs::read_to_string(cli.dir.join("data/secrets/secret_key")).expect("key");
+    let board = format!("http://127.0.0.1:{board_port}/api/v1/queues");
+    let client = reqwest::Client::new();
+    let resp = client.get(&board).send().await.expect("board");
+    assert_eq!(resp.status(), 401);
+    let resp = client
+        .get(&board)
+        .basic_auth("admin", Some(key.trim()))
+        .send()
+        .await
+        .expect("board");
     assert_eq!(resp.status(), 200);
     assert_eq!(
         store::migrate::applied_version(&db.pool)

@@ -20,6 +20,13 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 async fn a_request_and_the_job_it_pushed_reach_the_collector_as_one_trace() {
     let collector = FakeCollector::start().await;
     let cli = Cli::new();
+    // From the configuration file: the exporter must get the headers from us (it would read
+    // the environment variable by itself).
+    std::fs::write(
+        cli.dir.join("config.yml"),
+        "telemetry:\n  otlp_headers: x-collector-key=s3cret%20value\n",
+    )
+    .expect("config.yml");
     let db = TestDb::new().await;
     let (mut all, address) = start_serving_with(
         &cli,
@@ -27,10 +34,6 @@ async fn a_request_and_the_job_it_pushed_reach_the_collector_as_one_trace() {
         &db,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url),
-            (
-                "OTEL_EXPORTER_OTLP_HEADERS",
-                "x-collector-key=s3cret%20value",
-            ),
             ("OTEL_SERVICE_NAME", "concierge-test"),
         ],
     );
@@ -117,13 +120,17 @@ async fn spans_still_buffered_are_sent_on_shutdown() {
         &cli,
         "api",
         &db,
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url)],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url),
+            // The SDK's own setting: no scheduled export before the shutdown.
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ],
     );
     let resp = reqwest::get(format!("http://{address}/api/health"))
         .await
         .expect("request");
     assert_eq!(resp.status(), 200);
-    // The batch processor exports every few seconds; SIGTERM right away must not lose it.
+    // Nothing is exported on schedule (above); SIGTERM must send what is buffered.
     api.signal("TERM");
     assert_eq!(api.wait_exit(Duration::from_secs(20)), 0);
     let spans = collector.spans();

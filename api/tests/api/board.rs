@@ -98,7 +98,8 @@ async fn every_path_of_the_board_asks_for_an_admin_credential() {
         .expect("request");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
-    // An admin API token works as the password; a personal one is refused.
+    // An admin API token works as the password; a personal one is refused (and the browser
+    // asked for another).
     let created: Value = app
         .post_admin("/api/tokens")
         .json(&serde_json::json!({"name": "board"}))
@@ -133,7 +134,12 @@ async fn every_path_of_the_board_asks_for_an_admin_credential() {
         .send()
         .await
         .expect("request");
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED,
+        "refused, and asked again"
+    );
+    assert!(resp.headers().contains_key("www-authenticate"));
 }
 
 #[tokio::test]

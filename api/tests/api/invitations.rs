@@ -865,13 +865,19 @@ async fn job_search_matches_payload_fields_and_text_but_never_secrets() {
     let mut all = search("send_discord_dm", "verification_confirmed", "").await;
     all.sort_unstable();
     assert_eq!(all, [1, 2, 3], "text, any case");
+    let mut pages = Vec::new();
+    for offset in 0..4 {
+        let extra = format!("&limit=1&offset={offset}");
+        pages.push(search("send_discord_dm", "VERIFICATION", &extra).await);
+    }
+    let mut paged: Vec<u64> = pages.iter().flatten().copied().collect();
+    paged.sort_unstable();
     assert_eq!(
-        search("send_discord_dm", "VERIFICATION", "&limit=1&offset=1")
-            .await
-            .len(),
-        1,
-        "offset and limit count matches"
+        paged,
+        [1, 2, 3],
+        "offset and limit count matches: {pages:?}"
     );
+    assert!(pages[3].is_empty());
     assert_eq!(search("verify_member", "kind=invitation", "").await, [4]);
     assert!(
         search("verify_member", "zoe@example", "").await.is_empty(),

@@ -54,13 +54,13 @@ impl QueueKeys {
         format!("{}:worker:{consumer}", self.base)
     }
 
-    /// Pub/sub channel announcing each job that reached a final state.
     /// The members of the delayed set that are retries waiting for their backoff (scored by
     /// the same due time), so a dashboard can tell them from scheduled pushes.
     pub fn retrying(&self) -> String {
         format!("{}:retrying", self.base)
     }
 
+    /// Pub/sub channel announcing each job that reached a final state.
     pub fn results(&self) -> String {
         format!("{}:results", self.base)
     }

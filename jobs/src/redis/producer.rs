@@ -129,7 +129,6 @@ impl Producer {
         push_raw(&mut self.conn.clone(), &keys, items, ttl, &trace).await
     }
 
-    /// The status of a job, `None` when it never existed or was trimmed after its TTL.
     /// Every queue known to this deployment (the catalog's and any other that workers serve,
     /// such as extra probe queues), sorted.
     pub async fn queues(&self) -> Result<Vec<String>, QueueError> {
@@ -142,6 +141,7 @@ impl Producer {
         Ok(names)
     }
 
+    /// The status of a job, `None` when it never existed or was trimmed after its TTL.
     pub async fn status(&self, queue: &str, id: &JobId) -> Result<Option<JobStatus>, QueueError> {
         status(
             &mut self.conn.clone(),
@@ -294,6 +294,11 @@ impl Producer {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(s) = status(&mut conn, &keys, &JobId(id)).await? {
+                // The retrying set may trail a promotion by one promote call.
+                if state == Some(crate::JobState::Retrying) && s.state != crate::JobState::Retrying
+                {
+                    continue;
+                }
                 out.push(s);
             }
         }
