@@ -104,13 +104,7 @@ pub async fn link_discord(
         }
         Err(e) => return Err(e),
     }
-    sqlx::query!(
-        r#"UPDATE users SET verified = TRUE, verified_at = COALESCE(verified_at, now())
-           WHERE id = $1"#,
-        user_id
-    )
-    .execute(&mut *tx)
-    .await?;
+    crate::users::mark_verified(&mut tx, user_id).await?;
     tx.commit().await?;
     Ok(DiscordLink::Linked { new })
 }
@@ -234,13 +228,7 @@ pub async fn sign_in_google(
             Err(e) => return Err(e),
         }
         // Google vouched for the email: that verifies the account.
-        sqlx::query!(
-            r#"UPDATE users SET verified = TRUE, verified_at = COALESCE(verified_at, now())
-               WHERE id = $1"#,
-            user_id
-        )
-        .execute(&mut *tx)
-        .await?;
+        crate::users::mark_verified(&mut tx, user_id).await?;
         (user_id, created)
     };
     tx.commit().await?;

@@ -317,13 +317,7 @@ pub async fn verify(pool: &PgPool, email: &str, token: &str) -> Result<Verificat
     match check {
         Check::Valid { .. } => {
             let mut tx = pool.begin().await?;
-            sqlx::query!(
-                r#"UPDATE users SET verified = TRUE, verified_at = COALESCE(verified_at, now())
-                   WHERE id = $1"#,
-                user.id
-            )
-            .execute(&mut *tx)
-            .await?;
+            crate::users::mark_verified(&mut tx, user.id).await?;
             sqlx::query!(
                 r#"UPDATE invitations SET status = 'verified', verified_at = now()
                    WHERE user_id = $1"#,

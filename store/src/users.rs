@@ -74,6 +74,19 @@ pub async fn onboard(pool: &PgPool, o: &Onboarding<'_>) -> Result<Onboarded, sql
     })
 }
 
+/// Marks a user verified (keeping the first verification time), inside the caller's
+/// transaction: a Discord link, a Google sign-in and an invitation token all verify.
+pub async fn mark_verified(conn: &mut sqlx::PgConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE users SET verified = TRUE, verified_at = COALESCE(verified_at, now())
+           WHERE id = $1"#,
+        user_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn find(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as!(
         User,
