@@ -331,7 +331,7 @@ async fn workers_of(
     Ok(workers)
 }
 
-async fn queue_names(
+pub(crate) async fn queue_names(
     conn: &mut ConnectionManager,
     prefix: &str,
 ) -> Result<Vec<String>, QueueError> {

@@ -132,13 +132,7 @@ impl Producer {
     /// Every queue known to this deployment (the catalog's and any other that workers serve,
     /// such as extra probe queues), sorted.
     pub async fn queues(&self) -> Result<Vec<String>, QueueError> {
-        let mut names: Vec<String> = self
-            .conn
-            .clone()
-            .smembers(QueueKeys::registry(&self.prefix))
-            .await?;
-        names.sort();
-        Ok(names)
+        super::introspect::queue_names(&mut self.conn.clone(), &self.prefix).await
     }
 
     /// The status of a job, `None` when it never existed or was trimmed after its TTL.
