@@ -152,6 +152,13 @@ impl From<Refusal> for Response {
     }
 }
 
+/// Handlers return `poem::Result`, so a refusal ends them with `?`, answered as above.
+impl From<Refusal> for poem::Error {
+    fn from(refusal: Refusal) -> Self {
+        poem::Error::from_response(refusal.into())
+    }
+}
+
 /// apalis-board's error shape: `{"type": "BackendError", "message": …}`.
 fn failure(status: StatusCode, message: &str) -> Response {
     json_with(status, &ApiError::BackendError(message.to_owned()))
@@ -172,12 +179,17 @@ fn json_with<T: Serialize>(status: StatusCode, value: &T) -> Response {
 }
 
 /// A backend failure: logged, answered without detail.
-fn backend_failure(e: ApiError) -> Response {
+fn backend_failure(e: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %e, "job board query failed");
-    failure(
+    Refusal(
         StatusCode::INTERNAL_SERVER_ERROR,
         "the queue backend failed",
     )
+}
+
+/// What one of apalis-board's functions answered, as JSON.
+fn reply<T: Serialize>(answer: Result<T, ApiError>) -> poem::Result<Response> {
+    Ok(json(&answer.map_err(backend_failure)?))
 }
 
 fn shared(view: QueueView) -> Arc<RwLock<QueueView>> {
@@ -196,62 +208,36 @@ async fn known_queue(state: &AppState, queue: &str) -> Result<Arc<RwLock<QueueVi
             Ok(shared(QueueView::view(state.producer(), queue)))
         }
         Ok(_) => Err(Refusal(StatusCode::NOT_FOUND, "no such queue")),
-        Err(e) => {
-            tracing::error!(error = %e, "job board: cannot list queues");
-            Err(Refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the queue backend failed",
-            ))
-        }
+        Err(e) => Err(backend_failure(e)),
     }
 }
 
 #[handler]
-async fn queues(state: Data<&AppState>) -> Response {
-    match apalis_board_api::fetch_queues(any_queue(&state)).await {
-        Ok(queues) => json(&queues),
-        Err(e) => backend_failure(e),
-    }
+async fn queues(state: Data<&AppState>) -> poem::Result<Response> {
+    reply(apalis_board_api::fetch_queues(any_queue(&state)).await)
 }
 
 #[handler]
-async fn overview(state: Data<&AppState>) -> Response {
-    match apalis_board_api::overview(any_queue(&state)).await {
-        Ok(stats) => json(&stats),
-        Err(e) => backend_failure(e),
-    }
+async fn overview(state: Data<&AppState>) -> poem::Result<Response> {
+    reply(apalis_board_api::overview(any_queue(&state)).await)
 }
 
 #[handler]
-async fn all_workers(state: Data<&AppState>) -> Response {
-    match apalis_board_api::get_all_workers(any_queue(&state)).await {
-        Ok(workers) => json(&workers),
-        Err(e) => backend_failure(e),
-    }
+async fn all_workers(state: Data<&AppState>) -> poem::Result<Response> {
+    reply(apalis_board_api::get_all_workers(any_queue(&state)).await)
 }
 
 #[handler]
-async fn queue_workers(state: Data<&AppState>, Path(queue): Path<String>) -> Response {
-    let view = match known_queue(&state, &queue).await {
-        Ok(view) => view,
-        Err(refusal) => return refusal.into(),
-    };
-    match apalis_board_api::get_workers(view).await {
-        Ok(workers) => json(&workers),
-        Err(e) => backend_failure(e),
-    }
+async fn queue_workers(
+    state: Data<&AppState>,
+    Path(queue): Path<String>,
+) -> poem::Result<Response> {
+    reply(apalis_board_api::get_workers(known_queue(&state, &queue).await?).await)
 }
 
 #[handler]
-async fn queue_stats(state: Data<&AppState>, Path(queue): Path<String>) -> Response {
-    let view = match known_queue(&state, &queue).await {
-        Ok(view) => view,
-        Err(refusal) => return refusal.into(),
-    };
-    match apalis_board_api::stats_by_queue(view).await {
-        Ok(stats) => json(&stats),
-        Err(e) => backend_failure(e),
-    }
+async fn queue_stats(state: Data<&AppState>, Path(queue): Path<String>) -> poem::Result<Response> {
+    reply(apalis_board_api::stats_by_queue(known_queue(&state, &queue).await?).await)
 }
 
 /// The UI's task filter. It always sends `status` (possibly empty) and sometimes `queue` and
@@ -298,53 +284,47 @@ async fn queue_tasks(
     state: Data<&AppState>,
     Path(queue): Path<String>,
     Query(query): Query<TaskQuery>,
-) -> Response {
-    let filter = match query.filter() {
-        Ok(filter) => filter,
-        Err(refusal) => return refusal.into(),
-    };
-    let view = match known_queue(&state, &queue).await {
-        Ok(view) => view,
-        Err(refusal) => return refusal.into(),
-    };
-    match apalis_board_api::get_tasks::<_, serde_json::Value>(view, filter).await {
-        Ok(tasks) => json(&redacted(tasks)),
-        Err(e) => backend_failure(e),
-    }
+) -> poem::Result<Response> {
+    let filter = query.filter()?;
+    let view = known_queue(&state, &queue).await?;
+    let tasks = apalis_board_api::get_tasks::<_, serde_json::Value>(view, filter)
+        .await
+        .map_err(backend_failure)?;
+    Ok(json(&redacted(tasks)))
 }
 
 #[handler]
-async fn all_tasks(state: Data<&AppState>, Query(query): Query<TaskQuery>) -> Response {
-    let filter = match query.filter() {
-        Ok(filter) => filter,
-        Err(refusal) => return refusal.into(),
-    };
-    let tasks = match apalis_board_api::get_all_tasks(any_queue(&state), filter).await {
-        Ok(tasks) => tasks,
-        Err(e) => return backend_failure(e),
-    };
+async fn all_tasks(
+    state: Data<&AppState>,
+    Query(query): Query<TaskQuery>,
+) -> poem::Result<Response> {
+    let filter = query.filter()?;
+    let tasks = apalis_board_api::get_all_tasks(any_queue(&state), filter)
+        .await
+        .map_err(backend_failure)?;
     // The listing across queues keeps payloads as stored bytes: decode them for the UI.
     let decoded: Vec<Task<serde_json::Value>> = tasks
         .into_iter()
         .map(|task| task.map_args(|bytes| serde_json::from_slice(&bytes).unwrap_or_default()))
         .collect();
-    json(&redacted(decoded))
+    Ok(json(&redacted(decoded)))
 }
 
 #[handler]
-async fn one_task(state: Data<&AppState>, Path((queue, id)): Path<(String, String)>) -> Response {
+async fn one_task(
+    state: Data<&AppState>,
+    Path((queue, id)): Path<(String, String)>,
+) -> poem::Result<Response> {
+    let no_task = Refusal(StatusCode::NOT_FOUND, "no such task");
     if uuid::Uuid::parse_str(&id).is_err() {
-        return failure(StatusCode::NOT_FOUND, "no such task");
+        return Err(no_task.into());
     }
-    let view = match known_queue(&state, &queue).await {
-        Ok(view) => view,
-        Err(refusal) => return refusal.into(),
-    };
-    match apalis_board_api::get_task_by_id::<_, serde_json::Value>(id, view).await {
-        Ok(Some(task)) => json(&RawTask(task.map_args(crate::admin_jobs::redact))),
-        Ok(None) => failure(StatusCode::NOT_FOUND, "no such task"),
-        Err(e) => backend_failure(e),
-    }
+    let view = known_queue(&state, &queue).await?;
+    let task = apalis_board_api::get_task_by_id::<_, serde_json::Value>(id, view)
+        .await
+        .map_err(backend_failure)?
+        .ok_or(no_task)?;
+    Ok(json(&RawTask(task.map_args(crate::admin_jobs::redact))))
 }
 
 /// The board's log stream: one entry per job that finishes, in any queue (from the queues'
