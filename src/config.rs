@@ -41,6 +41,50 @@ pub struct Config {
     pub ai: AiConfig,
     pub workers: WorkersConfig,
     pub telemetry: TelemetryConfig,
+    pub limits: LimitsConfig,
+}
+
+/// What each caller may cost (the API's and the workers' limits, shared across replicas in
+/// Redis). Every refusal is 429 with `Retry-After`. YAML section `limits`.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// Requests of any kind per client address per minute. `REQUESTS_PER_IP_PER_MINUTE`,
+    /// `limits.requests_per_ip_per_minute`; default 1200.
+    pub requests_per_ip_per_minute: u32,
+    /// Onboardings per client address per hour. `ONBOARDINGS_PER_IP_PER_HOUR`,
+    /// `limits.onboardings_per_ip_per_hour`; default 20.
+    pub onboardings_per_ip_per_hour: u32,
+    /// Onboardings per email per hour. `ONBOARDINGS_PER_EMAIL_PER_HOUR`,
+    /// `limits.onboardings_per_email_per_hour`; default 5.
+    pub onboardings_per_email_per_hour: u32,
+    /// Mails that anyone can cause (verification codes, link notices) per recipient address
+    /// per hour. `MAILS_PER_ADDRESS_PER_HOUR`, `limits.mails_per_address_per_hour`; default 3.
+    pub mails_per_address_per_hour: u32,
+    /// Sign-in attempts (Google login, the Discord callback, starting a Google code flow) per
+    /// client address per window. `SIGN_INS_PER_IP`, `limits.sign_ins_per_ip`; default 60.
+    pub sign_ins_per_ip: u32,
+    /// Attempts at invitation and verification tokens and `/login` codes per client address
+    /// per window. `SECRET_ATTEMPTS_PER_IP`, `limits.secret_attempts_per_ip`; default 60.
+    pub secret_attempts_per_ip: u32,
+    /// The same per Discord account (API and bot). `SECRET_ATTEMPTS_PER_DISCORD_ID`,
+    /// `limits.secret_attempts_per_discord_id`; default 10.
+    pub secret_attempts_per_discord_id: u32,
+    /// Wrong tokens for one email from one source (an address, a Discord account) per window;
+    /// then that source is locked out of that email until the window ends. Wrong tokens
+    /// never kill the right one. `FAILURES_PER_EMAIL_AND_SOURCE`,
+    /// `limits.failures_per_email_and_source`; default 5.
+    pub failures_per_email_and_source: u32,
+    /// Failed admin authentications (`x-api-key`, API tokens, the board's password) per
+    /// client address per window; then that address is refused until the window ends.
+    /// `ADMIN_FAILURES_PER_IP`, `limits.admin_failures_per_ip`; default 20.
+    pub admin_failures_per_ip: u32,
+    /// The window of the per-window limits. `RATE_LIMIT_WINDOW_SECONDS`,
+    /// `limits.window_seconds`; default 900.
+    pub window: Duration,
+    /// Requests of one API process that may wait for a job at once (OAuth exchanges); beyond
+    /// it they answer at once with the job id to poll. All waiters share one Redis
+    /// connection. `MAX_JOB_WAITERS`, `limits.max_job_waiters`; default 10000.
+    pub max_job_waiters: usize,
 }
 
 /// The chat, image and speech providers of the bot's replies. Each is an OpenAI-compatible
@@ -189,6 +233,21 @@ pub struct SecurityConfig {
     /// HMAC key of the access JWTs we issue. `JWT_SECRET`, `security.jwt_secret`; at least 32
     /// characters. Unset: generated and kept in `<DATA_DIR>/secrets/jwt_secret`, as above.
     pub jwt_secret: Secret,
+    /// The key sealing secrets we must read back (provider tokens at rest, secrets travelling
+    /// in job payloads). Apart from the admin key on purpose: the bot and the workers hold it,
+    /// not the admin key. `SEALING_KEY`, `security.sealing_key`; at least 32 characters. Unset:
+    /// generated and kept in `<DATA_DIR>/secrets/sealing_key`, as above; the API, the workers
+    /// and the bot must share it.
+    pub sealing_key: Secret,
+    /// Earlier sealing keys, still used to open what they sealed (never to seal): set the old
+    /// key here when rotating, run `concierge reseal`, then remove it.
+    /// `SEALING_KEY_PREVIOUS` (comma-separated), `security.sealing_key_previous` (a list).
+    pub sealing_key_previous: Vec<Secret>,
+    /// Proxies whose `X-Forwarded-For` names the client (for per-address limits) and whose
+    /// `X-Forwarded-Proto: https` makes cookies `Secure`: CIDRs or addresses,
+    /// comma-separated. `TRUSTED_PROXIES`, `security.trusted_proxies`; default none (the TCP
+    /// peer is the client).
+    pub trusted_proxies: api::TrustedProxies,
     /// Lifetime of access JWTs. `ACCESS_TOKEN_EXPIRY_MINUTES`,
     /// `security.access_token_expiry_minutes`; default 60 (seed 002).
     pub access_token_expiry: Duration,
@@ -330,6 +389,24 @@ struct FileConfig {
     workers: FileWorkers,
     #[serde(default)]
     telemetry: FileTelemetry,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    requests_per_ip_per_minute: Option<u32>,
+    onboardings_per_ip_per_hour: Option<u32>,
+    onboardings_per_email_per_hour: Option<u32>,
+    mails_per_address_per_hour: Option<u32>,
+    sign_ins_per_ip: Option<u32>,
+    secret_attempts_per_ip: Option<u32>,
+    secret_attempts_per_discord_id: Option<u32>,
+    failures_per_email_and_source: Option<u32>,
+    admin_failures_per_ip: Option<u32>,
+    window_seconds: Option<u64>,
+    max_job_waiters: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -381,6 +458,9 @@ struct FileRedis {
 struct FileSecurity {
     secret_key: Option<String>,
     jwt_secret: Option<String>,
+    sealing_key: Option<String>,
+    sealing_key_previous: Option<Vec<String>>,
+    trusted_proxies: Option<String>,
     jwt_algorithm: Option<String>,
     access_token_expiry_minutes: Option<u64>,
     refresh_token_expiry_days: Option<u64>,
@@ -466,8 +546,10 @@ const DEFAULT_CONFIG_FILE: &str = "config.yml";
 impl Config {
     /// Loads the configuration of this process: the process environment, `.env` in the
     /// working directory, and the YAML file named by `explicit_file`, `CONCIERGE_CONFIG`, or
-    /// `config.yml` when that exists.
-    pub fn load(explicit_file: Option<&Path>) -> Result<Self, ConfigError> {
+    /// `config.yml` when that exists. Of the keys that may be generated, only those in `needs`
+    /// are (loaded from or generated into `<DATA_DIR>/secrets/`): a process holds only the
+    /// keys of its role (the bot and the workers never the admin key).
+    pub fn load(explicit_file: Option<&Path>, needs: &[Generated]) -> Result<Self, ConfigError> {
         let mut env: HashMap<String, String> = HashMap::new();
         match dotenvy::from_path_iter(".env") {
             Ok(iter) => {
@@ -511,7 +593,7 @@ impl Config {
             }
         };
         let mut config = Self::from_sources(&env, yaml.as_deref(), &path)?;
-        config.fill_generated_secrets()?;
+        config.fill_generated_secrets(needs)?;
         Ok(config)
     }
 
@@ -615,6 +697,7 @@ impl Config {
         let ai = resolve_ai(&r, f.ai)?;
         let workers = resolve_workers(&r, f.workers)?;
         let telemetry = resolve_telemetry(&r, f.telemetry)?;
+        let limits = resolve_limits(&r, f.limits)?;
 
         Ok(Config {
             database,
@@ -639,17 +722,36 @@ impl Config {
             ai,
             workers,
             telemetry,
+            limits,
         })
     }
 
-    /// Fills `SECRET_KEY` and `JWT_SECRET` when unset with values generated once and kept under
-    /// `<DATA_DIR>/secrets/` (mode 0600), so restarts keep sessions and keys valid.
-    fn fill_generated_secrets(&mut self) -> Result<(), ConfigError> {
+    /// Fills the keys in `needs` that are unset with values generated once and kept under
+    /// `<DATA_DIR>/secrets/` (mode 0600), so restarts keep sessions and keys valid. The keys
+    /// not needed are emptied: nothing of this process can use them.
+    fn fill_generated_secrets(&mut self, needs: &[Generated]) -> Result<(), ConfigError> {
         let dir = self.data_dir.join("secrets");
-        for (name, slot) in [
-            ("secret_key", &mut self.security.secret_key),
-            ("jwt_secret", &mut self.security.jwt_secret),
+        for (which, name, slot) in [
+            (
+                Generated::AdminKey,
+                "secret_key",
+                &mut self.security.secret_key,
+            ),
+            (
+                Generated::JwtSecret,
+                "jwt_secret",
+                &mut self.security.jwt_secret,
+            ),
+            (
+                Generated::SealingKey,
+                "sealing_key",
+                &mut self.security.sealing_key,
+            ),
         ] {
+            if !needs.contains(&which) {
+                *slot = Secret::new(String::new());
+                continue;
+            }
             if slot.expose().is_empty() {
                 *slot = Secret::new(load_or_generate_secret(&dir.join(name)).map_err(|e| {
                     ConfigError {
@@ -664,6 +766,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The keys a process may have generated for it when they are not configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generated {
+    /// `SECRET_KEY`: the API (admin authentication).
+    AdminKey,
+    /// `JWT_SECRET`: the API (access tokens).
+    JwtSecret,
+    /// `SEALING_KEY`: the API, the workers and the bot (sealed secrets).
+    SealingKey,
+}
+
+impl Generated {
+    pub const ALL: &[Generated] = &[
+        Generated::AdminKey,
+        Generated::JwtSecret,
+        Generated::SealingKey,
+    ];
 }
 
 fn load_or_generate_secret(path: &Path) -> std::io::Result<String> {
@@ -805,6 +926,32 @@ fn resolve_security(r: &Resolver<'_>, f: FileSecurity) -> Result<SecurityConfig,
             "must be at least 32 bytes for HS256",
         ));
     }
+    let sealing_key = r.string("SEALING_KEY", f.sealing_key).unwrap_or_default();
+    if !sealing_key.is_empty() && sealing_key.len() < 32 {
+        return Err(invalid(
+            "SEALING_KEY (security.sealing_key)",
+            "must be at least 32 characters",
+        ));
+    }
+    let previous = match r.string("SEALING_KEY_PREVIOUS", None) {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => f.sealing_key_previous.unwrap_or_default(),
+    };
+    let sealing_key_previous: Vec<Secret> = previous.into_iter().map(Secret::new).collect();
+    let proxies = r
+        .string("TRUSTED_PROXIES", f.trusted_proxies)
+        .unwrap_or_default();
+    let trusted_proxies = api::TrustedProxies::parse(&proxies).map_err(|bad| {
+        invalid(
+            "TRUSTED_PROXIES (security.trusted_proxies)",
+            format!("expected IP addresses or CIDRs separated by commas; {bad:?} is neither"),
+        )
+    })?;
     // The algorithm is pinned: a configurable one invites `none` and RS/HS confusion.
     if let Some(alg) = r.string("JWT_ALGORITHM", f.jwt_algorithm)
         && alg != "HS256"
@@ -862,6 +1009,9 @@ fn resolve_security(r: &Resolver<'_>, f: FileSecurity) -> Result<SecurityConfig,
     Ok(SecurityConfig {
         secret_key: Secret::new(secret_key),
         jwt_secret: Secret::new(jwt_secret),
+        sealing_key: Secret::new(sealing_key),
+        sealing_key_previous,
+        trusted_proxies,
         access_token_expiry: Duration::from_secs(minutes * 60),
         refresh_token_expiry: Duration::from_secs(refresh_days * 86_400),
         invitation_token_expiry: Duration::from_secs(invite_days * 86_400),
@@ -1278,6 +1428,118 @@ fn resolve_workers(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig, Co
             )?
             .unwrap_or(9464),
     })
+}
+
+fn resolve_limits(r: &Resolver<'_>, f: FileLimits) -> Result<LimitsConfig, ConfigError> {
+    let count = |env: &str, key: &str, value: Option<u32>, default: u32| {
+        let n = r
+            .parse(env, &format!("limits.{key}"), value)?
+            .unwrap_or(default);
+        if n == 0 {
+            return Err(invalid(
+                &format!("{env} (limits.{key})"),
+                "must be at least 1",
+            ));
+        }
+        Ok(n)
+    };
+    let window = r
+        .parse(
+            "RATE_LIMIT_WINDOW_SECONDS",
+            "limits.window_seconds",
+            f.window_seconds,
+        )?
+        .unwrap_or(900);
+    if !(1..=86_400).contains(&window) {
+        return Err(invalid(
+            "RATE_LIMIT_WINDOW_SECONDS (limits.window_seconds)",
+            format!("must be between 1 and 86400, got {window}"),
+        ));
+    }
+    let max_job_waiters = r
+        .parse(
+            "MAX_JOB_WAITERS",
+            "limits.max_job_waiters",
+            f.max_job_waiters,
+        )?
+        .unwrap_or(jobs::redis::DEFAULT_MAX_WAITERS);
+    if max_job_waiters == 0 {
+        return Err(invalid(
+            "MAX_JOB_WAITERS (limits.max_job_waiters)",
+            "must be at least 1",
+        ));
+    }
+    Ok(LimitsConfig {
+        requests_per_ip_per_minute: count(
+            "REQUESTS_PER_IP_PER_MINUTE",
+            "requests_per_ip_per_minute",
+            f.requests_per_ip_per_minute,
+            1200,
+        )?,
+        onboardings_per_ip_per_hour: count(
+            "ONBOARDINGS_PER_IP_PER_HOUR",
+            "onboardings_per_ip_per_hour",
+            f.onboardings_per_ip_per_hour,
+            20,
+        )?,
+        onboardings_per_email_per_hour: count(
+            "ONBOARDINGS_PER_EMAIL_PER_HOUR",
+            "onboardings_per_email_per_hour",
+            f.onboardings_per_email_per_hour,
+            5,
+        )?,
+        mails_per_address_per_hour: count(
+            "MAILS_PER_ADDRESS_PER_HOUR",
+            "mails_per_address_per_hour",
+            f.mails_per_address_per_hour,
+            3,
+        )?,
+        sign_ins_per_ip: count("SIGN_INS_PER_IP", "sign_ins_per_ip", f.sign_ins_per_ip, 60)?,
+        secret_attempts_per_ip: count(
+            "SECRET_ATTEMPTS_PER_IP",
+            "secret_attempts_per_ip",
+            f.secret_attempts_per_ip,
+            60,
+        )?,
+        secret_attempts_per_discord_id: count(
+            "SECRET_ATTEMPTS_PER_DISCORD_ID",
+            "secret_attempts_per_discord_id",
+            f.secret_attempts_per_discord_id,
+            10,
+        )?,
+        failures_per_email_and_source: count(
+            "FAILURES_PER_EMAIL_AND_SOURCE",
+            "failures_per_email_and_source",
+            f.failures_per_email_and_source,
+            5,
+        )?,
+        admin_failures_per_ip: count(
+            "ADMIN_FAILURES_PER_IP",
+            "admin_failures_per_ip",
+            f.admin_failures_per_ip,
+            20,
+        )?,
+        window: Duration::from_secs(window),
+        max_job_waiters,
+    })
+}
+
+impl LimitsConfig {
+    /// The API's limits.
+    pub fn api(&self) -> api::Limits {
+        api::Limits {
+            requests_per_ip: self.requests_per_ip_per_minute,
+            onboardings_per_ip: self.onboardings_per_ip_per_hour,
+            onboardings_per_email: self.onboardings_per_email_per_hour,
+            mails_per_address: self.mails_per_address_per_hour,
+            sign_ins_per_ip: self.sign_ins_per_ip,
+            secret_attempts_per_ip: self.secret_attempts_per_ip,
+            secret_attempts_per_discord_id: self.secret_attempts_per_discord_id,
+            failures_per_email_and_source: self.failures_per_email_and_source,
+            admin_failures_per_ip: self.admin_failures_per_ip,
+            window: self.window,
+        }
+    }
 }
 
 fn resolve_google(r: &Resolver<'_>, f: FileGoogle) -> Result<GoogleConfig, ConfigError> {

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use poem::listener::{Acceptor, Listener};
 use tokio_util::sync::CancellationToken;
 
-use concierge::config::Config;
+use concierge::config::{Config, Generated};
 use concierge::telemetry;
 
 /// Concierge: community onboarding, Discord verification and chat, built on a job queue.
@@ -69,6 +69,10 @@ enum Command {
         #[arg(long)]
         deps: bool,
     },
+    /// Seal every stored provider token again under the current SEALING_KEY, so the keys in
+    /// SEALING_KEY_PREVIOUS can be removed; prints one JSON line (resealed, current,
+    /// unreadable).
+    Reseal,
     /// Print the OpenAPI spec, or compare it with the committed copy.
     Openapi {
         /// Output format.
@@ -125,7 +129,22 @@ impl Command {
             Command::Migrate { .. } => "migrate",
             Command::Probe(_) => "probe",
             Command::Healthcheck { .. } => "healthcheck",
+            Command::Reseal => "reseal",
             Command::Openapi { .. } => "openapi",
+        }
+    }
+
+    /// The keys this command may have generated when they are not configured: each process
+    /// holds only those of its role (the bot and the workers never the admin key).
+    fn keys(&self) -> &'static [Generated] {
+        match self {
+            Command::All => Generated::ALL,
+            Command::Api => Generated::ALL,
+            Command::Worker | Command::Bot | Command::Reseal => &[Generated::SealingKey],
+            Command::Migrate { .. }
+            | Command::Probe(_)
+            | Command::Healthcheck { .. }
+            | Command::Openapi { .. } => &[],
         }
     }
 }
@@ -147,7 +166,7 @@ fn main() -> ExitCode {
     {
         return openapi(*format, *check, *write, dir);
     }
-    let config = match Config::load(cli.config.as_deref()) {
+    let config = match Config::load(cli.config.as_deref(), cli.command.keys()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("concierge: {e}");
@@ -243,6 +262,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             run_bot(&config, shutdown).await?;
         }
         Command::Healthcheck { url, deps } => return Ok(healthcheck(&config, url, deps).await),
+        Command::Reseal => reseal(&config).await?,
         Command::Openapi { .. } => unreachable!("handled before the configuration is loaded"),
     }
     Ok(ExitCode::SUCCESS)
@@ -365,6 +385,32 @@ async fn migrate(config: &Config, target: Option<i32>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The sealer of this process: the sealing key, opening also what the previous keys sealed.
+fn sealer(config: &Config) -> store::secret::Sealer {
+    store::secret::Sealer::with_previous(
+        &config.security.sealing_key,
+        &config.security.sealing_key_previous,
+    )
+}
+
+/// `concierge reseal`: every stored provider token sealed again under the current key.
+#[allow(clippy::print_stdout)]
+async fn reseal(config: &Config) -> anyhow::Result<()> {
+    let pool = store::connect(&config.database.settings);
+    let done = store::identities::reseal(&pool, &sealer(config))
+        .await
+        .context("cannot reseal the stored provider tokens")?;
+    tracing::info!(
+        resealed = done.resealed,
+        current = done.current,
+        unreadable = done.unreadable,
+        "stored provider tokens are sealed under the current key"
+    );
+    println!("{}", serde_json::to_string(&done)?);
+    pool.close().await;
+    Ok(())
+}
+
 fn api_config(config: &Config) -> api::ApiConfig {
     let public = |c: &concierge::config::OAuthClient| api::PublicClient {
         client_id: c.client_id.clone(),
@@ -372,6 +418,7 @@ fn api_config(config: &Config) -> api::ApiConfig {
     };
     api::ApiConfig {
         secret_key: config.security.secret_key.clone(),
+        sealer: sealer(config),
         build: build_info(),
         web_app_base_url: config.web_app_base_url.clone(),
         discord: config.discord.oauth.as_ref().map(public),
@@ -385,7 +432,9 @@ fn api_config(config: &Config) -> api::ApiConfig {
         },
         refresh_ttl: config.security.refresh_token_expiry,
         job_wait: std::time::Duration::from_secs(10),
-        limits: api::Limits::default(),
+        max_waiters: config.limits.max_job_waiters,
+        limits: config.limits.api(),
+        trusted_proxies: config.security.trusted_proxies.clone(),
     }
 }
 
@@ -513,7 +562,7 @@ async fn run_workers(
             db,
             email,
             oauth,
-            sealer: store::secret::Sealer::provider_tokens(&config.security.secret_key),
+            sealer: sealer(config),
             discord: config.discord.bot_token.as_ref().map(|token| {
                 workers::providers::discord::Discord::new(&discord_settings(config, token))
             }),
@@ -525,6 +574,8 @@ async fn run_workers(
                 fallback_channel_id: config.discord.fallback_channel_id,
                 log_channel_id: config.discord.log_channel_id,
                 web_app_base_url: config.web_app_base_url.as_ref().map(|u| u.to_string()),
+                failures_per_email: config.limits.failures_per_email_and_source,
+                failure_window: config.limits.window,
             },
         },
         settings,
@@ -541,7 +592,7 @@ async fn run_bot(config: &Config, shutdown: CancellationToken) -> anyhow::Result
     let deps = bot::BotDeps {
         db: store::connect(&config.database.settings),
         producer,
-        sealer: store::secret::Sealer::provider_tokens(&config.security.secret_key),
+        sealer: sealer(config),
     };
     let settings = bot::BotSettings {
         token: token.clone(),
@@ -549,8 +600,8 @@ async fn run_bot(config: &Config, shutdown: CancellationToken) -> anyhow::Result
         respond_to_all_messages: config.discord.respond_to_all_messages,
         bypass_auth: config.discord.bypass_auth,
         verification_timeout: config.discord.verification_timeout,
-        attempts_per_member: 10,
-        attempts_window: std::time::Duration::from_secs(15 * 60),
+        attempts_per_member: config.limits.secret_attempts_per_discord_id,
+        attempts_window: config.limits.window,
     };
     bot::run(deps, settings, shutdown).await
 }
@@ -624,6 +675,7 @@ fn email_settings(config: &Config) -> anyhow::Result<workers::send_email::EmailS
         community: config.email.community_name.clone(),
         invitation_ttl: config.security.invitation_token_expiry,
         verification_ttl: std::time::Duration::from_secs(24 * 3600),
+        mails_per_address: config.limits.mails_per_address_per_hour,
     })
 }
 

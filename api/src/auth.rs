@@ -6,6 +6,11 @@
 //!
 //! Admin endpoints take [`AdminAuth`]: either of the first two; the `ApiToken` scheme also
 //! accepts the access JWT of an active user with role `admin` (seed 004's role-based access).
+//!
+//! Failed admin authentication is counted per client address (shared across replicas); an
+//! address over `ADMIN_FAILURES_PER_IP` in the window is refused with 429 before anything it
+//! sends is looked at, right key or not, until the window ends. Below that, a right key works
+//! at once (no delay is added), and a right key from any other address is never affected.
 
 use std::collections::HashMap;
 
@@ -71,8 +76,9 @@ impl AdminAuth {
 )]
 pub struct UserJwt(pub store::users::User);
 
-/// A valid access token of an active user. The user is re-read, so deactivation takes effect
-/// at once, not when the token expires.
+/// A valid access token of an active user in a live session. The user and the session are
+/// re-read, so deactivation, logout and a revoked session take effect at once, not when the
+/// token expires.
 async fn check_jwt(req: &Request, bearer: Bearer) -> poem::Result<store::users::User> {
     let state = state(req)?;
     let claims = crate::jwt::verify(&state.config().jwt, &bearer.token).map_err(|e| {
@@ -80,7 +86,8 @@ async fn check_jwt(req: &Request, bearer: Bearer) -> poem::Result<store::users::
         unauthorized()
     })?;
     let user_id: i64 = claims.sub.parse().map_err(|_| unauthorized())?;
-    match store::users::find(state.db(), user_id).await {
+    let session: uuid::Uuid = claims.sid.parse().map_err(|_| unauthorized())?;
+    match store::sessions::live_user(state.db(), user_id, session).await {
         Ok(Some(user)) if user.is_active => Ok(user),
         Ok(_) => Err(unauthorized()),
         Err(e) => {
@@ -103,7 +110,46 @@ fn unauthorized() -> poem::Error {
 }
 
 async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Admin> {
-    admin_key(state(req)?, &key.key)
+    let state = state(req)?;
+    throttled(req, state).await?;
+    let checked = admin_key(state, &key.key);
+    if checked.is_err() {
+        failed(req, state).await;
+    }
+    checked
+}
+
+/// 429 for an address that failed admin authentication too often.
+async fn throttled(req: &Request, state: &AppState) -> poem::Result<()> {
+    let config = state.config();
+    let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
+    let limit = config.limits.admin_failures();
+    match state.limiter().peek(&[(limit, client.0.as_str())]).await {
+        Ok(jobs::ratelimit::Decision::Allowed) => Ok(()),
+        Ok(jobs::ratelimit::Decision::Limited { retry_after }) => {
+            tracing::warn!(client = %client.0, "admin authentication throttled");
+            Err(crate::error::TooManyRequests::error(retry_after))
+        }
+        Err(e) => {
+            // Without Redis the guess cannot be counted: refuse rather than allow unbounded
+            // guessing (admin endpoints need Redis anyway).
+            tracing::error!(error = %e, "cannot check the admin authentication limit");
+            Err(poem::Error::from_string(
+                "cannot check credentials right now",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ))
+        }
+    }
+}
+
+/// Counts a failed admin authentication of the request's address.
+async fn failed(req: &Request, state: &AppState) {
+    let config = state.config();
+    let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
+    let limit = config.limits.admin_failures();
+    if let Err(e) = state.limiter().hit(&[(limit, client.0.as_str())]).await {
+        tracing::error!(error = %e, "cannot count a failed admin authentication");
+    }
 }
 
 /// The admin key (`SECRET_KEY`), compared in constant time.
@@ -124,13 +170,14 @@ fn admin_key(state: &AppState, key: &str) -> poem::Result<Admin> {
 /// key, an admin API token, or an admin's access JWT.
 pub(crate) async fn admin_secret(req: &Request, secret: &str) -> poem::Result<Admin> {
     let state = state(req)?;
+    throttled(req, state).await?;
     match admin_key(state, secret) {
         Ok(admin) => Ok(admin),
         Err(_) => {
             let bearer = Bearer {
                 token: secret.to_owned(),
             };
-            check_api_token(req, bearer).await
+            api_token(req, state, bearer).await
         }
     }
 }
@@ -139,6 +186,27 @@ pub(crate) async fn admin_secret(req: &Request, secret: &str) -> poem::Result<Ad
 /// role is `admin`: a JWT of any other role is 403.
 async fn check_api_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {
     let state = state(req)?;
+    throttled(req, state).await?;
+    api_token(req, state, bearer).await
+}
+
+/// [`check_api_token`] past the throttle; counts the failure when the credential is wrong.
+async fn api_token(req: &Request, state: &AppState, bearer: Bearer) -> poem::Result<Admin> {
+    let checked = api_token_unthrottled(req, state, bearer).await;
+    if checked
+        .as_ref()
+        .is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED)
+    {
+        failed(req, state).await;
+    }
+    checked
+}
+
+async fn api_token_unthrottled(
+    req: &Request,
+    state: &AppState,
+    bearer: Bearer,
+) -> poem::Result<Admin> {
     if !bearer.token.starts_with(store::api_tokens::TOKEN_PREFIX) {
         let user = check_jwt(req, bearer).await?;
         return if user.role == "admin" {

@@ -53,6 +53,7 @@ pub fn board(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/", get(ui))
         .at("/*path", get(ui))
         .around(basic_auth)
+        .with(crate::middleware::Throttle)
         .data(state)
         .map_to_response()
 }
@@ -88,6 +89,10 @@ async fn basic_auth<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Res
         Ok(_) => Ok(next.call(req).await?.into_response()),
         Err(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
             Ok(failure(e.status(), "cannot check credentials right now"))
+        }
+        // Too many failures from this address: wait, whatever is typed (no prompt).
+        Err(e) if e.status() == StatusCode::TOO_MANY_REQUESTS => {
+            Ok(crate::error::into_json_error(e))
         }
         Err(_) => refused(),
     }

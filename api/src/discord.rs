@@ -7,7 +7,8 @@
 //! `{WEB_APP_BASE_URL}/discord/success?username=…`, `/discord/error?error=<code>` with one of
 //! seed 001's nine codes, or `/discord/pending?job_id=…` when the job outlives the wait.
 
-use poem::web::{Data, RemoteAddr};
+use poem::Request;
+use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -53,6 +54,9 @@ pub enum CallbackResult {
     /// To the success, error or pending page.
     #[oai(status = 302)]
     Redirect(#[oai(header = "Location")] String),
+    /// Too many sign-ins from this address (`too_many_attempts`): no redirect.
+    #[oai(status = 429)]
+    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 /// The bot's `/login <code>` fallback: links a Discord account to the code's user.
@@ -89,7 +93,7 @@ pub enum LoginCodeResult {
     Conflict(Json<ErrorBody>),
     /// Too many attempts for this Discord account or address (`too_many_attempts`).
     #[oai(status = 429)]
-    TooMany(Json<ErrorBody>),
+    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
@@ -135,11 +139,22 @@ impl DiscordApi {
     async fn callback(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         code: Query<Option<String>>,
         #[oai(name = "state")] oauth_state: Query<Option<String>>,
-    ) -> CallbackResult {
+    ) -> poem::Result<CallbackResult> {
+        let config = state.config();
+        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
+        if let Some(wait) =
+            limits::check(&state, &[(config.limits.sign_in(), client.0.as_str())]).await?
+        {
+            let (b, after) = limits::too_many(wait);
+            return Ok(CallbackResult::TooMany(b, after));
+        }
         let destination = callback_destination(&state, code.0, oauth_state.0).await;
-        CallbackResult::Redirect(destination.location(state.config().web_app_base_url.as_ref()))
+        Ok(CallbackResult::Redirect(
+            destination.location(config.web_app_base_url.as_ref()),
+        ))
     }
 
     /// The bot's fallback (seed 001): link the Discord account of a member who sent
@@ -148,7 +163,7 @@ impl DiscordApi {
     async fn login_code(
         &self,
         state: Data<&AppState>,
-        remote: &RemoteAddr,
+        req: &Request,
         auth: AdminAuth,
         request: Json<LoginCodeRequest>,
     ) -> poem::Result<LoginCodeResult> {
@@ -163,26 +178,33 @@ impl DiscordApi {
                 "the code is empty or too long",
             )));
         }
-        let ip = limits::client_ip(remote);
+        let config = state.config();
+        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
+        let l = &config.limits;
         if let Some(wait) = limits::check(
             &state,
             &[
-                (limits::discord(&state), &discord_id),
-                (limits::ip(&state), &ip),
+                (l.secret_discord(), &discord_id),
+                (l.secret_ip(), &client.0),
             ],
         )
         .await?
         {
-            return Ok(LoginCodeResult::TooMany(limits::too_many(wait)));
+            let (b, after) = limits::too_many(wait);
+            return Ok(LoginCodeResult::TooMany(b, after));
         }
         let db = state.db();
-        if let Some(owner) = store::identities::user_of_discord(db, &discord_id)
+        if let Some(owner) = store::identities::discord_owner(db, &discord_id)
             .await
             .map_err(internal)?
+            .filter(|o| o.confirmed)
         {
             return Ok(LoginCodeResult::Conflict(body(
                 "already_linked",
-                format!("this Discord account is already linked (user {owner})"),
+                format!(
+                    "this Discord account is already linked (user {})",
+                    owner.user_id
+                ),
             )));
         }
         let Some(user_id) = store::one_time_tokens::redeem_login_code(db, &code)
@@ -198,23 +220,38 @@ impl DiscordApi {
             subject: discord_id.clone(),
             ..Default::default()
         };
-        match store::identities::link_discord(db, user_id, &account)
-            .await
-            .map_err(internal)?
-        {
-            store::identities::DiscordLink::Linked { .. } => {
+        // A code is handed to whoever onboards: it proves the Discord account, not the email.
+        let link = store::identities::link_discord(
+            db,
+            user_id,
+            &account,
+            store::identities::LinkProof::AccountOnly,
+        )
+        .await
+        .map_err(internal)?;
+        match link {
+            store::identities::DiscordLink::Linked { confirmed, .. } => {
                 state
                     .audit(
                         &auth.admin().actor,
                         "discord_linked_by_code",
                         Some(&format!("user:{user_id}")),
-                        serde_json::json!({ "discord_id": discord_id }),
+                        serde_json::json!({ "discord_id": discord_id, "confirmed": confirmed }),
                     )
                     .await?;
+                if !confirmed {
+                    queue_verification_mail(&state, user_id).await?;
+                }
                 Ok(LoginCodeResult::Ok(Json(LinkedResponse {
                     success: true,
                     user_id,
-                    message: "Discord account linked; the member is verified".into(),
+                    message: if confirmed {
+                        "Discord account linked; the member is verified".into()
+                    } else {
+                        "Discord account linked; to be verified the member sends the bot the \
+                         code mailed to their address"
+                            .into()
+                    },
                 })))
             }
             store::identities::DiscordLink::NoSuchUser => Ok(LoginCodeResult::BadRequest(body(
@@ -229,12 +266,42 @@ impl DiscordApi {
     }
 }
 
+/// Mails `user_id` a verification code (to type into the bot from the linked Discord
+/// account), within the per-address hourly cap the `send_email` worker enforces.
+pub(crate) async fn queue_verification_mail(state: &AppState, user_id: i64) -> poem::Result<()> {
+    let db = state.db();
+    let Some(user) = store::users::find(db, user_id).await.map_err(internal)? else {
+        return Ok(());
+    };
+    let delivery =
+        store::email_deliveries::queue(db, Some(user_id), "verification", &user.email, None)
+            .await
+            .map_err(internal)?;
+    state
+        .producer()
+        .push(&jobs::SendEmail {
+            delivery_id: delivery,
+        })
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
 /// Where the browser goes after the callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Destination {
-    Success { username: String },
-    Error { code: &'static str },
-    Pending { job_id: String },
+    /// Linked. `confirmed` false: Discord did not vouch for the user's own email, so a code is
+    /// on its way to it; the page is told so with `verify=email`.
+    Success {
+        username: String,
+        confirmed: bool,
+    },
+    Error {
+        code: &'static str,
+    },
+    Pending {
+        job_id: String,
+    },
 }
 
 impl Destination {
@@ -243,14 +310,28 @@ impl Destination {
         let base = base
             .map(|b| b.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_default();
-        let (page, key, value) = match self {
-            Destination::Success { username } => ("success", "username", username.as_str()),
-            Destination::Error { code } => ("error", "error", *code),
-            Destination::Pending { job_id } => ("pending", "job_id", job_id.as_str()),
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let page = match self {
+            Destination::Success {
+                username,
+                confirmed,
+            } => {
+                query.append_pair("username", username);
+                if !confirmed {
+                    query.append_pair("verify", "email");
+                }
+                "success"
+            }
+            Destination::Error { code } => {
+                query.append_pair("error", code);
+                "error"
+            }
+            Destination::Pending { job_id } => {
+                query.append_pair("job_id", job_id);
+                "pending"
+            }
         };
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair(key, value)
-            .finish();
+        let query = query.finish();
         format!("{base}/discord/{page}?{query}")
     }
 
@@ -301,7 +382,7 @@ async fn callback_destination(
         provider: OauthProvider::Discord,
         grant: OauthGrant::Code {
             state_id: consumed.id,
-            code,
+            sealed_code: state.sealer().seal_text(&code),
         },
     };
     let pushed = match state.producer().push(&job).await {
@@ -341,7 +422,14 @@ pub(crate) fn destination_of(status: &jobs::JobStatus) -> Option<Destination> {
                 .clone()
                 .and_then(|r| serde_json::from_value::<ExchangeOutcome>(r).ok());
             Some(match outcome {
-                Some(ExchangeOutcome::Linked { username, .. }) => Destination::Success { username },
+                Some(ExchangeOutcome::Linked {
+                    username,
+                    confirmed,
+                    ..
+                }) => Destination::Success {
+                    username,
+                    confirmed,
+                },
                 Some(ExchangeOutcome::Rejected { error }) => Destination::error(error),
                 _ => Destination::error(ExchangeError::ServerError),
             })

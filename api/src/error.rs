@@ -37,6 +37,26 @@ pub struct BodyTooLarge {
     pub limit: usize,
 }
 
+/// A request refused by a rate limit: 429 with `Retry-After`, from code that has no typed
+/// response to answer with (middleware, security-scheme checkers).
+#[derive(Debug, thiserror::Error)]
+#[error("too many requests; try again in {retry_after} seconds")]
+pub struct TooManyRequests {
+    /// Whole seconds, at least one.
+    pub retry_after: u64,
+}
+
+impl TooManyRequests {
+    pub(crate) fn error(wait: std::time::Duration) -> poem::Error {
+        poem::Error::new(
+            TooManyRequests {
+                retry_after: crate::limits::retry_after(wait),
+            },
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+    }
+}
+
 /// The code clients branch on for a status we produce without a handler-specific code.
 fn code_for(status: StatusCode) -> &'static str {
     match status {
@@ -68,6 +88,14 @@ pub fn into_json_error(err: poem::Error) -> Response {
             format!("the request body is larger than the limit of {limit} bytes"),
         );
         return json(StatusCode::PAYLOAD_TOO_LARGE, &body);
+    }
+    if let Some(limited) = err.downcast_ref::<TooManyRequests>() {
+        let body = ErrorBody::new("too_many_requests", limited.to_string());
+        let mut resp = json(StatusCode::TOO_MANY_REQUESTS, &body);
+        if let Ok(value) = poem::http::HeaderValue::from_str(&limited.retry_after.to_string()) {
+            resp.headers_mut().insert("retry-after", value);
+        }
+        return resp;
     }
     let status = err.status();
     let message = match status {

@@ -5,7 +5,8 @@
 //! Mails are never sent here: `POST /api/send-emails` records one delivery per invitee and
 //! pushes one `send_email` job each, in bulk; `GET /api/batches/{id}` shows their progress.
 
-use poem::web::{Data, RemoteAddr};
+use poem::Request;
+use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::multipart::Upload;
@@ -294,7 +295,9 @@ pub enum VerifyResult {
     #[oai(status = 200)]
     Ok(Json<VerifyResponse>),
     /// Malformed input (`invalid_request`), or the email and token do not match a live
-    /// invitation (`invalid_token`; after 5 wrong tokens the invitation's token dies).
+    /// invitation or verification token (`invalid_token`). Wrong tokens never kill the right
+    /// one; after `FAILURES_PER_EMAIL_AND_SOURCE` of them the caller is locked out of that
+    /// email for a while (429).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     #[oai(status = 401)]
@@ -308,9 +311,10 @@ pub enum VerifyResult {
     /// The token expired (`token_expired`): ask for a new one.
     #[oai(status = 410)]
     Expired(Json<ErrorBody>),
-    /// Too many attempts for this email, address or Discord account (`too_many_attempts`).
+    /// Too many attempts from this address or Discord account, or too many failed ones on
+    /// this email from here (`too_many_attempts`); `Retry-After` says when to try again.
     #[oai(status = 429)]
-    TooMany(Json<ErrorBody>),
+    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
@@ -594,12 +598,12 @@ impl InvitationsApi {
     async fn verify(
         &self,
         state: Data<&AppState>,
-        remote: &RemoteAddr,
+        req: &Request,
         _auth: AdminAuth,
         request: Json<VerifyRequest>,
     ) -> poem::Result<VerifyResult> {
-        let ip = limits::client_ip(remote);
-        verify_invitation(&state, &request.email, &request.token, None, &ip).await
+        let client = crate::client::ClientKey::of(req, &state.config().trusted_proxies);
+        verify_invitation(&state, &request.email, &request.token, None, &client.0).await
     }
 
     /// The bot's verification (seed 003): email + token + the member's Discord id. Verifies
@@ -613,7 +617,7 @@ impl InvitationsApi {
     async fn verify_discord(
         &self,
         state: Data<&AppState>,
-        remote: &RemoteAddr,
+        req: &Request,
         _auth: AdminAuth,
         request: Json<VerifyDiscordRequest>,
     ) -> poem::Result<VerifyResult> {
@@ -621,13 +625,13 @@ impl InvitationsApi {
             Ok(id) => id.to_string(),
             Err(e) => return Ok(VerifyResult::BadRequest(body("invalid_request", e))),
         };
-        let ip = limits::client_ip(remote);
+        let client = crate::client::ClientKey::of(req, &state.config().trusted_proxies);
         verify_invitation(
             &state,
             &request.email,
             &request.token,
             Some(&discord_id),
-            &ip,
+            &client.0,
         )
         .await
     }
@@ -750,58 +754,96 @@ async fn verify_invitation(
     email: &str,
     token: &str,
     discord_id: Option<&str>,
-    ip: &str,
+    client: &str,
 ) -> poem::Result<VerifyResult> {
-    let email = email.trim();
-    if crate::validate::email(email).is_err() || token.is_empty() || token.len() > 256 {
+    let Ok(email) = store::email::Email::parse(email) else {
+        return Ok(VerifyResult::BadRequest(body(
+            "invalid_request",
+            "a valid email and a token are required",
+        )));
+    };
+    if token.is_empty() || token.len() > 256 {
         return Ok(VerifyResult::BadRequest(body(
             "invalid_request",
             "a valid email and a token are required",
         )));
     }
-    let mut checks = vec![(limits::email(state), email), (limits::ip(state), ip)];
+    let l = &state.config().limits;
+    let mut attempts = vec![(l.secret_ip(), client)];
     if let Some(d) = discord_id {
-        checks.push((limits::discord(state), d));
+        attempts.push((l.secret_discord(), d));
     }
-    if let Some(wait) = limits::check(state, &checks).await? {
-        return Ok(VerifyResult::TooMany(limits::too_many(wait)));
+    if let Some(wait) = limits::check(state, &attempts).await? {
+        let (b, after) = limits::too_many(wait);
+        return Ok(VerifyResult::TooMany(b, after));
+    }
+    // Failures lock out the source that failed, for this email: per address, and per Discord
+    // account when one is named (the bot's caller address is the bot's).
+    let ip_source = format!("ip:{client}");
+    let discord_source = discord_id.map(|d| format!("discord:{d}"));
+    let sources: Vec<String> = std::iter::once(limits::failure_key(&email, &ip_source))
+        .chain(discord_source.map(|s| limits::failure_key(&email, &s)))
+        .collect();
+    let failures: Vec<_> = sources
+        .iter()
+        .map(|key| (l.failures(), key.as_str()))
+        .collect();
+    if let Some(wait) = limits::peek(state, &failures).await? {
+        let (_, after) = limits::too_many(wait);
+        return Ok(VerifyResult::TooMany(
+            body(
+                "too_many_attempts",
+                format!(
+                    "too many wrong tokens for this email from here; try again in {after} seconds"
+                ),
+            ),
+            after,
+        ));
     }
     let db = state.db();
-    // Refuse before spending the token: a Discord account is never moved between users.
+    // Refuse before spending the token: a confirmed link is never moved between users.
     let owner = match discord_id {
-        Some(d) => store::identities::user_of_discord(db, d)
+        Some(d) => store::identities::discord_owner(db, d)
             .await
             .map_err(internal)?,
         None => None,
     };
-    if let Some(owner) = owner {
-        let invitee = store::users::id_by_email(db, email)
-            .await
-            .map_err(internal)?;
-        if invitee != Some(owner) {
-            return Ok(VerifyResult::Conflict(body(
-                "already_linked",
-                "this Discord account is linked to another user",
-            )));
-        }
+    let invitee = store::users::id_by_email(db, email.as_str())
+        .await
+        .map_err(internal)?;
+    if let Some(owner) = owner
+        && owner.confirmed
+        && invitee != Some(owner.user_id)
+    {
+        return Ok(VerifyResult::Conflict(body(
+            "already_linked",
+            "this Discord account is linked to another user",
+        )));
     }
-    let outcome = store::invitations::verify(db, email, token)
+    let outcome = store::invitations::verify(db, &email, token)
         .await
         .map_err(internal)?;
     let (user_id, already) = match outcome {
-        store::invitations::Verification::Verified { user_id } => (user_id, false),
+        store::invitations::Verification::Verified {
+            user_id,
+            was_verified,
+        } => (user_id, was_verified),
         store::invitations::Verification::AlreadyVerified { user_id } => {
-            // Without a live token nothing may be linked: only the same link is confirmed.
+            // Without a live token nothing may be linked: only the same confirmed link is
+            // acknowledged.
             return Ok(match (discord_id, owner) {
-                (Some(_), Some(o)) if o == user_id => VerifyResult::Ok(Json(VerifyResponse {
-                    success: true,
-                    message: "already verified".into(),
-                    user_id,
-                    already_verified: true,
-                })),
+                (Some(_), Some(o)) if o.user_id == user_id && o.confirmed => {
+                    VerifyResult::Ok(Json(VerifyResponse {
+                        success: true,
+                        message: "already verified".into(),
+                        user_id,
+                        already_verified: true,
+                    }))
+                }
                 (Some(_), _) => VerifyResult::Conflict(body(
                     "already_linked",
-                    "this account is already verified with another Discord account",
+                    "this account is verified and holds no live token to link another Discord \
+                     account with; ask for a new invitation",
                 )),
                 (None, _) => VerifyResult::Ok(Json(VerifyResponse {
                     success: true,
@@ -811,13 +853,16 @@ async fn verify_invitation(
                 })),
             });
         }
-        store::invitations::Verification::Invalid { remaining } => {
-            let message = match remaining {
-                Some(0) => "invalid email or token; this token is now revoked, ask for a new one"
-                    .to_owned(),
-                _ => "invalid email or token".to_owned(),
-            };
-            return Ok(VerifyResult::BadRequest(body("invalid_token", message)));
+        store::invitations::Verification::Invalid => {
+            let failed: Vec<_> = sources
+                .iter()
+                .map(|key| (l.failures(), key.as_str()))
+                .collect();
+            limits::check(state, &failed).await?;
+            return Ok(VerifyResult::BadRequest(body(
+                "invalid_token",
+                "invalid email or token",
+            )));
         }
         store::invitations::Verification::Expired => {
             return Ok(VerifyResult::Expired(body(
@@ -826,22 +871,21 @@ async fn verify_invitation(
             )));
         }
     };
-    if let (Some(_), Some(o)) = (discord_id, owner)
-        && o != user_id
-    {
-        return Ok(VerifyResult::Conflict(body(
-            "already_linked",
-            "this Discord account is linked to another user",
-        )));
-    }
     if let Some(d) = discord_id {
         let account = store::identities::ProviderAccount {
             subject: d.to_owned(),
             ..Default::default()
         };
-        match store::identities::link_discord(db, user_id, &account)
-            .await
-            .map_err(internal)?
+        // The token was mailed to this address and typed for this Discord account: both are
+        // proven, so the link is confirmed (and replaces an unconfirmed one).
+        match store::identities::link_discord(
+            db,
+            user_id,
+            &account,
+            store::identities::LinkProof::EmailProven,
+        )
+        .await
+        .map_err(internal)?
         {
             store::identities::DiscordLink::Linked { .. } => {}
             _ => {
@@ -961,14 +1005,17 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
             });
             continue;
         }
-        if let Err(reason) = crate::validate::email(&email) {
-            rows.push(Parsed::Invalid {
-                line,
-                email,
-                reason: reason.into(),
-            });
-            continue;
-        }
+        let email = match store::email::Email::parse(&email) {
+            Ok(canonical) => canonical.into_string(),
+            Err(reason) => {
+                rows.push(Parsed::Invalid {
+                    line,
+                    email,
+                    reason: reason.to_string(),
+                });
+                continue;
+            }
+        };
         if let Some(n) = &full_name
             && let Err(e) = crate::validate::display_text(n, 200)
         {

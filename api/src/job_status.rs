@@ -91,7 +91,7 @@ impl JobStatusApi {
                 response.user_id = Some(*user_id);
             }
             _ => match &destination {
-                Some(Destination::Success { username }) => {
+                Some(Destination::Success { username, .. }) => {
                     response.progress = Progress::Success;
                     response.username = Some(username.clone());
                 }

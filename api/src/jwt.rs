@@ -1,6 +1,8 @@
 //! Access tokens: JWTs signed with HS256 under `JWT_SECRET`. The algorithm is pinned (a token
-//! claiming `none` or any other algorithm is refused), `exp iat iss aud sub` are required, and
-//! expiry is checked with a small explicit leeway for clock skew.
+//! claiming `none` or any other algorithm is refused), `exp iat iss aud sub sid` are required,
+//! and expiry is checked with a small explicit leeway for clock skew. `sid` names the session
+//! (the refresh-token family): the API checks it is live on every request, so logging out or a
+//! detected refresh-token reuse ends the access tokens of that session at once, not at `exp`.
 
 use std::time::Duration;
 
@@ -32,14 +34,22 @@ pub struct Claims {
     pub aud: String,
     /// The user's role when the token was issued; access checks re-read the user.
     pub role: String,
+    /// The session (refresh-token family) the token belongs to.
+    pub sid: String,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid access token: {0}")]
 pub struct InvalidToken(String);
 
-/// Signs an access token for `user_id`; returns it and its lifetime in seconds.
-pub fn issue(settings: &JwtSettings, user_id: i64, role: &str) -> (String, u64) {
+/// Signs an access token for `user_id` in session `session`; returns it and its lifetime in
+/// seconds.
+pub fn issue(
+    settings: &JwtSettings,
+    user_id: i64,
+    role: &str,
+    session: uuid::Uuid,
+) -> (String, u64) {
     let now = jobs::now_ms() / 1000;
     let ttl = settings.ttl.as_secs().max(1);
     let claims = Claims {
@@ -49,6 +59,7 @@ pub fn issue(settings: &JwtSettings, user_id: i64, role: &str) -> (String, u64) 
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         role: role.into(),
+        sid: session.to_string(),
     };
     let key = EncodingKey::from_secret(settings.secret.expose().as_bytes());
     // HS256 over serializable claims cannot fail.
@@ -62,7 +73,7 @@ pub fn verify(settings: &JwtSettings, token: &str) -> Result<Claims, InvalidToke
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "sid"]);
     validation.leeway = LEEWAY.as_secs();
     validation.validate_exp = true;
     let key = DecodingKey::from_secret(settings.secret.expose().as_bytes());
@@ -84,7 +95,7 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify() {
-        let (token, ttl) = issue(&settings(), 42, "personal_only");
+        let (token, ttl) = issue(&settings(), 42, "personal_only", uuid::Uuid::nil());
         assert_eq!(ttl, 60);
         let claims = verify(&settings(), &token).expect("valid");
         assert_eq!(claims.sub, "42");
@@ -93,7 +104,7 @@ mod tests {
 
     #[test]
     fn other_keys_fail() {
-        let (token, _) = issue(&settings(), 42, "admin");
+        let (token, _) = issue(&settings(), 42, "admin", uuid::Uuid::nil());
         let other = JwtSettings {
             secret: Secret::new("t".repeat(32)),
             ..settings()

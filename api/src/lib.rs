@@ -18,7 +18,10 @@
 //! - `sessions`: Google sign-in, refresh, logout, `me`, `update_username` (seed 002).
 //! - `invitations`: users, CSV upload, invitation mails, verification (seed 003).
 //! - `tokens`: admin API tokens (seed 004).
-//! - [`auth`]: the security schemes (`x-api-key`, Bearer API token, Bearer JWT).
+//! - [`auth`]: the security schemes (`x-api-key`, Bearer API token, Bearer JWT), and the
+//!   throttling of failed admin authentication.
+//! - [`client`]: the caller's address behind trusted proxies, as limits count it.
+//! - `limits`: what an anonymous or hostile caller may cost (429 with `Retry-After`).
 //! - [`jwt`]: the access tokens we issue.
 //! - [`error`]: the JSON error body and the mapping of every error to it.
 //! - [`middleware`]: request id, access log, body size limit.
@@ -26,6 +29,8 @@
 mod admin_jobs;
 pub mod auth;
 pub mod board;
+pub mod client;
+mod cookies;
 mod discord;
 pub mod error;
 mod health;
@@ -51,7 +56,9 @@ use poem_openapi::{Object, OpenApiService};
 use store::secret::Secret;
 use url::Url;
 
+pub use client::TrustedProxies;
 pub use health::{CheckStatus, DetailedHealth, OverallStatus};
+pub use limits::Limits;
 
 /// What this build is, as reported by `/api/health/detailed`.
 #[derive(Debug, Clone, Object)]
@@ -77,6 +84,9 @@ pub struct PublicClient {
 pub struct ApiConfig {
     /// The admin API key (`x-api-key`).
     pub secret_key: Secret,
+    /// Seals secrets that travel in job payloads (a Google access token, an authorization
+    /// code): built from the sealing key, never from the admin key.
+    pub sealer: store::secret::Sealer,
     pub build: BuildInfo,
     /// Where the frontend's `/discord/success|error|pending` pages live; `None` serves the
     /// built-in ones.
@@ -93,28 +103,13 @@ pub struct ApiConfig {
     pub refresh_ttl: Duration,
     /// How long a request waits for the job that answers it (OAuth exchanges).
     pub job_wait: Duration,
-    /// Brute-force limits on short codes.
+    /// Requests of this process that may wait for a job at once; beyond it they answer with
+    /// the job id at once (202, or the pending page).
+    pub max_waiters: usize,
+    /// What each caller may do (see `limits`).
     pub limits: Limits,
-}
-
-/// Attempts allowed per window on invitation tokens and `/login` codes, across replicas.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub per_email: u32,
-    pub per_ip: u32,
-    pub per_discord_id: u32,
-    pub window: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            per_email: 10,
-            per_ip: 60,
-            per_discord_id: 10,
-            window: Duration::from_secs(15 * 60),
-        }
-    }
+    /// Proxies whose `X-Forwarded-For` (and `X-Forwarded-Proto`) is believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Everything a request handler may use. Cheap to clone.
@@ -130,7 +125,6 @@ struct Inner {
     redis: redis::Client,
     producer: jobs::Producer,
     limiter: jobs::ratelimit::RateLimiter,
-    sealer: store::secret::Sealer,
     config: ApiConfig,
 }
 
@@ -141,12 +135,12 @@ impl AppState {
         producer: jobs::Producer,
         config: ApiConfig,
     ) -> Self {
+        let producer = producer.with_max_waiters(config.max_waiters);
         Self {
             inner: Arc::new(Inner {
                 db,
                 redis,
                 limiter: jobs::ratelimit::RateLimiter::new(&producer),
-                sealer: store::secret::Sealer::provider_tokens(&config.secret_key),
                 producer,
                 config,
             }),
@@ -162,7 +156,7 @@ impl AppState {
     }
 
     pub(crate) fn sealer(&self) -> &store::secret::Sealer {
-        &self.inner.sealer
+        &self.inner.config.sealer
     }
 
     /// Records an action in the audit log; a failure is an internal error of the request.
@@ -281,6 +275,7 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .with(middleware::BodyLimit {
             max_bytes: settings.max_body_bytes,
         })
+        .with(middleware::Throttle)
         .with(AddData::new(state))
         .with(middleware::RequestContext)
 }

@@ -1,49 +1,117 @@
-//! Brute-force limits on short codes (invitation tokens, `/login` codes): per email, per client
-//! address and per Discord account, counted in Redis so every API replica shares them.
+//! What an anonymous or hostile caller may cost us, counted in Redis so every API replica
+//! shares the counts (see `jobs::ratelimit`). Every refusal is 429 with `Retry-After`.
+//!
+//! - every request: per client address (see [`crate::client`]), a generous cap;
+//! - onboarding: per address and per email, and mails per recipient address;
+//! - sign-ins (Google login, the Discord callback): per address;
+//! - short secrets (invitation and verification tokens, `/login` codes): attempts per address
+//!   and per Discord account; failed ones per (email, source), which locks that source out of
+//!   that email for a while. Failures never lock the email for everyone: a stranger failing on
+//!   purpose must not stop its owner;
+//! - admin authentication: failures per address (a right key from elsewhere works at once).
 
 use std::time::Duration;
 
 use jobs::ratelimit::{Decision, Limit};
-use poem::web::RemoteAddr;
 use poem_openapi::payload::Json;
 
 use crate::AppState;
 use crate::error::{ErrorBody, body, internal};
 
-/// The caller's address. Behind a proxy this is the proxy's: the per-email and per-Discord
-/// limits still hold, and the per-address one then limits the proxy as a whole.
-pub(crate) fn client_ip(remote: &RemoteAddr) -> String {
-    remote
-        .as_socket_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| remote.to_string())
+/// How much each caller may do; every field is a setting (see the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests of any kind per client address per minute.
+    pub requests_per_ip: u32,
+    /// Onboardings per client address per hour.
+    pub onboardings_per_ip: u32,
+    /// Onboardings per email per hour.
+    pub onboardings_per_email: u32,
+    /// Mails that anonymous requests may cause to one address per hour (verification and
+    /// link mails; the workers enforce the same cap).
+    pub mails_per_address: u32,
+    /// Sign-in attempts (Google login, Discord callback, Google code flow start) per address
+    /// per `window`.
+    pub sign_ins_per_ip: u32,
+    /// Attempts at short secrets per client address per `window`.
+    pub secret_attempts_per_ip: u32,
+    /// Attempts at short secrets per Discord account per `window`.
+    pub secret_attempts_per_discord_id: u32,
+    /// Failed attempts on one email from one source (address or Discord account) per
+    /// `window`; then that source is locked out of that email until the window ends.
+    pub failures_per_email_and_source: u32,
+    /// Failed admin authentications per address per `window`; then that address is refused
+    /// until the window ends, right key or not.
+    pub admin_failures_per_ip: u32,
+    pub window: Duration,
 }
 
-pub(crate) fn email(state: &AppState) -> Limit {
-    let l = state.config().limits;
-    Limit {
-        scope: "email",
-        max: l.per_email,
-        window: l.window,
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            requests_per_ip: 1200,
+            onboardings_per_ip: 20,
+            onboardings_per_email: 5,
+            mails_per_address: 3,
+            sign_ins_per_ip: 60,
+            secret_attempts_per_ip: 60,
+            secret_attempts_per_discord_id: 10,
+            failures_per_email_and_source: 5,
+            admin_failures_per_ip: 20,
+            window: Duration::from_secs(15 * 60),
+        }
     }
 }
 
-pub(crate) fn ip(state: &AppState) -> Limit {
-    let l = state.config().limits;
-    Limit {
-        scope: "ip",
-        max: l.per_ip,
-        window: l.window,
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+impl Limits {
+    pub(crate) fn requests(&self) -> Limit {
+        limit("req", self.requests_per_ip, MINUTE)
+    }
+
+    pub(crate) fn onboarding_ip(&self) -> Limit {
+        limit("onboard-ip", self.onboardings_per_ip, HOUR)
+    }
+
+    pub(crate) fn onboarding_email(&self) -> Limit {
+        limit("onboard-email", self.onboardings_per_email, HOUR)
+    }
+
+    pub(crate) fn sign_in(&self) -> Limit {
+        limit("signin-ip", self.sign_ins_per_ip, self.window)
+    }
+
+    pub(crate) fn secret_ip(&self) -> Limit {
+        limit("ip", self.secret_attempts_per_ip, self.window)
+    }
+
+    pub(crate) fn secret_discord(&self) -> Limit {
+        limit("discord", self.secret_attempts_per_discord_id, self.window)
+    }
+
+    pub(crate) fn failures(&self) -> Limit {
+        jobs::ratelimit::failure_limit(self.failures_per_email_and_source, self.window)
+    }
+
+    pub(crate) fn admin_failures(&self) -> Limit {
+        limit("admin-fail", self.admin_failures_per_ip, self.window)
     }
 }
 
-pub(crate) fn discord(state: &AppState) -> Limit {
-    let l = state.config().limits;
-    Limit {
-        scope: "discord",
-        max: l.per_discord_id,
-        window: l.window,
-    }
+fn limit(scope: &'static str, max: u32, window: Duration) -> Limit {
+    Limit { scope, max, window }
+}
+
+/// The cap on mails to one address per hour, shared with the workers (same counter).
+pub fn mail_limit(max_per_hour: u32) -> Limit {
+    jobs::ratelimit::mail_limit(max_per_hour)
+}
+
+/// The counter key of failures on `email` from `source` (`ip:<addr>`, `discord:<id>`).
+pub(crate) fn failure_key(email: &store::email::Email, source: &str) -> String {
+    jobs::ratelimit::failure_key(email.as_str(), source)
 }
 
 /// Counts one attempt; `Some(wait)` when over a limit.
@@ -51,7 +119,19 @@ pub(crate) async fn check(
     state: &AppState,
     checks: &[(Limit, &str)],
 ) -> poem::Result<Option<Duration>> {
-    match state.limiter().hit(checks).await.map_err(internal)? {
+    decided(state.limiter().hit(checks).await.map_err(internal)?)
+}
+
+/// Whether a limit of failures still has room, without counting.
+pub(crate) async fn peek(
+    state: &AppState,
+    checks: &[(Limit, &str)],
+) -> poem::Result<Option<Duration>> {
+    decided(state.limiter().peek(checks).await.map_err(internal)?)
+}
+
+fn decided(decision: Decision) -> poem::Result<Option<Duration>> {
+    match decision {
         Decision::Allowed => Ok(None),
         Decision::Limited { retry_after } => {
             tracing::warn!(retry_after_s = retry_after.as_secs(), "rate limit reached");
@@ -60,12 +140,19 @@ pub(crate) async fn check(
     }
 }
 
-pub(crate) fn too_many(wait: Duration) -> Json<ErrorBody> {
-    body(
-        "too_many_attempts",
-        format!(
-            "too many attempts; try again in {} seconds",
-            wait.as_secs().max(1)
+/// Seconds for `Retry-After`: whole, at least one.
+pub(crate) fn retry_after(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// The body of a 429 and its `Retry-After` seconds.
+pub(crate) fn too_many(wait: Duration) -> (Json<ErrorBody>, u64) {
+    let seconds = retry_after(wait);
+    (
+        body(
+            "too_many_attempts",
+            format!("too many attempts; try again in {seconds} seconds"),
         ),
+        seconds,
     )
 }

@@ -1,5 +1,5 @@
 //! Cross-cutting request handling: a request id on every request and every log line about it,
-//! one access-log line per request, and the body size limit.
+//! one access-log line per request, the per-address request limit, and the body size limit.
 
 use std::time::Instant;
 
@@ -140,6 +140,53 @@ fn route_label(path: &str) -> String {
         })
         .collect();
     segments.join("/")
+}
+
+/// Finds the client's address (see [`crate::client`]), keeps it for the handlers, and refuses
+/// (429) an address over its requests per minute. Fails open: when Redis does not answer
+/// within a short while the request goes on (the endpoint's own limits still hold), so a
+/// Redis outage cannot take down health checks.
+#[derive(Debug, Default)]
+pub struct Throttle;
+
+/// Longest the request limit may hold a request up.
+const THROTTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl<E: Endpoint> Middleware<E> for Throttle {
+    type Output = ThrottleEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ThrottleEndpoint { inner }
+    }
+}
+
+#[derive(Debug)]
+pub struct ThrottleEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for ThrottleEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let Some(state) = req.data::<crate::AppState>().cloned() else {
+            return self.inner.call(req).await;
+        };
+        let key = crate::client::ClientKey::of(&req, &state.config().trusted_proxies);
+        req.extensions_mut().insert(key.clone());
+        let limit = state.config().limits.requests();
+        let checks = [(limit, key.0.as_str())];
+        match tokio::time::timeout(THROTTLE_WAIT, state.limiter().hit(&checks)).await {
+            Ok(Ok(jobs::ratelimit::Decision::Limited { retry_after })) => {
+                tracing::warn!(client = %key.0, "request limit reached");
+                return Err(crate::error::TooManyRequests::error(retry_after));
+            }
+            Ok(Ok(jobs::ratelimit::Decision::Allowed)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "request limit unavailable; letting through"),
+            Err(_) => tracing::warn!("request limit slow to answer; letting through"),
+        }
+        self.inner.call(req).await
+    }
 }
 
 /// Refuses bodies over `max_bytes` with 413: at once when `Content-Length` says so, and while

@@ -2,12 +2,17 @@
 //! how to link their Discord account: the OAuth URL (with `state` and PKCE S256) and, for the
 //! bot's `/login` fallback, a short auth code.
 //!
-//! Onboarding is unauthenticated (seed 001's contract), so it never touches a verified
-//! account: such an email gets 409 and no linking credentials, otherwise anyone could link
-//! their Discord account to someone else's verified user.
+//! Onboarding is unauthenticated (seed 001's contract), so what it hands out proves nothing
+//! about the email: a Discord account linked with its state or code is an unconfirmed link,
+//! which grants no role, no chat and no verified state until the email is proven (Discord
+//! vouching for the same verified address, or a token mailed to it and typed from that
+//! Discord account). It never touches a verified account (409) or an invitee's row, never
+//! kills codes handed out earlier, and is limited per address and per email, and its mails
+//! per recipient.
 
 use std::time::Duration;
 
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
@@ -15,13 +20,16 @@ use url::Url;
 
 use crate::AppState;
 use crate::error::{ErrorBody, body, internal};
+use crate::limits;
 
 /// Lifetime of an OAuth `state` (the security rules cap it at 10 minutes).
 pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
 /// Lifetime of a `/login` code.
 pub(crate) const LOGIN_CODE_TTL: Duration = Duration::from_secs(24 * 3600);
-/// What we ask Discord for: the account's id and name.
-const DISCORD_SCOPE: &str = "identify";
+/// What we ask Discord for: the account's id and name, and its email with whether Discord
+/// verified it (`email`): a verified Discord email equal to the onboarding's proves the
+/// address, so the honest seed-001 flow verifies in one step.
+pub(crate) const DISCORD_SCOPE: &str = "identify email";
 
 #[derive(Debug, Tags)]
 enum OnboardingTags {
@@ -99,6 +107,10 @@ pub enum OnboardingResult {
     /// The body is not of the documented media type (`unsupported_media_type`).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many onboardings from this address or for this email, or too many mails to this
+    /// address (`too_many_attempts`); `Retry-After` says when to try again.
+    #[oai(status = 429)]
+    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 #[OpenApi(tag = "OnboardingTags::Onboarding")]
@@ -112,6 +124,7 @@ impl OnboardingApi {
     async fn onboarding(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         request: Json<OnboardingRequest>,
     ) -> poem::Result<OnboardingResult> {
         let r = request.0;
@@ -119,20 +132,47 @@ impl OnboardingApi {
         if let Err(e) = crate::validate::display_text(&r.name, 200) {
             return invalid(format!("name {e}"));
         }
-        let email = r.email.trim();
-        if let Err(e) = crate::validate::email(email) {
-            return invalid(e.to_owned());
-        }
+        let email = match store::email::Email::parse(&r.email) {
+            Ok(email) => email,
+            Err(e) => return invalid(e.to_string()),
+        };
         if let Some(p) = &r.selected_personality
             && let Err(e) = crate::validate::display_text(p, 64)
         {
             return invalid(format!("selectedPersonality {e}"));
         }
+        let config = state.config();
+        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
+        let l = &config.limits;
+        let lowered = email.as_str().to_lowercase();
+        let mut checks = vec![
+            (l.onboarding_ip(), client.0.as_str()),
+            (l.onboarding_email(), lowered.as_str()),
+        ];
+        let mail = limits::mail_limit(l.mails_per_address);
+        if let Some(wait) = limits::check(&state, &checks).await? {
+            let (b, after) = limits::too_many(wait);
+            return Ok(OnboardingResult::TooMany(b, after));
+        }
+        if r.communication_channel == Channel::Email {
+            checks.clear();
+            checks.push((mail, lowered.as_str()));
+            if let Some(wait) = limits::peek(&state, &checks).await? {
+                let (_, after) = limits::too_many(wait);
+                return Ok(OnboardingResult::TooMany(
+                    body(
+                        "too_many_attempts",
+                        format!("too many mails to this address; try again in {after} seconds"),
+                    ),
+                    after,
+                ));
+            }
+        }
         let db = state.db();
         let onboarded = store::users::onboard(
             db,
             &store::users::Onboarding {
-                email,
+                email: email.as_str(),
                 full_name: &r.name,
                 personality: r.selected_personality.as_deref(),
                 channel: r.communication_channel.as_str(),
@@ -147,7 +187,6 @@ impl OnboardingApi {
             )));
         }
         let user_id = onboarded.user_id;
-        let config = state.config();
         let mut verification = None;
         if r.communication_channel == Channel::Discord
             && let Some(client) = &config.discord
@@ -155,11 +194,14 @@ impl OnboardingApi {
             let (verifier, challenge) = store::secret::pkce_pair();
             let token = store::one_time_tokens::issue_oauth_state(
                 db,
-                Some(user_id),
-                "discord",
-                client.redirect_uri.as_str(),
-                &verifier,
-                STATE_TTL,
+                &store::one_time_tokens::NewOauthState {
+                    user_id: Some(user_id),
+                    provider: "discord",
+                    redirect_uri: client.redirect_uri.as_str(),
+                    pkce_verifier: &verifier,
+                    browser_binding: None,
+                    ttl: STATE_TTL,
+                },
             )
             .await
             .map_err(internal)?;
@@ -176,10 +218,15 @@ impl OnboardingApi {
             .await
             .map_err(internal)?;
         if r.communication_channel == Channel::Email {
-            let delivery =
-                store::email_deliveries::queue(db, Some(user_id), "verification", email, None)
-                    .await
-                    .map_err(internal)?;
+            let delivery = store::email_deliveries::queue(
+                db,
+                Some(user_id),
+                "verification",
+                email.as_str(),
+                None,
+            )
+            .await
+            .map_err(internal)?;
             state
                 .producer()
                 .push(&jobs::SendEmail {
@@ -191,7 +238,8 @@ impl OnboardingApi {
         let instructions = match (&verification, r.communication_channel) {
             (Some(_), _) => format!(
                 "Open verification_url to link your Discord account (within {} minutes). \
-                 If that does not work, send the bot `/login {auth_code}` in a direct message.",
+                 If that does not work, send the bot `/login {auth_code}` in a direct message. \
+                 If Discord does not confirm this email address, we mail you a code to finish.",
                 STATE_TTL.as_secs() / 60
             ),
             (None, Channel::Discord) => format!(

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -23,6 +24,10 @@ use crate::onboarding::{STATE_TTL, authorize_url};
 
 /// A timed-out sign-in may be joined by repeating the request within this long.
 const JOIN_WINDOW: Duration = Duration::from_secs(600);
+/// Requests with one access token share one check this long.
+const TOKEN_JOIN_WINDOW: Duration = Duration::from_secs(30);
+/// The cookie binding a Google code flow to the browser that started it.
+const BINDING_COOKIE: &str = "cnc_oauth";
 const GOOGLE_SCOPE: &str = "openid email profile";
 
 #[derive(Debug, Tags)]
@@ -105,7 +110,8 @@ pub enum LoginResult {
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// The token, code or state is invalid, expired, replayed, or not issued to this client
-    /// (`invalid_token`, `token_exchange_failed`).
+    /// (`invalid_token`, `token_exchange_failed`), or the state was started in another browser
+    /// (`state_not_bound`: the binding cookie of `POST /api/login/google` is missing).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
     /// Google does not vouch for the email (`email_not_verified`), or the account is
@@ -127,6 +133,9 @@ pub enum LoginResult {
     /// The body is not of the documented media type (`unsupported_media_type`).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many sign-ins from this address (`too_many_attempts`).
+    #[oai(status = 429)]
+    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 #[derive(Debug, Object)]
@@ -140,11 +149,15 @@ pub struct GoogleStart {
 
 #[derive(Debug, ApiResponse)]
 pub enum GoogleStartResult {
+    /// Also sets the HttpOnly cookie binding the state to this browser.
     #[oai(status = 200)]
-    Ok(Json<GoogleStart>),
+    Ok(Json<GoogleStart>, #[oai(header = "Set-Cookie")] String),
     /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` are not all set.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+    /// Too many sign-ins from this address (`too_many_attempts`).
+    #[oai(status = 429)]
+    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 #[derive(Debug, Object)]
@@ -244,11 +257,19 @@ impl SessionsApi {
     async fn login(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         request: Json<LoginRequest>,
     ) -> poem::Result<LoginResult> {
         let config = state.config();
+        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
+        if let Some(wait) =
+            crate::limits::check(&state, &[(config.limits.sign_in(), client.0.as_str())]).await?
+        {
+            let (b, after) = crate::limits::too_many(wait);
+            return Ok(LoginResult::TooMany(b, after));
+        }
         let r = request.0;
-        let (job, options) = match (r.access_token, r.code, r.state) {
+        let (job, options, claim_once) = match (r.access_token, r.code, r.state) {
             (Some(token), None, None) if !token.is_empty() && token.len() <= 4096 => {
                 if config.google.is_none() {
                     return Ok(not_configured());
@@ -259,13 +280,16 @@ impl SessionsApi {
                         sealed: state.sealer().seal_text(&token),
                     },
                 };
-                // The token itself is the credential: each request checks it afresh.
-                (job, None)
+                // The token itself is the credential: requests with one token share one job
+                // (and its outcome for a short while) instead of each asking Google again.
+                let key = format!("login:token:{}", hex_digest(&token));
+                let options = PushOptions::idempotent(key).with_idempotency_ttl(TOKEN_JOIN_WINDOW);
+                (job, options, false)
             }
             (None, Some(code), Some(st))
                 if !code.is_empty() && code.len() <= 2048 && !st.is_empty() && st.len() <= 256 =>
             {
-                let Some(client) = &config.google else {
+                let Some(google) = &config.google else {
                     return Ok(not_configured());
                 };
                 let db = state.db();
@@ -286,25 +310,32 @@ impl SessionsApi {
                     .map_err(internal)?,
                 };
                 let Some(consumed) =
-                    consumed.filter(|s| s.redirect_uri == client.redirect_uri.as_str())
+                    consumed.filter(|s| s.redirect_uri == google.redirect_uri.as_str())
                 else {
                     return Ok(LoginResult::Unauthorized(body(
                         "invalid_token",
                         "the state is invalid, expired or already used",
                     )));
                 };
+                // Only the browser that started the flow holds the cookie the state is bound
+                // to: a link carrying someone else's code and state signs nobody in.
+                if !consumed.bound_to(crate::cookies::get(req, BINDING_COOKIE).as_deref()) {
+                    tracing::warn!("Google sign-in with a state bound to another browser");
+                    return Ok(LoginResult::Unauthorized(body(
+                        "state_not_bound",
+                        "this sign-in was started in another browser; start again here",
+                    )));
+                }
                 let job = ExchangeOauthCode {
                     provider: OauthProvider::Google,
                     grant: OauthGrant::Code {
                         state_id: consumed.id,
-                        code,
+                        sealed_code: state.sealer().seal_text(&code),
                     },
                 };
                 let key = format!("login:state:{}", consumed.id);
-                (
-                    job,
-                    Some(PushOptions::idempotent(key).with_idempotency_ttl(JOIN_WINDOW)),
-                )
+                let options = PushOptions::idempotent(key).with_idempotency_ttl(JOIN_WINDOW);
+                (job, options, true)
             }
             _ => {
                 return Ok(LoginResult::BadRequest(body(
@@ -314,18 +345,22 @@ impl SessionsApi {
             }
         };
         // A code's sign-in hands its tokens out once; a token's sign-in is its own proof.
-        let claim_once = options.is_some();
         let pushed = state
             .producer()
-            .push_with(&job, options.unwrap_or_default())
+            .push_with(&job, options)
             .await
             .map_err(internal)?;
         let id = pushed.id().clone();
-        let status = state
+        let status = match state
             .producer()
             .wait(ExchangeOauthCode::QUEUE, &id, config.job_wait)
             .await
-            .map_err(internal)?;
+        {
+            Ok(status) => status,
+            // This process has as many waiting requests as it may: answer at once.
+            Err(jobs::QueueError::Busy) => return Ok(pending(&id)),
+            Err(e) => return Err(internal(e)),
+        };
         let Some(status) = status else {
             return Ok(pending(&id));
         };
@@ -365,13 +400,19 @@ impl SessionsApi {
     }
 
     /// Start the authorization-code flow with PKCE: the URL to send the user to. Google
-    /// redirects to `GOOGLE_REDIRECT_URI` with `code` and `state`; post both to `/api/login`.
+    /// redirects to `GOOGLE_REDIRECT_URI` with `code` and `state`; post both to `/api/login`
+    /// from the same browser: the state is bound to it by the HttpOnly cookie this answer
+    /// sets (`SameSite=Strict`; `__Host-` and `Secure` over HTTPS).
     #[oai(
         path = "/login/google",
         method = "post",
         operation_id = "login_google_start"
     )]
-    async fn google_start(&self, state: Data<&AppState>) -> poem::Result<GoogleStartResult> {
+    async fn google_start(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+    ) -> poem::Result<GoogleStartResult> {
         let config = state.config();
         let Some(client) = &config.google else {
             return Ok(GoogleStartResult::Unavailable(body(
@@ -379,14 +420,25 @@ impl SessionsApi {
                 "Google sign-in is not configured",
             )));
         };
+        let caller = crate::client::ClientKey::of(req, &config.trusted_proxies);
+        if let Some(wait) =
+            crate::limits::check(&state, &[(config.limits.sign_in(), caller.0.as_str())]).await?
+        {
+            let (b, after) = crate::limits::too_many(wait);
+            return Ok(GoogleStartResult::TooMany(b, after));
+        }
         let (verifier, challenge) = store::secret::pkce_pair();
+        let binding = store::secret::generate(32);
         let token = store::one_time_tokens::issue_oauth_state(
             state.db(),
-            None,
-            "google",
-            client.redirect_uri.as_str(),
-            &verifier,
-            STATE_TTL,
+            &store::one_time_tokens::NewOauthState {
+                user_id: None,
+                provider: "google",
+                redirect_uri: client.redirect_uri.as_str(),
+                pkce_verifier: &verifier,
+                browser_binding: Some(&binding),
+                ttl: STATE_TTL,
+            },
         )
         .await
         .map_err(internal)?;
@@ -397,11 +449,17 @@ impl SessionsApi {
             &token,
             &challenge,
         );
-        Ok(GoogleStartResult::Ok(Json(GoogleStart {
-            authorization_url: url,
-            state: token,
-            expires_in: STATE_TTL.as_secs(),
-        })))
+        let secure = crate::client::is_https(req, &config.trusted_proxies)
+            || client.redirect_uri.scheme() == "https";
+        let cookie = crate::cookies::set(BINDING_COOKIE, &binding, STATE_TTL, secure);
+        Ok(GoogleStartResult::Ok(
+            Json(GoogleStart {
+                authorization_url: url,
+                state: token,
+                expires_in: STATE_TTL.as_secs(),
+            }),
+            cookie,
+        ))
     }
 
     /// Trade a refresh token for a new access token and the next refresh token. A refresh
@@ -424,7 +482,7 @@ impl SessionsApi {
                     .map_err(internal)?;
                 let role = user.map(|u| u.role).unwrap_or_default();
                 let (access_token, expires_in) =
-                    crate::jwt::issue(&config.jwt, issued.user_id, &role);
+                    crate::jwt::issue(&config.jwt, issued.user_id, &role, issued.family_id);
                 Ok(RefreshResult::Ok(Json(RefreshedTokens {
                     access_token,
                     refresh_token: issued.refresh_token,
@@ -551,6 +609,14 @@ fn rejected(error: ExchangeError) -> LoginResult {
     }
 }
 
+/// A secret's SHA-256 in hex: a key that names it without holding it.
+fn hex_digest(secret: &str) -> String {
+    store::secret::digest(secret)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Hands out the tokens of a sign-in job once: a second claim (a replay) fails.
 async fn claim(state: &AppState, id: &jobs::JobId) -> poem::Result<bool> {
     let key = format!("{}:login-claim:{id}", state.producer().prefix());
@@ -571,7 +637,8 @@ async fn issue_tokens(state: &AppState, user: store::users::User) -> poem::Resul
     let session = store::sessions::start(state.db(), user.id, config.refresh_ttl)
         .await
         .map_err(internal)?;
-    let (access_token, expires_in) = crate::jwt::issue(&config.jwt, user.id, &user.role);
+    let (access_token, expires_in) =
+        crate::jwt::issue(&config.jwt, user.id, &user.role, session.family_id);
     Ok(TokenResponse {
         access_token,
         refresh_token: session.refresh_token,

@@ -317,6 +317,21 @@ impl Handler {
             }
             return;
         }
+        // `/verify email token` typed as text (the code of a verification mail, or an
+        // invitation's token), anywhere the bot listens.
+        if let Some(rest) = text.strip_prefix("/verify") {
+            if !(is_dm || mentioned) {
+                return;
+            }
+            if let Some((email, token)) = email_and_token(rest) {
+                if inner.attempt_allowed(member).await {
+                    inner.verify_attempt(member, None, email, token, None).await;
+                } else {
+                    inner.too_many_attempts(member, msg.id.get()).await;
+                }
+            }
+            return;
+        }
         // Seed 003: a member answers the gate's DM with `email token`.
         if is_dm
             && let Some((email, token)) = email_and_token(&text)
@@ -344,14 +359,19 @@ impl Handler {
         let user_id = match known {
             Known::Verified(id) => id,
             Known::Unverified(id) if inner.settings.bypass_auth => id,
-            _ => {
-                // One reminder per member and hour is enough.
+            known => {
+                // One reminder per member and hour is enough. A linked account whose email is
+                // not proven is told how to finish, not how to start.
                 let hour = Utc::now().timestamp() / 3600;
+                let message = match known {
+                    Known::Unverified(_) => DmMessage::VerifyEmailInstructions,
+                    _ => DmMessage::LoginInstructions,
+                };
                 inner
                     .dm(
                         member,
                         msg.guild_id.map(GuildId::get),
-                        DmMessage::LoginInstructions,
+                        message,
                         format!("login-help:{member}:{hour}"),
                     )
                     .await;

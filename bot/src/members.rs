@@ -13,9 +13,9 @@ const MISSING_TTL: Duration = Duration::from_secs(10);
 /// What the bot knows of a Discord account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Known {
-    /// Linked to this user, verified and active.
+    /// Linked to this user by a confirmed link, the user verified and active.
     Verified(i64),
-    /// Linked, but not verified (or deactivated).
+    /// Linked, but the email is not proven, the link not confirmed, or the user deactivated.
     Unverified(i64),
     /// Not linked.
     Unlinked,

@@ -7,6 +7,7 @@
 //! - [`Job`], [`JobId`], [`PushOptions`], [`Pushed`], [`JobState`], [`JobStatus`]: the handle types
 //! - [`probe_run`]: bookkeeping of `concierge probe` runs
 //! - [`ratelimit`]: fixed-window rate limits shared by every replica
+//! - [`scrub`]: credentials cut out of error texts before they are stored, logged or exported
 //! - [`trace`]: W3C trace context carried from requests and events into jobs
 //! - [`metrics`]: the Prometheus registry of the process (HTTP, jobs, providers, queues)
 //! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result),
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod probe_run;
 pub mod ratelimit;
 pub mod redis;
+pub mod scrub;
 pub mod trace;
 
 pub use catalog::*;

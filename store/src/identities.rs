@@ -24,25 +24,50 @@ pub struct ProviderAccount {
     pub scopes: Option<String>,
 }
 
+/// What a Discord link proves besides the Discord account itself (which every link proves:
+/// it is made by OAuth as that account, or by the bot hearing it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProof {
+    /// Nothing about the user's email: the credential used (an onboarding's OAuth state or
+    /// `/login` code) is handed to whoever asks. The link is unconfirmed: it grants nothing,
+    /// and the next link its user or its Discord account makes replaces it.
+    AccountOnly,
+    /// The same act proved control of the user's email (an invitation or verification token
+    /// typed from this Discord account, or Discord vouching for the same verified address):
+    /// the link is confirmed and the user verified.
+    EmailProven,
+}
+
 /// What linking a Discord account to a user did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiscordLink {
-    /// Linked and the user marked verified; `new` is false when it was already linked.
+    /// Linked; `new` is false when this very link existed already, `confirmed` tells whether
+    /// it is confirmed now (an earlier confirmation is kept). `detached` is the user an
+    /// unconfirmed link of this Discord account was taken from.
     Linked {
         new: bool,
+        confirmed: bool,
+        detached: Option<i64>,
     },
-    /// The Discord account belongs to another user: nothing changed.
+    /// The Discord account has a confirmed link to another user: nothing changed.
     TakenByOther,
-    /// The user is linked to a different Discord account: nothing changed.
+    /// The user has a confirmed link to a different Discord account: nothing changed.
     UserHasOther,
     NoSuchUser,
 }
 
-/// Links `account` to `user_id` and marks the user verified, in one transaction.
+/// Links `account` (a Discord account) to `user_id`, in one transaction. With
+/// [`LinkProof::EmailProven`] the link is confirmed and the user marked verified.
+///
+/// A confirmed link is never moved or replaced (409 for callers). An unconfirmed one proved
+/// nothing, so it gives way: a new link of the same user replaces it, and the Discord account
+/// linking elsewhere takes itself back from it. Neither is a silent move between people: the
+/// actor is always the Discord account's owner.
 pub async fn link_discord(
     pool: &PgPool,
     user_id: i64,
     account: &ProviderAccount,
+    proof: LinkProof,
 ) -> Result<DiscordLink, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let user = sqlx::query_scalar!("SELECT id FROM users WHERE id = $1 FOR UPDATE", user_id)
@@ -51,38 +76,61 @@ pub async fn link_discord(
     if user.is_none() {
         return Ok(DiscordLink::NoSuchUser);
     }
-    let owner = sqlx::query_scalar!(
-        "SELECT user_id FROM identities WHERE provider = 'discord' AND subject = $1",
+    let owner = sqlx::query!(
+        r#"SELECT id, user_id, confirmed_at IS NOT NULL AS "confirmed!" FROM identities
+           WHERE provider = 'discord' AND subject = $1 FOR UPDATE"#,
         account.subject
     )
     .fetch_optional(&mut *tx)
     .await?;
-    match owner {
-        Some(owner) if owner != user_id => return Ok(DiscordLink::TakenByOther),
-        _ => {}
+    let mut detached = None;
+    if let Some(owner) = &owner
+        && owner.user_id != user_id
+    {
+        if owner.confirmed {
+            return Ok(DiscordLink::TakenByOther);
+        }
+        sqlx::query!("DELETE FROM identities WHERE id = $1", owner.id)
+            .execute(&mut *tx)
+            .await?;
+        detached = Some(owner.user_id);
     }
-    let current = sqlx::query_scalar!(
-        "SELECT subject FROM identities WHERE provider = 'discord' AND user_id = $1",
+    let current = sqlx::query!(
+        r#"SELECT id, subject, confirmed_at IS NOT NULL AS "confirmed!" FROM identities
+           WHERE provider = 'discord' AND user_id = $1 FOR UPDATE"#,
         user_id
     )
     .fetch_optional(&mut *tx)
     .await?;
-    if current.as_deref().is_some_and(|s| s != account.subject) {
-        return Ok(DiscordLink::UserHasOther);
+    let mut new = true;
+    if let Some(current) = &current {
+        if current.subject == account.subject {
+            new = false;
+        } else if current.confirmed {
+            return Ok(DiscordLink::UserHasOther);
+        } else {
+            sqlx::query!("DELETE FROM identities WHERE id = $1", current.id)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
-    let new = current.is_none();
-    let upsert = sqlx::query!(
+    let proven = proof == LinkProof::EmailProven;
+    let upsert = sqlx::query_scalar!(
         r#"INSERT INTO identities (user_id, provider, issuer, subject, provider_username, email,
                                    email_verified, access_token_enc, refresh_token_enc,
-                                   token_expires_at, scopes, last_login_at)
-           VALUES ($1, 'discord', $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                                   token_expires_at, scopes, last_login_at, confirmed_at)
+           VALUES ($1, 'discord', $2, $3, $4, $5, $6, $7, $8, $9, $10, now(),
+                   CASE WHEN $11 THEN now() END)
            ON CONFLICT (provider, issuer, subject) DO UPDATE
-               SET provider_username = EXCLUDED.provider_username, email = EXCLUDED.email,
-                   email_verified = EXCLUDED.email_verified,
+               SET provider_username = COALESCE(EXCLUDED.provider_username, identities.provider_username),
+                   email = COALESCE(EXCLUDED.email, identities.email),
+                   email_verified = EXCLUDED.email_verified OR identities.email_verified,
                    access_token_enc = COALESCE(EXCLUDED.access_token_enc, identities.access_token_enc),
                    refresh_token_enc = COALESCE(EXCLUDED.refresh_token_enc, identities.refresh_token_enc),
                    token_expires_at = COALESCE(EXCLUDED.token_expires_at, identities.token_expires_at),
-                   scopes = COALESCE(EXCLUDED.scopes, identities.scopes), last_login_at = now()"#,
+                   scopes = COALESCE(EXCLUDED.scopes, identities.scopes), last_login_at = now(),
+                   confirmed_at = COALESCE(identities.confirmed_at, EXCLUDED.confirmed_at)
+           RETURNING confirmed_at IS NOT NULL AS "confirmed!""#,
         user_id,
         DISCORD_ISSUER,
         account.subject,
@@ -93,30 +141,53 @@ pub async fn link_discord(
         account.refresh_token_enc,
         account.token_expires_at,
         account.scopes,
+        proven,
     )
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await;
-    match upsert {
-        Ok(_) => {}
+    let confirmed = match upsert {
+        Ok(confirmed) => confirmed,
         // A concurrent link of the same Discord account to another user won the race.
         Err(e) if crate::is_unique_violation(&e, "identities_discord_id_key") => {
             return Ok(DiscordLink::TakenByOther);
         }
         Err(e) => return Err(e),
+    };
+    if proven {
+        crate::users::mark_verified(&mut tx, user_id).await?;
     }
-    crate::users::mark_verified(&mut tx, user_id).await?;
     tx.commit().await?;
-    Ok(DiscordLink::Linked { new })
+    Ok(DiscordLink::Linked {
+        new,
+        confirmed,
+        detached,
+    })
 }
 
-/// The user a Discord account is linked to.
-pub async fn user_of_discord(pool: &PgPool, discord_id: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT user_id FROM identities WHERE provider = 'discord' AND subject = $1",
+/// The user a Discord account is linked to, and whether that link is confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscordOwner {
+    pub user_id: i64,
+    pub confirmed: bool,
+}
+
+pub async fn discord_owner(
+    pool: &PgPool,
+    discord_id: &str,
+) -> Result<Option<DiscordOwner>, sqlx::Error> {
+    sqlx::query_as!(
+        DiscordOwner,
+        r#"SELECT user_id, confirmed_at IS NOT NULL AS "confirmed!" FROM identities
+           WHERE provider = 'discord' AND subject = $1"#,
         discord_id
     )
     .fetch_optional(pool)
     .await
+}
+
+/// The user a Discord account is linked to (confirmed or not).
+pub async fn user_of_discord(pool: &PgPool, discord_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    Ok(discord_owner(pool, discord_id).await?.map(|o| o.user_id))
 }
 
 /// What signing in with Google did.
@@ -206,8 +277,8 @@ pub async fn sign_in_google(
         let inserted = sqlx::query!(
             r#"INSERT INTO identities (user_id, provider, issuer, subject, provider_username, email,
                                        email_verified, access_token_enc, refresh_token_enc,
-                                       token_expires_at, scopes, last_login_at)
-               VALUES ($1, 'google', $2, $3, $4, $5, TRUE, $6, $7, $8, $9, now())"#,
+                                       token_expires_at, scopes, last_login_at, confirmed_at)
+               VALUES ($1, 'google', $2, $3, $4, $5, TRUE, $6, $7, $8, $9, now(), now())"#,
             user_id,
             GOOGLE_ISSUER,
             account.subject,
@@ -316,4 +387,80 @@ pub async fn due_for_refresh(
     )
     .fetch_all(pool)
     .await
+}
+
+/// What [`reseal`] did with the stored provider tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Resealed {
+    /// Sealed under a previous key, now under the current one.
+    pub resealed: u64,
+    /// Already under the current key.
+    pub current: u64,
+    /// Opened by no configured key (sealed under a key that is gone): left as they are; the
+    /// next refresh of such a grant fails and its user signs in again.
+    pub unreadable: u64,
+}
+
+/// Seals every stored provider token again under `sealer`'s current key, so previous sealing
+/// keys can be dropped from the configuration (`concierge reseal`). Each row is rewritten in
+/// its own statement, compared against the value read, so a refresh writing meanwhile wins.
+pub async fn reseal(
+    pool: &PgPool,
+    sealer: &crate::secret::Sealer,
+) -> Result<Resealed, sqlx::Error> {
+    use crate::secret::OpenedWith;
+    let mut done = Resealed::default();
+    let mut after = 0_i64;
+    loop {
+        let rows = sqlx::query!(
+            r#"SELECT id, access_token_enc, refresh_token_enc FROM identities
+               WHERE id > $1 AND (access_token_enc IS NOT NULL OR refresh_token_enc IS NOT NULL)
+               ORDER BY id LIMIT 500"#,
+            after
+        )
+        .fetch_all(pool)
+        .await?;
+        let Some(last) = rows.last() else {
+            return Ok(done);
+        };
+        after = last.id;
+        for row in rows {
+            let mut again = |sealed: &Option<Vec<u8>>| -> Option<Vec<u8>> {
+                let sealed = sealed.as_ref()?;
+                match sealer.open_with(sealed) {
+                    Ok((_, OpenedWith::Current)) => {
+                        done.current += 1;
+                        None
+                    }
+                    Ok((plain, OpenedWith::Previous)) => {
+                        done.resealed += 1;
+                        Some(sealer.seal(&plain))
+                    }
+                    Err(_) => {
+                        done.unreadable += 1;
+                        None
+                    }
+                }
+            };
+            let access = again(&row.access_token_enc);
+            let refresh = again(&row.refresh_token_enc);
+            if access.is_none() && refresh.is_none() {
+                continue;
+            }
+            sqlx::query!(
+                r#"UPDATE identities
+                   SET access_token_enc = COALESCE($2, access_token_enc),
+                       refresh_token_enc = COALESCE($3, refresh_token_enc)
+                   WHERE id = $1 AND access_token_enc IS NOT DISTINCT FROM $4
+                     AND refresh_token_enc IS NOT DISTINCT FROM $5"#,
+                row.id,
+                access,
+                refresh,
+                row.access_token_enc,
+                row.refresh_token_enc
+            )
+            .execute(pool)
+            .await?;
+        }
+    }
 }

@@ -276,62 +276,70 @@ pub async fn reissue(pool: &PgPool, user_id: i64) -> Result<Option<i64>, sqlx::E
     Ok(Some(delivery))
 }
 
-/// The outcome of `POST /api/verify`.
+/// The outcome of checking an email and the token mailed to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verification {
-    Verified {
-        user_id: i64,
-    },
-    /// The email is already verified (the token is not looked at).
-    AlreadyVerified {
-        user_id: i64,
-    },
-    /// Unknown email, or wrong token, or no live token: indistinguishable on purpose.
-    Invalid {
-        remaining: Option<i32>,
-    },
+    /// The token was right and is spent: the user is verified (`was_verified`: already before
+    /// this call, e.g. by Google; the token still proves the mailbox to a Discord link).
+    Verified { user_id: i64, was_verified: bool },
+    /// The user is verified and holds no live token: nothing was checked.
+    AlreadyVerified { user_id: i64 },
+    /// Unknown email, wrong token, or no live token: indistinguishable on purpose.
+    Invalid,
+    /// The token was right but expired.
     Expired,
 }
 
-/// Checks an email and the token mailed to it (an invitation's, or the verification mail of an
-/// email onboarding); on success consumes the token and marks the user (and invitation)
-/// verified.
-pub async fn verify(pool: &PgPool, email: &str, token: &str) -> Result<Verification, sqlx::Error> {
+/// Checks an email and a token mailed to it (an invitation's, or a verification mail's); on
+/// success consumes the token and marks the user (and invitation) verified.
+pub async fn verify(
+    pool: &PgPool,
+    email: &crate::email::Email,
+    token: &str,
+) -> Result<Verification, sqlx::Error> {
     let user = sqlx::query!(
         "SELECT id, verified FROM users WHERE lower(email) = lower($1)",
-        email.trim()
+        email.as_str()
     )
     .fetch_optional(pool)
     .await?;
     let Some(user) = user else {
-        return Ok(Verification::Invalid { remaining: None });
+        return Ok(Verification::Invalid);
     };
-    if user.verified {
-        return Ok(Verification::AlreadyVerified { user_id: user.id });
-    }
-    // Invitees hold an invitation token; people who onboarded by email a verification token.
-    let mut check = one_time_tokens::check(pool, user.id, "invitation", token).await?;
-    if check == Check::NoToken {
-        check = one_time_tokens::check(pool, user.id, "email_verification", token).await?;
-    }
+    // Invitees hold an invitation token; people who onboarded or linked an account hold
+    // verification tokens. Either proves the mailbox.
+    let invitation = one_time_tokens::check(pool, user.id, "invitation", token).await?;
+    let check = match invitation {
+        Check::Valid { .. } => invitation,
+        _ => {
+            let mailed = one_time_tokens::check(pool, user.id, "email_verification", token).await?;
+            match (invitation, mailed) {
+                (_, Check::Valid { .. }) => mailed,
+                (Check::Expired, _) | (_, Check::Expired) => Check::Expired,
+                (Check::NoToken, Check::NoToken) => Check::NoToken,
+                _ => Check::Wrong,
+            }
+        }
+    };
     match check {
         Check::Valid { .. } => {
             let mut tx = pool.begin().await?;
             crate::users::mark_verified(&mut tx, user.id).await?;
             sqlx::query!(
-                r#"UPDATE invitations SET status = 'verified', verified_at = now()
+                r#"UPDATE invitations SET status = 'verified', verified_at = COALESCE(verified_at, now())
                    WHERE user_id = $1"#,
                 user.id
             )
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(Verification::Verified { user_id: user.id })
+            Ok(Verification::Verified {
+                user_id: user.id,
+                was_verified: user.verified,
+            })
         }
-        Check::Wrong { remaining } => Ok(Verification::Invalid {
-            remaining: Some(remaining),
-        }),
-        Check::NoToken => Ok(Verification::Invalid { remaining: None }),
+        Check::NoToken if user.verified => Ok(Verification::AlreadyVerified { user_id: user.id }),
         Check::Expired => Ok(Verification::Expired),
+        Check::Wrong | Check::NoToken => Ok(Verification::Invalid),
     }
 }

@@ -8,6 +8,7 @@
 //! - [`pool`]: connect options, the pool, creating the database when it is missing
 //! - [`migrate`]: refinery on a sqlx connection, with a lock so replicas migrate one at a time
 //! - [`secret`]: random secrets and their SHA-256 digests, the only form in which we store them
+//! - [`email`]: the one canonical form of an email address
 //! - [`users`]: people, their onboarding, listing and deletion
 //! - [`identities`]: linked Discord and Google accounts, never moved between users
 //! - [`sessions`]: refresh-token families with rotation and reuse detection
@@ -24,6 +25,7 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod chat_messages;
+pub mod email;
 pub mod email_deliveries;
 pub mod identities;
 pub mod invitations;

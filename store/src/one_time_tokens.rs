@@ -6,25 +6,37 @@ use sqlx::PgPool;
 
 use crate::secret;
 
-/// Issues a new token of `purpose` for `user_id`, valid for `ttl`, and retires the user's
-/// earlier live tokens of that purpose (a re-sent invitation makes the old one dead). Returns
-/// the token: the only time it exists in clear.
+/// What issuing a token does to the user's earlier live tokens of the same purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Earlier {
+    /// They die: a re-sent invitation makes the old one dead (an admin's decision).
+    Retire,
+    /// They stay valid until they expire: a mail anyone can trigger (a verification) must
+    /// not kill the code the owner already holds.
+    Keep,
+}
+
+/// Issues a new token of `purpose` for `user_id`, valid for `ttl`. Returns its id and the
+/// token: the only time it exists in clear.
 pub async fn issue(
     pool: &PgPool,
     user_id: i64,
     purpose: &str,
     ttl: Duration,
+    earlier: Earlier,
 ) -> Result<(i64, String), sqlx::Error> {
     let token = secret::generate(18);
     let mut tx = pool.begin().await?;
-    sqlx::query!(
-        r#"UPDATE one_time_tokens SET consumed_at = now()
-           WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL"#,
-        user_id,
-        purpose
-    )
-    .execute(&mut *tx)
-    .await?;
+    if earlier == Earlier::Retire {
+        sqlx::query!(
+            r#"UPDATE one_time_tokens SET consumed_at = now()
+               WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL"#,
+            user_id,
+            purpose
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     let id = sqlx::query_scalar!(
         r#"INSERT INTO one_time_tokens (purpose, token_hash, user_id, expires_at)
            VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id"#,
@@ -39,11 +51,9 @@ pub async fn issue(
     Ok((id, token))
 }
 
-/// After this many wrong guesses a token dies, whatever the rate limits allow.
-pub const MAX_FAILED_ATTEMPTS: i32 = 5;
-
 /// A stored OAuth `state`: who asked, for which provider, where the provider must send the
-/// browser back, and the PKCE verifier (which never leaves the database).
+/// browser back, the PKCE verifier (which never leaves the database), and the digest of the
+/// browser cookie it is bound to, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OauthState {
     pub id: i64,
@@ -51,29 +61,53 @@ pub struct OauthState {
     pub provider: String,
     pub redirect_uri: String,
     pub pkce_verifier: String,
+    pub browser_binding: Option<Vec<u8>>,
 }
 
-/// Stores a fresh `state` (≥ 128 random bits) bound to `user_id`, `provider`, `redirect_uri`
-/// and `pkce_verifier`, living `ttl`. Returns it: the only time it exists in clear.
+impl OauthState {
+    /// Whether `cookie` (the binding cookie the request carried) is the one this state was
+    /// issued with. A state bound to no browser accepts any request.
+    pub fn bound_to(&self, cookie: Option<&str>) -> bool {
+        match (&self.browser_binding, cookie) {
+            (None, _) => true,
+            (Some(expected), Some(cookie)) => {
+                secret::constant_time_eq(expected, &secret::digest(cookie))
+            }
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// A new OAuth `state` to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOauthState<'a> {
+    pub user_id: Option<i64>,
+    pub provider: &'a str,
+    pub redirect_uri: &'a str,
+    pub pkce_verifier: &'a str,
+    /// The secret of the browser cookie the state is bound to (only its digest is stored).
+    pub browser_binding: Option<&'a str>,
+    pub ttl: Duration,
+}
+
+/// Stores a fresh `state` (≥ 128 random bits) with its bindings. Returns it: the only time it
+/// exists in clear.
 pub async fn issue_oauth_state(
     pool: &PgPool,
-    user_id: Option<i64>,
-    provider: &str,
-    redirect_uri: &str,
-    pkce_verifier: &str,
-    ttl: Duration,
+    new: &NewOauthState<'_>,
 ) -> Result<String, sqlx::Error> {
     let state = secret::generate(24);
     sqlx::query!(
         r#"INSERT INTO one_time_tokens (purpose, token_hash, user_id, provider, redirect_uri,
-                                        pkce_verifier, expires_at)
-           VALUES ('oauth_state', $1, $2, $3, $4, $5, now() + make_interval(secs => $6))"#,
+                                        pkce_verifier, browser_binding, expires_at)
+           VALUES ('oauth_state', $1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))"#,
         secret::digest(&state),
-        user_id,
-        provider,
-        redirect_uri,
-        pkce_verifier,
-        ttl.as_secs_f64()
+        new.user_id,
+        new.provider,
+        new.redirect_uri,
+        new.pkce_verifier,
+        new.browser_binding.map(secret::digest),
+        new.ttl.as_secs_f64()
     )
     .execute(pool)
     .await?;
@@ -93,7 +127,7 @@ pub async fn consume_oauth_state(
            WHERE purpose = 'oauth_state' AND token_hash = $1 AND provider = $2
              AND consumed_at IS NULL AND expires_at > now()
            RETURNING id, user_id, provider AS "provider!", redirect_uri AS "redirect_uri!",
-                     pkce_verifier AS "pkce_verifier!""#,
+                     pkce_verifier AS "pkce_verifier!", browser_binding"#,
         secret::digest(state),
         provider
     )
@@ -112,7 +146,7 @@ pub async fn recently_consumed_oauth_state(
     sqlx::query_as!(
         OauthState,
         r#"SELECT id, user_id, provider AS "provider!", redirect_uri AS "redirect_uri!",
-                  pkce_verifier AS "pkce_verifier!"
+                  pkce_verifier AS "pkce_verifier!", browser_binding
            FROM one_time_tokens
            WHERE purpose = 'oauth_state' AND token_hash = $1 AND provider = $2
              AND consumed_at > now() - make_interval(secs => $3)"#,
@@ -129,7 +163,7 @@ pub async fn oauth_state(pool: &PgPool, id: i64) -> Result<Option<OauthState>, s
     sqlx::query_as!(
         OauthState,
         r#"SELECT id, user_id, provider AS "provider!", redirect_uri AS "redirect_uri!",
-                  pkce_verifier AS "pkce_verifier!"
+                  pkce_verifier AS "pkce_verifier!", browser_binding
            FROM one_time_tokens WHERE id = $1 AND purpose = 'oauth_state'"#,
         id
     )
@@ -137,22 +171,15 @@ pub async fn oauth_state(pool: &PgPool, id: i64) -> Result<Option<OauthState>, s
     .await
 }
 
-/// Issues a `/login` code for `user_id` (seed 001's fallback): short enough to type, retiring
-/// the user's earlier code.
+/// Issues a `/login` code for `user_id` (seed 001's fallback): short enough to type. Earlier
+/// codes stay valid until they expire: onboarding is anonymous, and a stranger repeating it
+/// must not kill the code the owner holds (its per-email limit bounds how many exist).
 pub async fn issue_login_code(
     pool: &PgPool,
     user_id: i64,
     ttl: Duration,
 ) -> Result<String, sqlx::Error> {
     let code = secret::short_code(10);
-    let mut tx = pool.begin().await?;
-    sqlx::query!(
-        r#"UPDATE one_time_tokens SET consumed_at = now()
-           WHERE user_id = $1 AND purpose = 'login_code' AND consumed_at IS NULL"#,
-        user_id
-    )
-    .execute(&mut *tx)
-    .await?;
     sqlx::query!(
         r#"INSERT INTO one_time_tokens (purpose, token_hash, user_id, expires_at)
            VALUES ('login_code', $1, $2, now() + make_interval(secs => $3))"#,
@@ -160,9 +187,8 @@ pub async fn issue_login_code(
         user_id,
         ttl.as_secs_f64()
     )
-    .execute(&mut *tx)
+    .execute(pool)
     .await?;
-    tx.commit().await?;
     Ok(code)
 }
 
@@ -202,69 +228,59 @@ pub async fn retire(pool: &PgPool, user_id: i64, purpose: &str) -> Result<u64, s
     Ok(done.rows_affected())
 }
 
-/// The outcome of checking a token a person typed against their live token.
+/// The outcome of checking a token a person typed against the user's live tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
     /// Right, and now consumed.
     Valid { token_id: i64 },
-    /// Wrong; `remaining` more failures before the token dies.
-    Wrong { remaining: i32 },
-    /// Right or wrong, the token is past its expiry.
+    /// Wrong. Failures never consume or kill a token (a stranger could otherwise destroy the
+    /// owner's): callers slow the failing source instead (see `jobs::ratelimit`).
+    Wrong,
+    /// Right, but past its expiry.
     Expired,
-    /// There is no live token (never issued, already used, or killed by failures).
+    /// The user has no live token of this purpose (never issued, or used).
     NoToken,
 }
 
-/// Checks `presented` against `user_id`'s live token of `purpose`, consuming it when right and
-/// counting a failure when wrong (the token dies at [`MAX_FAILED_ATTEMPTS`]). Digests are
-/// compared in constant time.
+/// Checks `presented` against `user_id`'s live tokens of `purpose` (every one: a user may hold
+/// several verification codes), consuming it when right. The lookup is by digest, which the
+/// presenter cannot steer, so it reveals nothing through timing.
 pub async fn check(
     pool: &PgPool,
     user_id: i64,
     purpose: &str,
     presented: &str,
 ) -> Result<Check, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let live = sqlx::query!(
-        r#"SELECT id, token_hash, expires_at < now() AS "expired!", failed_attempts
-           FROM one_time_tokens
-           WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL
-           ORDER BY id DESC LIMIT 1 FOR UPDATE"#,
+    let consumed = sqlx::query_scalar!(
+        r#"UPDATE one_time_tokens SET consumed_at = now()
+           WHERE purpose = $2 AND token_hash = $3 AND user_id = $1
+             AND consumed_at IS NULL AND expires_at > now()
+           RETURNING id"#,
         user_id,
-        purpose
+        purpose,
+        secret::digest(presented.trim())
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(pool)
     .await?;
-    let Some(live) = live else {
-        return Ok(Check::NoToken);
-    };
-    if live.expired {
-        return Ok(Check::Expired);
+    if let Some(token_id) = consumed {
+        return Ok(Check::Valid { token_id });
     }
-    if secret::constant_time_eq(&live.token_hash, &secret::digest(presented.trim())) {
-        sqlx::query!(
-            "UPDATE one_time_tokens SET consumed_at = now() WHERE id = $1",
-            live.id
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        return Ok(Check::Valid { token_id: live.id });
-    }
-    let failures = live.failed_attempts + 1;
-    sqlx::query!(
-        r#"UPDATE one_time_tokens
-           SET failed_attempts = $2::int,
-               consumed_at = CASE WHEN $2::int >= $3::int THEN now() ELSE consumed_at END
-           WHERE id = $1"#,
-        live.id,
-        failures,
-        MAX_FAILED_ATTEMPTS
+    let live = sqlx::query!(
+        r#"SELECT COALESCE(bool_or(token_hash = $3 AND expires_at <= now()), FALSE) AS "expired!",
+                  count(*) AS "count!"
+           FROM one_time_tokens
+           WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL"#,
+        user_id,
+        purpose,
+        secret::digest(presented.trim())
     )
-    .execute(&mut *tx)
+    .fetch_one(pool)
     .await?;
-    tx.commit().await?;
-    Ok(Check::Wrong {
-        remaining: (MAX_FAILED_ATTEMPTS - failures).max(0),
+    Ok(if live.expired {
+        Check::Expired
+    } else if live.count == 0 {
+        Check::NoToken
+    } else {
+        Check::Wrong
     })
 }

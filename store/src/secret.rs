@@ -56,14 +56,18 @@ impl std::fmt::Display for Secret {
     }
 }
 
-/// Seals secrets we must be able to read back (provider access and refresh tokens, a Google
-/// access token travelling in a job payload) with ChaCha20-Poly1305 under a key derived from the
-/// application's `SECRET_KEY`. Redis and the database hold only the sealed form; API and
-/// workers share the key through their configuration. Changing `SECRET_KEY` makes sealed
-/// values unreadable: stored provider tokens are then refreshed by signing in again.
+/// Seals secrets we must be able to read back (provider access and refresh tokens at rest, a
+/// Google access token or an authorization code travelling in a job payload, secrets members
+/// type to the bot) with ChaCha20-Poly1305 under a key derived from the sealing key
+/// (`SEALING_KEY`, never the admin key). Redis and the database hold only the sealed form.
+///
+/// Rotation: a sealer also holds the previous keys (`SEALING_KEY_PREVIOUS`) and opens what
+/// they sealed; it always seals with the current key. `concierge reseal` re-seals the stored
+/// provider tokens under the current key, after which the previous keys can go.
 #[derive(Clone)]
 pub struct Sealer {
-    key: std::sync::Arc<ring::aead::LessSafeKey>,
+    current: std::sync::Arc<ring::aead::LessSafeKey>,
+    previous: std::sync::Arc<Vec<ring::aead::LessSafeKey>>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -74,7 +78,9 @@ impl std::fmt::Debug for Sealer {
 
 /// A sealed value that does not open: wrong key, or tampered with.
 #[derive(Debug, thiserror::Error)]
-#[error("the sealed value cannot be opened (SECRET_KEY changed, or the value was altered)")]
+#[error(
+    "the sealed value cannot be opened (sealed under a key that is no longer configured, or altered)"
+)]
 pub struct Unsealable;
 
 struct KeyLen;
@@ -85,36 +91,60 @@ impl ring::hkdf::KeyType for KeyLen {
     }
 }
 
+/// Which key opened a sealed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenedWith {
+    Current,
+    /// One of the previous keys: seal it again to be rid of that key.
+    Previous,
+}
+
+/// What every sealer derives its key for.
+const PURPOSE: &str = "provider tokens";
+
+fn derive(key: &Secret, purpose: &str) -> ring::aead::LessSafeKey {
+    let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"concierge sealing v1");
+    let prk = salt.extract(key.expose().as_bytes());
+    let info = [purpose.as_bytes()];
+    let mut bytes = [0u8; 32];
+    // Both calls fail only for lengths over 255 × 32 bytes; ours is 32.
+    if let Ok(okm) = prk.expand(&info, KeyLen) {
+        let _ = okm.fill(&mut bytes);
+    }
+    let unbound = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &bytes)
+        .unwrap_or_else(|_| unreachable!("a 32-byte key fits ChaCha20-Poly1305"));
+    ring::aead::LessSafeKey::new(unbound)
+}
+
 impl Sealer {
-    /// The sealer of `secret_key`; `purpose` separates keys derived for different uses.
-    pub fn new(secret_key: &Secret, purpose: &str) -> Self {
-        let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"concierge sealing v1");
-        let prk = salt.extract(secret_key.expose().as_bytes());
-        let info = [purpose.as_bytes()];
-        let mut bytes = [0u8; 32];
-        // Both calls fail only for lengths over 255 × 32 bytes; ours is 32.
-        if let Ok(okm) = prk.expand(&info, KeyLen) {
-            let _ = okm.fill(&mut bytes);
-        }
-        let unbound = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &bytes)
-            .unwrap_or_else(|_| unreachable!("a 32-byte key fits ChaCha20-Poly1305"));
+    /// The sealer of one key; `purpose` separates keys derived for different uses.
+    pub fn new(key: &Secret, purpose: &str) -> Self {
         Self {
-            key: std::sync::Arc::new(ring::aead::LessSafeKey::new(unbound)),
+            current: std::sync::Arc::new(derive(key, purpose)),
+            previous: std::sync::Arc::new(Vec::new()),
         }
     }
 
-    /// The sealer of provider tokens (at rest, and in `exchange_oauth_code` payloads).
-    pub fn provider_tokens(secret_key: &Secret) -> Self {
-        Self::new(secret_key, "provider tokens")
+    /// The sealer of the sealing key `current` that still opens what `previous` keys sealed.
+    pub fn with_previous(current: &Secret, previous: &[Secret]) -> Self {
+        Self {
+            current: std::sync::Arc::new(derive(current, PURPOSE)),
+            previous: std::sync::Arc::new(previous.iter().map(|k| derive(k, PURPOSE)).collect()),
+        }
     }
 
-    /// `nonce ‖ ciphertext ‖ tag`, with a random 96-bit nonce.
+    /// The sealer of `sealing_key` alone.
+    pub fn provider_tokens(sealing_key: &Secret) -> Self {
+        Self::new(sealing_key, PURPOSE)
+    }
+
+    /// `nonce ‖ ciphertext ‖ tag`, with a random 96-bit nonce, under the current key.
     pub fn seal(&self, plain: &str) -> Vec<u8> {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
         let mut data = plain.as_bytes().to_vec();
         // Sealing fails only for inputs beyond 256 GiB.
-        let _ = self.key.seal_in_place_append_tag(
+        let _ = self.current.seal_in_place_append_tag(
             ring::aead::Nonce::assume_unique_for_key(nonce),
             ring::aead::Aad::empty(),
             &mut data,
@@ -125,17 +155,19 @@ impl Sealer {
     }
 
     pub fn open(&self, sealed: &[u8]) -> Result<String, Unsealable> {
-        if sealed.len() < 12 + 16 {
-            return Err(Unsealable);
+        self.open_with(sealed).map(|(plain, _)| plain)
+    }
+
+    /// Opens `sealed` and says which key did.
+    pub fn open_with(&self, sealed: &[u8]) -> Result<(String, OpenedWith), Unsealable> {
+        if let Ok(plain) = open_one(&self.current, sealed) {
+            return Ok((plain, OpenedWith::Current));
         }
-        let (nonce, rest) = sealed.split_at(12);
-        let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| Unsealable)?;
-        let mut data = rest.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, ring::aead::Aad::empty(), &mut data)
-            .map_err(|_| Unsealable)?;
-        String::from_utf8(plain.to_vec()).map_err(|_| Unsealable)
+        self.previous
+            .iter()
+            .find_map(|key| open_one(key, sealed).ok())
+            .map(|plain| (plain, OpenedWith::Previous))
+            .ok_or(Unsealable)
     }
 
     /// [`Sealer::seal`] as URL-safe base64, for JSON payloads.
@@ -147,6 +179,19 @@ impl Sealer {
         let bytes = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| Unsealable)?;
         self.open(&bytes)
     }
+}
+
+fn open_one(key: &ring::aead::LessSafeKey, sealed: &[u8]) -> Result<String, Unsealable> {
+    if sealed.len() < 12 + 16 {
+        return Err(Unsealable);
+    }
+    let (nonce, rest) = sealed.split_at(12);
+    let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| Unsealable)?;
+    let mut data = rest.to_vec();
+    let plain = key
+        .open_in_place(nonce, ring::aead::Aad::empty(), &mut data)
+        .map_err(|_| Unsealable)?;
+    String::from_utf8(plain.to_vec()).map_err(|_| Unsealable)
 }
 
 /// A short code a person types (the bot's `/login <code>`): `len` characters from an alphabet
@@ -202,6 +247,29 @@ mod tests {
         let mut tampered = sealer.seal("abc");
         tampered[14] ^= 1;
         assert!(sealer.open(&tampered).is_err());
+    }
+
+    #[test]
+    fn rotated_keys_still_open_what_they_sealed_and_seal_nothing() {
+        let old = Secret::new("o".repeat(32));
+        let new = Secret::new("n".repeat(32));
+        let sealed_by_old = Sealer::provider_tokens(&old).seal("refresh-token");
+        let rotated = Sealer::with_previous(&new, std::slice::from_ref(&old));
+        assert_eq!(
+            rotated.open_with(&sealed_by_old).expect("opens"),
+            ("refresh-token".to_owned(), OpenedWith::Previous)
+        );
+        let resealed = rotated.seal("refresh-token");
+        assert_eq!(
+            rotated.open_with(&resealed).expect("opens"),
+            ("refresh-token".to_owned(), OpenedWith::Current)
+        );
+        // What the rotated sealer seals, the old key alone cannot open; once the previous key
+        // is dropped, only resealed values open.
+        assert!(Sealer::provider_tokens(&old).open(&resealed).is_err());
+        let dropped = Sealer::provider_tokens(&new);
+        assert!(dropped.open(&sealed_by_old).is_err());
+        assert!(dropped.open(&resealed).is_ok());
     }
 
     #[test]

@@ -160,3 +160,23 @@ pub async fn family_revoked(pool: &PgPool, family_id: Uuid) -> Result<bool, sqlx
     .await?;
     Ok(revoked.unwrap_or(true))
 }
+
+/// The user of a live session: `user_id`'s own family `family_id`, not revoked (by logout,
+/// reuse or an admin). Access tokens name their session, so ending it ends them at once.
+pub async fn live_user(
+    pool: &PgPool,
+    user_id: i64,
+    family_id: Uuid,
+) -> Result<Option<crate::users::User>, sqlx::Error> {
+    sqlx::query_as!(
+        crate::users::User,
+        r#"SELECT u.id, u.email, u.full_name, u.username, u.role, u.is_active, u.personality,
+                  u.communication_channel, u.verified, u.verified_at, u.created_at
+           FROM refresh_token_families f JOIN users u ON u.id = f.user_id
+           WHERE f.id = $2 AND f.user_id = $1 AND f.revoked_at IS NULL"#,
+        user_id,
+        family_id
+    )
+    .fetch_optional(pool)
+    .await
+}

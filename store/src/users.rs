@@ -38,7 +38,10 @@ pub struct Onboarded {
     pub was_verified: bool,
 }
 
-/// Creates an unverified user, or updates the details of an existing unverified one.
+/// Creates an unverified user, or updates the details of an existing one that nobody proved
+/// and no admin invited. Onboarding is anonymous: it never rewrites a verified account or an
+/// invitee's row (an admin imported it; a stranger must not rename it), and it never moves,
+/// verifies or links anything.
 pub async fn onboard(pool: &PgPool, o: &Onboarding<'_>) -> Result<Onboarded, sqlx::Error> {
     let updated = sqlx::query_scalar!(
         r#"INSERT INTO users (email, full_name, personality, communication_channel)
@@ -48,6 +51,7 @@ pub async fn onboard(pool: &PgPool, o: &Onboarding<'_>) -> Result<Onboarded, sql
                    personality = EXCLUDED.personality,
                    communication_channel = EXCLUDED.communication_channel
                WHERE NOT users.verified
+                 AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id)
            RETURNING id"#,
         o.email,
         o.full_name,
@@ -62,15 +66,15 @@ pub async fn onboard(pool: &PgPool, o: &Onboarding<'_>) -> Result<Onboarded, sql
             was_verified: false,
         });
     }
-    let user_id = sqlx::query_scalar!(
-        "SELECT id FROM users WHERE lower(email) = lower($1)",
+    let row = sqlx::query!(
+        "SELECT id, verified FROM users WHERE lower(email) = lower($1)",
         o.email
     )
     .fetch_one(pool)
     .await?;
     Ok(Onboarded {
-        user_id,
-        was_verified: true,
+        user_id: row.id,
+        was_verified: row.verified,
     })
 }
 
@@ -252,10 +256,13 @@ mod tests {
     }
 }
 
-/// The verified, active user linked to a Discord account, with their chosen personality.
+/// The user linked to a Discord account, with their chosen personality.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscordMember {
     pub user_id: i64,
+    /// The user proved their email and this very link is confirmed: what the gate, chat and a
+    /// restored role require. A link nothing confirmed is `false` here even for a verified
+    /// user (someone else's Discord account may have been linked to their row).
     pub verified: bool,
     pub is_active: bool,
     pub personality: Option<String>,
@@ -267,7 +274,8 @@ pub async fn by_discord(
 ) -> Result<Option<DiscordMember>, sqlx::Error> {
     sqlx::query_as!(
         DiscordMember,
-        r#"SELECT u.id AS user_id, u.verified, u.is_active, u.personality
+        r#"SELECT u.id AS user_id, (u.verified AND i.confirmed_at IS NOT NULL) AS "verified!",
+                  u.is_active, u.personality
            FROM identities i JOIN users u ON u.id = i.user_id
            WHERE i.provider = 'discord' AND i.subject = $1"#,
         discord_id.to_string()

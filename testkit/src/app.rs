@@ -29,11 +29,17 @@ pub struct AppOptions {
     /// How long requests wait for their job.
     pub job_wait: Duration,
     pub limits: api::Limits,
+    /// Requests that may wait for a job at once.
+    pub max_waiters: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: api::TrustedProxies,
     /// Where the workers' mail goes: `.eml` files in a fresh directory unless set.
     pub smtp_port: Option<u16>,
     /// Share another app's Redis key prefix (its queues and rate limits), as a second replica
     /// of the same deployment would.
     pub redis_prefix: Option<String>,
+    /// Use this admin key instead of a fresh one (a second replica of one deployment).
+    pub api_key: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -48,8 +54,11 @@ impl Default for AppOptions {
             web_app_base_url: None,
             job_wait: Duration::from_secs(10),
             limits: api::Limits::default(),
+            max_waiters: jobs::redis::DEFAULT_MAX_WAITERS,
+            trusted_proxies: api::TrustedProxies::default(),
             smtp_port: None,
             redis_prefix: None,
+            api_key: None,
         }
     }
 }
@@ -75,6 +84,8 @@ pub struct TestApp {
     pub mail_dir: PathBuf,
     /// The key access JWTs are signed with.
     pub jwt_secret: String,
+    /// The key job payloads' secrets are sealed with (API, workers and bot share it).
+    pub sealing_key: String,
     stop: CancellationToken,
 }
 
@@ -149,8 +160,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let producer = jobs::Producer::connect(redis.client.clone(), prefix)
         .await
         .expect("producer");
-    let api_key = store::secret::generate(24);
+    let api_key = options
+        .api_key
+        .clone()
+        .unwrap_or_else(|| store::secret::generate(24));
     let jwt_secret = store::secret::generate(32);
+    let sealing_key = store::secret::generate(32);
     let oauth = if options.oauth {
         Some(FakeOAuth::start().await)
     } else {
@@ -179,6 +194,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     });
     let config = api::ApiConfig {
         secret_key: Secret::new(api_key.clone()),
+        sealer: store::secret::Sealer::provider_tokens(&Secret::new(sealing_key.clone())),
         build: api::BuildInfo {
             version: "test".into(),
             git_commit: "test".into(),
@@ -204,14 +220,16 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         },
         refresh_ttl: Duration::from_secs(30 * 86_400),
         job_wait: options.job_wait,
+        max_waiters: options.max_waiters,
         limits: options.limits,
+        trusted_proxies: options.trusted_proxies.clone(),
     };
     let mail_dir = std::env::temp_dir().join(format!("concierge-mail-{}", uuid::Uuid::new_v4()));
     if options.workers {
         let deps = worker_deps(
             &db,
             &producer,
-            &api_key,
+            &sealing_key,
             fake,
             discord.as_ref().map(|d| d.redirect_uri.clone()),
             match options.smtp_port {
@@ -277,6 +295,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         oauth,
         mail_dir,
         jwt_secret,
+        sealing_key,
         stop,
     }
 }
@@ -298,12 +317,12 @@ pub fn fast_workers() -> workers::WorkerSettings {
     }
 }
 
-/// The workers' dependencies against the test's database and Redis, with `secret_key` as the
-/// application key and OAuth against `fake` when given.
+/// The workers' dependencies against the test's database and Redis, with `sealing_key` as the
+/// sealing key and OAuth against `fake` when given.
 pub fn worker_deps(
     db: &TestDb,
     producer: &jobs::Producer,
-    secret_key: &str,
+    sealing_key: &str,
     fake: Option<&FakeOAuth>,
     discord_redirect: Option<url::Url>,
     mailer: workers::providers::smtp::Mailer,
@@ -344,12 +363,13 @@ pub fn worker_deps(
             community: "Rustaceans".into(),
             invitation_ttl: Duration::from_secs(7 * 86_400),
             verification_ttl: Duration::from_secs(86_400),
+            mails_per_address: 3,
         },
         oauth: Oauth::new(settings).expect("OAuth HTTP client"),
         discord: None,
         ai: workers::providers::ai::Ai::new(workers::providers::ai::AiSettings::default())
             .expect("AI HTTP client"),
         gate: workers::guild::GateSettings::default(),
-        sealer: store::secret::Sealer::provider_tokens(&Secret::new(secret_key)),
+        sealer: store::secret::Sealer::provider_tokens(&Secret::new(sealing_key)),
     }
 }

@@ -4,8 +4,12 @@
 //!   [`FakeOAuth::login_as`] and redirects to `redirect_uri` with a code and the `state`.
 //! - `POST /oauth2/token`: `authorization_code` (checks client, code, redirect URI and the PKCE
 //!   verifier against the S256 challenge) and `refresh_token` grants.
-//! - `GET /api/v10/users/@me`: Discord's profile shape (`id`, `username`, `verified`…).
-//! - `GET /userinfo`, `GET /tokeninfo`: Google's (`sub`, `email_verified`, `aud`…).
+//! - `GET /api/v10/users/@me`: Discord's profile shape (`id`, `username`, …); `email` and
+//!   `verified` only when the grant's scope includes `email`, as Discord does.
+//! - `GET /userinfo`: Google's (`sub`, `email_verified`, …).
+//! - `POST /tokeninfo` (form `access_token`): Google's (`aud`, `azp`, `sub`…). Stricter than
+//!   Google on purpose: a token in the URL (`GET ?access_token=`, which Google also takes) is
+//!   refused with 400, because our rule is that no secret travels in a URL we build.
 //!
 //! Failures are injected per test ([`FakeOAuth::fail_token`], [`FakeOAuth::fail_userinfo`]…),
 //! and every token request is counted, so tests can prove none was made.
@@ -47,6 +51,14 @@ impl Account {
         }
     }
 
+    /// A Discord account whose verified email is `email` (Discord vouches for it).
+    pub fn discord_with_email(id: &str, username: &str, email: &str) -> Self {
+        Self {
+            email: Some(email.into()),
+            ..Self::discord(id, username)
+        }
+    }
+
     pub fn google(sub: &str, email: &str, verified: bool) -> Self {
         Self {
             id: sub.into(),
@@ -62,6 +74,8 @@ struct Grant {
     account: Account,
     challenge: String,
     redirect_uri: String,
+    /// The scope the authorization asked for (space-separated).
+    scope: String,
     used: bool,
 }
 
@@ -69,9 +83,10 @@ struct Grant {
 struct State {
     login_as: Option<Account>,
     codes: HashMap<String, Grant>,
-    /// access token → (account, the client it was issued to)
-    access: HashMap<String, (Account, String)>,
-    refresh: HashMap<String, Account>,
+    /// access token → (account, the client it was issued to, the granted scope)
+    access: HashMap<String, (Account, String, String)>,
+    /// refresh token → (account, the granted scope)
+    refresh: HashMap<String, (Account, String)>,
     token_requests: u32,
     fail_token: Option<(u16, String)>,
     omit_access_token: bool,
@@ -79,6 +94,8 @@ struct State {
     omit_id: bool,
     /// Every authorize request's query, for assertions.
     authorize_queries: Vec<HashMap<String, String>>,
+    /// Requests that carried an access token in their URL (refused).
+    tokens_in_urls: u32,
 }
 
 /// A running fake provider. Stops when dropped.
@@ -132,7 +149,7 @@ impl FakeOAuth {
             .at("/oauth2/token", post(token_endpoint))
             .at("/api/v10/users/@me", get(discord_me))
             .at("/userinfo", get(google_userinfo))
-            .at("/tokeninfo", get(google_tokeninfo))
+            .at("/tokeninfo", get(tokeninfo_in_url).post(google_tokeninfo))
             .data(state.clone());
         let (addr, stop) = serve(app, "fake OAuth").await;
         Self {
@@ -157,8 +174,14 @@ impl FakeOAuth {
     pub fn issue_access_token(&self, account: &Account, client_id: &str) -> String {
         let token = format!("ya29.{}", uuid::Uuid::new_v4().simple());
         self.with(|s| {
-            s.access
-                .insert(token.clone(), (account.clone(), client_id.to_owned()))
+            s.access.insert(
+                token.clone(),
+                (
+                    account.clone(),
+                    client_id.to_owned(),
+                    "openid email profile".to_owned(),
+                ),
+            )
         });
         token
     }
@@ -193,6 +216,11 @@ impl FakeOAuth {
         self.with(|s| s.authorize_queries.clone())
     }
 
+    /// Requests that put an access token in the URL (each was refused).
+    pub fn tokens_in_urls(&self) -> u32 {
+        self.with(|s| s.tokens_in_urls)
+    }
+
     /// Forgets every refresh token, as a provider does when the user revokes the app.
     pub fn revoke_refresh_tokens(&self) {
         self.with(|s| s.refresh.clear());
@@ -201,7 +229,10 @@ impl FakeOAuth {
     /// A refresh token the provider accepts for `account` (as if granted earlier).
     pub fn issue_refresh_token(&self, account: &Account) -> String {
         let token = format!("rt-{}", uuid::Uuid::new_v4().simple());
-        self.with(|s| s.refresh.insert(token.clone(), account.clone()));
+        self.with(|s| {
+            s.refresh
+                .insert(token.clone(), (account.clone(), "identify".to_owned()))
+        });
         token
     }
 }
@@ -237,6 +268,7 @@ fn authorize(
             account,
             challenge: challenge.clone(),
             redirect_uri: redirect_uri.clone(),
+            scope: q.get("scope").cloned().unwrap_or_default(),
             used: false,
         },
     );
@@ -294,7 +326,7 @@ fn token_endpoint(
     if !client_ok {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
-    let account = match form.grant_type.as_str() {
+    let (account, scope) = match form.grant_type.as_str() {
         "authorization_code" => {
             let Some(grant) = form.code.as_deref().and_then(|c| s.codes.get_mut(c)) else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
@@ -308,7 +340,7 @@ fn token_endpoint(
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
             grant.used = true;
-            grant.account.clone()
+            (grant.account.clone(), grant.scope.clone())
         }
         "refresh_token" => {
             let Some(account) = form
@@ -327,21 +359,24 @@ fn token_endpoint(
     }
     let access = format!("at-{}", uuid::Uuid::new_v4().simple());
     let refresh = format!("rt-{}", uuid::Uuid::new_v4().simple());
-    s.access
-        .insert(access.clone(), (account.clone(), CLIENT_ID.to_owned()));
-    s.refresh.insert(refresh.clone(), account);
+    s.access.insert(
+        access.clone(),
+        (account.clone(), CLIENT_ID.to_owned(), scope.clone()),
+    );
+    s.refresh.insert(refresh.clone(), (account, scope.clone()));
     Json(serde_json::json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": 604800,
         "refresh_token": refresh,
-        "scope": "identify",
+        "scope": scope,
     }))
     .into_response()
 }
 
-/// The account behind the request's Bearer token, or the response to send instead.
-fn bearer_account(req: &Request, s: &State) -> Result<(Account, String), Box<Response>> {
+/// The account behind the request's Bearer token (with the client and the granted scope), or
+/// the response to send instead.
+fn bearer_account(req: &Request, s: &State) -> Result<(Account, String, String), Box<Response>> {
     if let Some(status) = s.fail_userinfo {
         return Err(Box::new(oauth_error(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -360,11 +395,18 @@ fn bearer_account(req: &Request, s: &State) -> Result<(Account, String), Box<Res
 fn discord_me(req: &Request, state: Data<&Arc<Mutex<State>>>) -> Response {
     let s = state.lock().expect("state");
     match bearer_account(req, &s) {
-        Ok((a, _)) => {
+        Ok((a, _, scope)) => {
             let mut body = serde_json::json!({
                 "id": a.id, "username": a.username, "global_name": a.username,
-                "discriminator": "0", "avatar": null, "email": a.email, "verified": a.email_verified,
+                "discriminator": "0", "avatar": null,
             });
+            // Discord answers email and verified only to grants with the `email` scope.
+            if scope.split_whitespace().any(|s| s == "email")
+                && let Some(map) = body.as_object_mut()
+            {
+                map.insert("email".into(), serde_json::json!(a.email));
+                map.insert("verified".into(), serde_json::json!(a.email_verified));
+            }
             if s.omit_id
                 && let Some(map) = body.as_object_mut()
             {
@@ -380,7 +422,7 @@ fn discord_me(req: &Request, state: Data<&Arc<Mutex<State>>>) -> Response {
 fn google_userinfo(req: &Request, state: Data<&Arc<Mutex<State>>>) -> Response {
     let s = state.lock().expect("state");
     match bearer_account(req, &s) {
-        Ok((a, _)) => Json(serde_json::json!({
+        Ok((a, _, _)) => Json(serde_json::json!({
             "sub": a.id, "email": a.email, "email_verified": a.email_verified,
             "name": a.username, "picture": "https://example.test/p.png",
         }))
@@ -389,14 +431,43 @@ fn google_userinfo(req: &Request, state: Data<&Arc<Mutex<State>>>) -> Response {
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct TokenInfoForm {
+    access_token: Option<String>,
+}
+
+/// `GET /tokeninfo?access_token=…`: refused (see the module), and remembered.
+#[handler]
+fn tokeninfo_in_url(state: Data<&Arc<Mutex<State>>>) -> Response {
+    state.lock().expect("state").tokens_in_urls += 1;
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({ "error_description": "send the access token in the body" })),
+    )
+        .into_response()
+}
+
 #[handler]
 fn google_tokeninfo(
-    Query(q): Query<HashMap<String, String>>,
+    req: &Request,
+    Form(form): Form<TokenInfoForm>,
     state: Data<&Arc<Mutex<State>>>,
 ) -> Response {
-    let s = state.lock().expect("state");
-    match q.get("access_token").and_then(|t| s.access.get(t)) {
-        Some((a, aud)) => Json(serde_json::json!({
+    let mut s = state.lock().expect("state");
+    if req
+        .uri()
+        .query()
+        .is_some_and(|q| q.contains("access_token"))
+    {
+        s.tokens_in_urls += 1;
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error_description": "send the access token in the body" })),
+        )
+            .into_response();
+    }
+    match form.access_token.as_deref().and_then(|t| s.access.get(t)) {
+        Some((a, aud, _)) => Json(serde_json::json!({
             "aud": aud, "azp": aud, "sub": a.id, "expires_in": "3599",
             "email": a.email, "email_verified": if a.email_verified { "true" } else { "false" },
         }))

@@ -1,8 +1,11 @@
 //! `exchange_oauth_code`: turn a provider grant into a linked account.
 //!
 //! - Discord (seed 001's callback): exchange the code with the state's PKCE verifier and
-//!   redirect URI, fetch `/users/@me`, link the Discord id to the state's user (never moving it
-//!   from another user), mark the user verified, and mail a link confirmation.
+//!   redirect URI, fetch `/users/@me`, and link the Discord id to the state's user. The state
+//!   was handed to whoever onboarded, so the link is confirmed (and the user verified) only
+//!   when Discord vouches for the user's own email; otherwise it stays unconfirmed and the
+//!   user's address gets a code to send the bot from this Discord account. A confirmed link is
+//!   never moved from another user.
 //! - Google (seed 002's login): check an access token was issued to our client, or exchange a
 //!   code; fetch userinfo; find the account by issuer + subject, or by a verified email, or
 //!   create it.
@@ -18,7 +21,7 @@ use chrono::Utc;
 use jobs::{
     ExchangeError, ExchangeOauthCode, ExchangeOutcome, Lease, OauthGrant, OauthProvider, SendEmail,
 };
-use store::identities::{DiscordLink, GoogleSignIn, ProviderAccount};
+use store::identities::{DiscordLink, GoogleSignIn, LinkProof, ProviderAccount};
 
 use crate::Deps;
 use crate::providers::oauth::{OauthError, Tokens};
@@ -30,12 +33,26 @@ pub async fn handle(
     deps: Data<Deps>,
 ) -> Result<ExchangeOutcome, BoxDynError> {
     let outcome = match (job.provider, job.grant) {
-        (OauthProvider::Discord, OauthGrant::Code { state_id, code }) => {
-            discord(&deps, state_id, &code).await
-        }
-        (OauthProvider::Google, OauthGrant::Code { state_id, code }) => {
-            google_code(&deps, state_id, &code).await
-        }
+        (
+            OauthProvider::Discord,
+            OauthGrant::Code {
+                state_id,
+                sealed_code,
+            },
+        ) => match deps.sealer.open_text(&sealed_code) {
+            Ok(code) => discord(&deps, &lease, state_id, &code).await,
+            Err(_) => Err(Failure::Rejected(ExchangeError::InvalidToken)),
+        },
+        (
+            OauthProvider::Google,
+            OauthGrant::Code {
+                state_id,
+                sealed_code,
+            },
+        ) => match deps.sealer.open_text(&sealed_code) {
+            Ok(code) => google_code(&deps, state_id, &code).await,
+            Err(_) => Err(Failure::Rejected(ExchangeError::InvalidToken)),
+        },
         (OauthProvider::Google, OauthGrant::AccessToken { sealed }) => {
             google_token(&deps, &sealed).await
         }
@@ -91,7 +108,12 @@ fn sealed_account(deps: &Deps, subject: String, tokens: &Tokens) -> ProviderAcco
     }
 }
 
-async fn discord(deps: &Deps, state_id: i64, code: &str) -> Result<ExchangeOutcome, Failure> {
+async fn discord(
+    deps: &Deps,
+    lease: &Lease,
+    state_id: i64,
+    code: &str,
+) -> Result<ExchangeOutcome, Failure> {
     let Some(client) = deps.oauth.settings.discord.clone() else {
         return Err(Failure::Rejected(ExchangeError::OauthNotConfigured));
     };
@@ -102,6 +124,9 @@ async fn discord(deps: &Deps, state_id: i64, code: &str) -> Result<ExchangeOutco
     let Some(user_id) = state.user_id else {
         return Err(Failure::Rejected(ExchangeError::InvalidToken));
     };
+    let Some(user) = store::users::find(&deps.db, user_id).await? else {
+        return Err(Failure::Rejected(ExchangeError::VerificationFailed));
+    };
     let tokens = deps
         .oauth
         .exchange_code(&client, code, &state.pkce_verifier, &state.redirect_uri)
@@ -110,7 +135,7 @@ async fn discord(deps: &Deps, state_id: i64, code: &str) -> Result<ExchangeOutco
         return Err(Failure::Rejected(ExchangeError::NoAccessToken));
     }
     let profile = deps.oauth.discord_user(&tokens.access_token).await?;
-    let Some(discord_id) = profile.id.filter(|id| !id.is_empty()) else {
+    let Some(discord_id) = profile.id.clone().filter(|id| !id.is_empty()) else {
         return Err(Failure::Rejected(ExchangeError::NoDiscordId));
     };
     let username = profile
@@ -118,39 +143,73 @@ async fn discord(deps: &Deps, state_id: i64, code: &str) -> Result<ExchangeOutco
         .clone()
         .or(profile.username.clone())
         .unwrap_or_else(|| discord_id.clone());
+    // Discord vouches for this account's email: when it is the user's own, the mailbox is
+    // proven by the same act that proved the Discord account.
+    let proof = if vouches_for(&profile, &user.email) {
+        LinkProof::EmailProven
+    } else {
+        LinkProof::AccountOnly
+    };
     let mut account = sealed_account(deps, discord_id.clone(), &tokens);
     account.username = profile.username.clone();
     account.email = profile.email.clone();
     account.email_verified = profile.verified;
-    match store::identities::link_discord(&deps.db, user_id, &account).await? {
-        DiscordLink::Linked { new } => {
-            if new {
+    match store::identities::link_discord(&deps.db, user_id, &account, proof).await? {
+        DiscordLink::Linked {
+            new,
+            confirmed,
+            detached,
+        } => {
+            if new || detached.is_some() {
                 store::audit::record(
                     &deps.db,
-                    &format!("user:{user_id}"),
+                    &format!("discord:{discord_id}"),
                     "discord_linked",
                     Some(&format!("user:{user_id}")),
-                    serde_json::json!({ "discord_id": discord_id }),
+                    serde_json::json!({
+                        "discord_id": discord_id,
+                        "confirmed": confirmed,
+                        "detached_from": detached,
+                    }),
                 )
                 .await?;
+            }
+            if confirmed && new {
                 confirm_link(deps, user_id).await?;
             }
-            tracing::info!(user_id, new, "Discord account linked");
+            if !confirmed {
+                crate::send_email::queue_verification(deps, &user, &lease.job_id)
+                    .await
+                    .map_err(Failure::Retry)?;
+            }
+            tracing::info!(user_id, new, confirmed, "Discord account linked");
             Ok(ExchangeOutcome::Linked {
                 user_id,
                 discord_id,
                 username,
+                confirmed,
             })
         }
         DiscordLink::TakenByOther | DiscordLink::UserHasOther => {
             tracing::warn!(
                 user_id,
-                "Discord account already linked elsewhere; not moved"
+                "Discord account already linked elsewhere (confirmed); not moved"
             );
             Err(Failure::Rejected(ExchangeError::VerificationFailed))
         }
         DiscordLink::NoSuchUser => Err(Failure::Rejected(ExchangeError::VerificationFailed)),
     }
+}
+
+/// Whether Discord's profile vouches for `email`: verified by Discord, and the same mailbox.
+fn vouches_for(profile: &crate::providers::oauth::DiscordUser, email: &str) -> bool {
+    let canonical = |e: &str| store::email::Email::parse(e).map(|e| e.as_str().to_lowercase());
+    profile.verified
+        && profile
+            .email
+            .as_deref()
+            .and_then(|e| canonical(e).ok())
+            .is_some_and(|theirs| canonical(email).is_ok_and(|ours| ours == theirs))
 }
 
 /// Queues the link-confirmation mail of a new link.

@@ -19,6 +19,10 @@ pub struct GateSettings {
     pub log_channel_id: Option<u64>,
     /// Where people onboard (`WEB_APP_BASE_URL`), for login instructions.
     pub web_app_base_url: Option<String>,
+    /// Wrong tokens one Discord account may send for one email per `failure_window` before it
+    /// is locked out of that email until the window ends (`FAILURES_PER_EMAIL_AND_SOURCE`).
+    pub failures_per_email: u32,
+    pub failure_window: Duration,
 }
 
 impl Default for GateSettings {
@@ -29,6 +33,8 @@ impl Default for GateSettings {
             fallback_channel_id: None,
             log_channel_id: None,
             web_app_base_url: None,
+            failures_per_email: 5,
+            failure_window: Duration::from_secs(15 * 60),
         }
     }
 }

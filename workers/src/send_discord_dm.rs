@@ -35,6 +35,11 @@ pub fn text(deps: &Deps, message: &DmMessage) -> String {
             "You're verified. Welcome in! The member role is yours.".into()
         }
         DmMessage::VerificationFailed { reason } => format!("Verification failed: {reason}"),
+        DmMessage::CheckMail => crate::verify_member::CHECK_MAIL.into(),
+        DmMessage::VerifyEmailInstructions => "Your Discord account is linked, but your email is \
+            not verified yet, so I cannot chat with you. Send me `/verify <your email> <code>` \
+            with the code we mailed you (or the token from your invitation)."
+            .into(),
         DmMessage::LoginInstructions => {
             let web = deps
                 .gate

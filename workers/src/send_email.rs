@@ -27,6 +27,9 @@ pub enum EmailOutcome {
     },
     /// Sent by an earlier run of this job.
     AlreadySent,
+    /// Not sent: the address already got its hourly cap of mails that anonymous requests can
+    /// cause (verification and link mails). Recorded on the delivery as failed.
+    Capped,
     /// The delivery no longer exists (its user was deleted): nothing to do.
     Gone,
 }
@@ -43,6 +46,9 @@ pub struct EmailSettings {
     pub invitation_ttl: Duration,
     /// Lifetime of email verification tokens.
     pub verification_ttl: Duration,
+    /// Verification and link mails one address may get per hour (`MAILS_PER_ADDRESS_PER_HOUR`):
+    /// anyone can cause them, so they are capped per recipient.
+    pub mails_per_address: u32,
 }
 
 pub async fn handle(
@@ -59,10 +65,30 @@ pub async fn handle(
         return Ok(EmailOutcome::AlreadySent);
     }
     let settings = &deps.email;
-    let name = delivery
-        .full_name
-        .clone()
-        .unwrap_or_else(|| "there".to_owned());
+    // Mails anyone can cause (a stranger onboarding or linking with this address) are capped
+    // per recipient, and never carry text the requester chose (the name).
+    let anonymous = matches!(delivery.kind.as_str(), "verification" | "link_confirmation");
+    if anonymous {
+        let limiter = jobs::ratelimit::RateLimiter::new(&deps.producer);
+        let cap = jobs::ratelimit::mail_limit(settings.mails_per_address);
+        let key = delivery.to_address.to_lowercase();
+        if let jobs::ratelimit::Decision::Limited { .. } = limiter.hit(&[(cap, &key)]).await? {
+            store::email_deliveries::mark_failed(
+                db,
+                delivery.id,
+                "not sent: this address already got its hourly cap of verification mails",
+                true,
+                lease.job_id.as_str(),
+            )
+            .await?;
+            tracing::info!(delivery_id = delivery.id, kind = %delivery.kind, "mail capped");
+            return Ok(EmailOutcome::Capped);
+        }
+    }
+    let name = match (&delivery.full_name, anonymous) {
+        (Some(name), false) => name.clone(),
+        _ => "there".to_owned(),
+    };
     let mut vars = vec![
         ("community", settings.community.clone()),
         ("name", name),
@@ -78,19 +104,26 @@ pub async fn handle(
                 )))
                 .into());
             };
-            let (purpose, ttl, template) = if kind == "invitation" {
-                ("invitation", settings.invitation_ttl, INVITATION)
+            // A fresh invitation token retires the previous one (an admin re-sent it); a
+            // verification code leaves earlier ones alive (anyone can cause this mail, and it
+            // must not kill the code its owner already holds).
+            let (purpose, ttl, template, earlier) = if kind == "invitation" {
+                (
+                    "invitation",
+                    settings.invitation_ttl,
+                    INVITATION,
+                    store::one_time_tokens::Earlier::Retire,
+                )
             } else {
                 (
                     "email_verification",
                     settings.verification_ttl,
                     VERIFICATION,
+                    store::one_time_tokens::Earlier::Keep,
                 )
             };
-            // A fresh token per attempt: the previous one (if an earlier attempt minted one
-            // and never delivered it) is retired.
             let (token_id, token) =
-                store::one_time_tokens::issue(db, user_id, purpose, ttl).await?;
+                store::one_time_tokens::issue(db, user_id, purpose, ttl, earlier).await?;
             if kind == "invitation" {
                 let expires = chrono::Utc::now()
                     + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
@@ -160,6 +193,37 @@ pub async fn handle(
     }
 }
 
+/// Queues a verification mail to `user` (a code to send the bot from the Discord account
+/// just linked, unconfirmed), once per job run (`job_id`), within the per-address cap.
+pub(crate) async fn queue_verification(
+    deps: &Deps,
+    user: &store::users::User,
+    job_id: &jobs::JobId,
+) -> Result<(), BoxDynError> {
+    let effect = format!("verification-mail:{job_id}");
+    if store::job_effects::done(&deps.db, &effect).await? {
+        return Ok(());
+    }
+    let delivery =
+        store::email_deliveries::queue(&deps.db, Some(user.id), "verification", &user.email, None)
+            .await?;
+    deps.producer
+        .push(&SendEmail {
+            delivery_id: delivery,
+        })
+        .await?;
+    store::job_effects::record(
+        &deps.db,
+        &effect,
+        SendEmail::QUEUE,
+        job_id.as_str(),
+        "verification_mail_queued",
+        serde_json::json!({ "delivery_id": delivery }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A mail's templates: the text one starts with its subject line.
 #[derive(Debug, Clone, Copy)]
 struct Template {
@@ -214,9 +278,11 @@ fn build(
             settings.from
         ))
     })?;
-    let to: Mailbox = to.parse().map_err(|e| {
+    // A bare address only: a stored `Name <x@y>` must never be read as a mailbox.
+    let to: lettre::Address = to.parse().map_err(|e| {
         MailError::Permanent(format!("the recipient {to:?} is not a valid address: {e}"))
     })?;
+    let to = Mailbox::new(None, to);
     let text = fill(template.text, vars, false);
     let (subject, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     let html = fill(template.html, vars, true);

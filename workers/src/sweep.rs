@@ -12,6 +12,9 @@ use crate::Deps;
 
 /// Expired tokens are kept this long, so a late click is told "expired" rather than "unknown".
 const TOKEN_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// Onboardings nobody proved (no mail answered, no invitation, no confirmed account) are
+/// removed after this long: anyone can create them, and nothing else ever would.
+const UNPROVEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Idempotency records outlive any retry of the job that wrote them by far.
 const EFFECTS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -31,7 +34,7 @@ pub struct SweepOutcome {
 }
 
 pub async fn handle(job: Sweep, deps: Data<Deps>) -> Result<SweepOutcome, BoxDynError> {
-    let swept = store::maintenance::sweep(&deps.db, TOKEN_GRACE, EFFECTS_TTL).await?;
+    let swept = store::maintenance::sweep(&deps.db, TOKEN_GRACE, EFFECTS_TTL, UNPROVEN_TTL).await?;
     let due = store::identities::due_for_refresh(
         &deps.db,
         crate::refresh_provider_token::REFRESH_AHEAD,
@@ -68,6 +71,7 @@ pub async fn handle(job: Sweep, deps: Data<Deps>) -> Result<SweepOutcome, BoxDyn
         one_time_tokens = swept.one_time_tokens,
         refresh_tokens = swept.refresh_tokens,
         job_effects = swept.job_effects,
+        unproven_users = swept.unproven_users,
         refreshes_pushed = pushes.len(),
         kicks_pushed = overdue.len(),
         "swept"

@@ -1,8 +1,15 @@
-//! `verify_member`: a member proves who they are (invitation email + token, a `/login` code,
-//! an admin's `/force_verify`, or a rejoin after verifying); the user is marked verified and
-//! linked to the Discord account (never moved from another user), the gate is passed, the
-//! member role granted in the guild (or in every guild where they wait), and the member told
-//! (in the slash command's response, else by DM).
+//! `verify_member`: a member proves who they are (an email + a token mailed to it, an admin's
+//! `/force_verify`, or a rejoin after verifying); the user is marked verified and the Discord
+//! account's link to them confirmed (never moved from another user's confirmed link), the gate
+//! is passed, the member role granted in the guild (or in every guild where they wait), and
+//! the member told (in the slash command's response, else by DM).
+//!
+//! A `/login` code links the Discord account without verifying anyone: the code was handed to
+//! whoever onboarded, so it proves nothing about the email. The link stays unconfirmed and the
+//! user's address gets a code to send back from this Discord account.
+//!
+//! Wrong tokens never kill the right one: each counts against (email, this Discord account),
+//! and past the limit this account is locked out of that email for a while.
 //!
 //! Safe to run twice: a spent token makes the second run see "already verified" for the same
 //! link, role grants are idempotent, and the confirmation DM is pushed under the job's key.
@@ -11,9 +18,10 @@
 
 use apalis_core::error::{AbortError, BoxDynError};
 use apalis_core::task::data::Data;
+use jobs::ratelimit::{Decision, RateLimiter, failure_key, failure_limit};
 use jobs::{DmMessage, Lease, MemberProof, PushOptions, SendDiscordDm, VerifyMember};
 use serde::Serialize;
-use store::identities::{DiscordLink, ProviderAccount};
+use store::identities::{DiscordLink, LinkProof, ProviderAccount};
 use store::invitations::Verification;
 
 use crate::Deps;
@@ -29,6 +37,19 @@ pub enum VerifyOutcome {
     Refused {
         reason: String,
     },
+    /// Linked by a `/login` code, unconfirmed: a code is on its way to the user's address.
+    LinkedUnconfirmed {
+        user_id: i64,
+    },
+}
+
+/// What the proof established.
+enum Checked {
+    /// Verified; the user is `None` for a forced verification of someone without an account.
+    Verified(Option<i64>),
+    Refused(String),
+    /// Linked without proving the email.
+    Linked(i64),
 }
 
 #[tracing::instrument(skip_all, fields(job_id = %lease.job_id, member = job.discord_user_id))]
@@ -37,18 +58,19 @@ pub async fn handle(
     lease: Data<Lease>,
     deps: Data<Deps>,
 ) -> Result<VerifyOutcome, BoxDynError> {
-    let checked = check(&deps, &job).await?;
-    let (user_id, reply) = match checked {
-        Ok(user_id) => (user_id, None),
-        Err(reason) => {
+    let user_id = match check(&deps, &job, &lease).await? {
+        Checked::Verified(user_id) => user_id,
+        Checked::Refused(reason) => {
             tracing::info!(%reason, "verification refused");
-            (None, Some(reason))
+            answer(&deps, &job, &lease, Answer::Refused(reason.clone())).await?;
+            return Ok(VerifyOutcome::Refused { reason });
+        }
+        Checked::Linked(user_id) => {
+            tracing::info!(user_id, "linked by a code; the email is still to be proven");
+            answer(&deps, &job, &lease, Answer::CheckMail).await?;
+            return Ok(VerifyOutcome::LinkedUnconfirmed { user_id });
         }
     };
-    if let Some(reason) = reply {
-        answer(&deps, &job, &lease, Err(reason.clone())).await?;
-        return Ok(VerifyOutcome::Refused { reason });
-    }
     let guilds = match job.guild_id {
         Some(g) => vec![g],
         None => store::members::pending_guilds(&deps.db, job.discord_user_id).await?,
@@ -90,28 +112,27 @@ pub async fn handle(
             }
         }
     }
-    answer(&deps, &job, &lease, Ok(())).await?;
+    answer(&deps, &job, &lease, Answer::Verified).await?;
     Ok(VerifyOutcome::Verified {
         user_id,
         roles_granted: granted,
     })
 }
 
-/// Checks the proof: `Ok(Ok(user))` verified (the user is `None` for a forced verification of
-/// someone without an account), `Ok(Err(reason))` refused.
-async fn check(
-    deps: &Deps,
-    job: &VerifyMember,
-) -> Result<Result<Option<i64>, String>, BoxDynError> {
+/// Checks the proof.
+async fn check(deps: &Deps, job: &VerifyMember, lease: &Lease) -> Result<Checked, BoxDynError> {
     let db = &deps.db;
     let discord_id = job.discord_user_id.to_string();
-    let owner = store::identities::user_of_discord(db, &discord_id).await?;
-    let link = |user_id: i64| async move {
-        let account = ProviderAccount {
-            subject: job.discord_user_id.to_string(),
-            ..Default::default()
-        };
-        store::identities::link_discord(db, user_id, &account).await
+    let owner = store::identities::discord_owner(db, &discord_id).await?;
+    let link = |user_id: i64, proof: LinkProof| {
+        let discord_id = discord_id.clone();
+        async move {
+            let account = ProviderAccount {
+                subject: discord_id,
+                ..Default::default()
+            };
+            store::identities::link_discord(db, user_id, &account, proof).await
+        }
     };
     Ok(match &job.proof {
         MemberProof::Invitation {
@@ -119,62 +140,117 @@ async fn check(
             sealed_token,
         } => {
             let Ok(token) = deps.sealer.open_text(sealed_token) else {
-                return Ok(Err("this verification request expired; try again".into()));
+                return Ok(Checked::Refused(
+                    "this verification request expired; try again".into(),
+                ));
             };
-            let invitee = store::users::id_by_email(db, email).await?;
-            if owner.is_some() && owner != invitee {
-                return Ok(Err(
-                    "this Discord account is linked to another member".into()
+            let Ok(email) = store::email::Email::parse(email) else {
+                return Ok(Checked::Refused("that is not a valid email address".into()));
+            };
+            let limiter = RateLimiter::new(&deps.producer);
+            let limit = failure_limit(deps.gate.failures_per_email, deps.gate.failure_window);
+            let key = failure_key(email.as_str(), &format!("discord:{discord_id}"));
+            if let Decision::Limited { retry_after } = limiter.peek(&[(limit, &key)]).await? {
+                return Ok(Checked::Refused(format!(
+                    "too many wrong tokens for this email from your account; try again in {} minutes",
+                    retry_after.as_secs().div_ceil(60).max(1)
+                )));
+            }
+            let invitee = store::users::id_by_email(db, email.as_str()).await?;
+            if owner.is_some_and(|o| o.confirmed && Some(o.user_id) != invitee) {
+                return Ok(Checked::Refused(
+                    "this Discord account is linked to another member".into(),
                 ));
             }
-            match store::invitations::verify(db, email, &token).await? {
-                Verification::Verified { user_id } => match link(user_id).await? {
-                    DiscordLink::Linked { .. } => Ok(Some(user_id)),
-                    _ => Err("your account is linked to another Discord account".into()),
-                },
-                Verification::AlreadyVerified { user_id } if owner == Some(user_id) => {
-                    Ok(Some(user_id))
+            match store::invitations::verify(db, &email, &token).await? {
+                Verification::Verified { user_id, .. } => {
+                    match link(user_id, LinkProof::EmailProven).await? {
+                        DiscordLink::Linked { .. } => Checked::Verified(Some(user_id)),
+                        _ => Checked::Refused(
+                            "your account is linked to another Discord account".into(),
+                        ),
+                    }
                 }
-                Verification::AlreadyVerified { .. } => {
-                    Err("this email is already verified with another Discord account".into())
+                Verification::AlreadyVerified { user_id }
+                    if owner.is_some_and(|o| o.user_id == user_id && o.confirmed) =>
+                {
+                    Checked::Verified(Some(user_id))
                 }
-                Verification::Invalid { .. } => {
-                    Err("the email and token do not match a live invitation".into())
+                Verification::AlreadyVerified { .. } => Checked::Refused(
+                    "this email is already verified and holds no live code for another Discord \
+                     account; ask an admin for a new invitation"
+                        .into(),
+                ),
+                Verification::Invalid => {
+                    limiter.hit(&[(limit, &key)]).await?;
+                    Checked::Refused("the email and token do not match a live invitation".into())
                 }
                 Verification::Expired => {
-                    Err("your token expired; ask an admin for a new invitation".into())
+                    Checked::Refused("your token expired; ask an admin for a new invitation".into())
                 }
             }
         }
         MemberProof::LoginCode { sealed_code } => {
             let Ok(code) = deps.sealer.open_text(sealed_code) else {
-                return Ok(Err("this login request expired; try again".into()));
+                return Ok(Checked::Refused(
+                    "this login request expired; try again".into(),
+                ));
             };
-            if owner.is_some() {
-                return Ok(Err("this Discord account is already linked".into()));
+            if owner.is_some_and(|o| o.confirmed) {
+                return Ok(Checked::Refused(
+                    "this Discord account is already linked".into(),
+                ));
             }
             match store::one_time_tokens::redeem_login_code(db, &code).await? {
-                None => Err("no live code like this; codes work once, within 24 hours".into()),
-                Some(user_id) => match link(user_id).await? {
-                    DiscordLink::Linked { .. } => Ok(Some(user_id)),
-                    _ => Err("your account is linked to another Discord account".into()),
+                None => Checked::Refused(
+                    "no live code like this; codes work once, within 24 hours".into(),
+                ),
+                Some(user_id) => match link(user_id, LinkProof::AccountOnly).await? {
+                    DiscordLink::Linked {
+                        confirmed: true, ..
+                    } => Checked::Verified(Some(user_id)),
+                    DiscordLink::Linked { .. } => {
+                        if let Some(user) = store::users::find(db, user_id).await? {
+                            crate::send_email::queue_verification(deps, &user, &lease.job_id)
+                                .await?;
+                        }
+                        Checked::Linked(user_id)
+                    }
+                    _ => {
+                        Checked::Refused("your account is linked to another Discord account".into())
+                    }
                 },
             }
         }
-        MemberProof::Forced { .. } => Ok(owner),
+        // An admin vouches for the member at the gate, not for anyone's email: the role is
+        // granted, but no link is confirmed and no user verified.
+        MemberProof::Forced { .. } => {
+            Checked::Verified(owner.filter(|o| o.confirmed).map(|o| o.user_id))
+        }
         MemberProof::Rejoined => match store::users::by_discord(db, job.discord_user_id).await? {
-            Some(m) if m.verified && m.is_active => Ok(Some(m.user_id)),
-            _ => Err("not verified".into()),
+            Some(m) if m.verified && m.is_active => Checked::Verified(Some(m.user_id)),
+            _ => Checked::Refused("not verified".into()),
         },
     })
 }
+
+/// What to tell the member.
+enum Answer {
+    Verified,
+    CheckMail,
+    Refused(String),
+}
+
+/// The answer to a `/login` that linked without verifying.
+pub(crate) const CHECK_MAIL: &str = "🔗 Your Discord account is linked. To be verified, send me \
+    `/verify <your email> <code>` with the code we just mailed you.";
 
 /// Tells the member: in the deferred slash-command response, else by DM.
 async fn answer(
     deps: &Deps,
     job: &VerifyMember,
     lease: &Lease,
-    result: Result<(), String>,
+    result: Answer,
 ) -> Result<(), BoxDynError> {
     if matches!(job.proof, MemberProof::Rejoined) {
         return Ok(());
@@ -184,8 +260,9 @@ async fn answer(
             return Ok(());
         };
         let text = match &result {
-            Ok(()) => "✅ You're verified.".to_owned(),
-            Err(reason) => format!("❌ {reason}"),
+            Answer::Verified => "✅ You're verified.".to_owned(),
+            Answer::CheckMail => CHECK_MAIL.to_owned(),
+            Answer::Refused(reason) => format!("❌ {reason}"),
         };
         return discord(deps)?
             .edit_interaction(&token, &text, Vec::new())
@@ -193,8 +270,9 @@ async fn answer(
             .map_err(job_error);
     }
     let message = match result {
-        Ok(()) => DmMessage::VerificationConfirmed,
-        Err(reason) => DmMessage::VerificationFailed { reason },
+        Answer::Verified => DmMessage::VerificationConfirmed,
+        Answer::CheckMail => DmMessage::CheckMail,
+        Answer::Refused(reason) => DmMessage::VerificationFailed { reason },
     };
     deps.producer
         .push_with(

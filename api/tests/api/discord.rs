@@ -74,28 +74,37 @@ async fn onboarding_then_oauth_links_the_account() {
     let token = body["verification_token"].as_str().expect("token");
     assert!(token.len() >= 22, "≥ 128 bits of state");
     assert!(body["auth_code"].as_str().is_some_and(|c| c.len() >= 8));
-    app.fake_oauth()
-        .login_as(&Account::discord("80351110224678912", "zoe_rs"));
+    // Discord vouches for the same address (any case): seed 001's flow verifies in one step.
+    app.fake_oauth().login_as(&Account::discord_with_email(
+        "80351110224678912",
+        "zoe_rs",
+        "Zoe@Example.test",
+    ));
     let (_, destination) = browse(&app, url).await;
     assert_eq!(destination, "/discord/success?username=zoe_rs");
 
     let query = &app.fake_oauth().authorize_queries()[0];
     assert_eq!(query["state"], token);
+    assert_eq!(
+        query["scope"], "identify email",
+        "the email scope is asked for"
+    );
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(
         query["redirect_uri"],
         format!("{}/api/discord/callback", app.address)
     );
     let user_id = body["user_id"].as_i64().expect("user id");
-    let row = sqlx::query_as::<_, (bool, String, Option<Vec<u8>>)>(
-        "SELECT u.verified, i.subject, i.access_token_enc FROM users u
+    let row = sqlx::query_as::<_, (bool, String, Option<Vec<u8>>, bool)>(
+        "SELECT u.verified, i.subject, i.access_token_enc, i.confirmed_at IS NOT NULL FROM users u
          JOIN identities i ON i.user_id = u.id AND i.provider = 'discord' WHERE u.id = $1",
     )
     .bind(user_id)
     .fetch_one(&app.db.pool)
     .await
     .expect("linked");
-    assert!(row.0);
+    assert!(row.0, "verified");
+    assert!(row.3, "the link is confirmed");
     assert_eq!(row.1, "80351110224678912");
     let sealed = row.2.expect("provider token stored");
     assert!(
@@ -214,7 +223,8 @@ async fn provider_failures_map_to_seed_codes() {
 async fn a_discord_account_is_never_moved_to_another_user() {
     let app = linked_app().await;
     let fake = app.fake_oauth();
-    let account = Account::discord("4004", "owner");
+    // Discord vouches for the first user's address: a confirmed link.
+    let account = Account::discord_with_email("4004", "owner", "first@example.test");
     fake.login_as(&account);
     let first = onboard(&app, "first@example.test").await;
     let (_, ok) = browse(&app, first["verification_url"].as_str().expect("url")).await;
@@ -258,7 +268,11 @@ async fn a_slow_exchange_redirects_to_pending_then_finishes() {
     })
     .await;
     let body = onboard(&app, "slow@example.test").await;
-    app.fake_oauth().login_as(&Account::discord("5005", "slow"));
+    app.fake_oauth().login_as(&Account::discord_with_email(
+        "5005",
+        "slow",
+        "slow@example.test",
+    ));
     let (_, destination) = browse(&app, body["verification_url"].as_str().expect("url")).await;
     let job_id = destination
         .strip_prefix("https://app.example.test/community/discord/pending?job_id=")
@@ -290,7 +304,7 @@ async fn a_slow_exchange_redirects_to_pending_then_finishes() {
     let deps = testkit::worker_deps(
         &app.db,
         &app.producer,
-        &app.api_key,
+        &app.sealing_key,
         app.oauth.as_ref(),
         Some(url::Url::parse(&format!("{}/api/discord/callback", app.address)).expect("url")),
         workers::providers::smtp::Mailer::files(&app.mail_dir),

@@ -158,11 +158,11 @@ async fn oversized_chunked_uploads_get_413() {
 
 /// The invitation token in a mail's text part.
 fn token_in(mail: &str) -> String {
-    let at = mail
-        .find("Token: ")
-        .or_else(|| mail.find("token: "))
+    let (at, len) = ["Token: ", "token: ", "code: "]
+        .iter()
+        .find_map(|marker| mail.find(marker).map(|at| (at, marker.len())))
         .expect("a token in the mail");
-    mail[at + 7..]
+    mail[at + len..]
         .split_whitespace()
         .next()
         .expect("token")
@@ -293,50 +293,44 @@ async fn invitee_with_token(app: &TestApp, email: &str) -> (i64, String) {
         user_id,
         "invitation",
         Duration::from_secs(3600),
+        store::one_time_tokens::Earlier::Retire,
     )
     .await
     .expect("token");
     (user_id, token)
 }
 
+/// Issue 11, finding 3: five wrong tokens used to kill the invitee's token for good. Now the
+/// failing source is locked out of that email for a while, the token lives on, and its owner
+/// (from anywhere else) verifies at once. Fails on d37e806: the owner's token was dead.
 #[tokio::test]
-async fn wrong_tokens_kill_the_token_and_are_rate_limited() {
-    let app = spawn_app().await;
+async fn wrong_tokens_lock_out_the_guesser_and_never_kill_the_token() {
+    let app = spawn_app_with(AppOptions {
+        trusted_proxies: api::TrustedProxies::parse("127.0.0.1").expect("proxies"),
+        ..AppOptions::default()
+    })
+    .await;
     let (_, token) = invitee_with_token(&app, "guess@example.test").await;
-    for _ in 0..5 {
-        let resp = app
-            .post_admin("/api/verify")
-            .json(&json!({ "email": "guess@example.test", "token": "wrong" }))
+    let verify = |token: &str, from: &str| {
+        app.post_admin("/api/verify")
+            .header("x-forwarded-for", from)
+            .json(&json!({ "email": "guess@example.test", "token": token }))
             .send()
-            .await
-            .expect("verify");
+    };
+    let stranger = "198.51.100.66";
+    for _ in 0..5 {
+        let resp = verify("wrong", stranger).await.expect("verify");
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
-    let resp = app
-        .post_admin("/api/verify")
-        .json(&json!({ "email": "guess@example.test", "token": token }))
-        .send()
-        .await
-        .expect("verify");
-    assert_eq!(
-        resp.status(),
-        StatusCode::BAD_REQUEST,
-        "dead after 5 failures"
-    );
-    for _ in 0..5 {
-        app.post_admin("/api/verify")
-            .json(&json!({ "email": "guess@example.test", "token": "wrong" }))
-            .send()
-            .await
-            .expect("verify");
-    }
-    let resp = app
-        .post_admin("/api/verify")
-        .json(&json!({ "email": "guess@example.test", "token": "wrong" }))
-        .send()
-        .await
-        .expect("verify");
+    // The guesser is locked out of this email, right token or not: guessing stops here.
+    let resp = verify(&token, stranger).await.expect("verify");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    // The owner, elsewhere, is not: the token was never consumed by the failures.
+    let resp = verify(&token, "203.0.113.5").await.expect("verify");
+    assert_eq!(resp.status(), StatusCode::OK, "the owner verifies");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["already_verified"], false);
     // Expired tokens say so.
     let (_, token) = invitee_with_token(&app, "late@example.test").await;
     sqlx::query("UPDATE one_time_tokens SET expires_at = now() - interval '1 minute'")
@@ -520,46 +514,68 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
 #[tokio::test]
 async fn limits_hold_per_address_and_across_replicas() {
     let limits = api::Limits {
-        per_email: 3,
-        per_ip: 5,
-        per_discord_id: 3,
+        secret_attempts_per_ip: 5,
+        failures_per_email_and_source: 3,
         window: Duration::from_secs(60),
+        ..api::Limits::default()
     };
+    // Behind a proxy on 127.0.0.1, which names the client in X-Forwarded-For.
+    let proxies = api::TrustedProxies::parse("127.0.0.1").expect("proxies");
     let first = spawn_app_with(AppOptions {
         limits,
+        trusted_proxies: proxies.clone(),
         ..AppOptions::default()
     })
     .await;
     // A second replica of the same deployment: same Redis prefix, its own process state.
     let second = spawn_app_with(AppOptions {
         limits,
+        trusted_proxies: proxies,
         redis_prefix: Some(first.redis.prefix.clone()),
+        api_key: Some(first.api_key.clone()),
         ..AppOptions::default()
     })
     .await;
-    let attempt = |app: &TestApp, email: &str| {
+    let attempt = |app: &TestApp, email: &str, from: &str| {
         app.post_admin("/api/verify")
+            .header("x-forwarded-for", from)
             .json(&json!({ "email": email, "token": "guess" }))
             .send()
     };
-    // Per email, counted across both replicas.
+    let stranger = "198.51.100.1";
+    // Wrong tokens for one email from one address, counted across both replicas, lock that
+    // address out of that email.
     for app in [&first, &second, &first] {
-        let resp = attempt(app, "target@example.test").await.expect("verify");
+        let resp = attempt(app, "target@example.test", stranger)
+            .await
+            .expect("verify");
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
-    let resp = attempt(&second, "target@example.test")
+    let resp = attempt(&second, "target@example.test", stranger)
         .await
         .expect("verify");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    // Per address: other emails, same caller; 4 attempts so far, the 6th is refused.
-    let resp = attempt(&second, "other1@example.test")
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Another address is not locked out of that email: failing never locks the owner out.
+    let resp = attempt(&first, "target@example.test", "203.0.113.7")
         .await
         .expect("verify");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = attempt(&first, "other2@example.test")
+    // Per address, whatever the email: 4 attempts so far, the 5th is allowed, the 6th not.
+    let resp = attempt(&second, "other1@example.test", stranger)
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = attempt(&first, "other2@example.test", stranger)
         .await
         .expect("verify");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["code"], "too_many_attempts");
 }

@@ -32,6 +32,27 @@ async fn signed_in(app: &TestApp, account: &Account) -> Value {
     resp.json().await.expect("json")
 }
 
+/// `POST /api/login/google`: the answer and the binding cookie it set (`name=value`), as a
+/// browser would keep it.
+async fn google_start(app: &TestApp) -> (Value, String) {
+    let resp = app.post("/api/login/google").send().await.expect("start");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    (resp.json().await.expect("json"), cookie)
+}
+
+/// The claims of one of our JWTs (no check: the test reads its own token).
+fn claims_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("JSON")
+}
+
 async fn me(app: &TestApp, jwt: &str) -> reqwest::Response {
     app.get("/api/me")
         .bearer_auth(jwt)
@@ -101,14 +122,7 @@ async fn tokens_of_other_clients_and_unverified_emails_are_refused() {
 #[tokio::test]
 async fn authorization_code_with_pkce_signs_in_once() {
     let app = app().await;
-    let start: Value = app
-        .post("/api/login/google")
-        .send()
-        .await
-        .expect("start")
-        .json()
-        .await
-        .expect("json");
+    let (start, cookie) = google_start(&app).await;
     let url = start["authorization_url"].as_str().expect("url");
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     app.fake_oauth()
@@ -121,6 +135,7 @@ async fn authorization_code_with_pkce_signs_in_once() {
     let body = json!({ "code": query["code"], "state": query["state"] });
     let resp = app
         .post("/api/login")
+        .header("cookie", &cookie)
         .json(&body)
         .send()
         .await
@@ -129,6 +144,7 @@ async fn authorization_code_with_pkce_signs_in_once() {
     // A replay gets nothing.
     let resp = app
         .post("/api/login")
+        .header("cookie", &cookie)
         .json(&body)
         .send()
         .await
@@ -227,8 +243,9 @@ async fn forged_and_stale_jwts_are_refused() {
     let app = app().await;
     let body = signed_in(&app, &Account::google("g-700", "jwt@example.test", true)).await;
     let id = body["user"]["id"].to_string();
+    let sid = claims_of(body["access_token"].as_str().expect("jwt"))["sid"].clone();
     let now = jobs::now_ms() / 1000;
-    let claims = |aud: &str, exp: u64| json!({ "sub": id, "iat": now, "exp": exp, "iss": "concierge", "aud": aud, "role": "admin" });
+    let claims = |aud: &str, exp: u64| json!({ "sub": id, "iat": now, "exp": exp, "iss": "concierge", "aud": aud, "role": "admin", "sid": sid });
     let hs256 = json!({ "alg": "HS256", "typ": "JWT" });
     let key = app.jwt_secret.as_bytes();
     let good = forge(hs256.clone(), claims("concierge-api", now + 60), key);
@@ -356,14 +373,7 @@ async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
         ..AppOptions::default()
     })
     .await;
-    let start: Value = app
-        .post("/api/login/google")
-        .send()
-        .await
-        .expect("start")
-        .json()
-        .await
-        .expect("json");
+    let (start, cookie) = google_start(&app).await;
     app.fake_oauth()
         .login_as(&Account::google("g-950", "slow@example.test", true));
     let resp = app
@@ -376,12 +386,13 @@ async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
         url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
     let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
     let body = json!({ "code": query["code"], "state": query["state"] });
-    let resp = app
-        .post("/api/login")
-        .json(&body)
-        .send()
-        .await
-        .expect("login");
+    let login = || {
+        app.post("/api/login")
+            .header("cookie", &cookie)
+            .json(&body)
+            .send()
+    };
+    let resp = login().await.expect("login");
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let pending: Value = resp.json().await.expect("json");
     let job_id = pending["job_id"].as_str().expect("job id").to_owned();
@@ -398,7 +409,7 @@ async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
     let deps = testkit::worker_deps(
         &app.db,
         &app.producer,
-        &app.api_key,
+        &app.sealing_key,
         app.oauth.as_ref(),
         None,
         workers::providers::smtp::Mailer::files(&app.mail_dir),
@@ -406,34 +417,19 @@ async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
     let stop = tokio_util::sync::CancellationToken::new();
     let workers = tokio::spawn(workers::run(deps, testkit::fast_workers(), stop.clone()));
     // Repeating the request joins the same job (no second exchange) and gets the tokens…
-    let mut resp = app
-        .post("/api/login")
-        .json(&body)
-        .send()
-        .await
-        .expect("login");
+    let mut resp = login().await.expect("login");
     for _ in 0..60 {
         if resp.status() != StatusCode::ACCEPTED {
             break;
         }
         // Each repeat waits up to job_wait for the job: no busy loop.
-        resp = app
-            .post("/api/login")
-            .json(&body)
-            .send()
-            .await
-            .expect("login");
+        resp = login().await.expect("login");
     }
     assert_eq!(resp.status(), StatusCode::OK);
     let tokens: Value = resp.json().await.expect("json");
     assert_eq!(tokens["user"]["email"], "slow@example.test");
     // …once.
-    let resp = app
-        .post("/api/login")
-        .json(&body)
-        .send()
-        .await
-        .expect("login");
+    let resp = login().await.expect("login");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.fake_oauth().token_requests(), 1);
     let status: Value = app

@@ -125,6 +125,7 @@ impl World {
             fallback_channel_id: options.fallback_channel.then_some(FALLBACK_CHANNEL),
             log_channel_id: Some(LOG_CHANNEL),
             web_app_base_url: Some("https://community.test".into()),
+            ..workers::guild::GateSettings::default()
         };
         tokio::spawn(workers::run(
             deps,
@@ -146,9 +147,14 @@ impl World {
             subject: discord_id.to_string(),
             ..Default::default()
         };
-        store::identities::link_discord(&self.db.pool, user, &account)
-            .await
-            .expect("link");
+        store::identities::link_discord(
+            &self.db.pool,
+            user,
+            &account,
+            store::identities::LinkProof::EmailProven,
+        )
+        .await
+        .expect("link");
         user
     }
 
@@ -169,6 +175,7 @@ impl World {
             user,
             "invitation",
             Duration::from_secs(3600),
+            store::one_time_tokens::Earlier::Retire,
         )
         .await
         .expect("token");

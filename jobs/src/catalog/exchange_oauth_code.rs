@@ -22,12 +22,12 @@ impl OauthProvider {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OauthGrant {
-    /// An authorization code. `state_id` is the consumed `one_time_tokens` row binding the
+    /// An authorization code, sealed with the sealing key so Redis, logs and the dashboard
+    /// never hold it in clear. `state_id` is the consumed `one_time_tokens` row binding the
     /// user, redirect URI and PKCE verifier; the code is useless without that verifier, which
     /// never leaves the database.
-    Code { state_id: i64, code: String },
-    /// An access token the client already holds (Google sign-in, seed 002), sealed with the
-    /// application key so Redis never holds it in clear.
+    Code { state_id: i64, sealed_code: String },
+    /// An access token the client already holds (Google sign-in, seed 002), sealed likewise.
     AccessToken { sealed: String },
 }
 
@@ -50,17 +50,27 @@ impl Job for ExchangeOauthCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ExchangeOutcome {
-    /// A Discord account is linked to the user of the state, who is now verified.
+    /// A Discord account is linked to the user of the state.
     Linked {
         user_id: i64,
         discord_id: String,
         /// The Discord display name, for the success page.
         username: String,
+        /// Discord vouched for the user's own email: the link is confirmed and the user
+        /// verified. Otherwise a verification code is on its way to the user's address, to be
+        /// sent to the bot from this Discord account. Absent in results stored before it.
+        #[serde(default = "confirmed_by_default")]
+        confirmed: bool,
     },
     /// A Google account signed in as `user_id` (created now when `created`).
     SignedIn { user_id: i64, created: bool },
     /// A permanent failure: retrying cannot help.
     Rejected { error: ExchangeError },
+}
+
+/// Before links could be unconfirmed, every link verified its user.
+fn confirmed_by_default() -> bool {
+    true
 }
 
 /// Why an exchange was rejected. The first nine are seed 001's redirect codes, spelled the
@@ -124,12 +134,12 @@ mod tests {
             provider: OauthProvider::Discord,
             grant: OauthGrant::Code {
                 state_id: 7,
-                code: "abc".into(),
+                sealed_code: "c2VhbGVk".into(),
             },
         };
         assert_eq!(
             serde_json::to_value(&job).unwrap_or_default(),
-            serde_json::json!({"provider": "discord", "grant": {"kind": "code", "state_id": 7, "code": "abc"}})
+            serde_json::json!({"provider": "discord", "grant": {"kind": "code", "state_id": 7, "sealed_code": "c2VhbGVk"}})
         );
         let rejected = ExchangeOutcome::Rejected {
             error: ExchangeError::NoDiscordId,

@@ -14,6 +14,10 @@ pub enum DmMessage {
     VerificationFailed { reason: String },
     /// The account is not linked: how to link it (seed 001).
     LoginInstructions,
+    /// Linked by a `/login` code but not verified: send back the code mailed to the address.
+    CheckMail,
+    /// Linked, but the email is still to be proven: how to finish.
+    VerifyEmailInstructions,
 }
 
 /// DM a member; when their DMs are closed (Discord error 50007), post in the guild's fallback

@@ -335,8 +335,13 @@ fn find<'a, T: std::error::Error + 'static>(
     None
 }
 
-/// `outer: cause: root`, skipping causes their parent already quotes.
+/// `outer: cause: root`, skipping causes their parent already quotes, with credentials cut
+/// out (see [`crate::scrub`]): this text is stored with the job, logged and exported.
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    crate::scrub::scrub(&raw_error_chain(e))
+}
+
+fn raw_error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = String::new();
     let mut current = Some(e);
     while let Some(err) = current {

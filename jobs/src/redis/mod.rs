@@ -10,6 +10,7 @@ mod config;
 mod introspect;
 mod keys;
 mod producer;
+mod results;
 mod scripts;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ pub use config::QueueConfig;
 pub use introspect::{Inspection, QueueView, apalis_status};
 pub use keys::QueueKeys;
 pub use producer::{Producer, QueueDepth, WorkerInfo};
+pub use results::DEFAULT_MAX_WAITERS;
 
 use crate::{JobId, JobState, JobStatus};
 
@@ -35,6 +37,10 @@ pub enum QueueError {
     Codec(#[from] serde_json::Error),
     #[error("unexpected reply from Redis: {0}")]
     Protocol(String),
+    /// This process already waits for as many job results as it may (see `results`): the
+    /// caller answers without waiting (e.g. with the job id to poll).
+    #[error("too many requests are waiting for job results in this process")]
+    Busy,
 }
 
 /// The consumer group's view of a queue's stream (`XINFO GROUPS`).

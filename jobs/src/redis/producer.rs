@@ -24,6 +24,8 @@ pub struct Producer {
     client: redis::Client,
     conn: ConnectionManager,
     prefix: Arc<str>,
+    /// One result subscription shared by every waiter of this producer and its clones.
+    results: Arc<super::results::ResultHub>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -42,6 +44,10 @@ impl Producer {
             .set_response_timeout(Some(Duration::from_secs(10)));
         let conn = client.get_connection_manager_with_config(config).await?;
         let producer = Self {
+            results: super::results::ResultHub::new(
+                client.clone(),
+                super::results::DEFAULT_MAX_WAITERS,
+            ),
             client,
             conn,
             prefix: prefix.into(),
@@ -145,8 +151,17 @@ impl Producer {
         .await
     }
 
+    /// The same producer with its own result subscription allowing `max` waiters at once
+    /// (default [`super::DEFAULT_MAX_WAITERS`]).
+    pub fn with_max_waiters(mut self, max: usize) -> Self {
+        self.results = super::results::ResultHub::new(self.client.clone(), max);
+        self
+    }
+
     /// Waits until the job reaches a final state (done, failed, dead) and returns its status,
-    /// or `None` after `timeout`. Woken by the worker's announcement, not by polling.
+    /// or `None` after `timeout`. Woken by the worker's announcement on the one result
+    /// subscription this producer shares among all its waiters, not by polling;
+    /// [`QueueError::Busy`] when the producer already has its maximum of waiters.
     pub async fn wait(
         &self,
         queue: &str,
@@ -154,21 +169,14 @@ impl Producer {
         timeout: Duration,
     ) -> Result<Option<JobStatus>, QueueError> {
         let keys = QueueKeys::new(&self.prefix, queue);
-        let waiting = std::iter::once(id.as_str().to_owned()).collect();
-        let wait = async {
-            let mut watch = super::introspect::Watch::start(
-                self.client.clone(),
-                self.conn.clone(),
-                keys,
-                waiting,
-            )
-            .await?;
-            watch.next().await
-        };
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(result) => result,
-            Err(_) => Ok(None),
-        }
+        self.results
+            .wait(self.conn.clone(), &keys, id, timeout)
+            .await
+    }
+
+    /// Requests waiting for job results right now (through [`Producer::wait`]).
+    pub fn waiting(&self) -> usize {
+        self.results.waiting()
     }
 
     /// Puts dead-letter jobs of `queue` back into the stream with a fresh attempt budget:

@@ -215,7 +215,7 @@ impl OpenAi {
             _ => "speech",
         };
         let result = match request.send().await {
-            Err(e) => Err(AiError::Transient(e.to_string())),
+            Err(e) => Err(AiError::Transient(super::oauth::http_error(e))),
             Ok(response) if response.status().is_success() => Ok(response),
             Ok(response) => {
                 let status = response.status();
@@ -304,10 +304,10 @@ impl OpenAi {
                     .send()
                     .await
                     .and_then(|r| r.error_for_status())
-                    .map_err(|e| AiError::Transient(e.to_string()))?
+                    .map_err(|e| AiError::Transient(super::oauth::http_error(e)))?
                     .bytes()
                     .await
-                    .map_err(|e| AiError::Transient(e.to_string()))?;
+                    .map_err(|e| AiError::Transient(super::oauth::http_error(e)))?;
                 Ok(bytes.to_vec())
             }
             (None, None) => Err(AiError::Transient("an image without data".into())),
@@ -324,7 +324,7 @@ impl OpenAi {
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| AiError::Transient(e.to_string()))?;
+            .map_err(|e| AiError::Transient(super::oauth::http_error(e)))?;
         Ok(Some(bytes.to_vec()))
     }
 }

@@ -64,10 +64,15 @@ impl DiscordError {
                     _ => DiscordError::Rejected(detail),
                 }
             }
-            serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => {
-                DiscordError::Transient(e.to_string())
-            }
-            _ => DiscordError::Rejected(e.to_string()),
+            serenity::Error::Io(_) => DiscordError::Transient(e.to_string()),
+            // reqwest names the URL, and interaction webhooks carry their token in it.
+            serenity::Error::Http(HttpError::Request(_)) => match e {
+                serenity::Error::Http(HttpError::Request(re)) => {
+                    DiscordError::Transient(re.without_url().to_string())
+                }
+                other => DiscordError::Transient(jobs::scrub::scrub(&other.to_string())),
+            },
+            _ => DiscordError::Rejected(jobs::scrub::scrub(&e.to_string())),
         }
     }
 }

@@ -199,7 +199,7 @@ impl Oauth {
             .bearer_auth(access_token)
             .send()
             .await
-            .map_err(|e| rejected(ExchangeError::UserInfoFailed, e))?;
+            .map_err(|e| rejected(ExchangeError::UserInfoFailed, http_error(e)))?;
         if !response.status().is_success() {
             return Err(OauthError::Rejected(
                 ExchangeError::UserInfoFailed,
@@ -209,11 +209,13 @@ impl Oauth {
         response
             .json::<DiscordUser>()
             .await
-            .map_err(|e| rejected(ExchangeError::UserInfoFailed, e))
+            .map_err(|e| rejected(ExchangeError::UserInfoFailed, http_error(e)))
     }
 
     /// Checks that a Google access token was issued to our client (`aud`/`azp`), so a token
-    /// obtained by another application cannot sign in here. Returns its subject.
+    /// obtained by another application cannot sign in here. Returns its subject. The token
+    /// goes in the POST body (Google's tokeninfo takes it there too), never in a URL: URLs end
+    /// up in error messages, proxies' logs and traces.
     pub async fn google_token_audience(
         &self,
         provider: &ProviderClient,
@@ -221,11 +223,11 @@ impl Oauth {
     ) -> Result<Option<String>, OauthError> {
         let response = self
             .http
-            .get(self.settings.google_tokeninfo_url.clone())
-            .query(&[("access_token", access_token)])
+            .post(self.settings.google_tokeninfo_url.clone())
+            .form(&[("access_token", access_token)])
             .send()
             .await
-            .map_err(|e| OauthError::Transient(e.to_string()))?;
+            .map_err(|e| OauthError::Transient(http_error(e)))?;
         let status = response.status();
         if status.is_server_error() || status.as_u16() == 429 {
             return Err(OauthError::Transient(format!(
@@ -241,7 +243,7 @@ impl Oauth {
         let info: TokenInfo = response
             .json()
             .await
-            .map_err(|e| rejected(ExchangeError::InvalidToken, e))?;
+            .map_err(|e| rejected(ExchangeError::InvalidToken, http_error(e)))?;
         let ours = [info.aud.as_deref(), info.azp.as_deref()]
             .into_iter()
             .flatten()
@@ -275,7 +277,7 @@ impl Oauth {
             .bearer_auth(access_token)
             .send()
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(http_error(e)))?;
         let status = response.status();
         if status.as_u16() == 401 {
             return Err(OauthError::Rejected(
@@ -289,7 +291,7 @@ impl Oauth {
         response
             .json::<GoogleUser>()
             .await
-            .map_err(|e| rejected(ExchangeError::UserInfoFailed, e))
+            .map_err(|e| rejected(ExchangeError::UserInfoFailed, http_error(e)))
     }
 }
 
@@ -316,6 +318,11 @@ impl<'c> AsyncHttpClient<'c> for RecordingClient {
     }
 }
 
+/// An HTTP error as text, without the URL it was for (reqwest puts it in the message).
+pub(crate) fn http_error(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
 fn rejected(code: ExchangeError, e: impl std::fmt::Display) -> OauthError {
     OauthError::Rejected(code, e.to_string())
 }
@@ -330,10 +337,13 @@ fn join(base: &Url, path: &str) -> Url {
     url
 }
 
-fn token_result<RE: std::error::Error + 'static>(
+fn token_result(
     result: Result<
         oauth2::basic::BasicTokenResponse,
-        RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+        RequestTokenError<
+            oauth2::HttpClientError<reqwest::Error>,
+            oauth2::basic::BasicErrorResponse,
+        >,
     >,
     status: &Mutex<Option<u16>>,
 ) -> Result<Tokens, OauthError> {
@@ -352,7 +362,10 @@ fn token_result<RE: std::error::Error + 'static>(
             ExchangeError::TokenExchangeFailed,
             e.to_string(),
         )),
-        Err(RequestTokenError::Request(e)) => Err(OauthError::Transient(e.to_string())),
+        Err(RequestTokenError::Request(e)) => Err(OauthError::Transient(match e {
+            oauth2::HttpClientError::Reqwest(e) => http_error(*e),
+            other => other.to_string(),
+        })),
         Err(e) => match status {
             Some(s) if s >= 500 || s == 429 => Err(OauthError::Transient(format!(
                 "token endpoint answered {s}"

@@ -35,9 +35,14 @@ async fn expiring_identity(world: &World, deps: &workers::Deps, refresh_token: &
         token_expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(60)),
         ..Default::default()
     };
-    store::identities::link_discord(&world.db.pool, user, &account)
-        .await
-        .expect("link");
+    store::identities::link_discord(
+        &world.db.pool,
+        user,
+        &account,
+        store::identities::LinkProof::AccountOnly,
+    )
+    .await
+    .expect("link");
     sqlx::query_scalar("SELECT id FROM identities")
         .fetch_one(&world.db.pool)
         .await

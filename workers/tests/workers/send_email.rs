@@ -200,7 +200,7 @@ async fn without_smtp_mail_is_written_as_eml_files() {
     assert_eq!(files.len(), 1, "{files:?}");
     let text = std::fs::read_to_string(&files[0]).expect("eml");
     assert!(
-        text.contains("To: files@example.com") && text.contains("Your verification token: "),
+        text.contains("To: files@example.com") && text.contains("Your verification code: "),
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);

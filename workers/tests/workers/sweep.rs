@@ -59,7 +59,19 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
            ('login_code', sha256('new'), 1, now() + interval '1 hour');
          INSERT INTO job_effects (idempotency_key, queue, effect, created_at) VALUES
            ('old', 'send_email', 'email_sent', now() - interval '40 days'),
-           ('new', 'send_email', 'email_sent', now());",
+           ('new', 'send_email', 'email_sent', now());
+         -- Onboardings nobody proved go after a week; invitees, verified users, admins and
+         -- the recent stay.
+         INSERT INTO users (id, email, verified, role, created_at) OVERRIDING SYSTEM VALUE VALUES
+           (10, 'stale@example.com', FALSE, 'personal_only', now() - interval '8 days'),
+           (11, 'stale-linked@example.com', FALSE, 'personal_only', now() - interval '8 days'),
+           (12, 'invitee@example.com', FALSE, 'personal_only', now() - interval '8 days'),
+           (13, 'member@example.com', TRUE, 'personal_only', now() - interval '8 days'),
+           (14, 'recent@example.com', FALSE, 'personal_only', now() - interval '1 day'),
+           (15, 'admin@example.com', FALSE, 'admin', now() - interval '8 days');
+         INSERT INTO identities (user_id, provider, issuer, subject) VALUES
+           (11, 'discord', 'https://discord.com', '4242');
+         INSERT INTO invitations (user_id) VALUES (12);",
     )
     .execute(&db.pool)
     .await
@@ -113,8 +125,17 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
         status.result,
         Some(serde_json::json!({
             "one_time_tokens": 1, "refresh_tokens": 0, "job_effects": 1, "refreshes_pushed": 0,
-            "kicks_pushed": 0
+            "kicks_pushed": 0, "unproven_users": 2
         }))
+    );
+    let kept: Vec<i64> = sqlx::query_scalar("SELECT id FROM users ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .expect("users");
+    assert_eq!(
+        kept,
+        [1, 12, 13, 14, 15],
+        "only the stale unproven onboardings went"
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM one_time_tokens")
         .fetch_one(&db.pool)

@@ -1,0 +1,265 @@
+//! Waiting for job results, for every waiter of a process on one Redis connection.
+//!
+//! A request that needs a job's outcome (an OAuth exchange) waits for the worker's
+//! announcement on the queue's results channel. Giving each waiter its own subscription would
+//! let anonymous callers open one Redis connection each, up to Redis's client limit, which
+//! takes the workers and the bot down with it. Instead one [`ResultHub`] per producer holds
+//! one pub/sub connection, subscribed once per queue, and wakes the waiters of each announced
+//! job; a bounded number of waiters may wait at once (beyond it, [`QueueError::Busy`]: the
+//! caller answers with the job id to poll).
+//!
+//! A waiter always re-reads the job's state after it subscribed and after each wake-up, so an
+//! announcement missed while the connection was being re-established (every waiter is woken
+//! when it comes back) or sent before the subscription costs nothing but a re-read.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::aio::{ConnectionManager, PubSubSink};
+use tokio::sync::{Notify, watch};
+
+use super::{QueueError, QueueKeys};
+use crate::{JobId, JobStatus};
+
+/// Waiters one process keeps at once unless configured otherwise.
+pub const DEFAULT_MAX_WAITERS: usize = 10_000;
+
+/// The shared subscription of one producer (and its clones).
+pub(crate) struct ResultHub {
+    client: redis::Client,
+    max_waiters: usize,
+    /// The live connection's sink; `None` while (re)connecting.
+    sink: watch::Sender<Option<PubSubSink>>,
+    state: Mutex<HubState>,
+    next_waiter: AtomicU64,
+    started: std::sync::Once,
+}
+
+/// One waiting request: its id (to leave the list) and how to wake it.
+type Waiter = (u64, Arc<Notify>);
+
+#[derive(Default)]
+struct HubState {
+    /// Channels any waiter asked for: subscribed again on every new connection.
+    wanted: HashSet<String>,
+    /// Channels subscribed on the current connection.
+    channels: HashSet<String>,
+    /// Who waits for which job: (channel, job id) → waiters.
+    waiters: HashMap<(String, String), Vec<Waiter>>,
+    count: usize,
+}
+
+impl std::fmt::Debug for ResultHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultHub")
+            .field("max_waiters", &self.max_waiters)
+            .field("waiting", &self.waiting())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removes its waiter from the hub when the wait ends, however it ends.
+struct Registration<'a> {
+    hub: &'a ResultHub,
+    key: (String, String),
+    id: u64,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        let mut state = self.hub.lock();
+        if let Some(list) = state.waiters.get_mut(&self.key) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                state.waiters.remove(&self.key);
+            }
+        }
+        state.count = state.count.saturating_sub(1);
+    }
+}
+
+impl ResultHub {
+    pub(crate) fn new(client: redis::Client, max_waiters: usize) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            max_waiters: max_waiters.max(1),
+            sink: watch::channel(None).0,
+            state: Mutex::default(),
+            next_waiter: AtomicU64::new(1),
+            started: std::sync::Once::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        // A panic while holding the lock leaves plain data behind; keep using it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waiters waiting now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.lock().count
+    }
+
+    /// Waits until job `id` of the queue of `keys` is final (done, failed, dead) and returns
+    /// its status, or `None` after `timeout`. [`QueueError::Busy`] when the process already
+    /// has its maximum of waiters.
+    pub(crate) async fn wait(
+        self: &Arc<Self>,
+        conn: ConnectionManager,
+        keys: &QueueKeys,
+        id: &JobId,
+        timeout: Duration,
+    ) -> Result<Option<JobStatus>, QueueError> {
+        let registration = self.register(keys.results(), id)?;
+        self.start();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let waited = tokio::time::timeout_at(deadline, async {
+            self.subscribe(&registration.key.0).await?;
+            let mut conn = conn;
+            loop {
+                // Armed before the read: a wake-up between the read and the wait is kept.
+                let notified = registration.notify.notified();
+                if let Some(status) = super::producer::status(&mut conn, keys, id).await?
+                    && status.state.is_terminal()
+                {
+                    return Ok(Some(status));
+                }
+                notified.await;
+            }
+        })
+        .await;
+        match waited {
+            Ok(result) => result,
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn register(&self, channel: String, id: &JobId) -> Result<Registration<'_>, QueueError> {
+        let notify = Arc::new(Notify::new());
+        let waiter = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        let key = (channel, id.as_str().to_owned());
+        let mut state = self.lock();
+        if state.count >= self.max_waiters {
+            return Err(QueueError::Busy);
+        }
+        state.count += 1;
+        state
+            .waiters
+            .entry(key.clone())
+            .or_default()
+            .push((waiter, notify.clone()));
+        Ok(Registration {
+            hub: self,
+            key,
+            id: waiter,
+            notify,
+        })
+    }
+
+    /// Subscribes the shared connection to `channel` once; waits for the connection when it
+    /// is being (re)established.
+    async fn subscribe(&self, channel: &str) -> Result<(), QueueError> {
+        let mut sinks = self.sink.subscribe();
+        self.lock().wanted.insert(channel.to_owned());
+        loop {
+            if self.lock().channels.contains(channel) {
+                return Ok(());
+            }
+            let sink = sinks.borrow_and_update().clone();
+            if let Some(mut sink) = sink {
+                match sink.subscribe(channel).await {
+                    Ok(()) => {
+                        self.lock().channels.insert(channel.to_owned());
+                        return Ok(());
+                    }
+                    // The connection just broke: the next one comes through `sinks`.
+                    Err(e) => tracing::debug!(error = %e, "result subscription failed; retrying"),
+                }
+            }
+            if sinks.changed().await.is_err() {
+                return Err(QueueError::Protocol("the result hub stopped".into()));
+            }
+        }
+    }
+
+    /// Starts the task holding the connection, once.
+    fn start(self: &Arc<Self>) {
+        self.started.call_once(|| {
+            let hub = Arc::downgrade(self);
+            tokio::spawn(run(hub));
+        });
+    }
+
+    /// Wakes the waiters of one announced job.
+    fn announce(&self, channel: &str, id: &str) {
+        let state = self.lock();
+        if let Some(list) = state.waiters.get(&(channel.to_owned(), id.to_owned())) {
+            for (_, notify) in list {
+                notify.notify_one();
+            }
+        }
+    }
+
+    /// Wakes every waiter: after a reconnect, announcements may have been missed.
+    fn wake_all(&self) {
+        let state = self.lock();
+        for (_, notify) in state.waiters.values().flatten() {
+            notify.notify_one();
+        }
+    }
+}
+
+/// Holds the connection while the hub lives: connects, resubscribes, wakes everyone, reads
+/// announcements; reconnects with a growing pause when the connection ends.
+async fn run(hub: Weak<ResultHub>) {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let Some(strong) = hub.upgrade() else { return };
+        let client = strong.client.clone();
+        drop(strong);
+        let connected = match client.get_async_pubsub().await {
+            Ok(pubsub) => pubsub,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the job result subscription; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        let (mut sink, mut messages) = connected.split();
+        {
+            let Some(strong) = hub.upgrade() else { return };
+            let channels: Vec<String> = strong.lock().wanted.iter().cloned().collect();
+            if !channels.is_empty() && sink.subscribe(&channels).await.is_err() {
+                continue;
+            }
+            strong.lock().channels.extend(channels);
+            strong.sink.send_replace(Some(sink));
+            strong.wake_all();
+        }
+        pause = Duration::from_millis(50);
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(1), messages.next()).await;
+            let Some(strong) = hub.upgrade() else { return };
+            match next {
+                // Nothing announced for a second: check the hub is still wanted.
+                Err(_) => continue,
+                Ok(Some(message)) => {
+                    if let Ok(id) = message.get_payload::<String>() {
+                        strong.announce(message.get_channel_name(), &id);
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!("the job result subscription closed; reconnecting");
+                    strong.sink.send_replace(None);
+                    strong.lock().channels.clear();
+                    break;
+                }
+            }
+        }
+    }
+}

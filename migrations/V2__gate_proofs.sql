@@ -1,0 +1,28 @@
+-- V2: proving an email and linking a Discord account are separate facts (issue 11).
+--
+-- A Discord link made with credentials anyone can obtain (an onboarding's OAuth state or
+-- `/login` code) proves only that the Discord account's owner acted; it says nothing about who
+-- receives mail at the user's address. `confirmed_at` is set when the link was made by an act
+-- that also proved the email (an invitation or verification token typed from that Discord
+-- account, Discord vouching for the same verified email, Google vouching for its own). Only a
+-- confirmed link lets its Discord account chat, pass the gate or get the Member role back;
+-- an unconfirmed one is replaced by the next link its user or its Discord account makes.
+ALTER TABLE identities ADD COLUMN confirmed_at TIMESTAMPTZ;
+
+-- Before V2 a link verified its user. Keep the links of verified users trusted (their users are
+-- members today) and every Google identity (Google vouched for the email). The trigger would
+-- rewrite updated_at; these rows did not change in any way a reader cares about.
+ALTER TABLE identities DISABLE TRIGGER identities_updated_at;
+UPDATE identities i SET confirmed_at = i.created_at
+FROM users u
+WHERE u.id = i.user_id AND (u.verified OR i.provider = 'google');
+ALTER TABLE identities ENABLE TRIGGER identities_updated_at;
+
+-- An OAuth state started in a browser is bound to it: the SHA-256 digest of an HttpOnly
+-- cookie that only that browser holds (Google's code flow). NULL: not bound.
+ALTER TABLE one_time_tokens ADD COLUMN browser_binding BYTEA
+    CHECK (browser_binding IS NULL OR length(browser_binding) = 32);
+
+-- The sweep removes onboardings nobody ever proved (no mail answered, no invitation) after a
+-- while; it looks for them by age among the unverified.
+CREATE INDEX users_unverified_idx ON users (created_at) WHERE NOT verified;
