@@ -7,10 +7,11 @@
 //! Admin endpoints take [`AdminAuth`]: either of the first two; the `ApiToken` scheme also
 //! accepts the access JWT of an active user with role `admin` (seed 004's role-based access).
 //!
-//! Failed admin authentication is counted per client address (shared across replicas); an
-//! address over `ADMIN_FAILURES_PER_IP` in the window is refused with 429 before anything it
-//! sends is looked at, right key or not, until the window ends. Below that, a right key works
-//! at once (no delay is added), and a right key from any other address is never affected.
+//! Failed admin authentication is counted here per client address (shared across replicas);
+//! an address over `ADMIN_FAILURES_PER_IP` in the window is refused with 429 by
+//! [`crate::middleware::Throttle`] before any credential it sends is looked at, right key or
+//! not, until the window ends. Below that, a right key works at once (no delay is added), and
+//! a right key from any other address is never affected.
 
 use std::collections::HashMap;
 
@@ -111,35 +112,11 @@ fn unauthorized() -> poem::Error {
 
 async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Admin> {
     let state = state(req)?;
-    throttled(req, state).await?;
     let checked = admin_key(state, &key.key);
     if checked.is_err() {
         failed(req, state).await;
     }
     checked
-}
-
-/// 429 for an address that failed admin authentication too often.
-async fn throttled(req: &Request, state: &AppState) -> poem::Result<()> {
-    let config = state.config();
-    let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
-    let limit = config.limits.admin_failures();
-    match state.limiter().peek(&[(limit, client.0.as_str())]).await {
-        Ok(jobs::ratelimit::Decision::Allowed) => Ok(()),
-        Ok(jobs::ratelimit::Decision::Limited { retry_after }) => {
-            tracing::warn!(client = %client.0, "admin authentication throttled");
-            Err(crate::error::TooManyRequests::error(retry_after))
-        }
-        Err(e) => {
-            // Without Redis the guess cannot be counted: refuse rather than allow unbounded
-            // guessing (admin endpoints need Redis anyway).
-            tracing::error!(error = %e, "cannot check the admin authentication limit");
-            Err(poem::Error::from_string(
-                "cannot check credentials right now",
-                StatusCode::SERVICE_UNAVAILABLE,
-            ))
-        }
-    }
 }
 
 /// Counts a failed admin authentication of the request's address.
@@ -170,7 +147,6 @@ fn admin_key(state: &AppState, key: &str) -> poem::Result<Admin> {
 /// key, an admin API token, or an admin's access JWT.
 pub(crate) async fn admin_secret(req: &Request, secret: &str) -> poem::Result<Admin> {
     let state = state(req)?;
-    throttled(req, state).await?;
     match admin_key(state, secret) {
         Ok(admin) => Ok(admin),
         Err(_) => {
@@ -186,7 +162,6 @@ pub(crate) async fn admin_secret(req: &Request, secret: &str) -> poem::Result<Ad
 /// role is `admin`: a JWT of any other role is 403.
 async fn check_api_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {
     let state = state(req)?;
-    throttled(req, state).await?;
     api_token(req, state, bearer).await
 }
 

@@ -143,9 +143,12 @@ fn route_label(path: &str) -> String {
 }
 
 /// Finds the client's address (see [`crate::client`]), keeps it for the handlers, and refuses
-/// (429) an address over its requests per minute. Fails open: when Redis does not answer
-/// within a short while the request goes on (the endpoint's own limits still hold), so a
-/// Redis outage cannot take down health checks.
+/// (429) an address over its requests per minute, and a request carrying credentials from an
+/// address over its failed admin authentications (checked here, before any security scheme
+/// runs: a scheme's refusal would be replaced by the next scheme's 401). The request limit
+/// fails open: when Redis does not answer within a short while the request goes on (the
+/// endpoint's own limits still hold), so a Redis outage cannot take down health checks. The
+/// admin limit fails closed: a guess that cannot be counted is not let through.
 #[derive(Debug, Default)]
 pub struct Throttle;
 
@@ -184,6 +187,27 @@ impl<E: Endpoint> Endpoint for ThrottleEndpoint<E> {
             Ok(Ok(jobs::ratelimit::Decision::Allowed)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "request limit unavailable; letting through"),
             Err(_) => tracing::warn!("request limit slow to answer; letting through"),
+        }
+        let credentials = req.headers().contains_key("x-api-key")
+            || req
+                .headers()
+                .contains_key(poem::http::header::AUTHORIZATION);
+        if credentials {
+            let limit = state.config().limits.admin_failures();
+            match state.limiter().peek(&[(limit, key.0.as_str())]).await {
+                Ok(jobs::ratelimit::Decision::Allowed) => {}
+                Ok(jobs::ratelimit::Decision::Limited { retry_after }) => {
+                    tracing::warn!(client = %key.0, "admin authentication throttled");
+                    return Err(crate::error::TooManyRequests::error(retry_after));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot check the admin authentication limit");
+                    return Err(poem::Error::from_string(
+                        "cannot check credentials right now",
+                        poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                    ));
+                }
+            }
         }
         self.inner.call(req).await
     }

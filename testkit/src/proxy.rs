@@ -3,6 +3,7 @@
 //! the other tests that share the server.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -12,6 +13,9 @@ pub struct TcpProxy {
     /// Where the code under test connects.
     pub addr: SocketAddr,
     stop: CancellationToken,
+    /// The local address of each connection made to the server, in order: what the server
+    /// sees as its clients' addresses (e.g. in Redis's `CLIENT LIST`).
+    upstream: Arc<Mutex<Vec<SocketAddr>>>,
 }
 
 impl TcpProxy {
@@ -22,6 +26,8 @@ impl TcpProxy {
         let stop = CancellationToken::new();
         let upstream = upstream.to_owned();
         let token = stop.clone();
+        let seen: Arc<Mutex<Vec<SocketAddr>>> = Arc::default();
+        let record = seen.clone();
         tokio::spawn(async move {
             loop {
                 let (mut client, _) = tokio::select! {
@@ -33,10 +39,14 @@ impl TcpProxy {
                 };
                 let upstream = upstream.clone();
                 let token = token.clone();
+                let record = record.clone();
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(&upstream).await else {
                         return;
                     };
+                    if let (Ok(local), Ok(mut seen)) = (server.local_addr(), record.lock()) {
+                        seen.push(local);
+                    }
                     tokio::select! {
                         () = token.cancelled() => {}
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
@@ -44,7 +54,21 @@ impl TcpProxy {
                 });
             }
         });
-        TcpProxy { addr, stop }
+        TcpProxy {
+            addr,
+            stop,
+            upstream: seen,
+        }
+    }
+
+    /// How many connections were forwarded so far.
+    pub fn connections(&self) -> usize {
+        self.upstream.lock().map(|s| s.len()).unwrap_or_default()
+    }
+
+    /// The server-side view of the forwarded connections: their local addresses.
+    pub fn upstream_addresses(&self) -> Vec<SocketAddr> {
+        self.upstream.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Closes the port and severs every forwarded connection: from now on the server looks

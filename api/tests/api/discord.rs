@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use testkit::oauth::Account;
 use testkit::{AppOptions, TestApp, spawn_app_with};
 
-async fn linked_app() -> TestApp {
+pub(crate) async fn linked_app() -> TestApp {
     spawn_app_with(AppOptions {
         workers: true,
         oauth: true,
@@ -17,7 +17,7 @@ async fn linked_app() -> TestApp {
     .await
 }
 
-pub async fn onboard(app: &TestApp, email: &str) -> Value {
+pub(crate) async fn onboard(app: &TestApp, email: &str) -> Value {
     let resp = app
         .post("/api/user/onboarding")
         .json(&json!({
@@ -33,7 +33,7 @@ pub async fn onboard(app: &TestApp, email: &str) -> Value {
     resp.json().await.expect("json")
 }
 
-fn location(resp: &reqwest::Response) -> String {
+pub(crate) fn location(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("location")
         .expect("a redirect")
@@ -44,7 +44,7 @@ fn location(resp: &reqwest::Response) -> String {
 
 /// What the browser does: open the authorization URL (the fake logs in and redirects back),
 /// then follow to our callback; returns the callback URL and where the callback sends it.
-async fn browse(app: &TestApp, verification_url: &str) -> (String, String) {
+pub(crate) async fn browse(app: &TestApp, verification_url: &str) -> (String, String) {
     let resp = app
         .client
         .get(verification_url)
@@ -58,7 +58,7 @@ async fn browse(app: &TestApp, verification_url: &str) -> (String, String) {
     (callback.clone(), location(&resp))
 }
 
-fn error_code(location: &str) -> String {
+pub(crate) fn error_code(location: &str) -> String {
     location
         .strip_prefix("/discord/error?error=")
         .unwrap_or_else(|| panic!("not an error redirect: {location}"))

@@ -8,7 +8,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use testkit::{AppOptions, SmtpSink, TestApp, spawn_app, spawn_app_with};
 
-async fn upload(app: &TestApp, csv: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn upload(app: &TestApp, csv: Vec<u8>) -> reqwest::Response {
     let form = Form::new().part("file", Part::bytes(csv).file_name("users.csv"));
     app.post_admin("/api/upload-csv")
         .multipart(form)
@@ -17,7 +17,7 @@ async fn upload(app: &TestApp, csv: Vec<u8>) -> reqwest::Response {
         .expect("upload")
 }
 
-async fn users(app: &TestApp, query: &str) -> Value {
+pub(crate) async fn users(app: &TestApp, query: &str) -> Value {
     app.get_admin(&format!("/api/users{query}"))
         .send()
         .await
@@ -157,7 +157,7 @@ async fn oversized_chunked_uploads_get_413() {
 }
 
 /// The invitation token in a mail's text part.
-fn token_in(mail: &str) -> String {
+pub(crate) fn token_in(mail: &str) -> String {
     let (at, len) = ["Token: ", "token: ", "code: "]
         .iter()
         .find_map(|marker| mail.find(marker).map(|at| (at, marker.len())))
@@ -281,7 +281,7 @@ async fn invitations_are_mailed_verified_and_reissued() {
     assert_eq!(list["users"][0]["invitation"]["status"], "verified");
 }
 
-async fn invitee_with_token(app: &TestApp, email: &str) -> (i64, String) {
+pub(crate) async fn invitee_with_token(app: &TestApp, email: &str) -> (i64, String) {
     upload(app, format!("email\n{email}\n").into_bytes()).await;
     let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)

@@ -1,6 +1,7 @@
 //! Integration tests of the HTTP API: the app in-process on a free port, against real
 //! Postgres and Redis (see `testkit`).
 
+mod attacks;
 mod board;
 mod discord;
 mod docs;

@@ -17,7 +17,7 @@ async fn app() -> TestApp {
     .await
 }
 
-async fn login(app: &TestApp, account: &Account) -> reqwest::Response {
+pub(crate) async fn login(app: &TestApp, account: &Account) -> reqwest::Response {
     let token = app.fake_oauth().issue_access_token(account, CLIENT_ID);
     app.post("/api/login")
         .json(&json!({ "access_token": token }))
@@ -26,7 +26,7 @@ async fn login(app: &TestApp, account: &Account) -> reqwest::Response {
         .expect("login")
 }
 
-async fn signed_in(app: &TestApp, account: &Account) -> Value {
+pub(crate) async fn signed_in(app: &TestApp, account: &Account) -> Value {
     let resp = login(app, account).await;
     assert_eq!(resp.status(), StatusCode::OK);
     resp.json().await.expect("json")
@@ -34,7 +34,7 @@ async fn signed_in(app: &TestApp, account: &Account) -> Value {
 
 /// `POST /api/login/google`: the answer and the binding cookie it set (`name=value`), as a
 /// browser would keep it.
-async fn google_start(app: &TestApp) -> (Value, String) {
+pub(crate) async fn google_start(app: &TestApp) -> (Value, String) {
     let resp = app.post("/api/login/google").send().await.expect("start");
     assert_eq!(resp.status(), StatusCode::OK);
     let cookie = resp.headers()["set-cookie"]
@@ -53,7 +53,7 @@ fn claims_of(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("JSON")
 }
 
-async fn me(app: &TestApp, jwt: &str) -> reqwest::Response {
+pub(crate) async fn me(app: &TestApp, jwt: &str) -> reqwest::Response {
     app.get("/api/me")
         .bearer_auth(jwt)
         .send()

@@ -183,3 +183,172 @@ async fn finished_jobs_expire_so_memory_stays_bounded() {
         .expect("zcard");
     assert!(done_index <= 10, "done index is trimmed: {done_index}");
 }
+
+/// Issue 11, finding 2: every waiter used to open a pub/sub connection of its own, so 10,000
+/// anonymous `/api/login` requests reached Redis's client limit. Now every waiter of a
+/// producer shares one subscription: 500 waits cost two connections (the producer's and the
+/// subscription), and each is woken for its own job. Fails on d37e806 (502 connections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_share_one_subscription_and_each_wakes_for_its_own_job() {
+    let env = Env::new().await;
+    let upstream = testkit::redis_url()
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = testkit::TcpProxy::start(&upstream).await;
+    let client = redis::Client::open(format!("redis://{}", proxy.addr)).expect("client");
+    let producer = jobs::Producer::connect(client, &env.redis.prefix)
+        .await
+        .expect("producer")
+        .with_max_waiters(1_000);
+    let jobs: Vec<TestJob> = (0..500)
+        .map(|n| TestJob {
+            n,
+            behaviour: Behaviour::Succeed,
+        })
+        .collect();
+    let pushed = producer
+        .push_bulk(&jobs, PushOptions::default())
+        .await
+        .expect("push");
+    let waits: Vec<_> = pushed
+        .iter()
+        .map(|p| {
+            let producer = producer.clone();
+            let id = p.id().clone();
+            tokio::spawn(async move { producer.wait(QUEUE, &id, Duration::from_secs(30)).await })
+        })
+        .collect();
+    crate::support::eventually(Duration::from_secs(10), "all 500 waiting", async || {
+        producer.waiting() == 500
+    })
+    .await;
+    assert!(
+        proxy.connections() <= 2,
+        "{} connections for 500 waiters",
+        proxy.connections()
+    );
+    // Workers (on connections of their own) finish the jobs: every waiter gets its own.
+    let worker = env.worker(fast_config(), 32, Duration::from_secs(10));
+    for (wait, p) in waits.into_iter().zip(&pushed) {
+        let status = wait
+            .await
+            .expect("joined")
+            .expect("wait")
+            .unwrap_or_else(|| panic!("job {} not announced", p.id()));
+        assert_eq!(&status.id, p.id());
+        assert_eq!(status.state, JobState::Done);
+    }
+    worker.stop().await;
+    assert_eq!(producer.waiting(), 0, "finished waits leave the hub");
+    assert!(proxy.connections() <= 2, "{}", proxy.connections());
+}
+
+/// Beyond its maximum of waiters a producer refuses at once (the API then answers with the
+/// job id to poll) instead of holding one more request open.
+#[tokio::test]
+async fn a_full_hub_refuses_more_waiters_at_once() {
+    let env = Env::new().await;
+    let producer = env.producer.clone().with_max_waiters(2);
+    let pushed = producer
+        .push(&TestJob {
+            n: 1,
+            behaviour: Behaviour::Succeed,
+        })
+        .await
+        .expect("push");
+    let id = pushed.id().clone();
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let (producer, id) = (producer.clone(), id.clone());
+            tokio::spawn(async move { producer.wait(QUEUE, &id, Duration::from_secs(5)).await })
+        })
+        .collect();
+    crate::support::eventually(Duration::from_secs(5), "two waiting", async || {
+        producer.waiting() == 2
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let third = producer.wait(QUEUE, &id, Duration::from_secs(5)).await;
+    assert!(matches!(third, Err(jobs::QueueError::Busy)), "{third:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once"
+    );
+    let worker = env.worker(fast_config(), 2, Duration::from_secs(10));
+    for h in holders {
+        let status = h.await.expect("joined").expect("wait").expect("finished");
+        assert_eq!(status.state, JobState::Done);
+    }
+    worker.stop().await;
+}
+
+/// The shared subscription is re-established when Redis drops it, and no announcement made
+/// meanwhile is missed (every waiter re-reads its job after the reconnect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_subscription_comes_back_and_waiters_still_wake() {
+    let env = Env::new().await;
+    let upstream = testkit::redis_url()
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = testkit::TcpProxy::start(&upstream).await;
+    let client = redis::Client::open(format!("redis://{}", proxy.addr)).expect("client");
+    let producer = jobs::Producer::connect(client, &env.redis.prefix)
+        .await
+        .expect("producer");
+    let pushed = producer
+        .push(&TestJob {
+            n: 7,
+            behaviour: Behaviour::Succeed,
+        })
+        .await
+        .expect("push");
+    let wait = {
+        let (producer, id) = (producer.clone(), pushed.id().clone());
+        tokio::spawn(async move { producer.wait(QUEUE, &id, Duration::from_secs(30)).await })
+    };
+    crate::support::eventually(Duration::from_secs(5), "subscribed", async || {
+        proxy.connections() == 2
+    })
+    .await;
+    // Kill the subscription's connection at the server, as a failover or a restart would.
+    let mut admin = env.redis.connection().await;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .expect("client list");
+    let ours: Vec<String> = proxy
+        .upstream_addresses()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let subscriber = clients
+        .lines()
+        .find(|line| {
+            line.contains(" sub=1 ")
+                && line
+                    .split_whitespace()
+                    .any(|f| ours.iter().any(|a| f == format!("addr={a}")))
+        })
+        .and_then(|line| line.split_whitespace().find_map(|f| f.strip_prefix("id=")))
+        .expect("our subscription is listed")
+        .to_owned();
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(&subscriber)
+        .query_async(&mut admin)
+        .await
+        .expect("kill");
+    let worker = env.worker(fast_config(), 2, Duration::from_secs(10));
+    let status = wait
+        .await
+        .expect("joined")
+        .expect("wait")
+        .expect("announced after the reconnect");
+    assert_eq!(status.state, JobState::Done);
+    worker.stop().await;
+    assert!(proxy.connections() >= 3, "the subscription reconnected");
+}

@@ -1,0 +1,609 @@
+//! Issue 11: the gate, tried by a hostile stranger. Each test is one finding of the issue's
+//! review of d37e806, written as the attack; each failed there and holds now (the note on each
+//! says what d37e806 did).
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::oauth::{Account, CLIENT_ID};
+use testkit::{AppOptions, TestApp, spawn_app_with};
+
+use crate::discord::{browse, onboard};
+use crate::invitations::{invitee_with_token, upload};
+use crate::sessions::{google_start, me, signed_in};
+
+/// Behind a proxy on 127.0.0.1 that names the client in `X-Forwarded-For`, so one test can be
+/// many callers.
+fn behind_proxy() -> api::TrustedProxies {
+    api::TrustedProxies::parse("127.0.0.1").expect("proxies")
+}
+
+async fn linked_app(limits: api::Limits) -> TestApp {
+    spawn_app_with(AppOptions {
+        workers: true,
+        oauth: true,
+        limits,
+        trusted_proxies: behind_proxy(),
+        ..AppOptions::default()
+    })
+    .await
+}
+
+fn onboarding(app: &TestApp, from: &str, body: Value) -> reqwest::RequestBuilder {
+    app.post("/api/user/onboarding")
+        .header("x-forwarded-for", from)
+        .json(&body)
+}
+
+/// (verified, Discord subject, link confirmed) of a user.
+async fn gate_state(app: &TestApp, user_id: i64) -> (bool, Option<String>, bool) {
+    sqlx::query_as(
+        "SELECT u.verified, i.subject, COALESCE(i.confirmed_at IS NOT NULL, FALSE)
+         FROM users u LEFT JOIN identities i ON i.user_id = u.id AND i.provider = 'discord'
+         WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("user")
+}
+
+/// The mails written so far to `to` (the workers write `.eml` files without SMTP).
+fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(&app.mail_dir) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter(|m| m.contains(&format!("To: {to}")))
+        .collect()
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Finding 1. d37e806: the stranger's Discord link verified the invitee's row, the Member
+/// role followed, and the invitee was refused ("already verified with another Discord
+/// account").
+#[tokio::test]
+async fn a_stranger_onboarding_with_an_invitees_email_never_takes_their_place() {
+    let app = linked_app(api::Limits::default()).await;
+    let (invitee, token) = invitee_with_token(&app, "ivy@example.test").await;
+    // The stranger onboards with the invitee's address (in another case) and links their
+    // own Discord account with what the answer hands out.
+    let resp = onboarding(
+        &app,
+        "198.51.100.9",
+        json!({ "name": "Mallory", "email": "IVY@example.test", "communicationChannel": "discord" }),
+    )
+    .send()
+    .await
+    .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::OK, "seed 001's answer is kept");
+    let answer: Value = resp.json().await.expect("json");
+    app.fake_oauth()
+        .login_as(&Account::discord("9001", "mallory"));
+    let (_, destination) = browse(&app, answer["verification_url"].as_str().expect("url")).await;
+    assert_eq!(
+        destination,
+        "/discord/success?username=mallory&verify=email"
+    );
+    // …and the bot's fallback with the code: still nothing proven.
+    let resp = app
+        .post_admin("/api/discord/login")
+        .json(&json!({ "discord_id": "9001", "code": answer["auth_code"] }))
+        .send()
+        .await
+        .expect("login code");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        gate_state(&app, invitee).await,
+        (false, Some("9001".into()), false),
+        "linked, unconfirmed, nobody verified"
+    );
+    let name: Option<String> = sqlx::query_scalar("SELECT full_name FROM users WHERE id = $1")
+        .bind(invitee)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("name");
+    assert_eq!(name, None, "an invitee's row is not renamed by a stranger");
+    // The code that would confirm the link goes to the invitee's mailbox, not to the stranger.
+    eventually("a verification mail to the invitee", async || {
+        mails_to(&app, "ivy@example.test")
+            .iter()
+            .any(|m| m.contains("Verify your email"))
+    })
+    .await;
+    // The invitee verifies from their own Discord account: confirmed, and the stranger's
+    // unconfirmed link is gone.
+    let resp = app
+        .post_admin("/api/verify-discord")
+        .json(&json!({ "email": "ivy@example.test", "token": token, "discord_id": "9002" }))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        gate_state(&app, invitee).await,
+        (true, Some("9002".into()), true)
+    );
+    let member = store::users::by_discord(&app.db.pool, 9001)
+        .await
+        .expect("query");
+    assert_eq!(member, None, "the stranger's account is linked to nobody");
+}
+
+/// Finding 5, Discord. d37e806: a victim who opened the attacker's `verification_url` had
+/// their Discord account bound to the attacker's row for good, and their own link later
+/// failed (`verification_failed`).
+#[tokio::test]
+async fn a_linking_csrf_binds_nothing_for_good() {
+    let app = linked_app(api::Limits::default()).await;
+    let attacker = onboard(&app, "attacker@example.test").await;
+    let victim = Account::discord_with_email("9100", "victim", "victim@example.test");
+    app.fake_oauth().login_as(&victim);
+    let (_, destination) = browse(&app, attacker["verification_url"].as_str().expect("url")).await;
+    assert!(destination.ends_with("&verify=email"), "{destination}");
+    let attacker_id = attacker["user_id"].as_i64().expect("id");
+    assert_eq!(
+        gate_state(&app, attacker_id).await,
+        (false, Some("9100".into()), false),
+        "the attacker's row proves nothing"
+    );
+    // The victim links their own registration: Discord vouches for their address.
+    let own = onboard(&app, "victim@example.test").await;
+    let (_, destination) = browse(&app, own["verification_url"].as_str().expect("url")).await;
+    assert_eq!(destination, "/discord/success?username=victim");
+    let own_id = own["user_id"].as_i64().expect("id");
+    assert_eq!(
+        gate_state(&app, own_id).await,
+        (true, Some("9100".into()), true)
+    );
+    assert_eq!(gate_state(&app, attacker_id).await, (false, None, false));
+}
+
+/// Finding 5, Google. d37e806: posting another browser's code and state signed the victim in
+/// as the attacker.
+#[tokio::test]
+async fn a_google_sign_in_is_bound_to_the_browser_that_started_it() {
+    let app = linked_app(api::Limits::default()).await;
+    let (attacker_start, _attacker_cookie) = google_start(&app).await;
+    let cookie = app.post("/api/login/google").send().await.expect("start");
+    let set_cookie = cookie.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let victim_cookie = set_cookie.split(';').next().expect("pair").to_owned();
+    app.fake_oauth()
+        .login_as(&Account::google("g-evil", "attacker@example.test", true));
+    let resp = app
+        .client
+        .get(attacker_start["authorization_url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("authorize");
+    let landing =
+        url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
+    let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
+    let body = json!({ "code": query["code"], "state": query["state"] });
+    // The victim's browser, with no binding cookie or its own: refused, and no exchange.
+    for cookie in [None, Some(victim_cookie.as_str())] {
+        let mut req = app.post("/api/login").json(&body);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let resp = req.send().await.expect("login");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let err: Value = resp.json().await.expect("json");
+        assert!(
+            matches!(
+                err["code"].as_str(),
+                Some("state_not_bound" | "invalid_token")
+            ),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        app.fake_oauth().token_requests(),
+        0,
+        "the code was never spent"
+    );
+}
+
+/// Finding 7. d37e806: an access token kept working until `exp` (60 minutes) after logout
+/// and after refresh-token reuse revoked its session.
+#[tokio::test]
+async fn logout_and_a_revoked_session_end_access_tokens_at_once() {
+    let app = linked_app(api::Limits::default()).await;
+    let account = Account::google("g-out", "out@example.test", true);
+    let session = signed_in(&app, &account).await;
+    let jwt = session["access_token"].as_str().expect("jwt");
+    assert_eq!(me(&app, jwt).await.status(), StatusCode::OK);
+    let resp = app
+        .post("/api/logout")
+        .json(&json!({ "refresh_token": session["refresh_token"] }))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(me(&app, jwt).await.status(), StatusCode::UNAUTHORIZED);
+    // Reuse of a rotated refresh token revokes the family: its access tokens die too.
+    let session = signed_in(&app, &account).await;
+    let first = session["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let rotated: Value = app
+        .post("/api/refresh")
+        .json(&json!({ "refresh_token": first }))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    let fresh = rotated["access_token"].as_str().expect("jwt");
+    assert_eq!(me(&app, fresh).await.status(), StatusCode::OK);
+    let resp = app
+        .post("/api/refresh")
+        .json(&json!({ "refresh_token": first }))
+        .send()
+        .await
+        .expect("reuse");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    for token in [fresh, session["access_token"].as_str().expect("jwt")] {
+        assert_eq!(me(&app, token).await.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// Finding 8. d37e806: admin credentials could be guessed at any speed.
+#[tokio::test]
+async fn failed_admin_authentication_is_throttled_per_address() {
+    let app = linked_app(api::Limits {
+        admin_failures_per_ip: 3,
+        ..api::Limits::default()
+    })
+    .await;
+    let users = |from: &str, key: &str| {
+        app.get("/api/users")
+            .header("x-forwarded-for", from)
+            .header("x-api-key", key)
+            .send()
+    };
+    let guesser = "198.51.100.20";
+    // A right key works at once, also after a failure or two.
+    assert_eq!(
+        users(guesser, &app.api_key).await.expect("users").status(),
+        StatusCode::OK
+    );
+    for _ in 0..3 {
+        let resp = users(guesser, "guess-guess-guess").await.expect("users");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Over the limit: refused before anything is looked at, whatever the credential.
+    let resp = users(guesser, &app.api_key).await.expect("users");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    let resp = app
+        .get("/api/users")
+        .header("x-forwarded-for", guesser)
+        .bearer_auth("cnc_guess")
+        .send()
+        .await
+        .expect("users");
+    assert_eq!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "API tokens share it"
+    );
+    let resp = app
+        .client
+        .get(format!("{}/api/v1/queues", app.board_address))
+        .header("x-forwarded-for", guesser)
+        .basic_auth("admin", Some(&app.api_key))
+        .send()
+        .await
+        .expect("board");
+    assert_eq!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the board shares it"
+    );
+    // The right key from anywhere else is not affected.
+    let resp = users("203.0.113.20", &app.api_key).await.expect("users");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Finding 2 (onboarding). d37e806: no limit at all; any address could be mailed without end.
+#[tokio::test]
+async fn onboarding_is_limited_per_address_per_email_and_its_mails_per_recipient() {
+    let app = linked_app(api::Limits {
+        onboardings_per_ip: 4,
+        onboardings_per_email: 3,
+        mails_per_address: 2,
+        ..api::Limits::default()
+    })
+    .await;
+    let person = |email: &str, channel: &str| json!({ "name": "Someone", "email": email, "communicationChannel": channel });
+    // Mails to one address: two go out, then the next onboarding that would mail it is
+    // refused before anything is queued.
+    for from in ["198.51.100.1", "198.51.100.2"] {
+        let resp = onboarding(&app, from, person("target@example.test", "email"))
+            .send()
+            .await
+            .expect("onboarding");
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    eventually("two mails to the target", async || {
+        mails_to(&app, "target@example.test").len() == 2
+    })
+    .await;
+    let resp = onboarding(&app, "198.51.100.3", person("target@example.test", "email"))
+        .send()
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    // Per email, from anywhere: the 4th onboarding of one address is refused.
+    let resp = onboarding(
+        &app,
+        "198.51.100.4",
+        person("target@example.test", "discord"),
+    )
+    .send()
+    .await
+    .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Per address, whatever the emails: the 5th from one address is refused.
+    for n in 0..4 {
+        let resp = onboarding(
+            &app,
+            "203.0.113.1",
+            person(&format!("p{n}@example.test"), "web"),
+        )
+        .send()
+        .await
+        .expect("onboarding");
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let resp = onboarding(&app, "203.0.113.1", person("p9@example.test", "web"))
+        .send()
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The two mails went out, and they carry no text the requester chose.
+    eventually("two mails to the target", async || {
+        mails_to(&app, "target@example.test").len() == 2
+    })
+    .await;
+    for mail in mails_to(&app, "target@example.test") {
+        assert!(
+            !mail.contains("Someone"),
+            "the requester's name is not mailed"
+        );
+    }
+}
+
+/// Finding 2 (sign-in). d37e806: each junk `access_token` pushed a job and held the request
+/// up to 10 s, without limit.
+#[tokio::test]
+async fn junk_sign_ins_share_a_job_per_token_and_are_limited_per_address() {
+    // No workers: the exchanges stay queued.
+    let app = spawn_app_with(AppOptions {
+        oauth: true,
+        job_wait: Duration::from_millis(300),
+        trusted_proxies: behind_proxy(),
+        limits: api::Limits {
+            sign_ins_per_ip: 5,
+            ..api::Limits::default()
+        },
+        ..AppOptions::default()
+    })
+    .await;
+    let login = |token: &str, from: &str| {
+        app.post("/api/login")
+            .header("x-forwarded-for", from)
+            .json(&json!({ "access_token": token }))
+            .send()
+    };
+    let (a, b) = tokio::join!(
+        login("junk-1", "198.51.100.1"),
+        login("junk-1", "198.51.100.2")
+    );
+    let (a, b): (Value, Value) = (
+        a.expect("login").json().await.expect("json"),
+        b.expect("login").json().await.expect("json"),
+    );
+    assert_eq!(a["job_id"], b["job_id"], "one job for one token");
+    let depth = app
+        .producer
+        .depth("exchange_oauth_code")
+        .await
+        .expect("depth");
+    assert_eq!(depth.waiting, 1);
+    for n in 0..5 {
+        let resp = login(&format!("junk-x{n}"), "203.0.113.9")
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    }
+    let resp = login("junk-y", "203.0.113.9").await.expect("login");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    // The Discord callback counts against the same budget.
+    let resp = app
+        .get("/api/discord/callback?code=x&state=y")
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Finding 2 (waiters). Beyond its maximum of waiting requests the API answers at once with
+/// the job id instead of holding one more request open.
+#[tokio::test]
+async fn a_full_waiting_room_answers_with_the_job_at_once() {
+    let app = spawn_app_with(AppOptions {
+        oauth: true,
+        job_wait: Duration::from_secs(3),
+        max_waiters: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    let login = |token: &'static str| {
+        let req = app
+            .post("/api/login")
+            .json(&json!({ "access_token": token }));
+        async move {
+            let started = Instant::now();
+            let resp = req.send().await.expect("login");
+            (resp.status(), started.elapsed())
+        }
+    };
+    let ((a, a_took), (b, b_took)) = tokio::join!(login("wait-a"), login("wait-b"));
+    assert_eq!((a, b), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    let (quick, slow) = if a_took < b_took {
+        (a_took, b_took)
+    } else {
+        (b_took, a_took)
+    };
+    assert!(slow >= Duration::from_secs(2), "one waited: {slow:?}");
+    assert!(
+        quick < Duration::from_secs(1),
+        "the other was answered at once: {quick:?}"
+    );
+}
+
+/// Finding 9. d37e806: lists and bracketed addresses were accepted (the first two then
+/// dead-lettered a mail job with an ERROR line, the last mailed `x@x.com` as a second
+/// account), and one mailbox spelled two ways made two accounts.
+#[tokio::test]
+async fn an_email_is_one_bare_address_in_one_canonical_form() {
+    let app = linked_app(api::Limits::default()).await;
+    for bad in [
+        "a@x.com,b@evil.test",
+        "x@x.com>",
+        "<x@x.com>",
+        "Ada <x@x.com>",
+        "x@x.com\nBcc: y@evil.test",
+    ] {
+        let resp = app
+            .post("/api/user/onboarding")
+            .json(&json!({ "name": "A", "email": bad }))
+            .send()
+            .await
+            .expect("onboarding");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    let csv = "email\n\"a@x.com,b@evil.test\"\nx@x.com>\n<x@x.com>\nok@x.com\n";
+    let report: Value = upload(&app, csv.as_bytes().to_vec())
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (report["invalid"].as_u64(), report["created"].as_u64()),
+        (Some(3), Some(1))
+    );
+    // One mailbox, two spellings of its domain: one account, stored in ASCII form.
+    let first = onboard(&app, "Ada@EXÄMPLE.org").await;
+    let second = onboard(&app, "ada@xn--exmple-cua.org").await;
+    assert_eq!(first["user_id"], second["user_id"]);
+    let stored: String = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+        .bind(first["user_id"].as_i64().expect("id"))
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("email");
+    assert_eq!(stored, "Ada@xn--exmple-cua.org");
+}
+
+/// Finding 10. d37e806: the limit counted the TCP peer: behind a proxy every user shared one
+/// bucket, and each IPv6 /128 was its own.
+#[tokio::test]
+async fn limits_count_the_client_behind_trusted_proxies_and_ipv6_per_64() {
+    let limits = api::Limits {
+        onboardings_per_ip: 2,
+        ..api::Limits::default()
+    };
+    let person = |n: u32| json!({ "name": "N", "email": format!("n{n}@example.test") });
+    // Not a trusted proxy: a forged X-Forwarded-For buys nothing.
+    let direct = spawn_app_with(AppOptions {
+        limits,
+        ..AppOptions::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        let resp = onboarding(&direct, &format!("10.0.0.{n}"), person(n))
+            .send()
+            .await
+            .expect("onboarding");
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    // Behind a trusted proxy: each client its own bucket; an IPv6 /64 one bucket.
+    let proxied = spawn_app_with(AppOptions {
+        limits,
+        trusted_proxies: behind_proxy(),
+        ..AppOptions::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for (n, from) in [
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "2001:db8:5:6::1",
+        "2001:db8:5:6:ffff::2",
+        "2001:db8:5:6:aaaa::3",
+        "2001:db8:5:7::1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let resp = onboarding(&proxied, from, person(n as u32 + 10))
+            .send()
+            .await
+            .expect("onboarding");
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 200]);
+}
+
+/// Finding 4 (the provider call). d37e806 sent the Google access token in the tokeninfo URL.
+#[tokio::test]
+async fn google_access_tokens_never_travel_in_a_url() {
+    let app = linked_app(api::Limits::default()).await;
+    let account = Account::google("g-url", "url@example.test", true);
+    let token = app.fake_oauth().issue_access_token(&account, CLIENT_ID);
+    let resp = app
+        .post("/api/login")
+        .json(&json!({ "access_token": token }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.fake_oauth().tokens_in_urls(), 0);
+    // The fake refuses a token in the URL, so a regression cannot pass quietly.
+    let resp = app
+        .client
+        .get(format!(
+            "{}/tokeninfo?access_token={token}",
+            app.fake_oauth().url
+        ))
+        .send()
+        .await
+        .expect("tokeninfo");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.fake_oauth().tokens_in_urls(), 1);
+}
