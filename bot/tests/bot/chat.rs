@@ -264,8 +264,10 @@ async fn login_codes_link_the_account_once() {
         })
         .await;
     let answer = requests.iter().find(|r| r.path == edit).expect("edit");
+    // A code proves the Discord account, not the email: linked, and told to finish with the
+    // code mailed to the address.
     assert!(
-        answer.content().contains("verified"),
+        answer.content().contains("linked") && answer.content().contains("/verify"),
         "{}",
         answer.content()
     );
@@ -273,10 +275,44 @@ async fn login_codes_link_the_account_once() {
         requests.iter().any(|r| r.path.contains("/callback")),
         "deferred first"
     );
-    let owner = store::identities::user_of_discord(&world.db.pool, "504")
+    let owner = store::identities::discord_owner(&world.db.pool, "504")
         .await
-        .expect("query");
-    assert_eq!(owner, Some(user));
+        .expect("query")
+        .expect("linked");
+    assert_eq!((owner.user_id, owner.confirmed), (user, false));
+    // The code mailed to the address, typed from this Discord account, confirms the link.
+    let (_, mailed) = store::one_time_tokens::issue(
+        &world.db.pool,
+        user,
+        "email_verification",
+        std::time::Duration::from_secs(600),
+        store::one_time_tokens::Earlier::Keep,
+    )
+    .await
+    .expect("verification code");
+    let dm504 = FakeDiscord::dm_channel(504);
+    world.discord.message(
+        504,
+        dm504,
+        None,
+        &format!("/verify code@example.test {mailed}"),
+        false,
+    );
+    world
+        .discord
+        .wait_for("the confirmation", WAIT, |_| {
+            world
+                .discord
+                .posts(dm504)
+                .iter()
+                .any(|p| p.content().contains("verified"))
+        })
+        .await;
+    let owner = store::identities::discord_owner(&world.db.pool, "504")
+        .await
+        .expect("query")
+        .expect("linked");
+    assert_eq!((owner.user_id, owner.confirmed), (user, true));
     // The code works once, and by text too: a second use is refused.
     world.discord.message(
         505,

@@ -437,3 +437,149 @@ async fn force_verify_gives_the_role() {
         .await;
     gate_until(&world, 612, |g| g.status == "verified").await;
 }
+
+/// The answer a slash command got (the edit of its deferred response), once it came.
+async fn slash_answer(world: &World, interaction: &str) -> String {
+    let edit = format!("/webhooks/100/{interaction}/messages/@original");
+    let requests = world
+        .discord
+        .wait_for("the answer", WAIT, |r| r.iter().any(|r| r.path == edit))
+        .await;
+    requests
+        .iter()
+        .find(|r| r.path == edit)
+        .expect("edit")
+        .content()
+        .to_owned()
+}
+
+fn granted(world: &World, user: u64) -> bool {
+    world
+        .discord
+        .requests()
+        .iter()
+        .any(|r| r.method == "PUT" && r.path == role_grant(user))
+}
+
+/// Issue 11, finding 1, at the gate. d37e806: a stranger who onboarded with an invitee's
+/// address got a `/login` code for the invitee's row; `/login` from the stranger's Discord
+/// account verified that row and the Member role followed, and the real invitee was refused
+/// ("already verified with another Discord account") and kicked at the deadline.
+#[tokio::test]
+async fn a_strangers_login_code_gives_no_role_and_the_invitee_still_gets_in() {
+    let world = World::start(Options {
+        verification_timeout: Duration::from_secs(4),
+        ..Options::default()
+    })
+    .await;
+    let token = world.invitee("ivy@example.test").await;
+    // What anonymous onboarding hands out for the invitee's row.
+    let onboarded = store::users::onboard(
+        &world.db.pool,
+        &store::users::Onboarding {
+            email: "ivy@example.test",
+            full_name: "Mallory",
+            personality: None,
+            channel: "discord",
+        },
+    )
+    .await
+    .expect("onboard");
+    let code = store::one_time_tokens::issue_login_code(
+        &world.db.pool,
+        onboarded.user_id,
+        Duration::from_secs(600),
+    )
+    .await
+    .expect("code");
+    let (stranger, invitee) = (620, 621);
+    world.discord.member_joins(stranger, false);
+    gate_until(&world, stranger, |g| g.in_guild).await;
+    let interaction = world.discord.slash(
+        stranger,
+        "login",
+        json!([{ "name": "code", "type": 3, "value": code }]),
+        Some("0"),
+    );
+    let answer = slash_answer(&world, &interaction).await;
+    assert!(answer.contains("/verify"), "told to finish by mail: {answer}");
+    // The invitee joins and answers the gate's DM with their own token.
+    world.discord.member_joins(invitee, false);
+    let dm = FakeDiscord::dm_channel(invitee);
+    world
+        .discord
+        .wait_for("the instructions", WAIT, |_| {
+            !world.discord.posts(dm).is_empty()
+        })
+        .await;
+    world
+        .discord
+        .message(invitee, dm, None, &format!("ivy@example.test {token}"), false);
+    world
+        .discord
+        .wait_for("the invitee's role", WAIT, |_| granted(&world, invitee))
+        .await;
+    // The stranger never got the role, is linked to nobody, and is kicked at the deadline.
+    world
+        .discord
+        .wait_for("the stranger's kick", WAIT, |r| {
+            r.iter()
+                .any(|r| r.method == "DELETE" && r.path == kick(stranger))
+        })
+        .await;
+    assert!(!granted(&world, stranger));
+    assert!(world.discord.is_member(invitee), "the invitee stays");
+    let owner = store::identities::user_of_discord(&world.db.pool, &stranger.to_string())
+        .await
+        .expect("query");
+    assert_eq!(owner, None);
+}
+
+/// Issue 11, finding 3. d37e806: five `/verify email:victim token:x` from any Discord account
+/// (or DMs) consumed the invitee's token for good.
+#[tokio::test]
+async fn a_stranger_failing_on_an_invitees_email_never_stops_the_invitee() {
+    let world = World::start(Options::default()).await;
+    let token = world.invitee("vic@example.test").await;
+    let stranger = 630;
+    let guess = |n: u32| {
+        world.discord.slash(
+            stranger,
+            "verify",
+            json!([{ "name": "email", "type": 3, "value": "vic@example.test" },
+                   { "name": "token", "type": 3, "value": format!("guess{n}") }]),
+            None,
+        )
+    };
+    for n in 0..5 {
+        let answer = slash_answer(&world, &guess(n)).await;
+        assert!(answer.contains("do not match"), "{answer}");
+    }
+    // Locked out of this email, right token or not.
+    let locked = world.discord.slash(
+        stranger,
+        "verify",
+        json!([{ "name": "email", "type": 3, "value": "vic@example.test" },
+               { "name": "token", "type": 3, "value": token }]),
+        None,
+    );
+    let answer = slash_answer(&world, &locked).await;
+    assert!(answer.contains("too many wrong tokens"), "{answer}");
+    // The invitee, from their own account, verifies at once.
+    let invitee = 631;
+    world.discord.member_joins(invitee, false);
+    let dm = FakeDiscord::dm_channel(invitee);
+    world
+        .discord
+        .wait_for("the instructions", WAIT, |_| {
+            !world.discord.posts(dm).is_empty()
+        })
+        .await;
+    world
+        .discord
+        .message(invitee, dm, None, &format!("vic@example.test {token}"), false);
+    world
+        .discord
+        .wait_for("the invitee's role", WAIT, |_| granted(&world, invitee))
+        .await;
+}
