@@ -5,4 +5,5 @@ mod cli;
 mod containers;
 mod openapi;
 mod queue;
+mod secrets;
 mod traces;
