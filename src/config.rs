@@ -2015,6 +2015,59 @@ mod tests {
     }
 
     #[test]
+    fn limits_keys_and_proxies_are_read_and_checked() {
+        let c = load(
+            &[
+                ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1, fd00::/8"),
+                ("SEALING_KEY", "s".repeat(32).as_str()),
+                ("SEALING_KEY_PREVIOUS", "old-key-one, old-key-two"),
+                ("ONBOARDINGS_PER_IP_PER_HOUR", "7"),
+                ("RATE_LIMIT_WINDOW_SECONDS", "60"),
+                ("MAX_JOB_WAITERS", "50"),
+            ],
+            Some("limits:\n  admin_failures_per_ip: 4\n  onboardings_per_ip_per_hour: 99\n"),
+        )
+        .expect("valid");
+        assert!(
+            c.security
+                .trusted_proxies
+                .contains("10.1.2.3".parse().expect("ip"))
+        );
+        assert!(
+            !c.security
+                .trusted_proxies
+                .contains("11.0.0.1".parse().expect("ip"))
+        );
+        assert_eq!(c.security.sealing_key_previous.len(), 2);
+        let api = c.limits.api();
+        assert_eq!(
+            api.onboardings_per_ip, 7,
+            "the environment wins over the file"
+        );
+        assert_eq!(api.admin_failures_per_ip, 4);
+        assert_eq!(api.window, Duration::from_secs(60));
+        assert_eq!(c.limits.max_job_waiters, 50);
+        for (pairs, setting) in [
+            (
+                &[("TRUSTED_PROXIES", "10.0.0.0/8, a-proxy")][..],
+                "TRUSTED_PROXIES",
+            ),
+            (&[("SEALING_KEY", "short")][..], "SEALING_KEY"),
+            (&[("SIGN_INS_PER_IP", "0")][..], "SIGN_INS_PER_IP"),
+            (&[("MAX_JOB_WAITERS", "none")][..], "MAX_JOB_WAITERS"),
+            (
+                &[("RATE_LIMIT_WINDOW_SECONDS", "0")][..],
+                "RATE_LIMIT_WINDOW_SECONDS",
+            ),
+        ] {
+            let e = error(pairs, None);
+            assert!(e.starts_with(&format!("invalid setting {setting}")), "{e}");
+        }
+        let e = error(&[("SEALING_KEY", "short-sealing-secret")], None);
+        assert!(!e.contains("short-sealing-secret"), "{e}");
+    }
+
+    #[test]
     fn the_example_file_is_valid_and_shows_the_defaults() {
         let text = include_str!("../concierge.example.yaml");
         let example = load(&[], Some(text)).expect("concierge.example.yaml loads");

@@ -39,16 +39,27 @@ fn escape(s: &str) -> String {
 #[handler]
 pub(crate) fn success(Query(q): Query<HashMap<String, String>>) -> Html<String> {
     let name = q.get("username").map(String::as_str).unwrap_or("");
+    let hello = if name.is_empty() {
+        String::new()
+    } else {
+        format!(", {name}")
+    };
+    // `verify=email`: Discord did not vouch for the registration's address, so the link
+    // counts once its owner sends the bot the code we mailed.
+    if q.get("verify").map(String::as_str) == Some("email") {
+        return page(
+            "Discord account linked",
+            &format!(
+                "Your Discord account is linked{hello}. One step left: we mailed a code to the \
+                 address you registered with; send it to the bot from this Discord account \
+                 (`/verify <email> <code>`) and you are verified."
+            ),
+            false,
+        );
+    }
     page(
         "Discord account linked",
-        &format!(
-            "You are verified{}. You can go back to Discord and talk to the bot.",
-            if name.is_empty() {
-                String::new()
-            } else {
-                format!(", {name}")
-            }
-        ),
+        &format!("You are verified{hello}. You can go back to Discord and talk to the bot."),
         false,
     )
 }

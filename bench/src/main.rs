@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+mod login_storm;
+
 #[derive(Debug, Parser)]
 #[command(about = "Benchmark the job queue against apalis-redis 1.0 and redis-benchmark")]
 struct Args {
@@ -46,6 +48,19 @@ struct Args {
     /// Run only the scaling case: 1, 2 and 4 `concierge worker` processes on one queue.
     #[arg(long)]
     only_scaling: bool,
+    /// Run only the login storm: concurrent `/api/login` waits against `concierge api` and
+    /// `concierge worker` (issue 11), with a probe drain beside them.
+    #[arg(long)]
+    only_login_storm: bool,
+    /// Requests of the login storm.
+    #[arg(long, default_value_t = 5_000)]
+    storm_requests: usize,
+    /// Postgres for the login storm's API (created and migrated if missing).
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432/concierge_bench"
+    )]
+    database_url: String,
 }
 
 /// The no-op job both backends run.
@@ -542,6 +557,24 @@ impl Bench {
         Ok(())
     }
 
+    /// Issue 11's anonymous-cost case (see `login_storm`).
+    async fn login_storm(&mut self) -> anyhow::Result<()> {
+        let binary = self.concierge_binary();
+        let prefix = format!("{}:storm", self.prefix);
+        let storm = login_storm::Storm {
+            binary: &binary,
+            redis_url: &self.args.redis_url,
+            database_url: &self.args.database_url,
+            prefix: &prefix,
+            requests: self.args.storm_requests,
+            probe_jobs: if self.args.quick { 20_000 } else { 100_000 },
+        };
+        let result = storm.run().await;
+        self.forget_keys_with_prefix(&prefix)?;
+        self.record(result?);
+        Ok(())
+    }
+
     fn forget_keys_with_prefix(&self, prefix: &str) -> anyhow::Result<()> {
         let mut conn = self.client.get_connection()?;
         let keys: Vec<String> = redis::cmd("KEYS")
@@ -777,6 +810,10 @@ async fn main() -> anyhow::Result<()> {
         case!("scaling", "concierge", bench.scaling().await);
         return Ok(());
     }
+    if bench.args.only_login_storm {
+        case!("login_storm", "concierge", bench.login_storm().await);
+        return Ok(());
+    }
     case!("redis_benchmark", "redis", bench.redis_benchmark());
     for &subject in &subjects {
         let name = subject.name();
@@ -831,6 +868,7 @@ async fn main() -> anyhow::Result<()> {
     if !bench.args.only_apalis_redis {
         case!("worker_rss", "concierge", bench.worker_rss().await);
         case!("scaling", "concierge", bench.scaling().await);
+        case!("login_storm", "concierge", bench.login_storm().await);
     }
     // Leave nothing behind.
     let mut conn = bench.client.get_connection()?;

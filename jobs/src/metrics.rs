@@ -81,6 +81,8 @@ pub struct Metrics {
     pub provider_calls: Family<ProviderLabels, Counter>,
     pub queue_jobs: Family<QueueStateLabels, Gauge>,
     pub queue_oldest_age: Family<QueueLabels, Gauge>,
+    /// Requests of this process waiting for a job's result (all on one Redis subscription).
+    pub job_waiters: Gauge,
     registry: Registry,
 }
 
@@ -95,6 +97,7 @@ impl Metrics {
         let provider_calls = Family::default();
         let queue_jobs = Family::default();
         let queue_oldest_age = Family::default();
+        let job_waiters = Gauge::default();
         let mut registry = Registry::with_prefix("concierge");
         registry.register(
             "http_requests",
@@ -133,6 +136,11 @@ impl Metrics {
             "Age of the oldest unfinished job of a queue",
             queue_oldest_age.clone(),
         );
+        registry.register(
+            "job_waiters",
+            "Requests of this process waiting for a job's result",
+            job_waiters.clone(),
+        );
         Self {
             http_requests,
             http_duration,
@@ -143,6 +151,7 @@ impl Metrics {
             provider_calls,
             queue_jobs,
             queue_oldest_age,
+            job_waiters,
             registry,
         }
     }
@@ -170,6 +179,7 @@ pub fn provider_call(provider: &str, outcome: &str) {
 pub async fn render(producer: Option<&Producer>) -> String {
     let metrics = global();
     if let Some(producer) = producer {
+        metrics.job_waiters.set(producer.waiting() as i64);
         for queue in crate::QUEUES {
             if let Ok(depth) = producer.depth(queue).await {
                 let set = |state: &str, value: u64| {

@@ -36,7 +36,12 @@ async fn everything_in_redis(prefix: &str) -> String {
         let value: redis::Value = match kind.as_str() {
             "string" => redis::cmd("GET").arg(&key).query_async(&mut conn).await,
             "hash" => redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await,
-            "set" => redis::cmd("SMEMBERS").arg(&key).query_async(&mut conn).await,
+            "set" => {
+                redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+            }
             "zset" => {
                 redis::cmd("ZRANGE")
                     .arg(&key)
@@ -106,8 +111,11 @@ async fn no_secret_reaches_redis_logs_spans_or_admin_views() {
     let db = TestDb::new().await;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let marker = |what: &str| format!("MARKER{what}{run}");
-    let (admin_key, sealing_key, jwt_secret) =
-        (marker("ADMIN"), marker("SEALING"), marker("JWTSECRETXXXXXXXXX"));
+    let (admin_key, sealing_key, jwt_secret) = (
+        marker("ADMIN"),
+        marker("SEALING"),
+        marker("JWTSECRETXXXXXXXXX"),
+    );
     let prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
     let token_url = format!("{}/oauth2/token", fake.url);
     let userinfo = format!("{}/userinfo", fake.url);
@@ -131,7 +139,10 @@ async fn no_secret_reaches_redis_logs_spans_or_admin_views() {
             ("GOOGLE_TOKENINFO_URL", "http://127.0.0.1:9/tokeninfo"),
             ("DISCORD_CLIENT_ID", CLIENT_ID),
             ("DISCORD_CLIENT_SECRET", CLIENT_SECRET),
-            ("DISCORD_REDIRECT_URI", "http://127.0.0.1:9/api/discord/callback"),
+            (
+                "DISCORD_REDIRECT_URI",
+                "http://127.0.0.1:9/api/discord/callback",
+            ),
             ("DISCORD_TOKEN_URL", token_url.as_str()),
         ],
     );
@@ -248,19 +259,39 @@ async fn no_secret_reaches_redis_logs_spans_or_admin_views() {
         if list.as_array().is_some_and(|j| !j.is_empty()) {
             break list;
         }
-        assert!(Instant::now() < deadline, "the failing sign-in never died: {text}");
+        assert!(
+            Instant::now() < deadline,
+            "the failing sign-in never died: {text}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let dead_id = dead[0]["id"].as_str().expect("id").to_owned();
     let mut views = vec![serde_json::to_string(&dead).expect("text")];
-    views.push(admin(format!("/api/admin/queues/exchange_oauth_code/jobs/{dead_id}")).await);
+    views.push(
+        admin(format!(
+            "/api/admin/queues/exchange_oauth_code/jobs/{dead_id}"
+        ))
+        .await,
+    );
     assert!(
         views[1].contains("\"error\":\"") && !views[1].contains("\"error\":null"),
         "the error was stored: {}",
         views[1]
     );
-    for state in ["waiting", "running", "scheduled", "retrying", "done", "dead"] {
-        views.push(admin(format!("/api/admin/queues/exchange_oauth_code/jobs?state={state}")).await);
+    for state in [
+        "waiting",
+        "running",
+        "scheduled",
+        "retrying",
+        "done",
+        "dead",
+    ] {
+        views.push(
+            admin(format!(
+                "/api/admin/queues/exchange_oauth_code/jobs?state={state}"
+            ))
+            .await,
+        );
         views.push(admin(format!("/api/admin/queues/send_email/jobs?state={state}")).await);
     }
     let redis_text = everything_in_redis(&prefix).await;
@@ -270,7 +301,10 @@ async fn no_secret_reaches_redis_logs_spans_or_admin_views() {
     assert!(!spans.is_empty(), "spans were exported");
     let spans_text = format!("{spans:?}");
     let logs = all.seen.join("\n");
-    assert!(logs.contains("exchange_oauth_code"), "the logs saw the jobs");
+    assert!(
+        logs.contains("exchange_oauth_code"),
+        "the logs saw the jobs"
+    );
 
     for secret in [
         &google_token,
@@ -335,7 +369,11 @@ async fn each_role_holds_only_its_own_keys() {
     });
     worker.signal("TERM");
     assert_eq!(worker.wait_exit(Duration::from_secs(20)), 0);
-    assert_eq!(secrets(&cli), ["sealing_key"], "a worker holds no admin key");
+    assert_eq!(
+        secrets(&cli),
+        ["sealing_key"],
+        "a worker holds no admin key"
+    );
     // The API needs all three.
     let cli = Cli::new();
     let (mut api, _) = start_serving_with(&cli, "api", &db, &[]);
@@ -346,7 +384,11 @@ async fn each_role_holds_only_its_own_keys() {
     let admin = std::fs::read_to_string(cli.dir.join("data/secrets/secret_key")).expect("key");
     let sealing = std::fs::read_to_string(cli.dir.join("data/secrets/sealing_key")).expect("key");
     let sealed = Sealer::provider_tokens(&Secret::new(sealing.trim())).seal("refresh-token");
-    assert!(Sealer::provider_tokens(&Secret::new(admin.trim())).open(&sealed).is_err());
+    assert!(
+        Sealer::provider_tokens(&Secret::new(admin.trim()))
+            .open(&sealed)
+            .is_err()
+    );
 }
 
 /// Rotation: values sealed under the previous key stay readable while it is listed in
@@ -358,10 +400,11 @@ async fn the_sealing_key_rotates_without_losing_sealed_tokens() {
     let old = Secret::new("o".repeat(40));
     let new = Secret::new("n".repeat(40));
     let lost = Secret::new("l".repeat(40));
-    let user: i64 = sqlx::query_scalar("INSERT INTO users (email) VALUES ('r@example.test') RETURNING id")
-        .fetch_one(&db.pool)
-        .await
-        .expect("user");
+    let user: i64 =
+        sqlx::query_scalar("INSERT INTO users (email) VALUES ('r@example.test') RETURNING id")
+            .fetch_one(&db.pool)
+            .await
+            .expect("user");
     for (subject, provider, key) in [("1", "discord", &old), ("2", "google", &lost)] {
         let sealer = Sealer::provider_tokens(key);
         sqlx::query(
@@ -392,7 +435,11 @@ async fn the_sealing_key_rotates_without_losing_sealed_tokens() {
             )
             .output()
             .expect("run reseal");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).expect("one JSON line")
     };
     assert_eq!(

@@ -502,7 +502,10 @@ async fn a_strangers_login_code_gives_no_role_and_the_invitee_still_gets_in() {
         Some("0"),
     );
     let answer = slash_answer(&world, &interaction).await;
-    assert!(answer.contains("/verify"), "told to finish by mail: {answer}");
+    assert!(
+        answer.contains("/verify"),
+        "told to finish by mail: {answer}"
+    );
     // The invitee joins and answers the gate's DM with their own token.
     world.discord.member_joins(invitee, false);
     let dm = FakeDiscord::dm_channel(invitee);
@@ -512,9 +515,13 @@ async fn a_strangers_login_code_gives_no_role_and_the_invitee_still_gets_in() {
             !world.discord.posts(dm).is_empty()
         })
         .await;
-    world
-        .discord
-        .message(invitee, dm, None, &format!("ivy@example.test {token}"), false);
+    world.discord.message(
+        invitee,
+        dm,
+        None,
+        &format!("ivy@example.test {token}"),
+        false,
+    );
     world
         .discord
         .wait_for("the invitee's role", WAIT, |_| granted(&world, invitee))
@@ -575,9 +582,13 @@ async fn a_stranger_failing_on_an_invitees_email_never_stops_the_invitee() {
             !world.discord.posts(dm).is_empty()
         })
         .await;
-    world
-        .discord
-        .message(invitee, dm, None, &format!("vic@example.test {token}"), false);
+    world.discord.message(
+        invitee,
+        dm,
+        None,
+        &format!("vic@example.test {token}"),
+        false,
+    );
     world
         .discord
         .wait_for("the invitee's role", WAIT, |_| granted(&world, invitee))

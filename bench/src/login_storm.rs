@@ -1,0 +1,281 @@
+//! The anonymous-cost case of issue 11: thousands of `/api/login` requests with junk access
+//! tokens, each held while its `exchange_oauth_code` job waits for a Google that never
+//! answers, against the release `concierge api` and `concierge worker` processes. It shows
+//! how many Redis connections the waits cost, that the API keeps answering, and how fast the
+//! workers drain other queues meanwhile (a probe run during the storm beside one before it).
+//!
+//! Every request names a client of its own in `X-Forwarded-For` (the API trusts the bench on
+//! 127.0.0.1 as its proxy): per-address limits are not what is measured here.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+/// What the storm needs besides the bench's own settings.
+pub struct Storm<'a> {
+    pub binary: &'a std::path::Path,
+    pub redis_url: &'a str,
+    pub database_url: &'a str,
+    pub prefix: &'a str,
+    pub requests: usize,
+    pub probe_jobs: u64,
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn connected_clients(client: &redis::Client) -> anyhow::Result<u64> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query_async(&mut conn)
+        .await?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no connected_clients in INFO")
+}
+
+/// A TCP port that accepts and never answers: Google, as slow as it gets.
+async fn black_hole() -> anyhow::Result<u16> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    Ok(port)
+}
+
+impl Storm<'_> {
+    fn command(&self, role: &str, tokeninfo: &str) -> Command {
+        let mut cmd = Command::new(self.binary);
+        cmd.arg(role)
+            .env("DATABASE_URL", self.database_url)
+            .env("REDIS_URL", self.redis_url)
+            .env("REDIS_KEY_PREFIX", self.prefix)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("BOARD_PORT", "0")
+            .env("WORKER_METRICS_PORT", "0")
+            .env("LOG_FORMAT", "json")
+            .env("SECRET_KEY", "bench-admin-key-0123456789")
+            .env("JWT_SECRET", "bench-jwt-secret-0123456789abcdef0123")
+            .env("SEALING_KEY", "bench-sealing-key-0123456789abcdef01")
+            .env("GOOGLE_CLIENT_ID", "bench-client")
+            .env("GOOGLE_CLIENT_SECRET", "bench-secret")
+            .env("GOOGLE_REDIRECT_URI", "http://127.0.0.1:9/landing")
+            .env("GOOGLE_TOKENINFO_URL", tokeninfo)
+            .env("GOOGLE_USERINFO_URL", tokeninfo)
+            .env("TRUSTED_PROXIES", "127.0.0.1")
+            .stdout(Stdio::null());
+        cmd
+    }
+
+    /// Starts `concierge api` and returns it with the address it listens on.
+    fn start_api(&self, tokeninfo: &str) -> anyhow::Result<(Process, String)> {
+        use std::io::BufRead;
+        let mut child = self
+            .command("api", tokeninfo)
+            .env("LOG_LEVEL", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.binary.display()))?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if !sent
+                    && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("API listening"))
+                {
+                    let _ = tx.send(v["address"].as_str().unwrap_or_default().to_owned());
+                    sent = true;
+                }
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("concierge api did not start listening")?;
+        Ok((Process(child), address))
+    }
+
+    fn probe(&self) -> anyhow::Result<serde_json::Value> {
+        let out = Command::new(self.binary)
+            .args([
+                "probe",
+                "--count",
+                &self.probe_jobs.to_string(),
+                "--timeout",
+                "300",
+            ])
+            .env("REDIS_URL", self.redis_url)
+            .env("REDIS_KEY_PREFIX", self.prefix)
+            .env("RUST_LOG", "warn")
+            .output()
+            .context("cannot run concierge probe")?;
+        serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("probe said: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+
+    /// Runs the storm; returns the case's JSON line.
+    pub async fn run(&self) -> anyhow::Result<serde_json::Value> {
+        let redis = redis::Client::open(self.redis_url)?;
+        let status = Command::new(self.binary)
+            .arg("migrate")
+            .env("DATABASE_URL", self.database_url)
+            .env("RUST_LOG", "warn")
+            .status()
+            .context("cannot run concierge migrate")?;
+        anyhow::ensure!(status.success(), "concierge migrate failed");
+        let hole = black_hole().await?;
+        let tokeninfo = format!("http://127.0.0.1:{hole}/tokeninfo");
+        let clients_before = connected_clients(&redis).await?;
+        let (_api, address) = self.start_api(&tokeninfo)?;
+        let _worker = Process(
+            self.command("worker", &tokeninfo)
+                .env("RUST_LOG", "warn")
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start concierge worker")?,
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let clients_idle = connected_clients(&redis).await?;
+        let alone = tokio::task::spawn_blocking({
+            let storm = self.clone_args();
+            move || storm.probe()
+        })
+        .await??;
+
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let answered = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let requests: Vec<_> = (0..self.requests)
+            .map(|i| {
+                let http = http.clone();
+                let url = format!("http://{address}/api/login");
+                let answered = answered.clone();
+                tokio::spawn(async move {
+                    let from = format!("10.{}.{}.{}", i / 65_536 % 256, i / 256 % 256, i % 256);
+                    let sent = Instant::now();
+                    let resp = http
+                        .post(url)
+                        .header("x-forwarded-for", from)
+                        .json(&json!({ "access_token": format!("junk-{i}") }))
+                        .send()
+                        .await;
+                    answered.fetch_add(1, Ordering::Relaxed);
+                    (resp.map(|r| r.status().as_u16()), sent.elapsed())
+                })
+            })
+            .collect();
+        // Once the waits are in flight: what they cost Redis, and what the API reports.
+        let metrics_url = format!("http://{address}/metrics");
+        let mut waiters_peak = 0u64;
+        let mut clients_storm = 0u64;
+        let until = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < until {
+            if let Ok(text) = http.get(&metrics_url).send().await?.text().await {
+                let waiting = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("concierge_job_waiters "))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .unwrap_or_default() as u64;
+                waiters_peak = waiters_peak.max(waiting);
+            }
+            clients_storm = clients_storm.max(connected_clients(&redis).await?);
+            if waiters_peak as usize >= self.requests {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let during = tokio::task::spawn_blocking({
+            let storm = self.clone_args();
+            move || storm.probe()
+        })
+        .await??;
+        let probe_overlapped = answered.load(Ordering::Relaxed) < self.requests as u64;
+        let mut statuses = std::collections::BTreeMap::<String, u64>::new();
+        let mut latencies = Vec::with_capacity(self.requests);
+        for r in requests {
+            let (status, took) = r.await?;
+            let key = match status {
+                Ok(s) => s.to_string(),
+                Err(e) => format!("error: {}", e.without_url()),
+            };
+            *statuses.entry(key).or_default() += 1;
+            latencies.push(took.as_millis() as u64);
+        }
+        latencies.sort_unstable();
+        let pick =
+            |q: f64| latencies[((q * latencies.len() as f64) as usize).min(latencies.len() - 1)];
+        Ok(json!({
+            "case": "login_storm", "subject": "concierge",
+            "requests": self.requests,
+            "answers": statuses,
+            "answer_ms_p50": pick(0.5), "answer_ms_p99": pick(0.99),
+            "storm_s": started.elapsed().as_secs_f64(),
+            "waiters_peak": waiters_peak,
+            "redis_clients": {
+                "before_processes": clients_before,
+                "api_and_worker_idle": clients_idle,
+                "peak_during_storm": clients_storm,
+            },
+            "probe_drain_alone": { "jobs_per_s": alone["jobs_per_s"], "lost": alone["lost"], "duplicates": alone["duplicates"] },
+            "probe_drain_during_storm": { "jobs_per_s": during["jobs_per_s"], "lost": during["lost"], "duplicates": during["duplicates"], "overlapped_waits": probe_overlapped },
+        }))
+    }
+
+    fn clone_args(&self) -> OwnedStorm {
+        OwnedStorm {
+            binary: self.binary.to_owned(),
+            redis_url: self.redis_url.to_owned(),
+            prefix: self.prefix.to_owned(),
+            probe_jobs: self.probe_jobs,
+        }
+    }
+}
+
+/// What a probe run on a blocking thread needs.
+struct OwnedStorm {
+    binary: std::path::PathBuf,
+    redis_url: String,
+    prefix: String,
+    probe_jobs: u64,
+}
+
+impl OwnedStorm {
+    fn probe(&self) -> anyhow::Result<serde_json::Value> {
+        Storm {
+            binary: &self.binary,
+            redis_url: &self.redis_url,
+            database_url: "",
+            prefix: &self.prefix,
+            requests: 0,
+            probe_jobs: self.probe_jobs,
+        }
+        .probe()
+    }
+}
