@@ -104,7 +104,7 @@ impl AuthProxy {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         );
-        let state = std::sync::Arc::new((
+        let state = Arc::new((
             upstream.trim_end_matches('/').to_owned(),
             credentials,
             reqwest::Client::new(),
@@ -121,7 +121,7 @@ impl AuthProxy {
     }
 }
 
-type ProxyState = std::sync::Arc<(String, String, reqwest::Client)>;
+type ProxyState = Arc<(String, String, reqwest::Client)>;
 
 #[poem::handler]
 async fn forward(

@@ -301,3 +301,30 @@ fn build(
         .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))?;
     Ok((message, message_id))
 }
+
+#[cfg(test)]
+mod tests {
+    /// What `store::email::Email` accepts is exactly what gets stored and mailed: lettre must
+    /// be able to send to every such address, or a mail would dead-letter (and anyone could
+    /// fill the dead-letter set by onboarding with it).
+    #[test]
+    fn every_address_we_accept_is_one_lettre_sends_to() {
+        for text in [
+            "a@b.co",
+            "Ada.Lovelace+tag@example.org",
+            "o'brien@exämple.org",
+            "rémy@x.fr",
+            "用户@例子.广告",
+            "x_y-z!#$%&*=?^`{|}~@sub.domain.example",
+            "1234567890123456789012345678901234567890123456789012345678901234@x.io",
+        ] {
+            let email = store::email::Email::parse(text)
+                .unwrap_or_else(|e| panic!("{text:?} is an address: {e}"));
+            assert!(
+                email.as_str().parse::<lettre::Address>().is_ok(),
+                "lettre refuses {:?} (from {text:?})",
+                email.as_str()
+            );
+        }
+    }
+}
