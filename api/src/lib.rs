@@ -231,7 +231,11 @@ fn service() -> OpenApiService<Apis, ()> {
     .url_prefix("/api")
     .description(
         "Onboarding, account linking, invitations and the job dashboard of Concierge. \
-         Every error is JSON `{\"code\", \"message\"}`; every response carries `x-request-id`.",
+         Every error is JSON `{\"code\", \"message\"}`; every response carries `x-request-id`. \
+         Any endpoint may answer 429 (`too_many_requests`, with `Retry-After`) when the \
+         caller's address exceeds its requests per minute, or sends credentials after too \
+         many failed admin authentications; endpoints with limits of their own document \
+         their 429 (`too_many_attempts`).",
     )
 }
 
