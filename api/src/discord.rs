@@ -239,8 +239,10 @@ impl DiscordApi {
                         serde_json::json!({ "discord_id": discord_id, "confirmed": confirmed }),
                     )
                     .await?;
-                if !confirmed {
-                    queue_verification_mail(&state, user_id).await?;
+                if !confirmed
+                    && let Some(user) = store::users::find(db, user_id).await.map_err(internal)?
+                {
+                    queue_verification_mail(&state, user_id, &user.email).await?;
                 }
                 Ok(LoginCodeResult::Ok(Json(LinkedResponse {
                     success: true,
@@ -266,15 +268,16 @@ impl DiscordApi {
     }
 }
 
-/// Mails `user_id` a verification code (to type into the bot from the linked Discord
-/// account), within the per-address hourly cap the `send_email` worker enforces.
-pub(crate) async fn queue_verification_mail(state: &AppState, user_id: i64) -> poem::Result<()> {
-    let db = state.db();
-    let Some(user) = store::users::find(db, user_id).await.map_err(internal)? else {
-        return Ok(());
-    };
+/// Mails `email` (the address of `user_id`) a verification code, within the per-address
+/// hourly cap the `send_email` worker enforces: after an unconfirmed link (to type into the
+/// bot from the linked Discord account), and for an email onboarding.
+pub(crate) async fn queue_verification_mail(
+    state: &AppState,
+    user_id: i64,
+    email: &str,
+) -> poem::Result<()> {
     let delivery =
-        store::email_deliveries::queue(db, Some(user_id), "verification", &user.email, None)
+        store::email_deliveries::queue(state.db(), Some(user_id), "verification", email, None)
             .await
             .map_err(internal)?;
     state

@@ -218,22 +218,7 @@ impl OnboardingApi {
             .await
             .map_err(internal)?;
         if r.communication_channel == Channel::Email {
-            let delivery = store::email_deliveries::queue(
-                db,
-                Some(user_id),
-                "verification",
-                email.as_str(),
-                None,
-            )
-            .await
-            .map_err(internal)?;
-            state
-                .producer()
-                .push(&jobs::SendEmail {
-                    delivery_id: delivery,
-                })
-                .await
-                .map_err(internal)?;
+            crate::discord::queue_verification_mail(&state, user_id, email.as_str()).await?;
         }
         let instructions = match (&verification, r.communication_channel) {
             (Some(_), _) => format!(

@@ -453,6 +453,25 @@ async fn slash_answer(world: &World, interaction: &str) -> String {
         .to_owned()
 }
 
+/// `user` joins, gets the gate's DM, answers it with `email token`, and gets the role.
+async fn joins_and_verifies(world: &World, user: u64, email: &str, token: &str) {
+    world.discord.member_joins(user, false);
+    let dm = FakeDiscord::dm_channel(user);
+    world
+        .discord
+        .wait_for("the instructions", WAIT, |_| {
+            !world.discord.posts(dm).is_empty()
+        })
+        .await;
+    world
+        .discord
+        .message(user, dm, None, &format!("{email} {token}"), false);
+    world
+        .discord
+        .wait_for("the role", WAIT, |_| granted(world, user))
+        .await;
+}
+
 fn granted(world: &World, user: u64) -> bool {
     world
         .discord
@@ -507,25 +526,7 @@ async fn a_strangers_login_code_gives_no_role_and_the_invitee_still_gets_in() {
         "told to finish by mail: {answer}"
     );
     // The invitee joins and answers the gate's DM with their own token.
-    world.discord.member_joins(invitee, false);
-    let dm = FakeDiscord::dm_channel(invitee);
-    world
-        .discord
-        .wait_for("the instructions", WAIT, |_| {
-            !world.discord.posts(dm).is_empty()
-        })
-        .await;
-    world.discord.message(
-        invitee,
-        dm,
-        None,
-        &format!("ivy@example.test {token}"),
-        false,
-    );
-    world
-        .discord
-        .wait_for("the invitee's role", WAIT, |_| granted(&world, invitee))
-        .await;
+    joins_and_verifies(&world, invitee, "ivy@example.test", &token).await;
     // The stranger never got the role, is linked to nobody, and is kicked at the deadline.
     world
         .discord
@@ -574,23 +575,5 @@ async fn a_stranger_failing_on_an_invitees_email_never_stops_the_invitee() {
     assert!(answer.contains("too many wrong tokens"), "{answer}");
     // The invitee, from their own account, verifies at once.
     let invitee = 631;
-    world.discord.member_joins(invitee, false);
-    let dm = FakeDiscord::dm_channel(invitee);
-    world
-        .discord
-        .wait_for("the instructions", WAIT, |_| {
-            !world.discord.posts(dm).is_empty()
-        })
-        .await;
-    world.discord.message(
-        invitee,
-        dm,
-        None,
-        &format!("vic@example.test {token}"),
-        false,
-    );
-    world
-        .discord
-        .wait_for("the invitee's role", WAIT, |_| granted(&world, invitee))
-        .await;
+    joins_and_verifies(&world, invitee, "vic@example.test", &token).await;
 }

@@ -184,13 +184,8 @@ async fn finished_jobs_expire_so_memory_stays_bounded() {
     assert!(done_index <= 10, "done index is trimmed: {done_index}");
 }
 
-/// Issue 11, finding 2: every waiter used to open a pub/sub connection of its own, so 10,000
-/// anonymous `/api/login` requests reached Redis's client limit. Now every waiter of a
-/// producer shares one subscription: 500 waits cost two connections (the producer's and the
-/// subscription), and each is woken for its own job. Fails on d37e806 (502 connections).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiters_share_one_subscription_and_each_wakes_for_its_own_job() {
-    let env = Env::new().await;
+/// A producer of `env`'s prefix connected through a proxy that counts its connections.
+async fn through_proxy(env: &Env) -> (testkit::TcpProxy, jobs::Producer) {
     let upstream = testkit::redis_url()
         .trim_start_matches("redis://")
         .trim_end_matches('/')
@@ -199,8 +194,19 @@ async fn waiters_share_one_subscription_and_each_wakes_for_its_own_job() {
     let client = redis::Client::open(format!("redis://{}", proxy.addr)).expect("client");
     let producer = jobs::Producer::connect(client, &env.redis.prefix)
         .await
-        .expect("producer")
-        .with_max_waiters(1_000);
+        .expect("producer");
+    (proxy, producer)
+}
+
+/// Issue 11, finding 2: every waiter used to open a pub/sub connection of its own, so 10,000
+/// anonymous `/api/login` requests reached Redis's client limit. Now every waiter of a
+/// producer shares one subscription: 500 waits cost two connections (the producer's and the
+/// subscription), and each is woken for its own job. Fails on d37e806 (502 connections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_share_one_subscription_and_each_wakes_for_its_own_job() {
+    let env = Env::new().await;
+    let (proxy, producer) = through_proxy(&env).await;
+    let producer = producer.with_max_waiters(1_000);
     let jobs: Vec<TestJob> = (0..500)
         .map(|n| TestJob {
             n,
@@ -288,15 +294,7 @@ async fn a_full_hub_refuses_more_waiters_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_subscription_comes_back_and_waiters_still_wake() {
     let env = Env::new().await;
-    let upstream = testkit::redis_url()
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_owned();
-    let proxy = testkit::TcpProxy::start(&upstream).await;
-    let client = redis::Client::open(format!("redis://{}", proxy.addr)).expect("client");
-    let producer = jobs::Producer::connect(client, &env.redis.prefix)
-        .await
-        .expect("producer");
+    let (proxy, producer) = through_proxy(&env).await;
     let pushed = producer
         .push(&TestJob {
             n: 7,
