@@ -7,15 +7,24 @@
 -- account, Discord vouching for the same verified email, Google vouching for its own). Only a
 -- confirmed link lets its Discord account chat, pass the gate or get the Member role back;
 -- an unconfirmed one is replaced by the next link its user or its Discord account makes.
-ALTER TABLE identities ADD COLUMN confirmed_at TIMESTAMPTZ;
+ALTER TABLE identities
+    ADD COLUMN confirmed_at TIMESTAMPTZ,
+    -- Confirmed by the migration, not by a proof (see below): any later proof of the user's
+    -- email, or of the Discord account's owner's own email, replaces such a link.
+    ADD COLUMN confirmed_before_v2 BOOLEAN NOT NULL DEFAULT FALSE;
 
--- Before V2 a link verified its user. Keep the links of verified users trusted (their users are
--- members today) and every Google identity (Google vouched for the email). The trigger would
--- rewrite updated_at; these rows did not change in any way a reader cares about.
+-- Google vouched for the email of every Google identity. Before V2 a Discord link verified its
+-- user, so the links of verified users are their members today: keep them confirmed, marked
+-- as such, except where the pattern of the attack that V2 closes shows (an invitee verified by
+-- a link while their invitation was never used): those stay unconfirmed, and the invitee's
+-- token still confirms their own account. The trigger would rewrite updated_at; these rows
+-- did not change in any way a reader cares about.
 ALTER TABLE identities DISABLE TRIGGER identities_updated_at;
-UPDATE identities i SET confirmed_at = i.created_at
+UPDATE identities SET confirmed_at = created_at WHERE provider = 'google';
+UPDATE identities i SET confirmed_at = i.created_at, confirmed_before_v2 = TRUE
 FROM users u
-WHERE u.id = i.user_id AND (u.verified OR i.provider = 'google');
+WHERE u.id = i.user_id AND i.provider = 'discord' AND u.verified
+  AND NOT EXISTS (SELECT 1 FROM invitations v WHERE v.user_id = u.id AND v.status <> 'verified');
 ALTER TABLE identities ENABLE TRIGGER identities_updated_at;
 
 -- An OAuth state started in a browser is bound to it: the SHA-256 digest of an HttpOnly

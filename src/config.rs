@@ -54,12 +54,21 @@ pub struct LimitsConfig {
     /// Onboardings per client address per hour. `ONBOARDINGS_PER_IP_PER_HOUR`,
     /// `limits.onboardings_per_ip_per_hour`; default 20.
     pub onboardings_per_ip_per_hour: u32,
-    /// Onboardings per email per hour. `ONBOARDINGS_PER_EMAIL_PER_HOUR`,
-    /// `limits.onboardings_per_email_per_hour`; default 5.
+    /// Onboardings of one email from one client address per hour.
+    /// `ONBOARDINGS_PER_EMAIL_PER_HOUR`, `limits.onboardings_per_email_per_hour`; default 5.
     pub onboardings_per_email_per_hour: u32,
-    /// Mails that anyone can cause (verification codes, link notices) per recipient address
-    /// per hour. `MAILS_PER_ADDRESS_PER_HOUR`, `limits.mails_per_address_per_hour`; default 3.
+    /// Onboardings of one email from all addresses per hour (high: reaching it locks the
+    /// owner out of onboarding too, so only many addresses together can).
+    /// `ONBOARDINGS_PER_EMAIL_TOTAL_PER_HOUR`, `limits.onboardings_per_email_total_per_hour`;
+    /// default 50.
+    pub onboardings_per_email_total_per_hour: u32,
+    /// Mails that anyone can cause (verification codes, link notices) per recipient mailbox
+    /// per hour (`+tags` and Gmail's dots do not make another mailbox).
+    /// `MAILS_PER_ADDRESS_PER_HOUR`, `limits.mails_per_address_per_hour`; default 3.
     pub mails_per_address_per_hour: u32,
+    /// The same mails in all, per hour, whatever the recipients.
+    /// `ANONYMOUS_MAILS_PER_HOUR`, `limits.anonymous_mails_per_hour`; default 1000.
+    pub anonymous_mails_per_hour: u32,
     /// Sign-in attempts (Google login, the Discord callback, starting a Google code flow) per
     /// client address per window. `SIGN_INS_PER_IP`, `limits.sign_ins_per_ip`; default 60.
     pub sign_ins_per_ip: u32,
@@ -399,7 +408,9 @@ struct FileLimits {
     requests_per_ip_per_minute: Option<u32>,
     onboardings_per_ip_per_hour: Option<u32>,
     onboardings_per_email_per_hour: Option<u32>,
+    onboardings_per_email_total_per_hour: Option<u32>,
     mails_per_address_per_hour: Option<u32>,
+    anonymous_mails_per_hour: Option<u32>,
     sign_ins_per_ip: Option<u32>,
     secret_attempts_per_ip: Option<u32>,
     secret_attempts_per_discord_id: Option<u32>,
@@ -1488,11 +1499,23 @@ fn resolve_limits(r: &Resolver<'_>, f: FileLimits) -> Result<LimitsConfig, Confi
             f.onboardings_per_email_per_hour,
             5,
         )?,
+        onboardings_per_email_total_per_hour: count(
+            "ONBOARDINGS_PER_EMAIL_TOTAL_PER_HOUR",
+            "onboardings_per_email_total_per_hour",
+            f.onboardings_per_email_total_per_hour,
+            50,
+        )?,
         mails_per_address_per_hour: count(
             "MAILS_PER_ADDRESS_PER_HOUR",
             "mails_per_address_per_hour",
             f.mails_per_address_per_hour,
             3,
+        )?,
+        anonymous_mails_per_hour: count(
+            "ANONYMOUS_MAILS_PER_HOUR",
+            "anonymous_mails_per_hour",
+            f.anonymous_mails_per_hour,
+            1000,
         )?,
         sign_ins_per_ip: count("SIGN_INS_PER_IP", "sign_ins_per_ip", f.sign_ins_per_ip, 60)?,
         secret_attempts_per_ip: count(
@@ -1531,7 +1554,9 @@ impl LimitsConfig {
             requests_per_ip: self.requests_per_ip_per_minute,
             onboardings_per_ip: self.onboardings_per_ip_per_hour,
             onboardings_per_email: self.onboardings_per_email_per_hour,
+            onboardings_per_email_total: self.onboardings_per_email_total_per_hour,
             mails_per_address: self.mails_per_address_per_hour,
+            anonymous_mails_per_hour: self.anonymous_mails_per_hour,
             sign_ins_per_ip: self.sign_ins_per_ip,
             secret_attempts_per_ip: self.secret_attempts_per_ip,
             secret_attempts_per_discord_id: self.secret_attempts_per_discord_id,

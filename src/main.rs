@@ -676,6 +676,7 @@ fn email_settings(config: &Config) -> anyhow::Result<workers::send_email::EmailS
         invitation_ttl: config.security.invitation_token_expiry,
         verification_ttl: std::time::Duration::from_secs(24 * 3600),
         mails_per_address: config.limits.mails_per_address_per_hour,
+        anonymous_mails_per_hour: config.limits.anonymous_mails_per_hour,
     })
 }
 

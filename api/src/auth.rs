@@ -165,12 +165,17 @@ async fn check_api_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {
     api_token(req, state, bearer).await
 }
 
-/// [`check_api_token`] past the throttle; counts the failure when the credential is wrong.
+/// [`check_api_token`], counting the failure when the credential is a guess: a wrong or
+/// unknown API token, or a "JWT" we did not sign. A JWT we signed that no longer works
+/// (expired, its session ended: a dashboard left open) is not a guess.
 async fn api_token(req: &Request, state: &AppState, bearer: Bearer) -> poem::Result<Admin> {
+    let ours = !bearer.token.starts_with(store::api_tokens::TOKEN_PREFIX)
+        && crate::jwt::signed_by_us(&state.config().jwt, &bearer.token);
     let checked = api_token_unthrottled(req, state, bearer).await;
-    if checked
-        .as_ref()
-        .is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED)
+    if !ours
+        && checked
+            .as_ref()
+            .is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED)
     {
         failed(req, state).await;
     }

@@ -60,18 +60,38 @@ fn behind(peer: IpAddr, headers: &poem::http::HeaderMap, proxies: &TrustedProxie
     if proxies.is_empty() || !proxies.contains(peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .map(|entry| entry.parse::<IpAddr>().ok().map(canonical))
-        .collect::<Option<Vec<_>>>()
-        .unwrap_or_default();
-    // An unparsable entry ends the chain we can follow: count the peer (the proxy) then.
-    let client = forwarded.iter().rev().find(|ip| !proxies.contains(**ip));
-    client.copied().unwrap_or(peer)
+        .collect();
+    // From the right: each entry was written by the hop after it. Trusted proxies are skipped;
+    // the first other entry is the client. What stands left of it was written by the client
+    // and proves nothing, so it is never read.
+    for entry in entries.iter().rev() {
+        match parse_hop(entry) {
+            Some(ip) if proxies.contains(ip) => continue,
+            Some(ip) => return ip,
+            // A trusted proxy wrote something we cannot read: we cannot tell who is behind
+            // it, so it counts as the client itself.
+            None => break,
+        }
+    }
+    peer
+}
+
+/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or
+/// `[2001:db8::1]:5678` (some proxies append the port).
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    entry
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| canonical(a.ip()))
 }
 
 /// Whether the browser reached us over HTTPS: a trusted proxy says so in
@@ -164,9 +184,23 @@ mod tests {
             ip("127.0.0.1:5000", &["6.6.6.6", "198.51.100.7"]),
             Some("198.51.100.7".into())
         );
-        // Nothing forwarded, or garbage: the proxy itself.
+        // Nothing forwarded, or garbage from the proxy: the proxy itself.
         assert_eq!(ip("10.1.2.3:5000", &[]), Some("10.1.2.3".into()));
         assert_eq!(ip("10.1.2.3:5000", &["nonsense"]), Some("10.1.2.3".into()));
+        // Garbage the client wrote (left of the entry our proxy appended) changes nothing.
+        assert_eq!(
+            ip("10.1.2.3:5000", &["nonsense, 198.51.100.7"]),
+            Some("198.51.100.7".into())
+        );
+        // Proxies that append the port.
+        assert_eq!(
+            ip("10.1.2.3:5000", &["198.51.100.7:61000"]),
+            Some("198.51.100.7".into())
+        );
+        assert_eq!(
+            ip("10.1.2.3:5000", &["[2001:db8::7]:61000"]),
+            Some("2001:db8::7".into())
+        );
         // Without trusted proxies nothing is believed.
         let none = TrustedProxies::default();
         assert_eq!(

@@ -22,16 +22,22 @@ pub(crate) fn set(name: &str, value: &str, max_age: Duration, secure: bool) -> S
     )
 }
 
-/// The value of cookie `name` (with or without the `__Host-` prefix) the request carries.
-pub(crate) fn get(req: &Request, name: &str) -> Option<String> {
-    let prefixed = format!("{HOST_PREFIX}{name}");
+/// The value of cookie `name` the request carries: the `__Host-` one when `secure` (as it was
+/// set), else the plain one. Never the other: a plain cookie can be planted by a sibling
+/// subdomain or a plain-HTTP page, and must not stand in for one only we can set.
+pub(crate) fn get(req: &Request, name: &str, secure: bool) -> Option<String> {
+    let wanted = if secure {
+        format!("{HOST_PREFIX}{name}")
+    } else {
+        name.to_owned()
+    };
     req.headers()
         .get_all(poem::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == prefixed || *key == name)
+        .find(|(key, _)| *key == wanted)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty())
 }
@@ -53,18 +59,29 @@ mod tests {
     }
 
     #[test]
-    fn either_form_of_the_name_is_read() {
+    fn over_https_only_the_host_cookie_counts() {
         let req = Request::builder()
-            .header("cookie", "a=1; __Host-cnc_oauth=xyz; b=2")
+            .header(
+                "cookie",
+                "cnc_oauth=planted; a=1; __Host-cnc_oauth=xyz; b=2",
+            )
             .finish();
-        assert_eq!(get(&req, "cnc_oauth").as_deref(), Some("xyz"));
-        let req = Request::builder()
-            .header("cookie", "cnc_oauth=abc")
+        assert_eq!(get(&req, "cnc_oauth", true).as_deref(), Some("xyz"));
+        let planted = Request::builder()
+            .header("cookie", "cnc_oauth=planted")
             .finish();
-        assert_eq!(get(&req, "cnc_oauth").as_deref(), Some("abc"));
+        assert_eq!(
+            get(&planted, "cnc_oauth", true),
+            None,
+            "a plain one never stands in"
+        );
+        assert_eq!(
+            get(&planted, "cnc_oauth", false).as_deref(),
+            Some("planted")
+        );
         let req = Request::builder()
             .header("cookie", "xcnc_oauth=abc")
             .finish();
-        assert_eq!(get(&req, "cnc_oauth"), None);
+        assert_eq!(get(&req, "cnc_oauth", false), None);
     }
 }

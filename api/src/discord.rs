@@ -91,7 +91,7 @@ pub enum LoginCodeResult {
     /// (`already_linked`); nothing was moved.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// Too many attempts for this Discord account or address (`too_many_attempts`).
+    /// Too many attempts for this Discord account (`too_many_attempts`).
     #[oai(status = 429)]
     TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
@@ -158,12 +158,11 @@ impl DiscordApi {
     }
 
     /// The bot's fallback (seed 001): link the Discord account of a member who sent
-    /// `/login <code>`. Admin credentials (the bot's). Limited per Discord account and address.
+    /// `/login <code>`. Admin credentials (the bot's). Limited per Discord account.
     #[oai(path = "/login", method = "post", operation_id = "discord_login_code")]
     async fn login_code(
         &self,
         state: Data<&AppState>,
-        req: &Request,
         auth: AdminAuth,
         request: Json<LoginCodeRequest>,
     ) -> poem::Result<LoginCodeResult> {
@@ -178,18 +177,10 @@ impl DiscordApi {
                 "the code is empty or too long",
             )));
         }
-        let config = state.config();
-        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
-        let l = &config.limits;
-        if let Some(wait) = limits::check(
-            &state,
-            &[
-                (l.secret_discord(), &discord_id),
-                (l.secret_ip(), &client.0),
-            ],
-        )
-        .await?
-        {
+        // Counted per Discord account only: the caller is a bot, and its address is every
+        // member's.
+        let l = &state.config().limits;
+        if let Some(wait) = limits::check(&state, &[(l.secret_discord(), &discord_id)]).await? {
             let (b, after) = limits::too_many(wait);
             return Ok(LoginCodeResult::TooMany(b, after));
         }

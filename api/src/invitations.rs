@@ -769,21 +769,20 @@ async fn verify_invitation(
         )));
     }
     let l = &state.config().limits;
-    let mut attempts = vec![(l.secret_ip(), client)];
-    if let Some(d) = discord_id {
-        attempts.push((l.secret_discord(), d));
-    }
-    if let Some(wait) = limits::check(state, &attempts).await? {
+    // Who is trying: the Discord account when one is named (the caller is then a bot, whose
+    // own address every member shares, so it must not count), else the client address (a
+    // frontend in front of this endpoint is a proxy: list it in TRUSTED_PROXIES and send
+    // X-Forwarded-For).
+    let (attempts, source) = match discord_id {
+        Some(d) => ((l.secret_discord(), d), format!("discord:{d}")),
+        None => ((l.secret_ip(), client), format!("ip:{client}")),
+    };
+    if let Some(wait) = limits::check(state, &[attempts]).await? {
         let (b, after) = limits::too_many(wait);
         return Ok(VerifyResult::TooMany(b, after));
     }
-    // Failures lock out the source that failed, for this email: per address, and per Discord
-    // account when one is named (the bot's caller address is the bot's).
-    let ip_source = format!("ip:{client}");
-    let discord_source = discord_id.map(|d| format!("discord:{d}"));
-    let sources: Vec<String> = std::iter::once(limits::failure_key(&email, &ip_source))
-        .chain(discord_source.map(|s| limits::failure_key(&email, &s)))
-        .collect();
+    // Failures lock out the source that failed, for this email only.
+    let sources = [limits::failure_key(&email, &source)];
     let failures: Vec<_> = sources
         .iter()
         .map(|key| (l.failures(), key.as_str()))
@@ -812,7 +811,7 @@ async fn verify_invitation(
         .await
         .map_err(internal)?;
     if let Some(owner) = owner
-        && owner.confirmed
+        && owner.holds()
         && invitee != Some(owner.user_id)
     {
         return Ok(VerifyResult::Conflict(body(

@@ -82,6 +82,18 @@ pub fn verify(settings: &JwtSettings, token: &str) -> Result<Claims, InvalidToke
         .map_err(|e| InvalidToken(e.to_string()))
 }
 
+/// Whether `token` carries our signature, whatever its claims (expired, revoked session,
+/// another role): a token we issued is not a guess, so its refusal is not a failed
+/// authentication to throttle.
+pub fn signed_by_us(settings: &JwtSettings, token: &str) -> bool {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_required_spec_claims::<&str>(&[]);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    let key = DecodingKey::from_secret(settings.secret.expose().as_bytes());
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +112,22 @@ mod tests {
         let claims = verify(&settings(), &token).expect("valid");
         assert_eq!(claims.sub, "42");
         assert_eq!(claims.aud, AUDIENCE);
+    }
+
+    #[test]
+    fn expired_tokens_are_still_ours_and_forgeries_are_not() {
+        let expired = JwtSettings {
+            ttl: Duration::from_secs(1),
+            ..settings()
+        };
+        let (token, _) = issue(&expired, 42, "admin", uuid::Uuid::nil());
+        assert!(signed_by_us(&settings(), &token));
+        let other = JwtSettings {
+            secret: Secret::new("t".repeat(32)),
+            ..settings()
+        };
+        assert!(!signed_by_us(&other, &token));
+        assert!(!signed_by_us(&settings(), "not.a.jwt"));
     }
 
     #[test]

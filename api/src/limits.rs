@@ -2,7 +2,8 @@
 //! shares the counts (see `jobs::ratelimit`). Every refusal is 429 with `Retry-After`.
 //!
 //! - every request: per client address (see [`crate::client`]), a generous cap;
-//! - onboarding: per address and per email, and mails per recipient address;
+//! - onboarding: per address, per (email, address) and (higher) per email, and mails per
+//!   recipient mailbox and in all;
 //! - sign-ins (Google login, the Discord callback): per address;
 //! - short secrets (invitation and verification tokens, `/login` codes): attempts per address
 //!   and per Discord account; failed ones per (email, source), which locks that source out of
@@ -25,11 +26,15 @@ pub struct Limits {
     pub requests_per_ip: u32,
     /// Onboardings per client address per hour.
     pub onboardings_per_ip: u32,
-    /// Onboardings per email per hour.
+    /// Onboardings of one email from one client address per hour.
     pub onboardings_per_email: u32,
-    /// Mails that anonymous requests may cause to one address per hour (verification and
+    /// Onboardings of one email from all addresses per hour.
+    pub onboardings_per_email_total: u32,
+    /// Mails that anonymous requests may cause to one mailbox per hour (verification and
     /// link mails; the workers enforce the same cap).
     pub mails_per_address: u32,
+    /// The same mails in all, per hour.
+    pub anonymous_mails_per_hour: u32,
     /// Sign-in attempts (Google login, Discord callback, Google code flow start) per address
     /// per `window`.
     pub sign_ins_per_ip: u32,
@@ -52,7 +57,9 @@ impl Default for Limits {
             requests_per_ip: 1200,
             onboardings_per_ip: 20,
             onboardings_per_email: 5,
+            onboardings_per_email_total: 50,
             mails_per_address: 3,
+            anonymous_mails_per_hour: 1000,
             sign_ins_per_ip: 60,
             secret_attempts_per_ip: 60,
             secret_attempts_per_discord_id: 10,
@@ -77,6 +84,10 @@ impl Limits {
 
     pub(crate) fn onboarding_email(&self) -> Limit {
         limit("onboard-email", self.onboardings_per_email, HOUR)
+    }
+
+    pub(crate) fn onboarding_email_total(&self) -> Limit {
+        limit("onboard-email-all", self.onboardings_per_email_total, HOUR)
     }
 
     pub(crate) fn sign_in(&self) -> Limit {

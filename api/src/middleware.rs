@@ -143,8 +143,8 @@ fn route_label(path: &str) -> String {
 }
 
 /// Finds the client's address (see [`crate::client`]), keeps it for the handlers, and refuses
-/// (429) an address over its requests per minute, and a request carrying credentials from an
-/// address over its failed admin authentications (checked here, before any security scheme
+/// (429) an address over its requests per minute, and a request carrying an admin credential
+/// from an address over its failed admin authentications (checked here, before any security scheme
 /// runs: a scheme's refusal would be replaced by the next scheme's 401). The request limit
 /// fails open: when Redis does not answer within a short while the request goes on (the
 /// endpoint's own limits still hold), so a Redis outage cannot take down health checks. The
@@ -188,11 +188,7 @@ impl<E: Endpoint> Endpoint for ThrottleEndpoint<E> {
             Ok(Err(e)) => tracing::warn!(error = %e, "request limit unavailable; letting through"),
             Err(_) => tracing::warn!("request limit slow to answer; letting through"),
         }
-        let credentials = req.headers().contains_key("x-api-key")
-            || req
-                .headers()
-                .contains_key(poem::http::header::AUTHORIZATION);
-        if credentials {
+        if carries_admin_credential(&req) {
             let limit = state.config().limits.admin_failures();
             match state.limiter().peek(&[(limit, key.0.as_str())]).await {
                 Ok(jobs::ratelimit::Decision::Allowed) => {}
@@ -211,6 +207,31 @@ impl<E: Endpoint> Endpoint for ThrottleEndpoint<E> {
         }
         self.inner.call(req).await
     }
+}
+
+/// Whether the request carries what admin authentication checks and a guesser would send: the
+/// API key, an API token (`Bearer cnc_…`) or the board's Basic password. A user's access JWT
+/// is not one: signed-in users behind an address that failed admin authentication are not
+/// refused for it.
+fn carries_admin_credential(req: &Request) -> bool {
+    if req.headers().contains_key("x-api-key") {
+        return true;
+    }
+    req.headers()
+        .get_all(poem::http::header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            let v = v.trim_start();
+            let basic = v.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("basic "));
+            let token = v
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+                && v[7..]
+                    .trim_start()
+                    .starts_with(store::api_tokens::TOKEN_PREFIX);
+            basic || token
+        })
 }
 
 /// Refuses bodies over `max_bytes` with 413: at once when `Content-Length` says so, and while

@@ -107,8 +107,8 @@ pub enum OnboardingResult {
     /// The body is not of the documented media type (`unsupported_media_type`).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many onboardings from this address or for this email, or too many mails to this
-    /// address (`too_many_attempts`); `Retry-After` says when to try again.
+    /// Too many onboardings from this address, or of this email (`too_many_attempts`);
+    /// `Retry-After` says when to try again.
     #[oai(status = 429)]
     TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
@@ -145,28 +145,31 @@ impl OnboardingApi {
         let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
         let l = &config.limits;
         let lowered = email.as_str().to_lowercase();
-        let mut checks = vec![
+        let per_source = jobs::ratelimit::failure_key(email.as_str(), &client.0);
+        // The caller's own budgets first: one over its own limit spends none of the email's,
+        // which the owner of the address shares.
+        let checks = [
             (l.onboarding_ip(), client.0.as_str()),
-            (l.onboarding_email(), lowered.as_str()),
+            (l.onboarding_email(), per_source.as_str()),
+            (l.onboarding_email_total(), lowered.as_str()),
         ];
-        let mail = limits::mail_limit(l.mails_per_address);
         if let Some(wait) = limits::check(&state, &checks).await? {
             let (b, after) = limits::too_many(wait);
             return Ok(OnboardingResult::TooMany(b, after));
         }
+        // A mailbox that got its hourly cap of mails anyone can cause gets no new one; its
+        // owner can use the code of any of them (they stay valid for a day).
+        let mut mail_capped = false;
         if r.communication_channel == Channel::Email {
-            checks.clear();
-            checks.push((mail, lowered.as_str()));
-            if let Some(wait) = limits::peek(&state, &checks).await? {
-                let (_, after) = limits::too_many(wait);
-                return Ok(OnboardingResult::TooMany(
-                    body(
-                        "too_many_attempts",
-                        format!("too many mails to this address; try again in {after} seconds"),
-                    ),
-                    after,
-                ));
-            }
+            let mailbox = email.mailbox_key();
+            let caps = [
+                (limits::mail_limit(l.mails_per_address), mailbox.as_str()),
+                (
+                    jobs::ratelimit::all_mail_limit(l.anonymous_mails_per_hour),
+                    jobs::ratelimit::ALL_MAIL,
+                ),
+            ];
+            mail_capped = limits::peek(&state, &caps).await?.is_some();
         }
         let db = state.db();
         let onboarded = store::users::onboard(
@@ -217,7 +220,7 @@ impl OnboardingApi {
         let auth_code = store::one_time_tokens::issue_login_code(db, user_id, LOGIN_CODE_TTL)
             .await
             .map_err(internal)?;
-        if r.communication_channel == Channel::Email {
+        if r.communication_channel == Channel::Email && !mail_capped {
             crate::discord::queue_verification_mail(&state, user_id, email.as_str()).await?;
         }
         let instructions = match (&verification, r.communication_channel) {
@@ -230,6 +233,9 @@ impl OnboardingApi {
             (None, Channel::Discord) => format!(
                 "Send the bot `/login {auth_code}` in a direct message to link your Discord account."
             ),
+            (None, Channel::Email) if mail_capped => "We already sent this address verification \
+                codes within the hour; the code in any of those emails works (for a day)."
+                .into(),
             (None, Channel::Email) => {
                 "We sent you an email with a verification code; it explains the next step.".into()
             }

@@ -319,7 +319,10 @@ impl SessionsApi {
                 };
                 // Only the browser that started the flow holds the cookie the state is bound
                 // to: a link carrying someone else's code and state signs nobody in.
-                if !consumed.bound_to(crate::cookies::get(req, BINDING_COOKIE).as_deref()) {
+                let secure = crate::client::is_https(req, &config.trusted_proxies)
+                    || google.redirect_uri.scheme() == "https";
+                let cookie = crate::cookies::get(req, BINDING_COOKIE, secure);
+                if !consumed.bound_to(cookie.as_deref()) {
                     tracing::warn!("Google sign-in with a state bound to another browser");
                     return Ok(LoginResult::Unauthorized(body(
                         "state_not_bound",

@@ -132,6 +132,17 @@ impl Inner {
         .await;
     }
 
+    /// Tells a member who typed a secret in a channel to use DMs (the channel has seen it).
+    async fn secret_in_public(&self, member: u64, message: u64) {
+        self.dm(
+            member,
+            None,
+            DmMessage::SecretInPublic,
+            format!("secret-in-public:{message}"),
+        )
+        .await;
+    }
+
     /// Sends `message` to `member` by DM (through the queue).
     async fn dm(&self, member: u64, guild: Option<u64>, message: DmMessage, key: String) {
         self.push(
@@ -301,6 +312,13 @@ impl Handler {
         let is_dm = msg.guild_id.is_none();
         let mentioned = msg.mentions.iter().any(|u| u.id == me);
         let text = without_mention(&msg.content, me);
+        // A secret typed in a channel (`/login <code>`, `/verify <email> <code>`) is still
+        // used at once, so the member's own attempt spends it before anyone who read it can;
+        // they are told to use DMs next time.
+        let secret = text.starts_with("/login") || text.starts_with("/verify");
+        if secret && !is_dm && mentioned {
+            inner.secret_in_public(member, msg.id.get()).await;
+        }
         // Seed 001's text fallback: `/login <code>`, anywhere the bot listens.
         if let Some(code) = text.strip_prefix("/login") {
             if !(is_dm || mentioned) {

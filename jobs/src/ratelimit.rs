@@ -19,8 +19,9 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// The cap on mails anonymous requests may cause to one address: `max` per hour, counted per
-/// recipient by the API (to refuse early) and the `send_email` worker (to enforce it).
+/// The cap on mails anonymous requests may cause to one mailbox: `max` per hour, counted per
+/// recipient mailbox (see `store::email::Email::mailbox_key`) by the `send_email` worker, and
+/// looked at by the API to answer early.
 pub fn mail_limit(max: u32) -> Limit {
     Limit {
         scope: "mail",
@@ -28,6 +29,20 @@ pub fn mail_limit(max: u32) -> Limit {
         window: Duration::from_secs(3600),
     }
 }
+
+/// The cap on mails anonymous requests may cause in all, per hour, across the deployment
+/// (counted under the key [`ALL_MAIL`]): however many addresses and mailboxes an attacker
+/// names, we send no more than this in our name.
+pub fn all_mail_limit(max: u32) -> Limit {
+    Limit {
+        scope: "mail-all",
+        max,
+        window: Duration::from_secs(3600),
+    }
+}
+
+/// The one key of [`all_mail_limit`].
+pub const ALL_MAIL: &str = "all";
 
 /// The limit of failed attempts on one email from one source (an address, a Discord
 /// account): over it, that source is locked out of that email until the window ends. The API
@@ -77,8 +92,16 @@ local ttl = redis.call('PTTL', KEYS[1])
 return {n, ttl}
 ";
 
+/// Counts one attempt if the counter has room (`ARGV[2]` is the limit): `{count, ttl_ms}`,
+/// with `count` over the limit when it had none (and nothing was counted).
 const HIT: &str = r"
-local n = redis.call('INCR', KEYS[1])
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[2]) then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+  return {n + 1, ttl}
+end
+n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
@@ -93,38 +116,42 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one attempt against every `(limit, key)` and says whether all allow it (the
-    /// `max`-th attempt of a window is allowed, the next is not).
+    /// Counts one attempt against the `(limit, key)`s in order and says whether all allow it
+    /// (the `max`-th attempt of a window is allowed, the next is not). A refused attempt is
+    /// counted nowhere from the limit that refused it on: list the caller's own limits (its
+    /// address, its account) before shared ones (an email), so that a caller over its own
+    /// budget cannot spend a budget it shares with others, such as the owner of the email.
     pub async fn hit(&self, checks: &[(Limit, &str)]) -> Result<Decision, QueueError> {
-        self.run(HIT, checks, |count, max| count > max).await
+        let script = redis::Script::new(HIT);
+        for (limit, key) in checks {
+            let (count, ttl_ms): (u64, i64) = script
+                .key(self.key(limit, key))
+                .arg(limit.window.as_millis().max(1) as u64)
+                .arg(limit.max)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            if count > u64::from(limit.max) {
+                return Ok(Decision::Limited {
+                    retry_after: wait(ttl_ms, limit),
+                });
+            }
+        }
+        Ok(Decision::Allowed)
     }
 
     /// Says whether every `(limit, key)` still has room, without counting: for limits that
     /// count failures, checked before an attempt and [`RateLimiter::hit`] after it failed.
     /// Limited once `max` were counted.
     pub async fn peek(&self, checks: &[(Limit, &str)]) -> Result<Decision, QueueError> {
-        self.run(PEEK, checks, |count, max| count >= max).await
-    }
-
-    async fn run(
-        &self,
-        source: &str,
-        checks: &[(Limit, &str)],
-        over: impl Fn(u64, u64) -> bool,
-    ) -> Result<Decision, QueueError> {
-        let script = redis::Script::new(source);
+        let script = redis::Script::new(PEEK);
         let mut worst: Option<Duration> = None;
         for (limit, key) in checks {
             let (count, ttl_ms): (u64, i64) = script
                 .key(self.key(limit, key))
-                .arg(limit.window.as_millis().max(1) as u64)
                 .invoke_async(&mut self.conn.clone())
                 .await?;
-            if over(count, u64::from(limit.max)) {
-                let wait = match ttl_ms {
-                    ms if ms > 0 => Duration::from_millis(ms as u64),
-                    _ => limit.window,
-                };
+            if count >= u64::from(limit.max) {
+                let wait = wait(ttl_ms, limit);
                 worst = Some(worst.map_or(wait, |w| w.max(wait)));
             }
         }
@@ -136,6 +163,14 @@ impl RateLimiter {
 
     fn key(&self, limit: &Limit, key: &str) -> String {
         format!("{}:rl:{}:{}", self.prefix, limit.scope, short_digest(key))
+    }
+}
+
+/// How long until a counter's window ends (its TTL, or the whole window when it has none).
+fn wait(ttl_ms: i64, limit: &Limit) -> Duration {
+    match ttl_ms {
+        ms if ms > 0 => Duration::from_millis(ms as u64),
+        _ => limit.window,
     }
 }
 

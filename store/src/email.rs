@@ -71,6 +71,18 @@ impl Email {
         self.0
     }
 
+    /// What counts as one mailbox for caps on mail: lowercase, without a `+tag`, and for Gmail
+    /// without dots (`a.b+x@gmail.com` and `ab@googlemail.com` reach one inbox). Not an
+    /// identity: accounts stay keyed by the canonical address.
+    pub fn mailbox_key(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((self.0.as_str(), ""));
+        let local = local.split('+').next().unwrap_or(local).to_lowercase();
+        match domain {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+            _ => format!("{local}@{domain}"),
+        }
+    }
+
     /// The part after `@` (canonical, ASCII).
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
@@ -107,6 +119,18 @@ mod tests {
         );
         // NFC: "é" precomposed and decomposed are one local part.
         assert_eq!(e("re\u{301}my@x.fr"), e("r\u{e9}my@x.fr"));
+    }
+
+    #[test]
+    fn one_inbox_is_one_mailbox_key() {
+        let key = |s: &str| Email::parse(s).expect("address").mailbox_key();
+        assert_eq!(key("Ada.L+news@GMail.com"), key("adal@googlemail.com"));
+        assert_eq!(key("ada+1@example.org"), key("Ada+2@example.org"));
+        assert_ne!(
+            key("ada@example.org"),
+            key("a.da@example.org"),
+            "dots count elsewhere"
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub enum DiscordLink {
 /// A confirmed link is never moved or replaced (409 for callers). An unconfirmed one proved
 /// nothing, so it gives way: a new link of the same user replaces it, and the Discord account
 /// linking elsewhere takes itself back from it. Neither is a silent move between people: the
-/// actor is always the Discord account's owner.
+/// actor is always the Discord account's owner. A link confirmed by V2's migration (made when
+/// any link verified its user) gives way to a proven link the same way.
 pub async fn link_discord(
     pool: &PgPool,
     user_id: i64,
@@ -70,15 +71,26 @@ pub async fn link_discord(
     proof: LinkProof,
 ) -> Result<DiscordLink, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // Links of one Discord account are made one at a time: without this, two concurrent links
+    // of it (to two users) both see no owner, and the second upsert would update (and could
+    // confirm) the row the first one just inserted for the other user. The user's row lock
+    // below orders the links of one user.
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('discord-link:' || $1, 0))",
+        account.subject
+    )
+    .execute(&mut *tx)
+    .await?;
     let user = sqlx::query_scalar!("SELECT id FROM users WHERE id = $1 FOR UPDATE", user_id)
         .fetch_optional(&mut *tx)
         .await?;
     if user.is_none() {
         return Ok(DiscordLink::NoSuchUser);
     }
+    let proven = proof == LinkProof::EmailProven;
     let owner = sqlx::query!(
-        r#"SELECT id, user_id, confirmed_at IS NOT NULL AS "confirmed!" FROM identities
-           WHERE provider = 'discord' AND subject = $1 FOR UPDATE"#,
+        r#"SELECT id, user_id, confirmed_at IS NOT NULL AS "confirmed!", confirmed_before_v2
+           FROM identities WHERE provider = 'discord' AND subject = $1 FOR UPDATE"#,
         account.subject
     )
     .fetch_optional(&mut *tx)
@@ -87,7 +99,8 @@ pub async fn link_discord(
     if let Some(owner) = &owner
         && owner.user_id != user_id
     {
-        if owner.confirmed {
+        // A link confirmed by V2's migration rather than a proof gives way to a proof.
+        if owner.confirmed && !(owner.confirmed_before_v2 && proven) {
             return Ok(DiscordLink::TakenByOther);
         }
         sqlx::query!("DELETE FROM identities WHERE id = $1", owner.id)
@@ -96,8 +109,8 @@ pub async fn link_discord(
         detached = Some(owner.user_id);
     }
     let current = sqlx::query!(
-        r#"SELECT id, subject, confirmed_at IS NOT NULL AS "confirmed!" FROM identities
-           WHERE provider = 'discord' AND user_id = $1 FOR UPDATE"#,
+        r#"SELECT id, subject, confirmed_at IS NOT NULL AS "confirmed!", confirmed_before_v2
+           FROM identities WHERE provider = 'discord' AND user_id = $1 FOR UPDATE"#,
         user_id
     )
     .fetch_optional(&mut *tx)
@@ -106,7 +119,7 @@ pub async fn link_discord(
     if let Some(current) = &current {
         if current.subject == account.subject {
             new = false;
-        } else if current.confirmed {
+        } else if current.confirmed && !(current.confirmed_before_v2 && proven) {
             return Ok(DiscordLink::UserHasOther);
         } else {
             sqlx::query!("DELETE FROM identities WHERE id = $1", current.id)
@@ -114,7 +127,6 @@ pub async fn link_discord(
                 .await?;
         }
     }
-    let proven = proof == LinkProof::EmailProven;
     let upsert = sqlx::query_scalar!(
         r#"INSERT INTO identities (user_id, provider, issuer, subject, provider_username, email,
                                    email_verified, access_token_enc, refresh_token_enc,
@@ -129,7 +141,10 @@ pub async fn link_discord(
                    refresh_token_enc = COALESCE(EXCLUDED.refresh_token_enc, identities.refresh_token_enc),
                    token_expires_at = COALESCE(EXCLUDED.token_expires_at, identities.token_expires_at),
                    scopes = COALESCE(EXCLUDED.scopes, identities.scopes), last_login_at = now(),
-                   confirmed_at = COALESCE(identities.confirmed_at, EXCLUDED.confirmed_at)
+                   confirmed_at = COALESCE(identities.confirmed_at, EXCLUDED.confirmed_at),
+                   confirmed_before_v2 = identities.confirmed_before_v2 AND NOT $11
+               -- Never another user's row, whatever happened since it was read.
+               WHERE identities.user_id = EXCLUDED.user_id
            RETURNING confirmed_at IS NOT NULL AS "confirmed!""#,
         user_id,
         DISCORD_ISSUER,
@@ -143,10 +158,11 @@ pub async fn link_discord(
         account.scopes,
         proven,
     )
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await;
     let confirmed = match upsert {
-        Ok(confirmed) => confirmed,
+        Ok(Some(confirmed)) => confirmed,
+        Ok(None) => return Ok(DiscordLink::TakenByOther),
         // A concurrent link of the same Discord account to another user won the race.
         Err(e) if crate::is_unique_violation(&e, "identities_discord_id_key") => {
             return Ok(DiscordLink::TakenByOther);
@@ -169,6 +185,15 @@ pub async fn link_discord(
 pub struct DiscordOwner {
     pub user_id: i64,
     pub confirmed: bool,
+    /// Confirmed by V2's migration, not by a proof: a proof replaces it.
+    pub confirmed_before_v2: bool,
+}
+
+impl DiscordOwner {
+    /// Whether the link holds against a proof made for another user (confirmed by a proof).
+    pub fn holds(&self) -> bool {
+        self.confirmed && !self.confirmed_before_v2
+    }
 }
 
 pub async fn discord_owner(
@@ -177,8 +202,8 @@ pub async fn discord_owner(
 ) -> Result<Option<DiscordOwner>, sqlx::Error> {
     sqlx::query_as!(
         DiscordOwner,
-        r#"SELECT user_id, confirmed_at IS NOT NULL AS "confirmed!" FROM identities
-           WHERE provider = 'discord' AND subject = $1"#,
+        r#"SELECT user_id, confirmed_at IS NOT NULL AS "confirmed!", confirmed_before_v2
+           FROM identities WHERE provider = 'discord' AND subject = $1"#,
         discord_id
     )
     .fetch_optional(pool)

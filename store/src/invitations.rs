@@ -36,10 +36,21 @@ pub async fn import(
     upload_id: Uuid,
     rows: &[ImportRow],
 ) -> Result<Vec<(RowOutcome, i64)>, sqlx::Error> {
-    let mut first_of: HashMap<String, usize> = HashMap::new();
+    let mut tx = pool.begin().await?;
+    // Emails are unique by Postgres's `lower()`: fold them with it (not Rust's, which differs
+    // for a few letters), or two spellings of one key would collide inside one insert.
+    let all: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
+    let keys: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT lower(e) AS "key!" FROM unnest($1::text[]) WITH ORDINALITY AS t(e, n)
+           ORDER BY n"#,
+        &all
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
     let mut unique: Vec<&ImportRow> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        first_of.entry(row.email.to_lowercase()).or_insert_with(|| {
+    for (i, (row, key)) in rows.iter().zip(&keys).enumerate() {
+        first_of.entry(key.as_str()).or_insert_with(|| {
             unique.push(row);
             i
         });
@@ -48,7 +59,6 @@ pub async fn import(
     let names: Vec<Option<String>> = unique.iter().map(|r| r.full_name.clone()).collect();
     let lines: Vec<i32> = unique.iter().map(|r| r.line as i32).collect();
 
-    let mut tx = pool.begin().await?;
     // Existing users and whether they are invited, before this upload touches them.
     let before = sqlx::query!(
         r#"SELECT u.id, lower(u.email) AS "key!", u.full_name, i.id AS "invitation?"
@@ -84,13 +94,12 @@ pub async fn import(
     .fetch_all(&mut *tx)
     .await?;
     let ids: HashMap<String, i64> = ids.into_iter().map(|r| (r.key, r.id)).collect();
-    let user_ids: Vec<i64> = unique
+    let user_ids: Vec<i64> = rows
         .iter()
-        .map(|r| {
-            ids.get(&r.email.to_lowercase())
-                .copied()
-                .unwrap_or_default()
-        })
+        .zip(&keys)
+        .enumerate()
+        .filter(|(i, (_, key))| first_of.get(key.as_str()) == Some(i))
+        .map(|(_, (_, key))| ids.get(key).copied().unwrap_or_default())
         .collect();
     sqlx::query!(
         r#"INSERT INTO invitations (user_id, upload_id, upload_row)
@@ -107,14 +116,14 @@ pub async fn import(
 
     let outcomes = rows
         .iter()
+        .zip(&keys)
         .enumerate()
-        .map(|(i, row)| {
-            let key = row.email.to_lowercase();
-            let user_id = ids.get(&key).copied().unwrap_or_default();
-            let outcome = if first_of.get(&key) != Some(&i) {
+        .map(|(i, (row, key))| {
+            let user_id = ids.get(key).copied().unwrap_or_default();
+            let outcome = if first_of.get(key.as_str()) != Some(&i) {
                 RowOutcome::Duplicate
             } else {
-                match before.get(&key) {
+                match before.get(key) {
                     None => RowOutcome::Created,
                     Some((_, name, invited)) => {
                         let renamed = row.full_name.is_some() && row.full_name != *name;

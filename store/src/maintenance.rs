@@ -55,8 +55,12 @@ pub async fn sweep(
     let unproven_users = sqlx::query!(
         r#"DELETE FROM users WHERE id IN (
                SELECT u.id FROM users u
-               WHERE NOT u.verified AND u.role = 'personal_only'
+               WHERE NOT u.verified AND u.role = 'personal_only' AND u.is_active
                  AND u.created_at < now() - make_interval(secs => $1)
+                 -- Not while a code of theirs is recent: an onboarding repeated, a mail sent.
+                 AND NOT EXISTS (SELECT 1 FROM one_time_tokens t
+                                 WHERE t.user_id = u.id
+                                   AND t.created_at > now() - make_interval(secs => $1))
                  AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = u.id)
                  AND NOT EXISTS (SELECT 1 FROM identities d
                                  WHERE d.user_id = u.id AND d.confirmed_at IS NOT NULL)

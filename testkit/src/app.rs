@@ -364,6 +364,7 @@ pub fn worker_deps(
             invitation_ttl: Duration::from_secs(7 * 86_400),
             verification_ttl: Duration::from_secs(86_400),
             mails_per_address: 3,
+            anonymous_mails_per_hour: 1000,
         },
         oauth: Oauth::new(settings).expect("OAuth HTTP client"),
         discord: None,

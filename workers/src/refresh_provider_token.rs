@@ -29,8 +29,10 @@ pub enum RefreshOutcome {
     Gone,
     /// The provider of this identity is not configured in this deployment.
     NotConfigured,
-    /// The provider revoked the grant, or the sealed token no longer opens: tokens forgotten.
+    /// The provider revoked the grant: tokens forgotten.
     Forgotten,
+    /// The sealed token opens with no configured key: kept as it is, not refreshed.
+    Unreadable,
 }
 
 #[tracing::instrument(skip_all, fields(identity_id = job.identity_id))]
@@ -62,11 +64,14 @@ pub async fn handle(
     let Some(client) = client else {
         return Ok(RefreshOutcome::NotConfigured);
     };
+    // A token that does not open was sealed under a key this worker lacks (a rotation or an
+    // upgrade half done: `SEALING_KEY_PREVIOUS` not set here). Keep it: another worker, or
+    // this one once configured, can still refresh it; forgetting it would lose the grant.
     let Ok(refresh_token) = deps.sealer.open(&sealed) else {
-        tracing::warn!("stored refresh token does not open (SECRET_KEY changed?); forgetting it");
-        store::identities::forget_tokens(&mut tx, stored.id).await?;
-        tx.commit().await?;
-        return Ok(RefreshOutcome::Forgotten);
+        tracing::error!(
+            "stored refresh token does not open with SEALING_KEY or SEALING_KEY_PREVIOUS; kept, not refreshed"
+        );
+        return Ok(RefreshOutcome::Unreadable);
     };
     match deps.oauth.refresh(&client, &refresh_token).await {
         Ok(tokens) => {

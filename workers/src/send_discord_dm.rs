@@ -40,6 +40,11 @@ pub fn text(deps: &Deps, message: &DmMessage) -> String {
             not verified yet, so I cannot chat with you. Send me `/verify <your email> <code>` \
             with the code we mailed you (or the token from your invitation)."
             .into(),
+        DmMessage::SecretInPublic => "You typed a code or token in a channel, where everyone \
+            can read it. I used it at once; from now on send codes and tokens to me here, in a \
+            direct message. If it did not work, ask for a new one rather than typing it again \
+            in public."
+            .into(),
         DmMessage::LoginInstructions => {
             let web = deps
                 .gate

@@ -46,9 +46,11 @@ pub struct EmailSettings {
     pub invitation_ttl: Duration,
     /// Lifetime of email verification tokens.
     pub verification_ttl: Duration,
-    /// Verification and link mails one address may get per hour (`MAILS_PER_ADDRESS_PER_HOUR`):
+    /// Verification and link mails one mailbox may get per hour (`MAILS_PER_ADDRESS_PER_HOUR`):
     /// anyone can cause them, so they are capped per recipient.
     pub mails_per_address: u32,
+    /// The same mails in all, per hour (`ANONYMOUS_MAILS_PER_HOUR`).
+    pub anonymous_mails_per_hour: u32,
 }
 
 pub async fn handle(
@@ -70,13 +72,24 @@ pub async fn handle(
     let anonymous = matches!(delivery.kind.as_str(), "verification" | "link_confirmation");
     if anonymous {
         let limiter = jobs::ratelimit::RateLimiter::new(&deps.producer);
-        let cap = jobs::ratelimit::mail_limit(settings.mails_per_address);
-        let key = delivery.to_address.to_lowercase();
-        if let jobs::ratelimit::Decision::Limited { .. } = limiter.hit(&[(cap, &key)]).await? {
+        let mailbox = store::email::Email::parse(&delivery.to_address)
+            .map(|e| e.mailbox_key())
+            .unwrap_or_else(|_| delivery.to_address.to_lowercase());
+        let caps = [
+            (
+                jobs::ratelimit::mail_limit(settings.mails_per_address),
+                mailbox.as_str(),
+            ),
+            (
+                jobs::ratelimit::all_mail_limit(settings.anonymous_mails_per_hour),
+                jobs::ratelimit::ALL_MAIL,
+            ),
+        ];
+        if let jobs::ratelimit::Decision::Limited { .. } = limiter.hit(&caps).await? {
             store::email_deliveries::mark_failed(
                 db,
                 delivery.id,
-                "not sent: this address already got its hourly cap of verification mails",
+                "not sent: the hourly cap of verification mails (to this mailbox, or in all) was reached",
                 true,
                 lease.job_id.as_str(),
             )

@@ -157,7 +157,7 @@ async fn check(deps: &Deps, job: &VerifyMember, lease: &Lease) -> Result<Checked
                 )));
             }
             let invitee = store::users::id_by_email(db, email.as_str()).await?;
-            if owner.is_some_and(|o| o.confirmed && Some(o.user_id) != invitee) {
+            if owner.is_some_and(|o| o.holds() && Some(o.user_id) != invitee) {
                 return Ok(Checked::Refused(
                     "this Discord account is linked to another member".into(),
                 ));

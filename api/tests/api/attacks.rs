@@ -321,71 +321,127 @@ async fn failed_admin_authentication_is_throttled_per_address() {
     // The right key from anywhere else is not affected.
     let resp = users("203.0.113.20", &app.api_key).await.expect("users");
     assert_eq!(resp.status(), StatusCode::OK);
+    // Nor is a signed-in user behind the guesser's address (a shared NAT): their access token
+    // is not an admin credential.
+    let token = app.fake_oauth().issue_access_token(
+        &Account::google("g-nat", "nat@example.test", true),
+        CLIENT_ID,
+    );
+    let session: Value = app
+        .post("/api/login")
+        .header("x-forwarded-for", guesser)
+        .json(&json!({ "access_token": token }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let resp = app
+        .get("/api/me")
+        .header("x-forwarded-for", guesser)
+        .bearer_auth(session["access_token"].as_str().expect("jwt"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 /// Finding 2 (onboarding). d37e806: no limit at all; any address could be mailed without end.
+/// And the review of the fix: a stranger spending the limits must not lock the owner out.
 #[tokio::test]
-async fn onboarding_is_limited_per_address_per_email_and_its_mails_per_recipient() {
+async fn onboarding_is_limited_per_address_per_email_and_its_mails_per_mailbox() {
     let app = linked_app(api::Limits {
         onboardings_per_ip: 4,
-        onboardings_per_email: 3,
+        onboardings_per_email: 2,
+        onboardings_per_email_total: 5,
         mails_per_address: 2,
         ..api::Limits::default()
     })
     .await;
     let person = |email: &str, channel: &str| json!({ "name": "Someone", "email": email, "communicationChannel": channel });
-    // Mails to one address: two go out, then the next onboarding that would mail it is
-    // refused before anything is queued.
-    for from in ["198.51.100.1", "198.51.100.2"] {
-        let resp = onboarding(&app, from, person("target@example.test", "email"))
-            .send()
+    let onboard_from = |from: &'static str, email: &'static str, channel: &'static str| {
+        onboarding(&app, from, person(email, channel)).send()
+    };
+    // Mails to one mailbox (+tags are the same mailbox): two go out, then no more this hour;
+    // the onboarding still answers, pointing at the codes already mailed.
+    for (from, email) in [
+        ("198.51.100.1", "target@example.test"),
+        ("198.51.100.2", "target+again@example.test"),
+    ] {
+        let resp = onboard_from(from, email, "email")
             .await
             .expect("onboarding");
         assert_eq!(resp.status(), StatusCode::OK);
     }
-    eventually("two mails to the target", async || {
-        mails_to(&app, "target@example.test").len() == 2
+    eventually("two mails to the mailbox", async || {
+        mails_to(&app, "target@example.test").len()
+            + mails_to(&app, "target+again@example.test").len()
+            == 2
     })
     .await;
-    let resp = onboarding(&app, "198.51.100.3", person("target@example.test", "email"))
-        .send()
+    let resp = onboard_from("198.51.100.3", "target@example.test", "email")
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let answer: Value = resp.json().await.expect("json");
+    assert!(
+        answer["instructions"]
+            .as_str()
+            .is_some_and(|i| i.contains("already sent")),
+        "{answer}"
+    );
+    // Per email from one address: the third from .3 is refused; the owner elsewhere is not.
+    let resp = onboard_from("198.51.100.3", "target@example.test", "discord")
+        .await
+        .expect("onboarding");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = onboard_from("198.51.100.3", "target@example.test", "discord")
         .await
         .expect("onboarding");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
-    // Per email, from anywhere: the 4th onboarding of one address is refused.
-    let resp = onboarding(
-        &app,
-        "198.51.100.4",
-        person("target@example.test", "discord"),
-    )
-    .send()
-    .await
-    .expect("onboarding");
+    // A refused attempt spends nothing of the email's shared budget: 3 of 5 are used.
+    for _ in 0..5 {
+        let resp = onboard_from("198.51.100.3", "target@example.test", "web")
+            .await
+            .expect("onboarding");
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    for from in ["203.0.113.50", "203.0.113.51"] {
+        let resp = onboard_from(from, "target@example.test", "discord")
+            .await
+            .expect("onboarding");
+        assert_eq!(resp.status(), StatusCode::OK, "the owner onboards");
+    }
+    // Only many addresses together reach the email's total.
+    let resp = onboard_from("203.0.113.52", "target@example.test", "discord")
+        .await
+        .expect("onboarding");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     // Per address, whatever the emails: the 5th from one address is refused.
-    for n in 0..4 {
-        let resp = onboarding(
-            &app,
-            "203.0.113.1",
-            person(&format!("p{n}@example.test"), "web"),
-        )
-        .send()
-        .await
-        .expect("onboarding");
+    for email in [
+        "p0@example.test",
+        "p1@example.test",
+        "p2@example.test",
+        "p3@example.test",
+    ] {
+        let resp = onboard_from("203.0.113.1", email, "web")
+            .await
+            .expect("onboarding");
         assert_eq!(resp.status(), StatusCode::OK);
     }
-    let resp = onboarding(&app, "203.0.113.1", person("p9@example.test", "web"))
-        .send()
+    let resp = onboard_from("203.0.113.1", "p9@example.test", "web")
         .await
         .expect("onboarding");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    // The two mails went out, and they carry no text the requester chose.
-    eventually("two mails to the target", async || {
-        mails_to(&app, "target@example.test").len() == 2
-    })
-    .await;
-    for mail in mails_to(&app, "target@example.test") {
+    // Still two mails, and they carry no text the requester chose.
+    let mails: Vec<String> = ["target@example.test", "target+again@example.test"]
+        .iter()
+        .flat_map(|to| mails_to(&app, to))
+        .collect();
+    assert_eq!(mails.len(), 2);
+    for mail in mails {
         assert!(
             !mail.contains("Someone"),
             "the requester's name is not mailed"
@@ -606,4 +662,34 @@ async fn google_access_tokens_never_travel_in_a_url() {
         .expect("tokeninfo");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.fake_oauth().tokens_in_urls(), 1);
+}
+
+/// Review of the fix: through an external bot (`/api/verify-discord`, admin credentials) every
+/// member shares the bot's address, so failures must count per Discord account there, or one
+/// stranger's wrong tokens lock every member out of the email.
+#[tokio::test]
+async fn a_bots_members_do_not_share_its_address() {
+    let app = linked_app(api::Limits::default()).await;
+    let (_, token) = invitee_with_token(&app, "shared@example.test").await;
+    let verify = |token: &str, discord: &str| {
+        app.post_admin("/api/verify-discord")
+            .json(&json!({ "email": "shared@example.test", "token": token, "discord_id": discord }))
+            .send()
+    };
+    for _ in 0..5 {
+        let resp = verify("wrong", "9301").await.expect("verify");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    let resp = verify(&token, "9301").await.expect("verify");
+    assert_eq!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guesser is locked out"
+    );
+    let resp = verify(&token, "9302").await.expect("verify");
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the owner, through the same bot, is not"
+    );
 }

@@ -18,6 +18,8 @@ pub enum DmMessage {
     CheckMail,
     /// Linked, but the email is still to be proven: how to finish.
     VerifyEmailInstructions,
+    /// A code or token was typed in a channel: send them by DM from now on.
+    SecretInPublic,
 }
 
 /// DM a member; when their DMs are closed (Discord error 50007), post in the guild's fallback

@@ -234,7 +234,13 @@ async fn run(hub: Weak<ResultHub>) {
         {
             let Some(strong) = hub.upgrade() else { return };
             let channels: Vec<String> = strong.lock().wanted.iter().cloned().collect();
-            if !channels.is_empty() && sink.subscribe(&channels).await.is_err() {
+            if !channels.is_empty()
+                && let Err(e) = sink.subscribe(&channels).await
+            {
+                drop(strong);
+                tracing::warn!(error = %e, "cannot subscribe to job results; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
                 continue;
             }
             strong.lock().channels.extend(channels);

@@ -3,4 +3,5 @@
 //! and the queries.
 
 mod api_tokens;
+mod identities;
 mod migrations;

@@ -68,7 +68,12 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
            (12, 'invitee@example.com', FALSE, 'personal_only', now() - interval '8 days'),
            (13, 'member@example.com', TRUE, 'personal_only', now() - interval '8 days'),
            (14, 'recent@example.com', FALSE, 'personal_only', now() - interval '1 day'),
-           (15, 'admin@example.com', FALSE, 'admin', now() - interval '8 days');
+           (15, 'admin@example.com', FALSE, 'admin', now() - interval '8 days'),
+           (16, 'mailed@example.com', FALSE, 'personal_only', now() - interval '8 days');
+         -- A code of theirs was issued yesterday (onboarded again, or mailed): still in flight.
+         INSERT INTO one_time_tokens (purpose, token_hash, user_id, expires_at, created_at) VALUES
+           ('email_verification', sha256('fresh'), 16, now() + interval '1 day',
+            now() - interval '1 day');
          INSERT INTO identities (user_id, provider, issuer, subject) VALUES
            (11, 'discord', 'https://discord.com', '4242');
          INSERT INTO invitations (user_id) VALUES (12);",
@@ -134,14 +139,14 @@ async fn the_scheduled_sweep_runs_and_removes_what_expired() {
         .expect("users");
     assert_eq!(
         kept,
-        [1, 12, 13, 14, 15],
+        [1, 12, 13, 14, 15, 16],
         "only the stale unproven onboardings went"
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM one_time_tokens")
         .fetch_one(&db.pool)
         .await
         .expect("count");
-    assert_eq!(left, 1, "the live token stays");
+    assert_eq!(left, 2, "the live tokens stay");
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM job_effects")
         .fetch_one(&db.pool)
         .await
