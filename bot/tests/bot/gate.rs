@@ -577,3 +577,36 @@ async fn a_stranger_failing_on_an_invitees_email_never_stops_the_invitee() {
     let invitee = 631;
     joins_and_verifies(&world, invitee, "vic@example.test", &token).await;
 }
+
+/// Review of issue 11: a token typed in a channel is used at once (the member's own attempt
+/// spends it before a reader can), and the member is told by DM to use DMs from now on.
+#[tokio::test]
+async fn a_token_typed_in_a_channel_is_spent_at_once_and_the_member_warned() {
+    let world = World::start(Options::default()).await;
+    let token = world.invitee("loud@example.test").await;
+    let member = 640;
+    world.discord.member_joins(member, false);
+    gate_until(&world, member, |g| g.in_guild).await;
+    world.discord.message(
+        member,
+        testkit::discord::GENERAL_CHANNEL,
+        Some(GUILD_ID),
+        &format!("/verify loud@example.test {token}"),
+        true,
+    );
+    world
+        .discord
+        .wait_for("the role", WAIT, |_| granted(&world, member))
+        .await;
+    let dm = FakeDiscord::dm_channel(member);
+    world
+        .discord
+        .wait_for("the warning", WAIT, |_| {
+            world
+                .discord
+                .posts(dm)
+                .iter()
+                .any(|p| p.content().contains("direct message"))
+        })
+        .await;
+}
