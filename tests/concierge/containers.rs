@@ -50,6 +50,7 @@ fn validate(program: &str, args: &[&str], install: &str) {
         // The compose file requires these to be set; any value does for validation.
         .env("SECRET_KEY", "validation-only-key")
         .env("JWT_SECRET", "validation-only-jwt-secret")
+        .env("SEALING_KEY", "validation-only-sealing-key")
         .output()
         .unwrap_or_else(|e| panic!("{program} is needed for this test ({e}): {install}"));
     assert!(
@@ -161,6 +162,13 @@ fn compose_runs_every_role_with_healthchecks_a_migration_first_and_durable_redis
             );
             assert_eq!(test.get(1).map(String::as_str), Some("concierge"));
             invocations.insert(test[2..].to_vec());
+        }
+        // Every role that seals or opens secrets shares one sealing key; only the API holds
+        // the admin key and the JWT key.
+        let env = &service["environment"];
+        assert!(env["SEALING_KEY"].is_string(), "{name}: SEALING_KEY");
+        for key in ["SECRET_KEY", "JWT_SECRET"] {
+            assert_eq!(env[key].is_string(), name == "api", "{name}: {key}");
         }
         let grace: u64 = service["environment"]["SHUTDOWN_GRACE_SECONDS"]
             .as_str()
@@ -283,6 +291,26 @@ fn kubernetes_manifests_parse_and_match_the_binary() {
         3,
         "api, worker, bot"
     );
+    // Only the API reads the secret with the admin key and the JWT key.
+    for (file, api_only) in [
+        ("api.yaml", true),
+        ("worker.yaml", false),
+        ("bot.yaml", false),
+    ] {
+        let doc = &documents(&dir.join(file))[0];
+        let secrets: Vec<&str> = doc["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+            .as_sequence()
+            .expect("envFrom")
+            .iter()
+            .filter_map(|e| e["secretRef"]["name"].as_str())
+            .collect();
+        assert!(secrets.contains(&"concierge"), "{file}: {secrets:?}");
+        assert_eq!(
+            secrets.contains(&"concierge-api"),
+            api_only,
+            "{file}: {secrets:?}"
+        );
+    }
     // KEDA reads the stream of a queue in its hash slot, and the workers' group.
     let keda = documents(&dir.join("keda-scaledobject.yaml"));
     for trigger in keda[0]["spec"]["triggers"].as_sequence().expect("triggers") {
