@@ -21,9 +21,14 @@ ALTER TABLE identities
 -- did not change in any way a reader cares about.
 ALTER TABLE identities DISABLE TRIGGER identities_updated_at;
 UPDATE identities SET confirmed_at = created_at WHERE provider = 'google';
+-- Discord vouched for the user's own address (the rule V2 applies from now on): confirmed.
+UPDATE identities i SET confirmed_at = i.created_at
+FROM users u
+WHERE u.id = i.user_id AND i.provider = 'discord' AND i.email_verified
+  AND lower(i.email) = lower(u.email);
 UPDATE identities i SET confirmed_at = i.created_at, confirmed_before_v2 = TRUE
 FROM users u
-WHERE u.id = i.user_id AND i.provider = 'discord' AND u.verified
+WHERE u.id = i.user_id AND i.provider = 'discord' AND u.verified AND i.confirmed_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM invitations v WHERE v.user_id = u.id AND v.status <> 'verified');
 ALTER TABLE identities ENABLE TRIGGER identities_updated_at;
 

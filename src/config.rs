@@ -252,9 +252,8 @@ pub struct SecurityConfig {
     /// key here when rotating, run `concierge reseal`, then remove it.
     /// `SEALING_KEY_PREVIOUS` (comma-separated), `security.sealing_key_previous` (a list).
     pub sealing_key_previous: Vec<Secret>,
-    /// Proxies whose `X-Forwarded-For` names the client (for per-address limits) and whose
-    /// `X-Forwarded-Proto: https` makes cookies `Secure`: CIDRs or addresses,
-    /// comma-separated. `TRUSTED_PROXIES`, `security.trusted_proxies`; default none (the TCP
+    /// Proxies whose `X-Forwarded-For` names the client (for per-address limits): CIDRs or
+    /// addresses, comma-separated. `TRUSTED_PROXIES`, `security.trusted_proxies`; default none (the TCP
     /// peer is the client).
     pub trusted_proxies: api::TrustedProxies,
     /// Lifetime of access JWTs. `ACCESS_TOKEN_EXPIRY_MINUTES`,

@@ -60,12 +60,13 @@ fn behind(peer: IpAddr, headers: &poem::http::HeaderMap, proxies: &TrustedProxie
     if proxies.is_empty() || !proxies.contains(peer) {
         return peer;
     }
-    let entries: Vec<&str> = headers
+    // Split the raw bytes: one entry that is not text (the client may write anything left of
+    // what our proxy appends) must not hide the rest of the header.
+    let entries: Vec<String> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|e| String::from_utf8_lossy(e).trim().to_owned())
         .collect();
     // From the right: each entry was written by the hop after it. Trusted proxies are skipped;
     // the first other entry is the client. What stands left of it was written by the client
@@ -82,32 +83,20 @@ fn behind(peer: IpAddr, headers: &poem::http::HeaderMap, proxies: &TrustedProxie
     peer
 }
 
-/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or
-/// `[2001:db8::1]:5678` (some proxies append the port).
+/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]`
+/// or `[2001:db8::1]:5678` (some proxies append the port).
 fn parse_hop(entry: &str) -> Option<IpAddr> {
-    if let Ok(ip) = entry.parse::<IpAddr>() {
+    let bare = entry
+        .strip_prefix('[')
+        .and_then(|e| e.strip_suffix(']'))
+        .unwrap_or(entry);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
         return Some(canonical(ip));
     }
     entry
         .parse::<std::net::SocketAddr>()
         .ok()
         .map(|a| canonical(a.ip()))
-}
-
-/// Whether the browser reached us over HTTPS: a trusted proxy says so in
-/// `X-Forwarded-Proto` (we do not terminate TLS ourselves).
-pub fn is_https(req: &Request, proxies: &TrustedProxies) -> bool {
-    let from_proxy = req
-        .remote_addr()
-        .as_socket_addr()
-        .is_some_and(|peer| proxies.contains(peer.ip()));
-    from_proxy
-        && req
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
 /// What limits count an address under: an IPv4 address as is, an IPv6 address by its /64.
@@ -200,6 +189,10 @@ mod tests {
         assert_eq!(
             ip("10.1.2.3:5000", &["[2001:db8::7]:61000"]),
             Some("2001:db8::7".into())
+        );
+        assert_eq!(
+            ip("10.1.2.3:5000", &["[2001:db8::8]"]),
+            Some("2001:db8::8".into())
         );
         // Without trusted proxies nothing is believed.
         let none = TrustedProxies::default();

@@ -108,7 +108,7 @@ pub struct ApiConfig {
     pub max_waiters: usize,
     /// What each caller may do (see `limits`).
     pub limits: Limits,
-    /// Proxies whose `X-Forwarded-For` (and `X-Forwarded-Proto`) is believed.
+    /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
 }
 

@@ -107,8 +107,8 @@ pub enum OnboardingResult {
     /// The body is not of the documented media type (`unsupported_media_type`).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many onboardings from this address, or of this email (`too_many_attempts`);
-    /// `Retry-After` says when to try again.
+    /// Too many onboardings from this address, or of this email, or too many mails to this
+    /// inbox or in all this hour (`too_many_attempts`); `Retry-After` says when to try again.
     #[oai(status = 429)]
     TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
@@ -157,19 +157,29 @@ impl OnboardingApi {
             let (b, after) = limits::too_many(wait);
             return Ok(OnboardingResult::TooMany(b, after));
         }
-        // A mailbox that got its hourly cap of mails anyone can cause gets no new one; its
-        // owner can use the code of any of them (they stay valid for a day).
+        let room = mail_room(&state, &email).await?;
+        // An address that got its hourly cap of mails anyone can cause gets no new one: its
+        // owner can use the code of any of them (they stay valid for a day). When the cap of
+        // its inbox (aliases together) or of all such mail is what is reached, there is no
+        // code to point at: try later.
         let mut mail_capped = false;
         if r.communication_channel == Channel::Email {
-            let mailbox = email.mailbox_key();
-            let caps = [
-                (limits::mail_limit(l.mails_per_address), mailbox.as_str()),
-                (
-                    jobs::ratelimit::all_mail_limit(l.anonymous_mails_per_hour),
-                    jobs::ratelimit::ALL_MAIL,
-                ),
-            ];
-            mail_capped = limits::peek(&state, &caps).await?.is_some();
+            match room {
+                MailRoom::Free => {}
+                MailRoom::AddressFull => mail_capped = true,
+                MailRoom::Full(wait) => {
+                    let (_, after) = limits::too_many(wait);
+                    return Ok(OnboardingResult::TooMany(
+                        body(
+                            "too_many_attempts",
+                            format!(
+                                "we cannot mail this inbox again this hour; try again in {after} seconds"
+                            ),
+                        ),
+                        after,
+                    ));
+                }
+            }
         }
         let db = state.db();
         let onboarded = store::users::onboard(
@@ -184,9 +194,26 @@ impl OnboardingApi {
         .await
         .map_err(internal)?;
         if onboarded.was_verified {
+            // Its owner may still need to link (or re-prove) a Discord account: a verified
+            // account without a link that holds gets a code mailed (to its own address,
+            // within the caps), never one in this answer.
+            let holds = store::identities::discord_of_user(db, onboarded.user_id)
+                .await
+                .map_err(internal)?
+                .is_some_and(|o| o.holds());
+            let mailed = !holds && matches!(room, MailRoom::Free);
+            if mailed {
+                crate::discord::queue_verification_mail(&state, onboarded.user_id, email.as_str())
+                    .await?;
+            }
             return Ok(OnboardingResult::AlreadyVerified(body(
                 "already_verified",
-                "this email belongs to a verified account; sign in instead",
+                if mailed {
+                    "this email belongs to a verified account; sign in instead. To link a \
+                     Discord account to it, send the bot the code we mailed to this address"
+                } else {
+                    "this email belongs to a verified account; sign in instead"
+                },
             )));
         }
         let user_id = onboarded.user_id;
@@ -257,6 +284,39 @@ impl OnboardingApi {
             expires_in: STATE_TTL.as_secs(),
         })))
     }
+}
+
+/// Whether an address may get one more of the mails anyone can cause, this hour.
+enum MailRoom {
+    Free,
+    /// This very address got its cap (the codes it got work for it).
+    AddressFull,
+    /// Its inbox (aliases together) or all such mail got its cap: until the window ends.
+    Full(Duration),
+}
+
+async fn mail_room(state: &AppState, email: &store::email::Email) -> poem::Result<MailRoom> {
+    let l = &state.config().limits;
+    let address = email.as_str().to_lowercase();
+    let exact = [(limits::mail_limit(l.mails_per_address), address.as_str())];
+    if limits::peek(state, &exact).await?.is_some() {
+        return Ok(MailRoom::AddressFull);
+    }
+    let mailbox = email.mailbox_key();
+    let shared = [
+        (
+            jobs::ratelimit::mailbox_limit(l.mails_per_address),
+            mailbox.as_str(),
+        ),
+        (
+            jobs::ratelimit::all_mail_limit(l.anonymous_mails_per_hour),
+            jobs::ratelimit::ALL_MAIL,
+        ),
+    ];
+    Ok(match limits::peek(state, &shared).await? {
+        Some(wait) => MailRoom::Full(wait),
+        None => MailRoom::Free,
+    })
 }
 
 /// The provider's authorization URL for the authorization-code flow with PKCE S256.

@@ -319,9 +319,7 @@ impl SessionsApi {
                 };
                 // Only the browser that started the flow holds the cookie the state is bound
                 // to: a link carrying someone else's code and state signs nobody in.
-                let secure = crate::client::is_https(req, &config.trusted_proxies)
-                    || google.redirect_uri.scheme() == "https";
-                let cookie = crate::cookies::get(req, BINDING_COOKIE, secure);
+                let cookie = crate::cookies::get(req, BINDING_COOKIE, secure_cookie(google));
                 if !consumed.bound_to(cookie.as_deref()) {
                     tracing::warn!("Google sign-in with a state bound to another browser");
                     return Ok(LoginResult::Unauthorized(body(
@@ -405,7 +403,7 @@ impl SessionsApi {
     /// Start the authorization-code flow with PKCE: the URL to send the user to. Google
     /// redirects to `GOOGLE_REDIRECT_URI` with `code` and `state`; post both to `/api/login`
     /// from the same browser: the state is bound to it by the HttpOnly cookie this answer
-    /// sets (`SameSite=Strict`; `__Host-` and `Secure` over HTTPS).
+    /// sets (`SameSite=Strict`; `__Host-` and `Secure` when `GOOGLE_REDIRECT_URI` is https).
     #[oai(
         path = "/login/google",
         method = "post",
@@ -452,9 +450,8 @@ impl SessionsApi {
             &token,
             &challenge,
         );
-        let secure = crate::client::is_https(req, &config.trusted_proxies)
-            || client.redirect_uri.scheme() == "https";
-        let cookie = crate::cookies::set(BINDING_COOKIE, &binding, STATE_TTL, secure);
+        let cookie =
+            crate::cookies::set(BINDING_COOKIE, &binding, STATE_TTL, secure_cookie(client));
         Ok(GoogleStartResult::Ok(
             Json(GoogleStart {
                 authorization_url: url,
@@ -610,6 +607,13 @@ fn rejected(error: ExchangeError) -> LoginResult {
         ExchangeError::UserInfoFailed | ExchangeError::ServerError => LoginResult::BadGateway(b),
         _ => LoginResult::Unauthorized(b),
     }
+}
+
+/// Whether the binding cookie is `Secure` with the `__Host-` prefix: a deployment decision,
+/// read from configuration (Google sends the browser back to an `https` redirect URI), never
+/// from a request, so setting and reading it always agree.
+fn secure_cookie(client: &crate::PublicClient) -> bool {
+    client.redirect_uri.scheme() == "https"
 }
 
 /// A secret's SHA-256 in hex: a key that names it without holding it.

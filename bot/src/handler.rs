@@ -132,8 +132,60 @@ impl Inner {
         .await;
     }
 
-    /// Tells a member who typed a secret in a channel to use DMs (the channel has seen it).
-    async fn secret_in_public(&self, member: u64, message: u64) {
+    /// Mails the user of a linked but unconfirmed (or unproven) account a verification code,
+    /// at most once an hour per Discord account (the `send_email` worker's caps hold too):
+    /// the way back for a member whose link needs proving, such as a link from before V2.
+    /// The code goes to the user's own address, so it helps only whoever reads that mailbox.
+    async fn mail_code(&self, member: u64, user_id: i64) {
+        let once = Limit {
+            scope: "bot-code-mail",
+            max: 1,
+            window: std::time::Duration::from_secs(3600),
+        };
+        match self.limiter.hit(&[(once, &member.to_string())]).await {
+            Ok(Decision::Allowed) => {}
+            Ok(Decision::Limited { .. }) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "rate limiter unavailable");
+                return;
+            }
+        }
+        let db = &self.deps.db;
+        let user = match store::users::find(db, user_id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a user");
+                return;
+            }
+        };
+        match store::email_deliveries::queue(db, Some(user_id), "verification", &user.email, None)
+            .await
+        {
+            Ok(delivery_id) => {
+                self.push(&jobs::SendEmail { delivery_id }, PushOptions::default())
+                    .await;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot queue a verification mail"),
+        }
+    }
+
+    /// A secret typed in a channel: voids whatever live token it is (whatever email was
+    /// typed with it), mails its owner a fresh one (an invitation again, or a new code), and
+    /// tells the member to use DMs.
+    async fn secret_in_public(&self, member: u64, message: u64, text: &str) {
+        let words: Vec<&str> = text.split_whitespace().skip(1).collect();
+        let db = &self.deps.db;
+        for word in words.iter().filter(|w| !w.contains('@')) {
+            match store::one_time_tokens::void_exposed(db, word).await {
+                Ok(Some((user_id, purpose))) => {
+                    tracing::warn!(user_id, %purpose, "a token typed in a channel was voided");
+                    self.mail_fresh(user_id, &purpose).await;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot void an exposed token"),
+            }
+        }
         self.dm(
             member,
             None,
@@ -141,6 +193,37 @@ impl Inner {
             format!("secret-in-public:{message}"),
         )
         .await;
+    }
+
+    /// After a voided token: a new invitation, or a new verification code, by mail.
+    async fn mail_fresh(&self, user_id: i64, purpose: &str) {
+        let db = &self.deps.db;
+        let delivery = match purpose {
+            "invitation" => store::invitations::reissue(db, user_id).await,
+            "email_verification" => match store::users::find(db, user_id).await {
+                Ok(Some(user)) => store::email_deliveries::queue(
+                    db,
+                    Some(user_id),
+                    "verification",
+                    &user.email,
+                    None,
+                )
+                .await
+                .map(Some),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            },
+            // A `/login` code: its owner onboards again for a new one.
+            _ => Ok(None),
+        };
+        match delivery {
+            Ok(Some(delivery_id)) => {
+                self.push(&jobs::SendEmail { delivery_id }, PushOptions::default())
+                    .await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot mail a fresh token"),
+        }
     }
 
     /// Sends `message` to `member` by DM (through the queue).
@@ -312,18 +395,15 @@ impl Handler {
         let is_dm = msg.guild_id.is_none();
         let mentioned = msg.mentions.iter().any(|u| u.id == me);
         let text = without_mention(&msg.content, me);
-        // A secret typed in a channel (`/login <code>`, `/verify <email> <code>`) is still
-        // used at once, so the member's own attempt spends it before anyone who read it can;
-        // they are told to use DMs next time.
-        let secret = text.starts_with("/login") || text.starts_with("/verify");
-        if secret && !is_dm && mentioned {
-            inner.secret_in_public(member, msg.id.get()).await;
+        // A secret typed in a channel (`/login <code>`, `/verify <email> <code>`), mentioning
+        // the bot or not, is never used: everyone there read it. It is voided, its owner gets
+        // a fresh one by mail, and the member is told to use DMs.
+        if !is_dm && (text.starts_with("/login") || text.starts_with("/verify")) {
+            inner.secret_in_public(member, msg.id.get(), &text).await;
+            return;
         }
-        // Seed 001's text fallback: `/login <code>`, anywhere the bot listens.
+        // Seed 001's text fallback: `/login <code>`.
         if let Some(code) = text.strip_prefix("/login") {
-            if !(is_dm || mentioned) {
-                return;
-            }
             let code = code.trim();
             if code.is_empty() {
                 return;
@@ -336,11 +416,8 @@ impl Handler {
             return;
         }
         // `/verify email token` typed as text (the code of a verification mail, or an
-        // invitation's token), anywhere the bot listens.
+        // invitation's token).
         if let Some(rest) = text.strip_prefix("/verify") {
-            if !(is_dm || mentioned) {
-                return;
-            }
             if let Some((email, token)) = email_and_token(rest) {
                 if inner.attempt_allowed(member).await {
                     inner.verify_attempt(member, None, email, token, None).await;
@@ -382,7 +459,10 @@ impl Handler {
                 // not proven is told how to finish, not how to start.
                 let hour = Utc::now().timestamp() / 3600;
                 let message = match known {
-                    Known::Unverified(_) => DmMessage::VerifyEmailInstructions,
+                    Known::Unverified(user_id) => {
+                        inner.mail_code(member, user_id).await;
+                        DmMessage::VerifyEmailInstructions
+                    }
                     _ => DmMessage::LoginInstructions,
                 };
                 inner

@@ -19,9 +19,9 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// The cap on mails anonymous requests may cause to one mailbox: `max` per hour, counted per
-/// recipient mailbox (see `store::email::Email::mailbox_key`) by the `send_email` worker, and
-/// looked at by the API to answer early.
+/// The cap on mails anonymous requests may cause to one address (exactly as stored: the
+/// codes they carry work for that address only): `max` per hour, counted by the `send_email`
+/// worker, looked at by the API to answer early.
 pub fn mail_limit(max: u32) -> Limit {
     Limit {
         scope: "mail",
@@ -29,6 +29,21 @@ pub fn mail_limit(max: u32) -> Limit {
         window: Duration::from_secs(3600),
     }
 }
+
+/// The cap on the same mails to one inbox whatever the spelling (see
+/// `store::email::Email::mailbox_key`: `+tags`, Gmail's dots): [`MAILBOX_FACTOR`] times the
+/// per-address cap, so aliases cannot multiply what one inbox receives, and a stranger needs
+/// that many aliases to keep the owner's own address from getting a mail.
+pub fn mailbox_limit(per_address: u32) -> Limit {
+    Limit {
+        scope: "mailbox",
+        max: per_address.saturating_mul(MAILBOX_FACTOR),
+        window: Duration::from_secs(3600),
+    }
+}
+
+/// How many times the per-address cap one inbox may receive.
+pub const MAILBOX_FACTOR: u32 = 3;
 
 /// The cap on mails anonymous requests may cause in all, per hour, across the deployment
 /// (counted under the key [`ALL_MAIL`]): however many addresses and mailboxes an attacker

@@ -32,10 +32,20 @@ pub enum LinkProof {
     /// `/login` code) is handed to whoever asks. The link is unconfirmed: it grants nothing,
     /// and the next link its user or its Discord account makes replaces it.
     AccountOnly,
-    /// The same act proved control of the user's email (an invitation or verification token
-    /// typed from this Discord account, or Discord vouching for the same verified address):
-    /// the link is confirmed and the user verified.
+    /// A token mailed to the user's address was typed from this Discord account: the link is
+    /// confirmed and the user verified.
     EmailProven,
+    /// Discord vouches that this account's verified email is the user's (the OAuth
+    /// callback): confirmed and verified too. It arrives through a browser redirect, which a
+    /// linking CSRF can trigger, so unlike [`LinkProof::EmailProven`] it does not displace a
+    /// link confirmed by V2's migration.
+    ProviderVouched,
+}
+
+impl LinkProof {
+    fn confirms(self) -> bool {
+        !matches!(self, LinkProof::AccountOnly)
+    }
 }
 
 /// What linking a Discord account to a user did.
@@ -63,7 +73,7 @@ pub enum DiscordLink {
 /// nothing, so it gives way: a new link of the same user replaces it, and the Discord account
 /// linking elsewhere takes itself back from it. Neither is a silent move between people: the
 /// actor is always the Discord account's owner. A link confirmed by V2's migration (made when
-/// any link verified its user) gives way to a proven link the same way.
+/// any link verified its user) gives way to a token typed from a Discord account.
 pub async fn link_discord(
     pool: &PgPool,
     user_id: i64,
@@ -87,20 +97,32 @@ pub async fn link_discord(
     if user.is_none() {
         return Ok(DiscordLink::NoSuchUser);
     }
-    let proven = proof == LinkProof::EmailProven;
-    let owner = sqlx::query!(
-        r#"SELECT id, user_id, confirmed_at IS NOT NULL AS "confirmed!", confirmed_before_v2
-           FROM identities WHERE provider = 'discord' AND subject = $1 FOR UPDATE"#,
-        account.subject
+    let proven = proof.confirms();
+    // A link confirmed by V2's migration rather than a proof gives way to a token typed from
+    // the Discord account (never to a redirect a CSRF could have caused).
+    let holds = |confirmed: bool, before_v2: bool| {
+        confirmed && !(before_v2 && proof == LinkProof::EmailProven)
+    };
+    // The account's link and the user's, locked in one statement in id order: links that
+    // cross (S1 to U1 while S1 sits on U2, S2 to U2 while S2 sits on U1) would otherwise lock
+    // them in opposite orders and deadlock.
+    let rows = sqlx::query!(
+        r#"SELECT id, user_id, subject, confirmed_at IS NOT NULL AS "confirmed!",
+                  confirmed_before_v2
+           FROM identities WHERE provider = 'discord' AND (subject = $1 OR user_id = $2)
+           ORDER BY id FOR UPDATE"#,
+        account.subject,
+        user_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    let owner = rows.iter().find(|r| r.subject == account.subject);
+    let current = rows.iter().find(|r| r.user_id == user_id);
     let mut detached = None;
-    if let Some(owner) = &owner
+    if let Some(owner) = owner
         && owner.user_id != user_id
     {
-        // A link confirmed by V2's migration rather than a proof gives way to a proof.
-        if owner.confirmed && !(owner.confirmed_before_v2 && proven) {
+        if holds(owner.confirmed, owner.confirmed_before_v2) {
             return Ok(DiscordLink::TakenByOther);
         }
         sqlx::query!("DELETE FROM identities WHERE id = $1", owner.id)
@@ -108,18 +130,11 @@ pub async fn link_discord(
             .await?;
         detached = Some(owner.user_id);
     }
-    let current = sqlx::query!(
-        r#"SELECT id, subject, confirmed_at IS NOT NULL AS "confirmed!", confirmed_before_v2
-           FROM identities WHERE provider = 'discord' AND user_id = $1 FOR UPDATE"#,
-        user_id
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
     let mut new = true;
-    if let Some(current) = &current {
+    if let Some(current) = current {
         if current.subject == account.subject {
             new = false;
-        } else if current.confirmed && !(current.confirmed_before_v2 && proven) {
+        } else if holds(current.confirmed, current.confirmed_before_v2) {
             return Ok(DiscordLink::UserHasOther);
         } else {
             sqlx::query!("DELETE FROM identities WHERE id = $1", current.id)
@@ -142,7 +157,7 @@ pub async fn link_discord(
                    token_expires_at = COALESCE(EXCLUDED.token_expires_at, identities.token_expires_at),
                    scopes = COALESCE(EXCLUDED.scopes, identities.scopes), last_login_at = now(),
                    confirmed_at = COALESCE(identities.confirmed_at, EXCLUDED.confirmed_at),
-                   confirmed_before_v2 = identities.confirmed_before_v2 AND NOT $11
+                   confirmed_before_v2 = identities.confirmed_before_v2 AND NOT $12
                -- Never another user's row, whatever happened since it was read.
                WHERE identities.user_id = EXCLUDED.user_id
            RETURNING confirmed_at IS NOT NULL AS "confirmed!""#,
@@ -157,6 +172,7 @@ pub async fn link_discord(
         account.token_expires_at,
         account.scopes,
         proven,
+        proof == LinkProof::EmailProven,
     )
     .fetch_optional(&mut *tx)
     .await;
@@ -190,7 +206,8 @@ pub struct DiscordOwner {
 }
 
 impl DiscordOwner {
-    /// Whether the link holds against a proof made for another user (confirmed by a proof).
+    /// Whether the link holds against a token proof made for another user (it was confirmed
+    /// by a proof, not by V2's migration).
     pub fn holds(&self) -> bool {
         self.confirmed && !self.confirmed_before_v2
     }
@@ -205,6 +222,21 @@ pub async fn discord_owner(
         r#"SELECT user_id, confirmed_at IS NOT NULL AS "confirmed!", confirmed_before_v2
            FROM identities WHERE provider = 'discord' AND subject = $1"#,
         discord_id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The Discord link of a user, if any (whose link it is, and whether it is confirmed).
+pub async fn discord_of_user(
+    pool: &PgPool,
+    user_id: i64,
+) -> Result<Option<DiscordOwner>, sqlx::Error> {
+    sqlx::query_as!(
+        DiscordOwner,
+        r#"SELECT user_id, confirmed_at IS NOT NULL AS "confirmed!", confirmed_before_v2
+           FROM identities WHERE provider = 'discord' AND user_id = $1"#,
+        user_id
     )
     .fetch_optional(pool)
     .await
@@ -377,6 +409,18 @@ pub async fn store_refreshed(
         access_token_enc,
         refresh_token_enc,
         expires_at
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Takes an identity out of the refresh sweep (no expiry) with its tokens kept: its refresh
+/// cannot happen now (no key opens it, or its provider is not configured).
+pub async fn park_refresh(tx: &mut sqlx::PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE identities SET token_expires_at = NULL WHERE id = $1",
+        id
     )
     .execute(tx)
     .await?;

@@ -214,6 +214,27 @@ pub async fn redeem_login_code(pool: &PgPool, code: &str) -> Result<Option<i64>,
     Ok(user.flatten())
 }
 
+/// Voids a live token someone typed where others could read it (an invitation or
+/// verification token, or a `/login` code, whoever it belongs to): returns its user and
+/// purpose, so the owner can be sent a fresh one.
+pub async fn void_exposed(
+    pool: &PgPool,
+    typed: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"UPDATE one_time_tokens SET consumed_at = now()
+           WHERE consumed_at IS NULL AND expires_at > now() AND user_id IS NOT NULL
+             AND ((purpose IN ('invitation', 'email_verification') AND token_hash = $1)
+                  OR (purpose = 'login_code' AND token_hash = $2))
+           RETURNING user_id AS "user_id!", purpose"#,
+        secret::digest(typed.trim()),
+        secret::digest(&normalize_code(typed))
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.user_id, r.purpose)))
+}
+
 /// Retires every live token of `purpose` of `user_id` (a refreshed invitation kills the old
 /// token at once, before the new one is even sent). Returns how many.
 pub async fn retire(pool: &PgPool, user_id: i64, purpose: &str) -> Result<u64, sqlx::Error> {

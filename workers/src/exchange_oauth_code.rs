@@ -146,7 +146,7 @@ async fn discord(
     // Discord vouches for this account's email: when it is the user's own, the mailbox is
     // proven by the same act that proved the Discord account.
     let proof = if vouches_for(&profile, &user.email) {
-        LinkProof::EmailProven
+        LinkProof::ProviderVouched
     } else {
         LinkProof::AccountOnly
     };

@@ -61,16 +61,24 @@ pub async fn handle(
         "google" => deps.oauth.settings.google.clone(),
         _ => None,
     };
+    // Neither case gets better by asking again every sweep, and the sweep takes the soonest
+    // expiries first: such rows would crowd out every refresh that can happen. They are
+    // parked (no expiry: the sweep skips them) with their tokens kept, until their user signs
+    // in again.
     let Some(client) = client else {
+        store::identities::park_refresh(&mut tx, stored.id).await?;
+        tx.commit().await?;
         return Ok(RefreshOutcome::NotConfigured);
     };
     // A token that does not open was sealed under a key this worker lacks (a rotation or an
-    // upgrade half done: `SEALING_KEY_PREVIOUS` not set here). Keep it: another worker, or
-    // this one once configured, can still refresh it; forgetting it would lose the grant.
+    // upgrade half done: `SEALING_KEY_PREVIOUS` not set here). Kept, not forgotten: the grant
+    // is not lost, and signing in again stores a fresh one.
     let Ok(refresh_token) = deps.sealer.open(&sealed) else {
         tracing::error!(
-            "stored refresh token does not open with SEALING_KEY or SEALING_KEY_PREVIOUS; kept, not refreshed"
+            "stored refresh token does not open with SEALING_KEY or SEALING_KEY_PREVIOUS; kept, parked"
         );
+        store::identities::park_refresh(&mut tx, stored.id).await?;
+        tx.commit().await?;
         return Ok(RefreshOutcome::Unreadable);
     };
     match deps.oauth.refresh(&client, &refresh_token).await {

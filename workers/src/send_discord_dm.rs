@@ -41,9 +41,9 @@ pub fn text(deps: &Deps, message: &DmMessage) -> String {
             with the code we mailed you (or the token from your invitation)."
             .into(),
         DmMessage::SecretInPublic => "You typed a code or token in a channel, where everyone \
-            can read it. I used it at once; from now on send codes and tokens to me here, in a \
-            direct message. If it did not work, ask for a new one rather than typing it again \
-            in public."
+            can read it, so it no longer works: a new invitation or code is on its way to your \
+            email (for a `/login` code, sign up again). Send codes and tokens to me here, in a \
+            direct message."
             .into(),
         DmMessage::LoginInstructions => {
             let web = deps

@@ -70,33 +70,17 @@ pub async fn handle(
     // Mails anyone can cause (a stranger onboarding or linking with this address) are capped
     // per recipient, and never carry text the requester chose (the name).
     let anonymous = matches!(delivery.kind.as_str(), "verification" | "link_confirmation");
-    if anonymous {
-        let limiter = jobs::ratelimit::RateLimiter::new(&deps.producer);
-        let mailbox = store::email::Email::parse(&delivery.to_address)
-            .map(|e| e.mailbox_key())
-            .unwrap_or_else(|_| delivery.to_address.to_lowercase());
-        let caps = [
-            (
-                jobs::ratelimit::mail_limit(settings.mails_per_address),
-                mailbox.as_str(),
-            ),
-            (
-                jobs::ratelimit::all_mail_limit(settings.anonymous_mails_per_hour),
-                jobs::ratelimit::ALL_MAIL,
-            ),
-        ];
-        if let jobs::ratelimit::Decision::Limited { .. } = limiter.hit(&caps).await? {
-            store::email_deliveries::mark_failed(
-                db,
-                delivery.id,
-                "not sent: the hourly cap of verification mails (to this mailbox, or in all) was reached",
-                true,
-                lease.job_id.as_str(),
-            )
-            .await?;
-            tracing::info!(delivery_id = delivery.id, kind = %delivery.kind, "mail capped");
-            return Ok(EmailOutcome::Capped);
-        }
+    if anonymous && let Some(cap) = capped(&deps, &delivery).await? {
+        store::email_deliveries::mark_failed(
+            db,
+            delivery.id,
+            &format!("not sent: {cap}"),
+            true,
+            lease.job_id.as_str(),
+        )
+        .await?;
+        tracing::info!(delivery_id = delivery.id, kind = %delivery.kind, cap, "mail capped");
+        return Ok(EmailOutcome::Capped);
     }
     let name = match (&delivery.full_name, anonymous) {
         (Some(name), false) => name.clone(),
@@ -204,6 +188,60 @@ pub async fn handle(
             }
         }
     }
+}
+
+/// Which hourly cap of mails anyone can cause keeps this delivery from going out, if any:
+/// per address (exactly as stored), per inbox (its aliases together), and in all. A delivery
+/// is charged once, however often its job is retried.
+async fn capped(
+    deps: &Deps,
+    delivery: &store::email_deliveries::DeliveryToSend,
+) -> Result<Option<&'static str>, BoxDynError> {
+    use jobs::ratelimit::{ALL_MAIL, Decision, all_mail_limit, mail_limit, mailbox_limit};
+    let charged = format!("mail-cap:{}", delivery.id);
+    if store::job_effects::done(&deps.db, &charged).await? {
+        return Ok(None);
+    }
+    let settings = &deps.email;
+    let address = delivery.to_address.to_lowercase();
+    let mailbox = store::email::Email::parse(&delivery.to_address)
+        .map(|e| e.mailbox_key())
+        .unwrap_or_else(|_| address.clone());
+    let caps = [
+        (
+            mail_limit(settings.mails_per_address),
+            address.as_str(),
+            "this address already got its hourly cap of verification mails",
+        ),
+        (
+            mailbox_limit(settings.mails_per_address),
+            mailbox.as_str(),
+            "this inbox (with its aliases) already got its hourly cap of verification mails",
+        ),
+        (
+            all_mail_limit(settings.anonymous_mails_per_hour),
+            ALL_MAIL,
+            "the hourly cap of verification mails in all was reached",
+        ),
+    ];
+    let limiter = jobs::ratelimit::RateLimiter::new(&deps.producer);
+    for (limit, key, why) in &caps {
+        if let Decision::Limited { .. } = limiter.peek(&[(*limit, key)]).await? {
+            return Ok(Some(why));
+        }
+    }
+    let all: Vec<_> = caps.iter().map(|(limit, key, _)| (*limit, *key)).collect();
+    limiter.hit(&all).await?;
+    store::job_effects::record(
+        &deps.db,
+        &charged,
+        SendEmail::QUEUE,
+        "",
+        "mail_cap_charged",
+        serde_json::Value::Null,
+    )
+    .await?;
+    Ok(None)
 }
 
 /// Queues a verification mail to `user` (a code to send the bot from the Discord account

@@ -578,10 +578,11 @@ async fn a_stranger_failing_on_an_invitees_email_never_stops_the_invitee() {
     joins_and_verifies(&world, invitee, "vic@example.test", &token).await;
 }
 
-/// Review of issue 11: a token typed in a channel is used at once (the member's own attempt
-/// spends it before a reader can), and the member is told by DM to use DMs from now on.
+/// Review of issue 11: a token typed in a channel (mentioning the bot or not) is never used:
+/// everyone there read it. It is voided, its owner gets a fresh invitation by mail, and the
+/// member is told by DM to use DMs.
 #[tokio::test]
-async fn a_token_typed_in_a_channel_is_spent_at_once_and_the_member_warned() {
+async fn a_token_typed_in_a_channel_is_voided_and_a_fresh_one_mailed() {
     let world = World::start(Options::default()).await;
     let token = world.invitee("loud@example.test").await;
     let member = 640;
@@ -592,12 +593,8 @@ async fn a_token_typed_in_a_channel_is_spent_at_once_and_the_member_warned() {
         testkit::discord::GENERAL_CHANNEL,
         Some(GUILD_ID),
         &format!("/verify loud@example.test {token}"),
-        true,
+        false,
     );
-    world
-        .discord
-        .wait_for("the role", WAIT, |_| granted(&world, member))
-        .await;
     let dm = FakeDiscord::dm_channel(member);
     world
         .discord
@@ -606,7 +603,35 @@ async fn a_token_typed_in_a_channel_is_spent_at_once_and_the_member_warned() {
                 .discord
                 .posts(dm)
                 .iter()
-                .any(|p| p.content().contains("direct message"))
+                .any(|p| p.content().contains("no longer works"))
         })
         .await;
+    let reissued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM email_deliveries d JOIN users u ON u.id = d.user_id
+         WHERE u.email = 'loud@example.test' AND d.kind = 'invitation'",
+    )
+    .fetch_one(&world.db.pool)
+    .await
+    .expect("deliveries");
+    assert_eq!(reissued, 1, "a fresh invitation is on its way");
+    // A reader who copied it gets nothing, and neither does the member with the old token.
+    world.discord.message(
+        641,
+        FakeDiscord::dm_channel(641),
+        None,
+        &format!("/verify loud@example.test {token}"),
+        false,
+    );
+    world
+        .discord
+        .wait_for("the reader's refusal", WAIT, |_| {
+            world
+                .discord
+                .posts(FakeDiscord::dm_channel(641))
+                .iter()
+                .any(|p| p.content().contains("do not match"))
+        })
+        .await;
+    assert!(!granted(&world, member));
+    assert!(!granted(&world, 641));
 }

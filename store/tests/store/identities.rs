@@ -156,7 +156,12 @@ async fn links_from_before_v2_stay_members_but_give_way_to_a_proof() {
            (1, 'discord', 'https://discord.com', '100'),
            (2, 'discord', 'https://discord.com', '200'),
            (3, 'discord', 'https://discord.com', '300');
-         SELECT setval(pg_get_serial_sequence('users', 'id'), 3);",
+         INSERT INTO users (id, email, verified) OVERRIDING SYSTEM VALUE VALUES
+           (4, 'vouched@example.test', TRUE);
+         INSERT INTO invitations (user_id, status) VALUES (4, 'sent');
+         INSERT INTO identities (user_id, provider, issuer, subject, email, email_verified)
+           VALUES (4, 'discord', 'https://discord.com', '400', 'Vouched@example.test', TRUE);
+         SELECT setval(pg_get_serial_sequence('users', 'id'), 4);",
     )
     .execute(&db.pool)
     .await
@@ -175,6 +180,12 @@ async fn links_from_before_v2_stay_members_but_give_way_to_a_proof() {
         !taken.verified,
         "an invitee's row taken by a link is not trusted"
     );
+    // Discord vouched for the user's own address then: confirmed like a link made today.
+    let vouched = store::identities::discord_owner(&db.pool, "400")
+        .await
+        .expect("q")
+        .expect("linked");
+    assert!(vouched.holds(), "{vouched:?}");
     // The member's own proof from another Discord account replaces the migrated link…
     let proven = link_discord(&db.pool, 1, &account("101"), LinkProof::EmailProven)
         .await
@@ -207,6 +218,11 @@ async fn links_from_before_v2_stay_members_but_give_way_to_a_proof() {
         .await
         .expect("link");
     assert_eq!(code, DiscordLink::TakenByOther);
+    // Nor by Discord vouching through a redirect: a linking CSRF could have caused that.
+    let vouched = link_discord(&db.pool, own, &account("300"), LinkProof::ProviderVouched)
+        .await
+        .expect("link");
+    assert_eq!(vouched, DiscordLink::TakenByOther);
     let proof = link_discord(&db.pool, own, &account("300"), LinkProof::EmailProven)
         .await
         .expect("link");
@@ -221,4 +237,32 @@ async fn links_from_before_v2_stay_members_but_give_way_to_a_proof() {
         ),
         "{proof:?}"
     );
+}
+
+/// Review of issue 11: two links that cross (S1 to U1 while S1 sits unconfirmed on U2, and
+/// S2 to U2 while S2 sits unconfirmed on U1) lock the same two rows; taken in opposite orders
+/// they deadlocked, and Postgres aborted one.
+#[tokio::test]
+async fn crossing_links_do_not_deadlock() {
+    let db = TestDb::new().await;
+    for round in 0..20 {
+        let u1 = user(&db, &format!("u1-{round}@example.test")).await;
+        let u2 = user(&db, &format!("u2-{round}@example.test")).await;
+        let (s1, s2) = (
+            account(&format!("81{round:04}")),
+            account(&format!("82{round:04}")),
+        );
+        link_discord(&db.pool, u2, &s1, LinkProof::AccountOnly)
+            .await
+            .expect("setup");
+        link_discord(&db.pool, u1, &s2, LinkProof::AccountOnly)
+            .await
+            .expect("setup");
+        let (a, b) = tokio::join!(
+            link_discord(&db.pool, u1, &s1, LinkProof::AccountOnly),
+            link_discord(&db.pool, u2, &s2, LinkProof::AccountOnly),
+        );
+        a.expect("no deadlock");
+        b.expect("no deadlock");
+    }
 }
