@@ -717,3 +717,61 @@ async fn a_bots_members_do_not_share_its_address() {
         "the owner, through the same bot, is not"
     );
 }
+
+/// Review of the fix: a verified account whose Discord link is missing or needs proving has a
+/// way back: onboarding its address answers 409 as before and mails it a code to send the
+/// bot (to its own mailbox, within the caps). One whose link holds gets no mail.
+#[tokio::test]
+async fn onboarding_a_verified_address_mails_it_a_code_when_its_link_needs_one() {
+    let app = linked_app(api::Limits::default()).await;
+    signed_in(&app, &Account::google("g-back", "back@example.test", true)).await;
+    let resp = onboard_raw(&app, "back@example.test").await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("code we mailed")),
+        "{body}"
+    );
+    eventually("a code for the verified address", async || {
+        mails_to(&app, "back@example.test")
+            .iter()
+            .any(|m| m.contains("Verify your email"))
+    })
+    .await;
+    // With a link that holds, nothing is mailed.
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'back@example.test'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("user");
+    store::identities::link_discord(
+        &app.db.pool,
+        user,
+        &store::identities::ProviderAccount {
+            subject: "9400".into(),
+            ..Default::default()
+        },
+        store::identities::LinkProof::EmailProven,
+    )
+    .await
+    .expect("link");
+    let resp = onboard_raw(&app, "back@example.test").await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        !body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("mailed"),
+        "{body}"
+    );
+}
+
+async fn onboard_raw(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post("/api/user/onboarding")
+        .json(&json!({ "name": "Back", "email": email }))
+        .send()
+        .await
+        .expect("onboarding")
+}

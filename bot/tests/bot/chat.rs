@@ -434,3 +434,57 @@ async fn login_attempts_are_rate_limited_per_member() {
     );
     assert_eq!(refused[0].body["data"]["flags"], 64, "ephemeral");
 }
+
+/// Review of issue 11: a member whose link needs proving (a `/login` link, or one from before
+/// V2) is mailed a code when they talk to the bot, once an hour, and told how to finish.
+#[tokio::test]
+async fn a_linked_member_the_bot_will_not_chat_with_is_mailed_a_code_once_an_hour() {
+    let world = World::start(Options::default()).await;
+    let user: i64 =
+        sqlx::query_scalar("INSERT INTO users (email) VALUES ('half@example.test') RETURNING id")
+            .fetch_one(&world.db.pool)
+            .await
+            .expect("user");
+    store::identities::link_discord(
+        &world.db.pool,
+        user,
+        &store::identities::ProviderAccount {
+            subject: "650".into(),
+            ..Default::default()
+        },
+        store::identities::LinkProof::AccountOnly,
+    )
+    .await
+    .expect("link");
+    let dm = FakeDiscord::dm_channel(650);
+    for n in 0..2 {
+        world
+            .discord
+            .message(650, dm, None, &format!("hello {n}"), false);
+    }
+    world
+        .discord
+        .wait_for("the instructions", WAIT, |_| {
+            world
+                .discord
+                .posts(dm)
+                .iter()
+                .any(|p| p.content().contains("/verify"))
+        })
+        .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let mailed = loop {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM email_deliveries WHERE user_id = $1 AND kind = 'verification'",
+        )
+        .bind(user)
+        .fetch_one(&world.db.pool)
+        .await
+        .expect("deliveries");
+        if n > 0 || std::time::Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(mailed, 1, "one code for two messages");
+}
