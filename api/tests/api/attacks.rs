@@ -775,3 +775,43 @@ async fn onboard_raw(app: &TestApp, email: &str) -> reqwest::Response {
         .await
         .expect("onboarding")
 }
+
+/// Finding 2: every endpoint an anonymous caller reaches is limited per client address, the
+/// cheap ones too (docs, health, metrics, static pages): one budget per minute, 429 with
+/// `Retry-After`, counted per client behind a trusted proxy.
+#[tokio::test]
+async fn every_endpoint_is_limited_per_client_address() {
+    let app = spawn_app_with(AppOptions {
+        trusted_proxies: behind_proxy(),
+        limits: api::Limits {
+            requests_per_ip: 5,
+            ..api::Limits::default()
+        },
+        ..AppOptions::default()
+    })
+    .await;
+    let get = |path: &'static str, from: &'static str| {
+        app.get(path).header("x-forwarded-for", from).send()
+    };
+    for path in [
+        "/api/health",
+        "/api/openapi.json",
+        "/metrics",
+        "/discord/success?username=x",
+        "/api/discord/invite",
+    ] {
+        let resp = get(path, "198.51.100.30").await.expect("request");
+        assert_ne!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    let resp = get("/api/docs", "198.51.100.30").await.expect("request");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "too_many_requests");
+    let resp = get("/api/docs", "198.51.100.31").await.expect("request");
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "another client has its own budget"
+    );
+}
