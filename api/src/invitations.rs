@@ -782,11 +782,8 @@ async fn verify_invitation(
         return Ok(VerifyResult::TooMany(b, after));
     }
     // Failures lock out the source that failed, for this email only.
-    let sources = [limits::failure_key(&email, &source)];
-    let failures: Vec<_> = sources
-        .iter()
-        .map(|key| (l.failures(), key.as_str()))
-        .collect();
+    let failure_key = limits::failure_key(&email, &source);
+    let failures = [(l.failures(), failure_key.as_str())];
     if let Some(wait) = limits::peek(state, &failures).await? {
         let (_, after) = limits::too_many(wait);
         return Ok(VerifyResult::TooMany(
@@ -853,11 +850,7 @@ async fn verify_invitation(
             });
         }
         store::invitations::Verification::Invalid => {
-            let failed: Vec<_> = sources
-                .iter()
-                .map(|key| (l.failures(), key.as_str()))
-                .collect();
-            limits::check(state, &failed).await?;
+            limits::check(state, &failures).await?;
             return Ok(VerifyResult::BadRequest(body(
                 "invalid_token",
                 "invalid email or token",

@@ -115,11 +115,6 @@ fn limit(scope: &'static str, max: u32, window: Duration) -> Limit {
     Limit { scope, max, window }
 }
 
-/// The cap on mails to one address per hour, shared with the workers (same counter).
-pub fn mail_limit(max_per_hour: u32) -> Limit {
-    jobs::ratelimit::mail_limit(max_per_hour)
-}
-
 /// The counter key of failures on `email` from `source` (`ip:<addr>`, `discord:<id>`).
 pub(crate) fn failure_key(email: &store::email::Email, source: &str) -> String {
     jobs::ratelimit::failure_key(email.as_str(), source)

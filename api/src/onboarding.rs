@@ -298,21 +298,16 @@ enum MailRoom {
 async fn mail_room(state: &AppState, email: &store::email::Email) -> poem::Result<MailRoom> {
     let l = &state.config().limits;
     let address = email.as_str().to_lowercase();
-    let exact = [(limits::mail_limit(l.mails_per_address), address.as_str())];
-    if limits::peek(state, &exact).await?.is_some() {
+    let mailbox = email.mailbox_key();
+    let [exact, shared @ ..] = jobs::ratelimit::anonymous_mail_caps(
+        l.mails_per_address,
+        l.anonymous_mails_per_hour,
+        &address,
+        &mailbox,
+    );
+    if limits::peek(state, &[exact]).await?.is_some() {
         return Ok(MailRoom::AddressFull);
     }
-    let mailbox = email.mailbox_key();
-    let shared = [
-        (
-            jobs::ratelimit::mailbox_limit(l.mails_per_address),
-            mailbox.as_str(),
-        ),
-        (
-            jobs::ratelimit::all_mail_limit(l.anonymous_mails_per_hour),
-            jobs::ratelimit::ALL_MAIL,
-        ),
-    ];
     Ok(match limits::peek(state, &shared).await? {
         Some(wait) => MailRoom::Full(wait),
         None => MailRoom::Free,

@@ -45,6 +45,22 @@ pub fn mailbox_limit(per_address: u32) -> Limit {
 /// How many times the per-address cap one inbox may receive.
 pub const MAILBOX_FACTOR: u32 = 3;
 
+/// The caps on mails anyone can cause, in the order they are checked: to this `address`
+/// exactly (lowercase, as stored), to its `mailbox` (see [`mailbox_limit`]), and in all. The
+/// API looks at them before queueing a mail, the `send_email` worker charges them.
+pub fn anonymous_mail_caps<'a>(
+    per_address: u32,
+    per_hour_in_all: u32,
+    address: &'a str,
+    mailbox: &'a str,
+) -> [(Limit, &'a str); 3] {
+    [
+        (mail_limit(per_address), address),
+        (mailbox_limit(per_address), mailbox),
+        (all_mail_limit(per_hour_in_all), ALL_MAIL),
+    ]
+}
+
 /// The cap on mails anonymous requests may cause in all, per hour, across the deployment
 /// (counted under the key [`ALL_MAIL`]): however many addresses and mailboxes an attacker
 /// names, we send no more than this in our name.

@@ -197,7 +197,7 @@ async fn capped(
     deps: &Deps,
     delivery: &store::email_deliveries::DeliveryToSend,
 ) -> Result<Option<&'static str>, BoxDynError> {
-    use jobs::ratelimit::{ALL_MAIL, Decision, all_mail_limit, mail_limit, mailbox_limit};
+    use jobs::ratelimit::{Decision, anonymous_mail_caps};
     let charged = format!("mail-cap:{}", delivery.id);
     if store::job_effects::done(&deps.db, &charged).await? {
         return Ok(None);
@@ -207,31 +207,24 @@ async fn capped(
     let mailbox = store::email::Email::parse(&delivery.to_address)
         .map(|e| e.mailbox_key())
         .unwrap_or_else(|_| address.clone());
-    let caps = [
-        (
-            mail_limit(settings.mails_per_address),
-            address.as_str(),
-            "this address already got its hourly cap of verification mails",
-        ),
-        (
-            mailbox_limit(settings.mails_per_address),
-            mailbox.as_str(),
-            "this inbox (with its aliases) already got its hourly cap of verification mails",
-        ),
-        (
-            all_mail_limit(settings.anonymous_mails_per_hour),
-            ALL_MAIL,
-            "the hourly cap of verification mails in all was reached",
-        ),
+    let caps = anonymous_mail_caps(
+        settings.mails_per_address,
+        settings.anonymous_mails_per_hour,
+        &address,
+        &mailbox,
+    );
+    let reasons = [
+        "this address already got its hourly cap of verification mails",
+        "this inbox (with its aliases) already got its hourly cap of verification mails",
+        "the hourly cap of verification mails in all was reached",
     ];
     let limiter = jobs::ratelimit::RateLimiter::new(&deps.producer);
-    for (limit, key, why) in &caps {
-        if let Decision::Limited { .. } = limiter.peek(&[(*limit, key)]).await? {
+    for (cap, why) in caps.iter().zip(reasons) {
+        if let Decision::Limited { .. } = limiter.peek(std::slice::from_ref(cap)).await? {
             return Ok(Some(why));
         }
     }
-    let all: Vec<_> = caps.iter().map(|(limit, key, _)| (*limit, *key)).collect();
-    limiter.hit(&all).await?;
+    limiter.hit(&caps).await?;
     store::job_effects::record(
         &deps.db,
         &charged,
