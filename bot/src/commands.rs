@@ -13,7 +13,7 @@ use serenity::all::{
     CreateInteractionResponse, CreateInteractionResponseMessage, Permissions, ResolvedValue,
 };
 
-use crate::handler::Inner;
+use crate::data::Inner;
 
 /// The commands, registered globally at start.
 fn definitions() -> Vec<CreateCommand> {

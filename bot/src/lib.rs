@@ -5,12 +5,22 @@
 //!
 //! # Layout
 //! - [`run`]: connect, register slash commands, dispatch events until shut down
-//! - `handler`: who the bot answers (seed 001), chat, text `/login`, DM verification, the gate
-//!   on member join (seed 003)
+//! - `handler`: the gateway events, each in its own trace: who the bot answers (seed 001),
+//!   chat, text `/login` and DM verification routed to the gate, member events to the gate,
+//!   interactions to `commands`
+//! - `gate`: the verification gate on member join (seed 003: DM, deadline, kick, the role
+//!   back for members verified before), verification attempts, secrets typed in a channel
 //! - `commands`: slash commands (`/login`, `/verify`, `/imagine`, admin commands)
+//! - `data`: `Inner`, what every event shares (dependencies, settings, member cache, rate
+//!   limiter), and the acts they all use (push a job, send a DM, count an attempt)
 //! - `members`: the bounded cache from Discord account to user
+//!
+//! Imports run one way: `handler` uses `commands` and `data`; `commands` and `gate` use `data`
+//! (the gate's acts are methods of `Inner`); `data` uses `members`.
 
 mod commands;
+mod data;
+mod gate;
 mod handler;
 mod members;
 
