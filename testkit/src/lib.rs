@@ -27,6 +27,7 @@ pub mod otlp;
 mod proxy;
 mod redis_ns;
 mod smtp;
+mod wait;
 
 pub use app::{AppOptions, TestApp, fast_workers, spawn_app, spawn_app_with, worker_deps};
 pub use db::TestDb;

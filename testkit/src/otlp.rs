@@ -86,14 +86,13 @@ impl FakeCollector {
         timeout: Duration,
         done: impl Fn(&[ExportedSpan]) -> bool,
     ) -> Vec<ExportedSpan> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.notify.notified();
+        let waited = crate::wait::until(&self.notify, timeout, || {
             let spans = self.spans();
-            if done(&spans) {
-                return spans;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            if done(&spans) { Ok(spans) } else { Err(spans) }
+        });
+        match waited.await {
+            Ok(spans) => spans,
+            Err(spans) => {
                 let seen: Vec<String> = spans
                     .iter()
                     .map(|s| {

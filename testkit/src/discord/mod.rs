@@ -1,0 +1,259 @@
+//! A fake Discord that serenity really talks to: REST under `/api/v10` and a WebSocket gateway.
+//!
+//! - `GET /api/v10/gateway` answers this server's `ws://` URL; the gateway sends Hello, checks
+//!   Identify (token, intents), sends READY and GUILD_CREATE for one guild, acknowledges
+//!   heartbeats, answers RESUME with RESUMED, and forwards the dispatches a test scripts
+//!   ([`FakeDiscord::message`], [`FakeDiscord::member_joins`], [`FakeDiscord::slash`]…) with
+//!   increasing sequence numbers.
+//! - REST: DM channels, messages (JSON or multipart `payload_json` + `files[n]`), typing,
+//!   roles, members, kicks, interaction callbacks and edits, command registration, with
+//!   Discord's status codes (204 where Discord answers 204) and error bodies (50007 DMs closed,
+//!   50013 missing permissions, 10007 unknown member). Message nonces with `enforce_nonce` are
+//!   honoured as Discord does: the same nonce in a channel returns the first message.
+//!
+//! Every REST request is recorded; tests wait for the ones they expect with
+//! [`FakeDiscord::wait_for`] (woken by each request, no polling).
+//!
+//! # Layout
+//! - this file: [`FakeDiscord`] (start, the test's switches, what was recorded) and the state
+//!   its server shares
+//! - `rest`: the REST endpoints and how a request is read and recorded
+//! - `gateway`: the WebSocket session, and the dispatches a test scripts through it
+//! - `json`: Discord's objects (users, members, messages, roles, the guild) as the fake
+//!   writes them
+
+mod gateway;
+mod json;
+mod rest;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use poem::{EndpointExt, get};
+use serde_json::Value;
+use tokio::sync::{Notify, broadcast};
+
+/// The bot's user and application id.
+pub const BOT_ID: u64 = 100;
+/// The one guild the bot is in.
+pub const GUILD_ID: u64 = 200;
+/// The guild's `Member` role.
+pub const MEMBER_ROLE_ID: u64 = 901;
+/// A guild text channel.
+pub const GENERAL_CHANNEL: u64 = 4002;
+/// The token the bot must identify with.
+pub const TOKEN: &str = "fake-bot-token";
+
+/// User `n`'s DM channel is `DM_CHANNELS + n` (see [`FakeDiscord::dm_channel`]).
+const DM_CHANNELS: u64 = 1_000_000_000;
+
+/// One REST request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Without the `/api/v10` prefix, e.g. `/channels/4002/messages`.
+    pub path: String,
+    /// The JSON body (or multipart `payload_json`), `Null` when none.
+    pub body: Value,
+    /// Attached files: (field name, file name, bytes).
+    pub files: Vec<(String, String, Vec<u8>)>,
+    /// A message post the fake answered with an earlier message (same nonce).
+    pub duplicate: bool,
+}
+
+impl Recorded {
+    pub fn content(&self) -> &str {
+        self.body["content"].as_str().unwrap_or("")
+    }
+}
+
+/// What the fake has seen and what the test switched on, behind one lock.
+#[derive(Debug, Default)]
+struct State {
+    /// Every REST request, in order: what tests assert on.
+    requests: Vec<Recorded>,
+    /// The last Identify's `d` (token, intents), for tests of how the bot connects.
+    identify: Option<Value>,
+    /// Gateway connections opened (a reconnect opens another).
+    connections: u32,
+    /// Users whose DMs fail with 50007 ([`FakeDiscord::close_dms`]).
+    closed_dms: HashSet<u64>,
+    /// Role grants fail with 50013 ([`FakeDiscord::forbid_roles`]).
+    forbid_roles: bool,
+    /// Kicks fail with 50013 ([`FakeDiscord::forbid_kicks`]).
+    forbid_kicks: bool,
+    /// RESUMEs received (after a reconnect).
+    resumes: u32,
+    /// Message posts still to answer with 429 (Discord's rate limit).
+    rate_limited_posts: u32,
+    /// Members in the guild (for GET member).
+    members: HashSet<u64>,
+    /// (channel, nonce) → the message id first created with it.
+    nonces: HashMap<(String, String), u64>,
+    /// The last snowflake handed out (messages, interactions, channels' messages).
+    next_id: u64,
+}
+
+impl State {
+    /// A fresh snowflake.
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// A running fake Discord. Stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct FakeDiscord {
+    /// `http://127.0.0.1:<port>`: serenity's `HttpBuilder::proxy`.
+    pub url: String,
+    /// Shared with the server's handlers.
+    state: Arc<Mutex<State>>,
+    /// Scripted dispatches, to every open gateway session.
+    events: broadcast::Sender<Value>,
+    /// Woken by each recorded request and each RESUME: what waits wait on.
+    notify: Arc<Notify>,
+    /// Stops the server with the last clone.
+    _stop: Arc<crate::oauth::StopOnDrop>,
+}
+
+/// What the server's handlers share (as poem data): the handle's state, events and wake-ups.
+#[derive(Clone)]
+struct Shared {
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<Value>,
+    notify: Arc<Notify>,
+    /// Known once the server is bound.
+    ws_url: Arc<std::sync::OnceLock<String>>,
+}
+
+impl FakeDiscord {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(State {
+            next_id: 10_000,
+            ..State::default()
+        }));
+        let (events, _) = broadcast::channel(256);
+        let notify = Arc::new(Notify::new());
+        let shared = Shared {
+            state: state.clone(),
+            events: events.clone(),
+            notify: notify.clone(),
+            ws_url: Arc::default(),
+        };
+        let app = rest::routes().at("/gateway", get(gateway::session));
+        let ws_url = shared.ws_url.clone();
+        let (addr, stop) = crate::oauth::serve(app.data(shared), "fake Discord").await;
+        let _ = ws_url.set(format!("ws://{addr}/gateway"));
+        Self {
+            url: format!("http://{addr}"),
+            state,
+            events,
+            notify,
+            _stop: Arc::new(stop),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().expect("fake Discord state"))
+    }
+
+    fn next_id(&self) -> u64 {
+        self.with(State::next_id)
+    }
+
+    /// Every REST request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.with(|s| s.requests.clone())
+    }
+
+    /// The Identify payload the bot sent.
+    pub fn identify(&self) -> Option<Value> {
+        self.with(|s| s.identify.clone())
+    }
+
+    /// Gateway connections opened so far.
+    pub fn connections(&self) -> u32 {
+        self.with(|s| s.connections)
+    }
+
+    /// Waits until the requests satisfy `done`, then returns them; panics after `timeout`.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[Recorded]) -> bool,
+    ) -> Vec<Recorded> {
+        let waited = crate::wait::until(&self.notify, timeout, || {
+            let requests = self.requests();
+            if done(&requests) {
+                Ok(requests)
+            } else {
+                Err(requests)
+            }
+        });
+        match waited.await {
+            Ok(requests) => requests,
+            Err(requests) => {
+                let seen: Vec<String> = requests
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.method, r.path, r.body))
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}; requests:\n{}",
+                    seen.join("\n")
+                );
+            }
+        }
+    }
+
+    /// Waits until the bot is connected and ready (it registers its commands on READY).
+    pub async fn wait_ready(&self) {
+        self.wait_for(
+            "the bot to register its commands",
+            Duration::from_secs(20),
+            |r| r.iter().any(|r| r.path.ends_with("/commands")),
+        )
+        .await;
+    }
+
+    /// The DM channel of `user`.
+    pub fn dm_channel(user: u64) -> u64 {
+        DM_CHANNELS + user
+    }
+
+    /// `user` does not accept DMs (50007).
+    pub fn close_dms(&self, user: u64) {
+        self.with(|s| s.closed_dms.insert(user));
+    }
+
+    /// Role grants fail with 50013 Missing Permissions.
+    pub fn forbid_roles(&self) {
+        self.with(|s| s.forbid_roles = true);
+    }
+
+    /// The next `n` message posts get 429 with `retry_after`, as Discord's rate limit does.
+    pub fn rate_limit_posts(&self, n: u32) {
+        self.with(|s| s.rate_limited_posts = n);
+    }
+
+    /// Kicks fail with 50013 Missing Permissions.
+    pub fn forbid_kicks(&self) {
+        self.with(|s| s.forbid_kicks = true);
+    }
+
+    /// Whether `user` is in the guild now.
+    pub fn is_member(&self, user: u64) -> bool {
+        self.with(|s| s.members.contains(&user))
+    }
+
+    /// Posts in `channel` (not duplicates), in order.
+    pub fn posts(&self, channel: u64) -> Vec<Recorded> {
+        let path = format!("/channels/{channel}/messages");
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == path && !r.duplicate)
+            .collect()
+    }
+}
