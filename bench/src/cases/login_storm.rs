@@ -15,14 +15,42 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 
-/// What the storm needs besides the bench's own settings.
-pub struct Storm<'a> {
-    pub binary: &'a std::path::Path,
-    pub redis_url: &'a str,
-    pub database_url: &'a str,
-    pub prefix: &'a str,
-    pub requests: usize,
-    pub probe_jobs: u64,
+use crate::measure::{redis_info, report};
+use crate::subject::{self, Bench};
+
+impl Bench {
+    /// Issue 11's anonymous-cost case (see the module's documentation).
+    pub(crate) async fn login_storm(&self) -> anyhow::Result<()> {
+        let binary = self.concierge_binary();
+        let prefix = format!("{}:storm", self.prefix);
+        let storm = Storm {
+            binary: &binary,
+            redis_url: &self.settings.redis_url,
+            database_url: &self.settings.database_url,
+            prefix: &prefix,
+            requests: self.settings.storm_requests,
+            probe_jobs: if self.settings.quick { 20_000 } else { 100_000 },
+        };
+        let result = storm.run().await;
+        self.forget_keys_with_prefix(&prefix)?;
+        report(result?);
+        Ok(())
+    }
+}
+
+/// What the storm needs of the bench's settings.
+struct Storm<'a> {
+    /// The release `concierge` binary, started as `migrate`, `api`, `worker` and `probe`.
+    binary: &'a std::path::Path,
+    redis_url: &'a str,
+    /// The API's database (migrated first).
+    database_url: &'a str,
+    /// The storm's keys, deleted afterwards.
+    prefix: &'a str,
+    /// Concurrent `/api/login` requests.
+    requests: usize,
+    /// Jobs of each probe drain (before and during the storm).
+    probe_jobs: u64,
 }
 
 /// A child process killed when dropped.
@@ -36,11 +64,7 @@ impl Drop for Process {
 }
 
 async fn connected_clients(client: &redis::Client) -> anyhow::Result<u64> {
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("clients")
-        .query_async(&mut conn)
-        .await?;
+    let info = redis_info(client, "clients").await?;
     info.lines()
         .find_map(|l| l.strip_prefix("connected_clients:"))
         .and_then(|v| v.trim().parse().ok())
@@ -119,26 +143,20 @@ impl Storm<'_> {
         Ok((Process(child), address))
     }
 
-    fn probe(&self) -> anyhow::Result<serde_json::Value> {
-        let out = Command::new(self.binary)
-            .args([
-                "probe",
-                "--count",
-                &self.probe_jobs.to_string(),
-                "--timeout",
-                "300",
-            ])
-            .env("REDIS_URL", self.redis_url)
-            .env("REDIS_KEY_PREFIX", self.prefix)
-            .env("RUST_LOG", "warn")
-            .output()
-            .context("cannot run concierge probe")?;
-        serde_json::from_slice(&out.stdout)
-            .with_context(|| format!("probe said: {}", String::from_utf8_lossy(&out.stderr)))
+    /// A probe drain beside the storm, on a blocking thread (it waits for its process).
+    async fn probe(&self) -> anyhow::Result<serde_json::Value> {
+        let (binary, redis_url, prefix, jobs) = (
+            self.binary.to_owned(),
+            self.redis_url.to_owned(),
+            self.prefix.to_owned(),
+            self.probe_jobs,
+        );
+        tokio::task::spawn_blocking(move || subject::probe(&binary, &redis_url, &prefix, jobs, 300))
+            .await?
     }
 
     /// Runs the storm; returns the case's JSON line.
-    pub async fn run(&self) -> anyhow::Result<serde_json::Value> {
+    async fn run(&self) -> anyhow::Result<serde_json::Value> {
         let redis = redis::Client::open(self.redis_url)?;
         let status = Command::new(self.binary)
             .arg("migrate")
@@ -160,11 +178,7 @@ impl Storm<'_> {
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
         let clients_idle = connected_clients(&redis).await?;
-        let alone = tokio::task::spawn_blocking({
-            let storm = self.clone_args();
-            move || storm.probe()
-        })
-        .await??;
+        let alone = self.probe().await?;
 
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
@@ -211,11 +225,7 @@ impl Storm<'_> {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let during = tokio::task::spawn_blocking({
-            let storm = self.clone_args();
-            move || storm.probe()
-        })
-        .await??;
+        let during = self.probe().await?;
         let probe_overlapped = answered.load(Ordering::Relaxed) < self.requests as u64;
         let mut statuses = std::collections::BTreeMap::<String, u64>::new();
         let mut latencies = Vec::with_capacity(self.requests);
@@ -246,36 +256,5 @@ impl Storm<'_> {
             "probe_drain_alone": { "jobs_per_s": alone["jobs_per_s"], "lost": alone["lost"], "duplicates": alone["duplicates"] },
             "probe_drain_during_storm": { "jobs_per_s": during["jobs_per_s"], "lost": during["lost"], "duplicates": during["duplicates"], "overlapped_waits": probe_overlapped },
         }))
-    }
-
-    fn clone_args(&self) -> OwnedStorm {
-        OwnedStorm {
-            binary: self.binary.to_owned(),
-            redis_url: self.redis_url.to_owned(),
-            prefix: self.prefix.to_owned(),
-            probe_jobs: self.probe_jobs,
-        }
-    }
-}
-
-/// What a probe run on a blocking thread needs.
-struct OwnedStorm {
-    binary: std::path::PathBuf,
-    redis_url: String,
-    prefix: String,
-    probe_jobs: u64,
-}
-
-impl OwnedStorm {
-    fn probe(&self) -> anyhow::Result<serde_json::Value> {
-        Storm {
-            binary: &self.binary,
-            redis_url: &self.redis_url,
-            database_url: "",
-            prefix: &self.prefix,
-            requests: 0,
-            probe_jobs: self.probe_jobs,
-        }
-        .probe()
     }
 }

@@ -1,0 +1,107 @@
+//! Enqueue throughput: one job per call from concurrent callers (as API requests push), and
+//! bulk pushes in batches, with the Redis CPU time each pushed job costs.
+
+use std::time::Instant;
+
+use apalis::prelude::TaskSink;
+use jobs::PushOptions;
+use serde_json::json;
+
+use crate::measure::{redis_cpu, redis_cpu_us_per_job, report};
+use crate::subject::{Bench, BenchJob, Subject};
+
+impl Bench {
+    /// Pushes `n` jobs, one per call, from `callers` concurrent tasks.
+    pub(crate) async fn enqueue_single(
+        &self,
+        subject: Subject,
+        n: u64,
+        callers: u64,
+    ) -> anyhow::Result<f64> {
+        let queue = format!("single-{callers}");
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..callers {
+            let per = n / callers;
+            match subject {
+                Subject::Concierge => {
+                    let producer = self.producer().await?;
+                    let options = PushOptions::default().in_queue(queue.clone());
+                    tasks.push(tokio::spawn(async move {
+                        for i in 0..per {
+                            producer
+                                .push_with(&Bench::job(c * per + i), options.clone())
+                                .await?;
+                        }
+                        Ok::<_, anyhow::Error>(())
+                    }));
+                }
+                Subject::ApalisRedis => {
+                    let mut storage = self.apalis_storage(&queue).await?;
+                    tasks.push(tokio::spawn(async move {
+                        for i in 0..per {
+                            storage
+                                .push(Bench::job(c * per + i))
+                                .await
+                                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        }
+                        Ok::<_, anyhow::Error>(())
+                    }));
+                }
+            }
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        report(
+            json!({"case": "enqueue_single", "subject": subject.name(), "jobs": n, "callers": callers, "jobs_per_s": rate.round()}),
+        );
+        Ok(rate)
+    }
+
+    /// Pushes `n` jobs in batches of `batch`.
+    pub(crate) async fn enqueue_bulk(
+        &self,
+        subject: Subject,
+        queue: &str,
+        n: u64,
+        batch: u64,
+    ) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let cpu = redis_cpu(&self.client).await?;
+        match subject {
+            Subject::Concierge => {
+                let producer = self.producer().await?;
+                let options = PushOptions::default().in_queue(queue.to_owned());
+                let mut seq = 0;
+                while seq < n {
+                    let end = (seq + batch).min(n);
+                    let jobs: Vec<BenchJob> = (seq..end).map(Bench::job).collect();
+                    producer.push_bulk(&jobs, options.clone()).await?;
+                    seq = end;
+                }
+            }
+            Subject::ApalisRedis => {
+                let mut storage = self.apalis_storage(queue).await?;
+                let mut seq = 0;
+                while seq < n {
+                    let end = (seq + batch).min(n);
+                    let jobs: Vec<BenchJob> = (seq..end).map(Bench::job).collect();
+                    storage
+                        .push_bulk(jobs)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    seq = end;
+                }
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu_us = redis_cpu_us_per_job(&self.client, cpu, n).await?;
+        let rate = n as f64 / elapsed;
+        report(
+            json!({"case": "enqueue_bulk", "subject": subject.name(), "jobs": n, "batch": batch, "jobs_per_s": rate.round(), "redis_cpu_us_per_job": cpu_us}),
+        );
+        Ok(rate)
+    }
+}

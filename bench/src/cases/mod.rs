@@ -1,0 +1,19 @@
+//! The benchmark cases, one file each (a case is a method of [`Bench`](crate::subject::Bench)
+//! that prints its JSON line): the order `main` runs them in is the order below.
+//!
+//! - `redis_benchmark`: the physical limit, `redis-benchmark` on the commands one job needs
+//! - `enqueue`: `enqueue_single` (one job per call) and `enqueue_bulk` (batches)
+//! - `drain`: `drain` (a queued backlog run by one worker) and `due_backlog` (a backlog due at
+//!   once)
+//! - `latency`: enqueue → start, `latency_at_rate` and `latency_after_idle`
+//! - `rss`: `worker_rss`, the memory of a `concierge worker` process
+//! - `scaling`: 1, 2 and 4 `concierge worker` processes on one queue
+//! - `login_storm`: issue 11's anonymous-cost case against `concierge api` and `worker`
+
+mod drain;
+mod enqueue;
+mod latency;
+mod login_storm;
+mod redis_benchmark;
+mod rss;
+mod scaling;

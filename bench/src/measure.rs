@@ -1,0 +1,140 @@
+//! Measuring and reporting: what the handlers saw (jobs run, enqueue → start latencies) and
+//! their percentiles, waiting for a drain to finish, the CPU time Redis spent, a process's
+//! memory, and the report itself: one JSON line per case on stdout.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the handlers saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Jobs run since the last reset: what a drain waits for.
+    done: AtomicU64,
+    /// Enqueue → start of each job run since the last reset.
+    latencies_ms: Mutex<Vec<u64>>,
+}
+
+impl Seen {
+    /// One job started `latency_ms` after it was enqueued.
+    pub fn ran(&self, latency_ms: u64) {
+        if let Ok(mut l) = self.latencies_ms.lock() {
+            l.push(latency_ms);
+        }
+        self.done.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Jobs run since the last reset.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.done.store(0, Ordering::SeqCst);
+        if let Ok(mut l) = self.latencies_ms.lock() {
+            l.clear();
+        }
+    }
+
+    /// p50, p99 and max of the latencies, in ms (0 when none).
+    pub fn percentiles(&self) -> (u64, u64, u64) {
+        let mut l = self
+            .latencies_ms
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        l.sort_unstable();
+        let pick = |q: f64| {
+            if l.is_empty() {
+                return 0;
+            }
+            l[((q * l.len() as f64).ceil() as usize).clamp(1, l.len()) - 1]
+        };
+        (pick(0.5), pick(0.99), l.last().copied().unwrap_or(0))
+    }
+
+    /// Waits until `target` jobs ran, or `limit` passed; returns the time it took if complete.
+    pub async fn wait_done(&self, target: u64, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let mut last = 0;
+        let mut last_progress = Instant::now();
+        loop {
+            let done = self.done();
+            if done >= target {
+                return Some(started.elapsed());
+            }
+            if done != last {
+                last = done;
+                last_progress = Instant::now();
+            }
+            // A queue that made no progress for 40 s is stuck (apalis-redis' backlog limit).
+            if started.elapsed() > limit || last_progress.elapsed() > Duration::from_secs(40) {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Prints one case's result as a JSON line on stdout (the bench's output; logs go to stderr).
+pub fn report(value: serde_json::Value) {
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{value}");
+    }
+}
+
+/// One section of Redis's `INFO`.
+pub async fn redis_info(client: &redis::Client, section: &str) -> anyhow::Result<String> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    Ok(redis::cmd("INFO")
+        .arg(section)
+        .query_async(&mut conn)
+        .await?)
+}
+
+/// The CPU seconds Redis has spent so far (user and system).
+pub async fn redis_cpu(client: &redis::Client) -> anyhow::Result<f64> {
+    let info = redis_info(client, "cpu").await?;
+    let value = |key: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok(value("used_cpu_user:") + value("used_cpu_sys:"))
+}
+
+/// The microseconds of Redis CPU per job for `n` jobs since Redis stood at `since`
+/// ([`redis_cpu`]), to a tenth.
+pub async fn redis_cpu_us_per_job(
+    client: &redis::Client,
+    since: f64,
+    n: u64,
+) -> anyhow::Result<f64> {
+    let cpu_us = (redis_cpu(client).await? - since) * 1e6 / n as f64;
+    Ok(tenths(cpu_us))
+}
+
+/// A process's resident memory, in KiB (0 when unknown).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().to_owned())
+            })
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// KiB as MiB, to a tenth.
+pub fn mib(kib: u64) -> f64 {
+    tenths(kib as f64 / 1024.0)
+}
+
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
