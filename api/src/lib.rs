@@ -7,10 +7,11 @@
 //! - `health`: `GET /api/health`, `GET /api/health/detailed`.
 //! - `docs`: the spec at `/api/openapi.json` and `/api/openapi.yaml`, Swagger UI at
 //!   `/api/docs`, ReDoc at `/api/redoc`, all embedded (no CDN).
-//! - `admin_jobs`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
+//! - `admin`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
 //!   pause, an event stream); `/dashboard` is its page (static; it asks for the credentials
 //!   and sends them with every call).
-//! - [`board`]: apalis-board's prebuilt UI and its `/api/v1`, served on a port of its own.
+//! - [`board`] (in `admin`): apalis-board's prebuilt UI and its `/api/v1`, served on a port of
+//!   its own.
 //! - `onboarding`: `POST /api/user/onboarding` (seed 001).
 //! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
 //! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
@@ -26,9 +27,8 @@
 //! - [`error`]: the JSON error body and the mapping of every error to it.
 //! - [`middleware`]: request id, access log, body size limit.
 
-mod admin_jobs;
+mod admin;
 pub mod auth;
-pub mod board;
 pub mod client;
 mod cookies;
 mod discord;
@@ -56,6 +56,7 @@ use poem_openapi::{Object, OpenApiService};
 use store::secret::Secret;
 use url::Url;
 
+pub use admin::board;
 pub use client::TrustedProxies;
 pub use health::{CheckStatus, DetailedHealth, OverallStatus};
 pub use limits::Limits;
@@ -208,7 +209,7 @@ type Apis = (
     sessions::SessionsApi,
     invitations::InvitationsApi,
     tokens::TokensApi,
-    admin_jobs::AdminJobsApi,
+    admin::AdminJobsApi,
     auth::SecuritySchemes,
 );
 
@@ -222,7 +223,7 @@ fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             invitations::InvitationsApi,
             tokens::TokensApi,
-            admin_jobs::AdminJobsApi,
+            admin::AdminJobsApi,
             auth::SecuritySchemes,
         ),
         "Concierge API",
@@ -267,10 +268,7 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .at("/metrics", get(metrics))
         .at(
             "/dashboard",
-            fixed(
-                "text/html; charset=utf-8",
-                include_str!("dashboard.html").to_owned(),
-            ),
+            fixed("text/html; charset=utf-8", admin::DASHBOARD_HTML.to_owned()),
         )
         .at("/discord/success", get(pages::success))
         .at("/discord/error", get(pages::error))
