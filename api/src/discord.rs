@@ -13,11 +13,11 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
-use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, JobId, JobState, OauthGrant};
-use jobs::{Job, OauthProvider};
+use jobs::{ExchangeError, ExchangeOauthCode, Job, OauthGrant, OauthProvider};
 
 use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, body, internal};
+use crate::exchange::{Destination, destination_of};
 use crate::{AppState, limits};
 
 #[derive(Debug, Tags)]
@@ -281,61 +281,8 @@ pub(crate) async fn queue_verification_mail(
     Ok(())
 }
 
-/// Where the browser goes after the callback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Destination {
-    /// Linked. `confirmed` false: Discord did not vouch for the user's own email, so a code is
-    /// on its way to it; the page is told so with `verify=email`.
-    Success {
-        username: String,
-        confirmed: bool,
-    },
-    Error {
-        code: &'static str,
-    },
-    Pending {
-        job_id: String,
-    },
-}
-
-impl Destination {
-    /// The `Location`: under `WEB_APP_BASE_URL`, or our built-in pages when unset.
-    pub(crate) fn location(&self, base: Option<&url::Url>) -> String {
-        let base = base
-            .map(|b| b.as_str().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        let page = match self {
-            Destination::Success {
-                username,
-                confirmed,
-            } => {
-                query.append_pair("username", username);
-                if !confirmed {
-                    query.append_pair("verify", "email");
-                }
-                "success"
-            }
-            Destination::Error { code } => {
-                query.append_pair("error", code);
-                "error"
-            }
-            Destination::Pending { job_id } => {
-                query.append_pair("job_id", job_id);
-                "pending"
-            }
-        };
-        let query = query.finish();
-        format!("{base}/discord/{page}?{query}")
-    }
-
-    fn error(e: ExchangeError) -> Self {
-        Destination::Error {
-            code: e.discord_redirect_code(),
-        }
-    }
-}
-
+/// Where the callback sends the browser: consumes the state, pushes the exchange and waits
+/// for it (bounded).
 async fn callback_destination(
     state: &AppState,
     code: Option<String>,
@@ -405,45 +352,4 @@ async fn callback_destination(
             }
         }
     }
-}
-
-/// The destination a finished Discord exchange leads to; `None` while it runs.
-pub(crate) fn destination_of(status: &jobs::JobStatus) -> Option<Destination> {
-    match status.state {
-        JobState::Done => {
-            let outcome = status
-                .result
-                .clone()
-                .and_then(|r| serde_json::from_value::<ExchangeOutcome>(r).ok());
-            Some(match outcome {
-                Some(ExchangeOutcome::Linked {
-                    username,
-                    confirmed,
-                    ..
-                }) => Destination::Success {
-                    username,
-                    confirmed,
-                },
-                Some(ExchangeOutcome::Rejected { error }) => Destination::error(error),
-                _ => Destination::error(ExchangeError::ServerError),
-            })
-        }
-        // Every attempt failed on something transient: the provider or our store was down.
-        JobState::Failed | JobState::Dead => Some(Destination::error(ExchangeError::ServerError)),
-        _ => None,
-    }
-}
-
-/// The status of an exchange job, for the pending page and `GET /api/jobs/{id}`.
-pub(crate) async fn exchange_status(
-    state: &AppState,
-    id: &str,
-) -> Result<Option<jobs::JobStatus>, jobs::QueueError> {
-    if id.is_empty() || id.len() > 64 {
-        return Ok(None);
-    }
-    state
-        .producer()
-        .status(ExchangeOauthCode::QUEUE, &JobId::from(id))
-        .await
 }

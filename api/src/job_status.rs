@@ -7,11 +7,11 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
-use jobs::{ExchangeOutcome, JobState};
+use jobs::{ExchangeOutcome, JobState, OauthProvider};
 
 use crate::AppState;
-use crate::discord::{Destination, destination_of, exchange_status};
 use crate::error::{ErrorBody, body, internal};
+use crate::exchange::{Destination, destination_of, exchange_status, job_of, outcome};
 
 #[derive(Debug, Tags)]
 enum JobTags {
@@ -71,10 +71,7 @@ impl JobStatusApi {
         let Some(status) = exchange_status(&state, &id).await.map_err(internal)? else {
             return Ok(JobStatusResult::NotFound(body("not_found", "no such job")));
         };
-        let outcome = status
-            .result
-            .clone()
-            .and_then(|r| serde_json::from_value::<ExchangeOutcome>(r).ok());
+        let outcome = outcome(&status);
         let destination = destination_of(&status);
         let mut response = JobStatusResponse {
             id: status.id.to_string(),
@@ -107,12 +104,7 @@ impl JobStatusApi {
         }
         // Only Discord linking has pages to go to; a Google sign-in is answered by repeating
         // `POST /api/login`.
-        let discord = status
-            .payload
-            .as_ref()
-            .and_then(|p| p.get("provider"))
-            .and_then(|p| p.as_str())
-            == Some("discord");
+        let discord = job_of(&status).is_some_and(|job| job.provider == OauthProvider::Discord);
         if discord && response.progress != Progress::Pending {
             response.redirect_url =
                 destination.map(|d| d.location(state.config().web_app_base_url.as_ref()));

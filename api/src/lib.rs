@@ -7,12 +7,15 @@
 //! - `health`: `GET /api/health`, `GET /api/health/detailed`.
 //! - `docs`: the spec at `/api/openapi.json` and `/api/openapi.yaml`, Swagger UI at
 //!   `/api/docs`, ReDoc at `/api/redoc`, all embedded (no CDN).
-//! - `admin_jobs`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
+//! - `admin`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
 //!   pause, an event stream); `/dashboard` is its page (static; it asks for the credentials
 //!   and sends them with every call).
-//! - [`board`]: apalis-board's prebuilt UI and its `/api/v1`, served on a port of its own.
+//! - [`board`] (in `admin`): apalis-board's prebuilt UI and its `/api/v1`, served on a port of
+//!   its own.
 //! - `onboarding`: `POST /api/user/onboarding` (seed 001).
 //! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
+//! - `exchange`: a sign-in's exchange job by id, its typed payload and outcome, and the page a
+//!   Discord link leads to (shared by the callback, the pending page and `job_status`).
 //! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
 //! - `job_status`: `GET /api/jobs/{id}` for a sign-in that outlived the wait.
 //! - `sessions`: Google sign-in, refresh, logout, `me`, `update_username` (seed 002).
@@ -26,13 +29,13 @@
 //! - [`error`]: the JSON error body and the mapping of every error to it.
 //! - [`middleware`]: request id, access log, body size limit.
 
-mod admin_jobs;
+mod admin;
 pub mod auth;
-pub mod board;
 pub mod client;
 mod cookies;
 mod discord;
 pub mod error;
+mod exchange;
 mod health;
 mod invitations;
 mod job_status;
@@ -56,6 +59,7 @@ use poem_openapi::{Object, OpenApiService};
 use store::secret::Secret;
 use url::Url;
 
+pub use admin::board;
 pub use client::TrustedProxies;
 pub use health::{CheckStatus, DetailedHealth, OverallStatus};
 pub use limits::Limits;
@@ -208,7 +212,7 @@ type Apis = (
     sessions::SessionsApi,
     invitations::InvitationsApi,
     tokens::TokensApi,
-    admin_jobs::AdminJobsApi,
+    admin::AdminJobsApi,
     auth::SecuritySchemes,
 );
 
@@ -222,7 +226,7 @@ fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             invitations::InvitationsApi,
             tokens::TokensApi,
-            admin_jobs::AdminJobsApi,
+            admin::AdminJobsApi,
             auth::SecuritySchemes,
         ),
         "Concierge API",
@@ -267,10 +271,7 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .at("/metrics", get(metrics))
         .at(
             "/dashboard",
-            fixed(
-                "text/html; charset=utf-8",
-                include_str!("dashboard.html").to_owned(),
-            ),
+            fixed("text/html; charset=utf-8", admin::DASHBOARD_HTML.to_owned()),
         )
         .at("/discord/success", get(pages::success))
         .at("/discord/error", get(pages::error))

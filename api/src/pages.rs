@@ -9,7 +9,7 @@ use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 
 use crate::AppState;
-use crate::discord::{Destination, destination_of, exchange_status};
+use crate::exchange::{Destination, destination_of, exchange_status};
 
 fn page(title: &str, message: &str, refresh: bool) -> Html<String> {
     let refresh = if refresh {

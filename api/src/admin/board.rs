@@ -29,6 +29,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, h
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
+use super::views::redact;
 use crate::AppState;
 
 /// The realm browsers show when they ask for the credentials.
@@ -280,7 +281,7 @@ impl TaskQuery {
 fn redacted(tasks: Vec<Task<serde_json::Value>>) -> Vec<RawTask<serde_json::Value>> {
     tasks
         .into_iter()
-        .map(|task| RawTask(task.map_args(crate::admin_jobs::redact)))
+        .map(|task| RawTask(task.map_args(redact)))
         .collect()
 }
 
@@ -329,7 +330,7 @@ async fn one_task(
         .await
         .map_err(backend_failure)?
         .ok_or(no_task)?;
-    Ok(json(&RawTask(task.map_args(crate::admin_jobs::redact))))
+    Ok(json(&RawTask(task.map_args(redact))))
 }
 
 /// The board's log stream: one entry per job that finishes, in any queue (from the queues'
