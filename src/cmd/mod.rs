@@ -1,0 +1,53 @@
+//! The commands of the `concierge` binary, one file each: `main.rs` parses the command line
+//! and calls the one asked for. Each builds the pieces of its role from the library crates
+//! and the configuration's conversions, and runs them until shutdown.
+//!
+//! # Layout
+//! - `all.rs`: `concierge all`, every role in one process
+//! - `api.rs`: `concierge api`, the HTTP API and the job board on its own port
+//! - `worker.rs`: `concierge worker`, the job workers
+//! - `bot.rs`: `concierge bot`, the Discord bot
+//! - `migrate.rs`: `concierge migrate`, creating and migrating the database
+//! - `probe.rs`: `concierge probe`, pushing probe jobs and checking each ran once
+//! - `healthcheck.rs`: `concierge healthcheck`, for container healthchecks
+//! - `reseal.rs`: `concierge reseal`, sealing stored tokens under the current key
+//! - `openapi.rs`: `concierge openapi`, printing or checking the committed spec
+//! - this file: what several commands share (the Redis producer, the error chain)
+
+pub(crate) mod all;
+pub(crate) mod api;
+pub(crate) mod bot;
+pub(crate) mod healthcheck;
+pub(crate) mod migrate;
+pub(crate) mod openapi;
+pub(crate) mod probe;
+pub(crate) mod reseal;
+pub(crate) mod worker;
+
+use anyhow::Context;
+use concierge::config::Config;
+
+/// `outer: cause: root cause`, skipping a cause whose text its parent already repeats (sqlx
+/// and refinery both quote their source in their own message).
+pub(crate) fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// The job queues' producer, over its own Redis connection.
+async fn producer(config: &Config) -> anyhow::Result<jobs::Producer> {
+    let client = redis::Client::open(config.redis.url.expose())
+        .context("REDIS_URL is not a usable Redis URL")?;
+    jobs::Producer::connect(client, &config.redis.key_prefix)
+        .await
+        .context("cannot reach Redis (REDIS_URL)")
+}
