@@ -12,7 +12,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::auth::AdminAuth;
 use crate::error::ErrorBody;
-use crate::{AppState, BuildInfo};
+use crate::state::{AppState, BuildInfo};
 
 /// Every dependency check gives up after this long: a health endpoint must answer quickly
 /// even when a dependency hangs instead of refusing.

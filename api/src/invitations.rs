@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, body, internal};
-use crate::{AppState, limits};
+use crate::limits;
+use crate::state::AppState;
 
 /// Most rows one upload may have.
 const MAX_ROWS: usize = 200_000;

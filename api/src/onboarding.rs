@@ -18,7 +18,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use url::Url;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::{ErrorBody, body, internal};
 use crate::limits;
 
@@ -317,7 +317,7 @@ async fn mail_room(state: &AppState, email: &store::email::Email) -> poem::Resul
 /// The provider's authorization URL for the authorization-code flow with PKCE S256.
 pub(crate) fn authorize_url(
     base: &Url,
-    client: &crate::PublicClient,
+    client: &crate::state::PublicClient,
     scope: &str,
     state: &str,
     challenge: &str,

@@ -8,7 +8,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::discord::{Destination, destination_of, exchange_status};
 
 fn page(title: &str, message: &str, refresh: bool) -> Html<String> {

@@ -17,7 +17,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, Job, JobState, OauthGrant};
 use jobs::{OauthProvider, PushOptions};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::auth::UserJwt;
 use crate::error::{ErrorBody, body, internal};
 use crate::onboarding::{STATE_TTL, authorize_url};
@@ -612,7 +612,7 @@ fn rejected(error: ExchangeError) -> LoginResult {
 /// Whether the binding cookie is `Secure` with the `__Host-` prefix: a deployment decision,
 /// read from configuration (Google sends the browser back to an `https` redirect URI), never
 /// from a request, so setting and reading it always agree.
-fn secure_cookie(client: &crate::PublicClient) -> bool {
+fn secure_cookie(client: &crate::state::PublicClient) -> bool {
     client.redirect_uri.scheme() == "https"
 }
 

@@ -6,7 +6,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, body, internal};
 use crate::invitations::Role;
