@@ -50,11 +50,16 @@ impl TooManyRequests {
     pub(crate) fn error(wait: std::time::Duration) -> poem::Error {
         poem::Error::new(
             TooManyRequests {
-                retry_after: crate::limits::retry_after(wait),
+                retry_after: retry_after(wait),
             },
             StatusCode::TOO_MANY_REQUESTS,
         )
     }
+}
+
+/// Seconds for `Retry-After`: whole, at least one.
+pub(crate) fn retry_after(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 /// The code clients branch on for a status we produce without a handler-specific code.

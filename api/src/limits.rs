@@ -19,7 +19,7 @@ use std::time::Duration;
 use jobs::ratelimit::{Decision, Limit};
 use poem_openapi::payload::Json;
 
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, body, internal, retry_after};
 use crate::state::{AppState, Limits};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -96,11 +96,6 @@ fn decided(decision: Decision) -> poem::Result<Option<Duration>> {
             Ok(Some(retry_after))
         }
     }
-}
-
-/// Seconds for `Retry-After`: whole, at least one.
-pub(crate) fn retry_after(wait: Duration) -> u64 {
-    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 /// The body of a 429 and its `Retry-After` seconds.
