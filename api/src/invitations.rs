@@ -10,12 +10,13 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::multipart::Upload;
-use poem_openapi::{ApiResponse, Enum, Multipart, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Multipart, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, body, internal};
 use crate::limits;
+use crate::responses::responses;
 use crate::state::AppState;
 
 /// Most rows one upload may have.
@@ -106,17 +107,15 @@ pub struct UserPage {
     pub total: i64,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum UsersResult {
-    #[oai(status = 200)]
-    Ok(Json<UserPage>),
-    /// A filter or page parameter is invalid (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+responses! {
+    pub enum UsersResult {
+        #[oai(status = 200)]
+        Ok(Json<UserPage>),
+        /// A filter or page parameter is invalid (`invalid_request`).
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        @auth,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -198,23 +197,16 @@ pub struct UploadReport {
     pub results: Vec<RowResult>,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum UploadResult {
-    #[oai(status = 200)]
-    Ok(Json<UploadReport>),
-    /// The file is not a CSV we can read (`invalid_csv`): nothing was imported.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum UploadResult {
+        #[oai(status = 200)]
+        Ok(Json<UploadReport>),
+        /// The file is not a CSV we can read (`invalid_csv`): nothing was imported.
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        @auth,
+        @body,
+    }
 }
 
 #[derive(Debug, Object)]
@@ -226,16 +218,14 @@ pub struct BatchQueued {
     pub status_url: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum SendEmailsResult {
-    #[oai(status = 202)]
-    Accepted(Json<BatchQueued>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+responses! {
+    pub enum SendEmailsResult {
+        #[oai(status = 202)]
+        Accepted(Json<BatchQueued>),
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        @auth,
+    }
 }
 
 #[derive(Debug, Object)]
@@ -252,19 +242,15 @@ pub struct BatchStatus {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum BatchResult {
-    #[oai(status = 200)]
-    Ok(Json<BatchStatus>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+responses! {
+    pub enum BatchResult {
+        #[oai(status = 200)]
+        Ok(Json<BatchStatus>),
+        @auth,
+        #[oai(status = 404)]
+        NotFound(Json<ErrorBody>),
+        @bad_request,
+    }
 }
 
 #[derive(Debug, Object)]
@@ -291,37 +277,30 @@ pub struct VerifyResponse {
     pub already_verified: bool,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum VerifyResult {
-    #[oai(status = 200)]
-    Ok(Json<VerifyResponse>),
-    /// Malformed input (`invalid_request`), or the email and token do not match a live
-    /// invitation or verification token (`invalid_token`). Wrong tokens never kill the right
-    /// one; after `FAILURES_PER_EMAIL_AND_SOURCE` of them the caller is locked out of that
-    /// email for a while (429).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The Discord account is linked to another user, or the user to another Discord account
-    /// (`already_linked`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// The token expired (`token_expired`): ask for a new one.
-    #[oai(status = 410)]
-    Expired(Json<ErrorBody>),
-    /// Too many attempts from this address or Discord account, or too many failed ones on
-    /// this email from here (`too_many_attempts`); `Retry-After` says when to try again.
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum VerifyResult {
+        #[oai(status = 200)]
+        Ok(Json<VerifyResponse>),
+        /// Malformed input (`invalid_request`), or the email and token do not match a live
+        /// invitation or verification token (`invalid_token`). Wrong tokens never kill the right
+        /// one; after `FAILURES_PER_EMAIL_AND_SOURCE` of them the caller is locked out of that
+        /// email for a while (429).
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        @auth,
+        /// The Discord account is linked to another user, or the user to another Discord account
+        /// (`already_linked`).
+        #[oai(status = 409)]
+        Conflict(Json<ErrorBody>),
+        /// The token expired (`token_expired`): ask for a new one.
+        #[oai(status = 410)]
+        Expired(Json<ErrorBody>),
+        /// Too many attempts from this address or Discord account, or too many failed ones on
+        /// this email from here (`too_many_attempts`); `Retry-After` says when to try again.
+        #[oai(status = 429)]
+        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+        @body,
+    }
 }
 
 #[derive(Debug, Object)]
@@ -334,19 +313,15 @@ pub struct Reissued {
     pub job_id: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum ReissueResult {
-    #[oai(status = 200)]
-    Ok(Json<Reissued>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+responses! {
+    pub enum ReissueResult {
+        #[oai(status = 200)]
+        Ok(Json<Reissued>),
+        @auth,
+        #[oai(status = 404)]
+        NotFound(Json<ErrorBody>),
+        @bad_request,
+    }
 }
 
 #[derive(Debug, Object)]
@@ -356,32 +331,26 @@ pub struct Deleted {
     pub message: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum DeleteResult {
-    #[oai(status = 200)]
-    Ok(Json<Deleted>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+responses! {
+    pub enum DeleteResult {
+        #[oai(status = 200)]
+        Ok(Json<Deleted>),
+        @auth,
+        #[oai(status = 404)]
+        NotFound(Json<ErrorBody>),
+        @bad_request,
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum DeleteAllResult {
-    #[oai(status = 200)]
-    Ok(Json<Deleted>),
-    /// The confirmation is missing or wrong (`confirmation_required`): nothing was deleted.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+responses! {
+    pub enum DeleteAllResult {
+        #[oai(status = 200)]
+        Ok(Json<Deleted>),
+        /// The confirmation is missing or wrong (`confirmation_required`): nothing was deleted.
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        @auth,
+    }
 }
 
 #[OpenApi(tag = "InvitationTags::Invitations")]

@@ -43,6 +43,7 @@ mod limits;
 pub mod middleware;
 mod onboarding;
 mod pages;
+mod responses;
 mod sessions;
 mod state;
 mod tokens;

@@ -15,12 +15,13 @@ use std::time::Duration;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 use url::Url;
 
-use crate::state::AppState;
 use crate::error::{ErrorBody, body, internal};
 use crate::limits;
+use crate::responses::responses;
+use crate::state::AppState;
 
 /// Lifetime of an OAuth `state` (the security rules cap it at 10 minutes).
 pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
@@ -91,26 +92,22 @@ pub struct OnboardingResponse {
     pub expires_in: u64,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum OnboardingResult {
-    #[oai(status = 200)]
-    Ok(Json<OnboardingResponse>),
-    /// A field is missing or invalid (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The email belongs to a verified account (`already_verified`); nothing was changed.
-    #[oai(status = 409)]
-    AlreadyVerified(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many onboardings from this address, or of this email, or too many mails to this
-    /// inbox or in all this hour (`too_many_attempts`); `Retry-After` says when to try again.
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+responses! {
+    pub enum OnboardingResult {
+        #[oai(status = 200)]
+        Ok(Json<OnboardingResponse>),
+        /// A field is missing or invalid (`invalid_request`).
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        /// The email belongs to a verified account (`already_verified`); nothing was changed.
+        #[oai(status = 409)]
+        AlreadyVerified(Json<ErrorBody>),
+        @body,
+        /// Too many onboardings from this address, or of this email, or too many mails to this
+        /// inbox or in all this hour (`too_many_attempts`); `Retry-After` says when to try again.
+        #[oai(status = 429)]
+        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    }
 }
 
 #[OpenApi(tag = "OnboardingTags::Onboarding")]

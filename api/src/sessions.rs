@@ -12,15 +12,16 @@ use std::time::Duration;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 
 use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, Job, JobState, OauthGrant};
 use jobs::{OauthProvider, PushOptions};
 
-use crate::state::AppState;
 use crate::auth::UserJwt;
 use crate::error::{ErrorBody, body, internal};
 use crate::onboarding::{STATE_TTL, authorize_url};
+use crate::responses::responses;
+use crate::state::AppState;
 
 /// A timed-out sign-in may be joined by repeating the request within this long.
 const JOIN_WINDOW: Duration = Duration::from_secs(600);
@@ -99,43 +100,39 @@ pub struct PendingLogin {
     pub message: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum LoginResult {
-    #[oai(status = 200)]
-    Ok(Json<TokenResponse>),
-    /// Google is slow: the sign-in continues in the background.
-    #[oai(status = 202)]
-    Pending(Json<PendingLogin>),
-    /// Neither or both of `access_token` and `code`+`state` (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The token, code or state is invalid, expired, replayed, or not issued to this client
-    /// (`invalid_token`, `token_exchange_failed`), or the state was started in another browser
-    /// (`state_not_bound`: the binding cookie of `POST /api/login/google` is missing).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// Google does not vouch for the email (`email_not_verified`), or the account is
-    /// deactivated (`account_disabled`).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The account with this email is linked to another Google account (`already_linked`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// Google could not be asked (`user_info_failed`, `server_error`).
-    #[oai(status = 502)]
-    BadGateway(Json<ErrorBody>),
-    /// Google sign-in is not configured (`oauth_not_configured`).
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many sign-ins from this address (`too_many_attempts`).
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+responses! {
+    pub enum LoginResult {
+        #[oai(status = 200)]
+        Ok(Json<TokenResponse>),
+        /// Google is slow: the sign-in continues in the background.
+        #[oai(status = 202)]
+        Pending(Json<PendingLogin>),
+        /// Neither or both of `access_token` and `code`+`state` (`invalid_request`).
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        /// The token, code or state is invalid, expired, replayed, or not issued to this client
+        /// (`invalid_token`, `token_exchange_failed`), or the state was started in another browser
+        /// (`state_not_bound`: the binding cookie of `POST /api/login/google` is missing).
+        #[oai(status = 401)]
+        Unauthorized(Json<ErrorBody>),
+        /// Google does not vouch for the email (`email_not_verified`), or the account is
+        /// deactivated (`account_disabled`).
+        #[oai(status = 403)]
+        Forbidden(Json<ErrorBody>),
+        /// The account with this email is linked to another Google account (`already_linked`).
+        #[oai(status = 409)]
+        Conflict(Json<ErrorBody>),
+        /// Google could not be asked (`user_info_failed`, `server_error`).
+        #[oai(status = 502)]
+        BadGateway(Json<ErrorBody>),
+        /// Google sign-in is not configured (`oauth_not_configured`).
+        #[oai(status = 503)]
+        Unavailable(Json<ErrorBody>),
+        @body,
+        /// Too many sign-ins from this address (`too_many_attempts`).
+        #[oai(status = 429)]
+        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    }
 }
 
 #[derive(Debug, Object)]
@@ -147,17 +144,18 @@ pub struct GoogleStart {
     pub expires_in: u64,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum GoogleStartResult {
-    /// Also sets the HttpOnly cookie binding the state to this browser.
-    #[oai(status = 200)]
-    Ok(Json<GoogleStart>, #[oai(header = "Set-Cookie")] String),
-    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` are not all set.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Too many sign-ins from this address (`too_many_attempts`).
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+responses! {
+    pub enum GoogleStartResult {
+        /// Also sets the HttpOnly cookie binding the state to this browser.
+        #[oai(status = 200)]
+        Ok(Json<GoogleStart>, #[oai(header = "Set-Cookie")] String),
+        /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` are not all set.
+        #[oai(status = 503)]
+        Unavailable(Json<ErrorBody>),
+        /// Too many sign-ins from this address (`too_many_attempts`).
+        #[oai(status = 429)]
+        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    }
 }
 
 #[derive(Debug, Object)]
@@ -173,23 +171,17 @@ pub struct RefreshedTokens {
     pub expires_in: u64,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum RefreshResult {
-    #[oai(status = 200)]
-    Ok(Json<RefreshedTokens>),
-    /// Unknown, expired or revoked (`invalid_refresh_token`), or already used: the whole
-    /// session is now revoked (`refresh_token_reused`); sign in again.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum RefreshResult {
+        #[oai(status = 200)]
+        Ok(Json<RefreshedTokens>),
+        /// Unknown, expired or revoked (`invalid_refresh_token`), or already used: the whole
+        /// session is now revoked (`refresh_token_reused`); sign in again.
+        #[oai(status = 401)]
+        Unauthorized(Json<ErrorBody>),
+        @bad_request,
+        @body,
+    }
 }
 
 #[derive(Debug, Object)]
@@ -205,47 +197,36 @@ pub struct UsernameRequest {
     pub new_username: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum UsernameResult {
-    #[oai(status = 200)]
-    Ok(Json<UserInfo>),
-    /// The username is not acceptable (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// Someone else has it (`username_taken`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum UsernameResult {
+        #[oai(status = 200)]
+        Ok(Json<UserInfo>),
+        /// The username is not acceptable (`invalid_request`).
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        @signed_in,
+        /// Someone else has it (`username_taken`).
+        #[oai(status = 409)]
+        Conflict(Json<ErrorBody>),
+        @body,
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum LogoutResult {
-    #[oai(status = 200)]
-    Ok(Json<Done>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum LogoutResult {
+        #[oai(status = 200)]
+        Ok(Json<Done>),
+        @bad_request,
+        @body,
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum MeResult {
-    #[oai(status = 200)]
-    Ok(Json<UserInfo>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
+responses! {
+    pub enum MeResult {
+        #[oai(status = 200)]
+        Ok(Json<UserInfo>),
+        @signed_in,
+    }
 }
 
 #[OpenApi(tag = "SessionTags::Sessions")]

@@ -4,12 +4,13 @@
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 
-use crate::state::AppState;
 use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, body, internal};
 use crate::invitations::Role;
+use crate::responses::responses;
+use crate::state::AppState;
 
 #[derive(Debug, Tags)]
 enum TokenTags {
@@ -66,50 +67,37 @@ pub struct CreatedToken {
     pub info: ApiTokenInfo,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum CreateTokenResult {
-    #[oai(status = 201)]
-    Created(Json<CreatedToken>),
-    /// Invalid name or lifetime (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum CreateTokenResult {
+        #[oai(status = 201)]
+        Created(Json<CreatedToken>),
+        /// Invalid name or lifetime (`invalid_request`).
+        #[oai(status = 400)]
+        BadRequest(Json<ErrorBody>),
+        @auth,
+        @body,
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum ListTokensResult {
-    #[oai(status = 200)]
-    Ok(Json<Vec<ApiTokenInfo>>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+responses! {
+    pub enum ListTokensResult {
+        #[oai(status = 200)]
+        Ok(Json<Vec<ApiTokenInfo>>),
+        @auth,
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum RevokeTokenResult {
-    /// Revoked; requests with it fail from now on.
-    #[oai(status = 204)]
-    Revoked,
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such live token.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+responses! {
+    pub enum RevokeTokenResult {
+        /// Revoked; requests with it fail from now on.
+        #[oai(status = 204)]
+        Revoked,
+        @auth,
+        /// No such live token.
+        #[oai(status = 404)]
+        NotFound(Json<ErrorBody>),
+        @bad_request,
+    }
 }
 
 #[OpenApi(prefix_path = "/tokens", tag = "TokenTags::Tokens")]

@@ -1,0 +1,82 @@
+//! The response variants that most endpoints repeat (failed authentication, an unreadable or
+//! oversized body), written once, so that every endpoint documents them in the same words.
+//!
+//! poem-openapi's `ApiResponse` derive has no way to take variants from another type, and the
+//! spec lists an operation's responses in variant order, which differs per endpoint. So
+//! [`responses!`] writes the enum and expands a marker into its variants where the marker
+//! stands.
+
+/// Writes `#[derive(Debug, ApiResponse)]` on an enum whose variants are written as usual, in
+/// the order the spec lists them, where these markers stand for variants many endpoints share:
+/// - `@auth`: 401 `Unauthorized` and 403 `Forbidden`, no description (admin endpoints: no or
+///   a wrong credential, or one that is not an admin's);
+/// - `@signed_in`: 401 `Unauthorized` alone, no description (a signed-in user's endpoints);
+/// - `@bad_request`: 400 `BadRequest`, for a body or parameter poem cannot parse;
+/// - `@body`: 413 `TooLarge` and 415 `UnsupportedMediaType` (endpoints that read a body).
+///
+/// Each variant holds a `Json<ErrorBody>`, so a handler may still answer with it.
+///
+/// ```ignore
+/// responses! {
+///     pub enum RevokeTokenResult {
+///         /// Revoked; requests with it fail from now on.
+///         #[oai(status = 204)]
+///         Revoked,
+///         @auth,
+///         /// No such live token.
+///         #[oai(status = 404)]
+///         NotFound(Json<ErrorBody>),
+///         @bad_request,
+///     }
+/// }
+/// ```
+macro_rules! responses {
+    // Every variant is written out: the enum.
+    (@munch [$($head:tt)*] [$($done:tt)*]) => {
+        #[derive(Debug, ::poem_openapi::ApiResponse)]
+        $($head)* { $($done)* }
+    };
+    (@munch $head:tt [$($done:tt)*] @auth $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head [$($done)*
+            #[oai(status = 401)]
+            Unauthorized(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
+            #[oai(status = 403)]
+            Forbidden(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @signed_in $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head [$($done)*
+            #[oai(status = 401)]
+            Unauthorized(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @bad_request $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head [$($done)*
+            /// The body or a parameter cannot be parsed (`bad_request`).
+            #[oai(status = 400)]
+            BadRequest(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @body $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head [$($done)*
+            /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
+            #[oai(status = 413)]
+            TooLarge(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
+            /// The body is not of the documented media type (`unsupported_media_type`).
+            #[oai(status = 415)]
+            UnsupportedMediaType(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
+        ] $($($rest)*)?);
+    };
+    // A variant written out, with its attributes (doc comments included) and fields.
+    (@munch $head:tt [$($done:tt)*]
+        $(#[$vattr:meta])* $variant:ident $(($($fields:tt)*))? $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head
+            [$($done)* $(#[$vattr])* $variant $(($($fields)*))?,] $($($rest)*)?);
+    };
+    // The enum as written: start with no variant done.
+    ($(#[$attr:meta])* $vis:vis enum $name:ident { $($variants:tt)* }) => {
+        $crate::responses::responses!(@munch [$(#[$attr])* $vis enum $name] [] $($variants)*);
+    };
+}
+
+pub(crate) use responses;
