@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 
 use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, body, internal};
-use crate::invitations::Role;
+use crate::invitations::users::Role;
 use crate::responses::responses;
 use crate::state::AppState;
 
