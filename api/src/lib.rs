@@ -17,7 +17,8 @@
 //! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
 //! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
 //! - `job_status`: `GET /api/jobs/{id}` for a sign-in that outlived the wait.
-//! - `sessions`: Google sign-in, refresh, logout, `me`, `update_username` (seed 002).
+//! - `sessions`: Google sign-in, refresh, logout, `me`, `update_username` (seed 002), one API
+//!   struct per file.
 //! - `invitations`: users, CSV upload, invitation mails, verification (seed 003), one API
 //!   struct per file.
 //! - `tokens`: admin API tokens (seed 004).
@@ -69,7 +70,11 @@ fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             onboarding::OnboardingApi,
             discord::DiscordApi,
             job_status::JobStatusApi,
-            sessions::SessionsApi,
+            (
+                sessions::google::GoogleApi,
+                sessions::refresh::RefreshApi,
+                sessions::profile::ProfileApi,
+            ),
             (
                 invitations::users::UsersApi,
                 invitations::upload::UploadApi,

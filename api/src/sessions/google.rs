@@ -1,23 +1,20 @@
-//! Sign-in and sessions (seed 002): Google sign-in (an access token the client holds, or an
-//! authorization code with PKCE), our access JWT plus an opaque refresh token, rotation with
-//! reuse detection, logout, the profile and its username.
-//!
-//! Google is called by the `exchange_oauth_code` job; the request waits for it (bounded). When
-//! the job outlives the wait the answer is 202 with the job id. Repeating a code sign-in joins
-//! its job instead of starting another, and hands that job's tokens out once only (a replayed
-//! code gets nothing); an access-token sign-in is simply checked again.
+//! Google sign-in: `POST /api/login` with an access token or the code and state of the
+//! authorization-code flow, which `POST /api/login/google` starts (with PKCE, the state bound to
+//! the browser by a cookie). The `exchange_oauth_code` job asks Google; the request waits for
+//! it (bounded), then issues our access JWT and a refresh token.
 
 use std::time::Duration;
 
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi};
 
 use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, Job, JobState, OauthGrant};
 use jobs::{OauthProvider, PushOptions};
 
-use crate::auth::UserJwt;
+use super::SessionTags;
+use super::profile::UserInfo;
 use crate::error::{ErrorBody, body, internal};
 use crate::onboarding::{STATE_TTL, authorize_url};
 use crate::responses::responses;
@@ -31,14 +28,9 @@ const TOKEN_JOIN_WINDOW: Duration = Duration::from_secs(30);
 const BINDING_COOKIE: &str = "cnc_oauth";
 const GOOGLE_SCOPE: &str = "openid email profile";
 
-#[derive(Debug, Tags)]
-enum SessionTags {
-    /// Google sign-in and sessions (seed 002)
-    Sessions,
-}
-
+/// `POST /api/login`, `POST /api/login/google`.
 #[derive(Debug)]
-pub struct SessionsApi;
+pub struct GoogleApi;
 
 /// Either `access_token` (a Google access token issued to our client), or `code` and `state`
 /// (from the authorization URL of `POST /api/login/google`).
@@ -47,37 +39,6 @@ pub struct LoginRequest {
     pub access_token: Option<String>,
     pub code: Option<String>,
     pub state: Option<String>,
-}
-
-/// The signed-in user (seed 002's `UserInfo`).
-#[derive(Debug, Object)]
-pub struct UserInfo {
-    pub id: i64,
-    /// Full name, else username, else email.
-    pub name: String,
-    pub email: String,
-    pub username: Option<String>,
-    pub picture: Option<String>,
-    pub role: String,
-    pub verified: bool,
-}
-
-impl From<store::users::User> for UserInfo {
-    fn from(u: store::users::User) -> Self {
-        Self {
-            id: u.id,
-            name: u
-                .full_name
-                .clone()
-                .or(u.username.clone())
-                .unwrap_or(u.email.clone()),
-            email: u.email,
-            username: u.username,
-            picture: None,
-            role: u.role,
-            verified: u.verified,
-        }
-    }
 }
 
 #[derive(Debug, Object)]
@@ -158,79 +119,8 @@ responses! {
     }
 }
 
-#[derive(Debug, Object)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
-}
-
-#[derive(Debug, Object)]
-pub struct RefreshedTokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub token_type: String,
-    pub expires_in: u64,
-}
-
-responses! {
-    pub enum RefreshResult {
-        #[oai(status = 200)]
-        Ok(Json<RefreshedTokens>),
-        /// Unknown, expired or revoked (`invalid_refresh_token`), or already used: the whole
-        /// session is now revoked (`refresh_token_reused`); sign in again.
-        #[oai(status = 401)]
-        Unauthorized(Json<ErrorBody>),
-        @bad_request,
-        @body,
-    }
-}
-
-#[derive(Debug, Object)]
-pub struct Done {
-    pub success: bool,
-    pub message: String,
-}
-
-#[derive(Debug, Object)]
-pub struct UsernameRequest {
-    /// 1 to 64 characters, no surrounding spaces or control characters; unique regardless of
-    /// case.
-    pub new_username: String,
-}
-
-responses! {
-    pub enum UsernameResult {
-        #[oai(status = 200)]
-        Ok(Json<UserInfo>),
-        /// The username is not acceptable (`invalid_request`).
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
-        @signed_in,
-        /// Someone else has it (`username_taken`).
-        #[oai(status = 409)]
-        Conflict(Json<ErrorBody>),
-        @body,
-    }
-}
-
-responses! {
-    pub enum LogoutResult {
-        #[oai(status = 200)]
-        Ok(Json<Done>),
-        @bad_request,
-        @body,
-    }
-}
-
-responses! {
-    pub enum MeResult {
-        #[oai(status = 200)]
-        Ok(Json<UserInfo>),
-        @signed_in,
-    }
-}
-
 #[OpenApi(tag = "SessionTags::Sessions")]
-impl SessionsApi {
+impl GoogleApi {
     /// Sign in with Google: with an access token the client obtained for our client id, or
     /// with the `code` and `state` of the authorization-code flow started by
     /// `POST /api/login/google`. Answers our access token and a refresh token.
@@ -441,115 +331,6 @@ impl SessionsApi {
             }),
             cookie,
         ))
-    }
-
-    /// Trade a refresh token for a new access token and the next refresh token. A refresh
-    /// token works once: presenting it again revokes the whole session.
-    #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
-    async fn refresh(
-        &self,
-        state: Data<&AppState>,
-        request: Json<RefreshRequest>,
-    ) -> poem::Result<RefreshResult> {
-        let config = state.config();
-        let rotation =
-            store::sessions::rotate(state.db(), &request.refresh_token, config.refresh_ttl)
-                .await
-                .map_err(internal)?;
-        match rotation {
-            store::sessions::Rotation::Rotated(issued) => {
-                let user = store::users::find(state.db(), issued.user_id)
-                    .await
-                    .map_err(internal)?;
-                let role = user.map(|u| u.role).unwrap_or_default();
-                let (access_token, expires_in) =
-                    crate::jwt::issue(&config.jwt, issued.user_id, &role, issued.family_id);
-                Ok(RefreshResult::Ok(Json(RefreshedTokens {
-                    access_token,
-                    refresh_token: issued.refresh_token,
-                    token_type: "Bearer".into(),
-                    expires_in,
-                })))
-            }
-            store::sessions::Rotation::Reused => {
-                tracing::warn!("refresh token reused; its session is revoked");
-                Ok(RefreshResult::Unauthorized(body(
-                    "refresh_token_reused",
-                    "this refresh token was already used; the session is revoked, sign in again",
-                )))
-            }
-            store::sessions::Rotation::Invalid => Ok(RefreshResult::Unauthorized(body(
-                "invalid_refresh_token",
-                "the refresh token is unknown, expired or revoked",
-            ))),
-        }
-    }
-
-    /// End the session of a refresh token (all its rotations). Always succeeds, so it tells
-    /// nothing about tokens it does not know.
-    #[oai(path = "/logout", method = "post", operation_id = "logout")]
-    async fn logout(
-        &self,
-        state: Data<&AppState>,
-        request: Json<RefreshRequest>,
-    ) -> poem::Result<LogoutResult> {
-        store::sessions::revoke(state.db(), &request.refresh_token)
-            .await
-            .map_err(internal)?;
-        Ok(LogoutResult::Ok(Json(Done {
-            success: true,
-            message: "signed out".into(),
-        })))
-    }
-
-    /// Change the signed-in user's username.
-    #[oai(
-        path = "/update_username",
-        method = "post",
-        operation_id = "update_username"
-    )]
-    async fn update_username(
-        &self,
-        state: Data<&AppState>,
-        auth: UserJwt,
-        request: Json<UsernameRequest>,
-    ) -> poem::Result<UsernameResult> {
-        let user = auth.0;
-        if let Err(e) = crate::validate::display_text(&request.new_username, 64) {
-            return Ok(UsernameResult::BadRequest(body(
-                "invalid_request",
-                format!("new_username {e}"),
-            )));
-        }
-        match store::users::set_username(state.db(), user.id, &request.new_username)
-            .await
-            .map_err(internal)?
-        {
-            store::users::UsernameChange::Changed => {}
-            store::users::UsernameChange::Taken => {
-                return Ok(UsernameResult::Conflict(body(
-                    "username_taken",
-                    "this username is taken",
-                )));
-            }
-            store::users::UsernameChange::NoSuchUser => {
-                return Ok(UsernameResult::Unauthorized(body(
-                    "unauthorized",
-                    "the account no longer exists",
-                )));
-            }
-        }
-        let user = store::users::find(state.db(), user.id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| internal("user vanished"))?;
-        Ok(UsernameResult::Ok(Json(user.into())))
-    }
-
-    /// The signed-in user.
-    #[oai(path = "/me", method = "get", operation_id = "me")]
-    async fn me(&self, auth: UserJwt) -> MeResult {
-        MeResult::Ok(Json(auth.0.into()))
     }
 }
 
