@@ -19,7 +19,7 @@ use std::time::Duration;
 use jobs::ratelimit::{Decision, Limit};
 use poem_openapi::payload::Json;
 
-use crate::error::{ErrorBody, body, internal, retry_after};
+use crate::error::{ErrorBody, Or500, body, retry_after};
 use crate::state::{AppState, Limits};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -77,7 +77,13 @@ pub(crate) async fn check(
     state: &AppState,
     checks: &[(Limit, &str)],
 ) -> poem::Result<Option<Duration>> {
-    decided(state.limiter().hit(checks).await.map_err(internal)?)
+    decided(
+        state
+            .limiter()
+            .hit(checks)
+            .await
+            .or_500("counting a rate limit")?,
+    )
 }
 
 /// Whether a limit of failures still has room, without counting.
@@ -85,7 +91,13 @@ pub(crate) async fn peek(
     state: &AppState,
     checks: &[(Limit, &str)],
 ) -> poem::Result<Option<Duration>> {
-    decided(state.limiter().peek(checks).await.map_err(internal)?)
+    decided(
+        state
+            .limiter()
+            .peek(checks)
+            .await
+            .or_500("reading a rate limit")?,
+    )
 }
 
 fn decided(decision: Decision) -> poem::Result<Option<Duration>> {

@@ -18,7 +18,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, Tags};
 use url::Url;
 
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
@@ -189,14 +189,14 @@ impl OnboardingApi {
             },
         )
         .await
-        .map_err(internal)?;
+        .or_500("recording the onboarding")?;
         if onboarded.was_verified {
             // Its owner may still need to link (or re-prove) a Discord account: a verified
             // account without a link that holds gets a code mailed (to its own address,
             // within the caps), never one in this answer.
             let holds = store::identities::discord_of_user(db, onboarded.user_id)
                 .await
-                .map_err(internal)?
+                .or_500("reading the user's Discord link")?
                 .is_some_and(|o| o.holds());
             let mailed = !holds && matches!(room, MailRoom::Free);
             if mailed {
@@ -231,7 +231,7 @@ impl OnboardingApi {
                 },
             )
             .await
-            .map_err(internal)?;
+            .or_500("issuing the Discord OAuth state")?;
             let url = authorize_url(
                 &config.discord_authorize_url,
                 client,
@@ -243,7 +243,7 @@ impl OnboardingApi {
         }
         let auth_code = store::one_time_tokens::issue_login_code(db, user_id, LOGIN_CODE_TTL)
             .await
-            .map_err(internal)?;
+            .or_500("issuing the login code")?;
         if r.communication_channel == Channel::Email && !mail_capped {
             crate::discord::queue_verification_mail(&state, user_id, email.as_str()).await?;
         }

@@ -11,7 +11,7 @@ use store::secret::Secret;
 use url::Url;
 
 use crate::client::TrustedProxies;
-use crate::error::internal;
+use crate::error::step_failed;
 use crate::jwt;
 
 /// What this build is, as reported by `/api/health/detailed`.
@@ -133,7 +133,7 @@ impl AppState {
     ) -> poem::Result<()> {
         store::audit::record(self.db(), actor, action, target, detail)
             .await
-            .map_err(internal)
+            .map_err(|e| step_failed(format_args!("recording `{action}` in the audit log"), e))
     }
 
     pub(crate) fn config(&self) -> &ApiConfig {

@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
 
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::invitations::users::Role;
 use crate::responses::responses;
 use crate::state::AppState;
@@ -129,7 +129,7 @@ impl TokensApi {
         let role = request.role.unwrap_or(Role::Admin).as_str();
         let created = store::api_tokens::create(state.db(), &request.name, role, None, expires_at)
             .await
-            .map_err(internal)?;
+            .or_500("creating the API token")?;
         state
             .audit(
                 &auth.admin().actor,
@@ -153,7 +153,7 @@ impl TokensApi {
     ) -> poem::Result<ListTokensResult> {
         let tokens = store::api_tokens::list(state.db())
             .await
-            .map_err(internal)?;
+            .or_500("listing API tokens")?;
         Ok(ListTokensResult::Ok(Json(
             tokens.into_iter().map(Into::into).collect(),
         )))
@@ -169,7 +169,7 @@ impl TokensApi {
     ) -> poem::Result<RevokeTokenResult> {
         if !store::api_tokens::revoke(state.db(), id.0)
             .await
-            .map_err(internal)?
+            .or_500("revoking the API token")?
         {
             return Ok(RevokeTokenResult::NotFound(body(
                 "not_found",

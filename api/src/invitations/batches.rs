@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{InvitationTags, MAX_ROWS};
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::responses::responses;
 use crate::state::AppState;
 
@@ -83,7 +83,7 @@ impl BatchesApi {
         let batch =
             store::invitations::queue_batch(state.db(), &auth.admin().actor, user_ids.as_deref())
                 .await
-                .map_err(internal)?;
+                .or_500("recording the mail batch")?;
         for chunk in batch.delivery_ids.chunks(1000) {
             let jobs: Vec<jobs::SendEmail> = chunk
                 .iter()
@@ -95,7 +95,7 @@ impl BatchesApi {
                 .producer()
                 .push_bulk(&jobs, jobs::PushOptions::default())
                 .await
-                .map_err(internal)?;
+                .or_500("pushing the batch's send_email jobs")?;
         }
         tracing::info!(batch_id = %batch.batch_id, queued = batch.delivery_ids.len(), "invitation batch queued");
         Ok(SendEmailsResult::Accepted(Json(BatchQueued {
@@ -115,7 +115,7 @@ impl BatchesApi {
     ) -> poem::Result<BatchResult> {
         let Some(b) = store::invitations::batch_progress(state.db(), id.0)
             .await
-            .map_err(internal)?
+            .or_500("reading the batch's progress")?
         else {
             return Ok(BatchResult::NotFound(body("not_found", "no such batch")));
         };

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{InvitationTags, MAX_ROWS};
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::responses::responses;
 use crate::state::AppState;
 
@@ -103,7 +103,7 @@ impl UploadApi {
             .collect();
         let outcomes = store::invitations::import(state.db(), upload_id, &valid)
             .await
-            .map_err(internal)?;
+            .or_500("importing the CSV rows")?;
         let report = tally(upload_id, parsed, outcomes)?;
         state
             .audit(
@@ -142,7 +142,7 @@ fn tally(
             Parsed::Valid(row) => {
                 let (outcome, user_id) = outcomes
                     .next()
-                    .ok_or_else(|| internal("import returned fewer rows"))?;
+                    .ok_or_else(|| step_failed("importing the CSV rows", "fewer rows came back"))?;
                 let status = match outcome {
                     store::invitations::RowOutcome::Created => RowStatus::Created,
                     store::invitations::RowOutcome::Updated => RowStatus::Updated,

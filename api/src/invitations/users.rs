@@ -11,7 +11,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 
 use super::InvitationTags;
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::responses::responses;
 use crate::state::AppState;
 
@@ -238,7 +238,7 @@ impl UsersApi {
         let offset = i64::from(page.0 - 1) * i64::from(per_page.0);
         let (users, total) = store::users::list(state.db(), &filter, i64::from(per_page.0), offset)
             .await
-            .map_err(internal)?;
+            .or_500("listing users")?;
         Ok(UsersResult::Ok(Json(UserPage {
             users: users.into_iter().map(Into::into).collect(),
             page: page.0,
@@ -264,7 +264,7 @@ impl UserChangesApi {
     ) -> poem::Result<ReissueResult> {
         let Some(delivery_id) = store::invitations::reissue(state.db(), id.0)
             .await
-            .map_err(internal)?
+            .or_500("re-issuing the invitation token")?
         else {
             return Ok(ReissueResult::NotFound(body("not_found", "no such user")));
         };
@@ -272,7 +272,7 @@ impl UserChangesApi {
             .producer()
             .push(&jobs::SendEmail { delivery_id })
             .await
-            .map_err(internal)?;
+            .or_500("pushing the invitation mail")?;
         state
             .audit(
                 &auth.admin().actor,
@@ -309,7 +309,7 @@ impl UserChangesApi {
         }
         let deleted = store::users::delete_all_members(state.db())
             .await
-            .map_err(internal)?;
+            .or_500("deleting every member")?;
         state
             .audit(
                 &auth.admin().actor,
@@ -335,7 +335,7 @@ impl UserChangesApi {
     ) -> poem::Result<DeleteResult> {
         if !store::users::delete(state.db(), id.0)
             .await
-            .map_err(internal)?
+            .or_500("deleting the user")?
         {
             return Ok(DeleteResult::NotFound(body("not_found", "no such user")));
         }

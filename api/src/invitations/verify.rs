@@ -9,7 +9,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::InvitationTags;
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
@@ -166,12 +166,12 @@ async fn verify_invitation(
     let owner = match discord_id {
         Some(d) => store::identities::discord_owner(db, d)
             .await
-            .map_err(internal)?,
+            .or_500("reading the Discord account's owner")?,
         None => None,
     };
     let invitee = store::users::id_by_email(db, email.as_str())
         .await
-        .map_err(internal)?;
+        .or_500("looking up the invitee by email")?;
     if let Some(owner) = owner
         && owner.holds()
         && invitee != Some(owner.user_id)
@@ -183,7 +183,7 @@ async fn verify_invitation(
     }
     let outcome = store::invitations::verify(db, &email, token)
         .await
-        .map_err(internal)?;
+        .or_500("checking the invitation token")?;
     let (user_id, already) = match outcome {
         store::invitations::Verification::Verified {
             user_id,
@@ -242,7 +242,7 @@ async fn verify_invitation(
             store::identities::LinkProof::EmailProven,
         )
         .await
-        .map_err(internal)?
+        .or_500("linking the Discord account")?
         {
             store::identities::DiscordLink::Linked { .. } => {}
             _ => {

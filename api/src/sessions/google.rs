@@ -15,7 +15,7 @@ use jobs::{OauthProvider, PushOptions};
 
 use super::SessionTags;
 use super::profile::UserInfo;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::onboarding::{STATE_TTL, authorize_url};
 use crate::responses::responses;
 use crate::state::AppState;
@@ -166,7 +166,7 @@ impl GoogleApi {
                 let db = state.db();
                 let consumed = match store::one_time_tokens::consume_oauth_state(db, &st, "google")
                     .await
-                    .map_err(internal)?
+                    .or_500("consuming the Google OAuth state")?
                 {
                     Some(s) => Some(s),
                     // A retry of a request whose job outlived the wait: join that job (its
@@ -178,7 +178,7 @@ impl GoogleApi {
                         JOIN_WINDOW,
                     )
                     .await
-                    .map_err(internal)?,
+                    .or_500("looking up a recently consumed Google OAuth state")?,
                 };
                 let Some(consumed) =
                     consumed.filter(|s| s.redirect_uri == google.redirect_uri.as_str())
@@ -221,7 +221,7 @@ impl GoogleApi {
             .producer()
             .push_with(&job, options)
             .await
-            .map_err(internal)?;
+            .or_500("pushing the sign-in job")?;
         let id = pushed.id().clone();
         let status = match state
             .producer()
@@ -231,7 +231,7 @@ impl GoogleApi {
             Ok(status) => status,
             // This process has as many waiting requests as it may: answer at once.
             Err(jobs::QueueError::Busy) => return Ok(pending(&id)),
-            Err(e) => return Err(internal(e)),
+            Err(e) => return Err(step_failed("waiting for the sign-in job", e)),
         };
         let Some(status) = status else {
             return Ok(pending(&id));
@@ -253,7 +253,7 @@ impl GoogleApi {
                 }
                 let Some(user) = store::users::find(state.db(), user_id)
                     .await
-                    .map_err(internal)?
+                    .or_500("reading the signed-in user")?
                 else {
                     return Ok(LoginResult::Unauthorized(body(
                         "invalid_token",
@@ -313,7 +313,7 @@ impl GoogleApi {
             },
         )
         .await
-        .map_err(internal)?;
+        .or_500("issuing the Google OAuth state")?;
         let url = authorize_url(
             &config.google_authorize_url,
             client,
@@ -397,7 +397,7 @@ async fn claim(state: &AppState, id: &jobs::JobId) -> poem::Result<bool> {
         .arg(JOIN_WINDOW.as_secs() * 2)
         .query_async(&mut state.producer().connection())
         .await
-        .map_err(internal)?;
+        .or_500("claiming the sign-in's tokens")?;
     Ok(claimed.is_some())
 }
 
@@ -405,7 +405,7 @@ async fn issue_tokens(state: &AppState, user: store::users::User) -> poem::Resul
     let config = state.config();
     let session = store::sessions::start(state.db(), user.id, config.refresh_ttl)
         .await
-        .map_err(internal)?;
+        .or_500("starting the session")?;
     let (access_token, expires_in) =
         crate::jwt::issue(&config.jwt, user.id, &user.role, session.family_id);
     Ok(TokenResponse {

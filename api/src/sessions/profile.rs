@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::SessionTags;
 use crate::auth::UserJwt;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::responses::responses;
 use crate::state::AppState;
 
@@ -98,7 +98,7 @@ impl ProfileApi {
         }
         match store::users::set_username(state.db(), user.id, &request.new_username)
             .await
-            .map_err(internal)?
+            .or_500("setting the username")?
         {
             store::users::UsernameChange::Changed => {}
             store::users::UsernameChange::Taken => {
@@ -116,8 +116,8 @@ impl ProfileApi {
         }
         let user = store::users::find(state.db(), user.id)
             .await
-            .map_err(internal)?
-            .ok_or_else(|| internal("user vanished"))?;
+            .or_500("reading the renamed user")?
+            .ok_or_else(|| step_failed("reading the renamed user", "it vanished"))?;
         Ok(UsernameResult::Ok(Json(user.into())))
     }
 

@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::SessionTags;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::responses::responses;
 use crate::state::AppState;
 
@@ -69,12 +69,12 @@ impl RefreshApi {
         let rotation =
             store::sessions::rotate(state.db(), &request.refresh_token, config.refresh_ttl)
                 .await
-                .map_err(internal)?;
+                .or_500("rotating the refresh token")?;
         match rotation {
             store::sessions::Rotation::Rotated(issued) => {
                 let user = store::users::find(state.db(), issued.user_id)
                     .await
-                    .map_err(internal)?;
+                    .or_500("reading the session's user")?;
                 let role = user.map(|u| u.role).unwrap_or_default();
                 let (access_token, expires_in) =
                     crate::jwt::issue(&config.jwt, issued.user_id, &role, issued.family_id);
@@ -109,7 +109,7 @@ impl RefreshApi {
     ) -> poem::Result<LogoutResult> {
         store::sessions::revoke(state.db(), &request.refresh_token)
             .await
-            .map_err(internal)?;
+            .or_500("revoking the session")?;
         Ok(LogoutResult::Ok(Json(Done {
             success: true,
             message: "signed out".into(),
