@@ -21,6 +21,7 @@ use poem_openapi::payload::Json;
 
 use crate::error::{ErrorBody, Or500, body, retry_after};
 use crate::state::{AppState, Limits};
+use crate::validate::Email;
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -68,7 +69,7 @@ fn limit(scope: &'static str, max: u32, window: Duration) -> Limit {
 }
 
 /// The counter key of failures on `email` from `source` (`ip:<addr>`, `discord:<id>`).
-pub(crate) fn failure_key(email: &store::email::Email, source: &str) -> String {
+pub(crate) fn failure_key(email: &Email, source: &str) -> String {
     jobs::ratelimit::failure_key(email.as_str(), source)
 }
 

@@ -22,6 +22,7 @@ use crate::error::{ErrorBody, Or500, body};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::validate::{DisplayName, Email};
 
 /// Lifetime of an OAuth `state` (the security rules cap it at 10 minutes).
 pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
@@ -126,18 +127,23 @@ impl OnboardingApi {
     ) -> poem::Result<OnboardingResult> {
         let r = request.0;
         let invalid = |m: String| Ok(OnboardingResult::BadRequest(body("invalid_request", m)));
-        if let Err(e) = crate::validate::display_text(&r.name, 200) {
-            return invalid(format!("name {e}"));
-        }
-        let email = match store::email::Email::parse(&r.email) {
+        let name = match DisplayName::parse(&r.name, 200) {
+            Ok(name) => name,
+            Err(e) => return invalid(format!("name {e}")),
+        };
+        let email = match Email::parse(&r.email) {
             Ok(email) => email,
             Err(e) => return invalid(e.to_string()),
         };
-        if let Some(p) = &r.selected_personality
-            && let Err(e) = crate::validate::display_text(p, 64)
+        let personality = match r
+            .selected_personality
+            .as_deref()
+            .map(|p| DisplayName::parse(p, 64))
         {
-            return invalid(format!("selectedPersonality {e}"));
-        }
+            Some(Err(e)) => return invalid(format!("selectedPersonality {e}")),
+            Some(Ok(p)) => Some(p),
+            None => None,
+        };
         let config = state.config();
         let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
         let l = &config.limits;
@@ -183,8 +189,8 @@ impl OnboardingApi {
             db,
             &store::users::Onboarding {
                 email: email.as_str(),
-                full_name: &r.name,
-                personality: r.selected_personality.as_deref(),
+                full_name: name.as_str(),
+                personality: personality.as_ref().map(DisplayName::as_str),
                 channel: r.communication_channel.as_str(),
             },
         )
@@ -292,7 +298,7 @@ enum MailRoom {
     Full(Duration),
 }
 
-async fn mail_room(state: &AppState, email: &store::email::Email) -> poem::Result<MailRoom> {
+async fn mail_room(state: &AppState, email: &Email) -> poem::Result<MailRoom> {
     let l = &state.config().limits;
     let address = email.as_str().to_lowercase();
     let mailbox = email.mailbox_key();

@@ -11,6 +11,7 @@ use crate::error::{ErrorBody, Or500, body};
 use crate::invitations::users::Role;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::validate::DisplayName;
 
 #[derive(Debug, Tags)]
 enum TokenTags {
@@ -110,12 +111,15 @@ impl TokensApi {
         auth: AdminAuth,
         request: Json<CreateTokenRequest>,
     ) -> poem::Result<CreateTokenResult> {
-        if let Err(e) = crate::validate::display_text(&request.name, 100) {
-            return Ok(CreateTokenResult::BadRequest(body(
-                "invalid_request",
-                format!("name {e}"),
-            )));
-        }
+        let name = match DisplayName::parse(&request.name, 100) {
+            Ok(name) => name,
+            Err(e) => {
+                return Ok(CreateTokenResult::BadRequest(body(
+                    "invalid_request",
+                    format!("name {e}"),
+                )));
+            }
+        };
         let expires_at = match request.expires_in_days {
             Some(d) if d == 0 || d > 3650 => {
                 return Ok(CreateTokenResult::BadRequest(body(
@@ -127,7 +131,7 @@ impl TokensApi {
             None => None,
         };
         let role = request.role.unwrap_or(Role::Admin).as_str();
-        let created = store::api_tokens::create(state.db(), &request.name, role, None, expires_at)
+        let created = store::api_tokens::create(state.db(), name.as_str(), role, None, expires_at)
             .await
             .or_500("creating the API token")?;
         state

@@ -13,6 +13,7 @@ use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::validate::{DisplayName, Email};
 
 /// `POST /api/upload-csv`.
 #[derive(Debug)]
@@ -272,7 +273,7 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
             });
             continue;
         }
-        let email = match store::email::Email::parse(&email) {
+        let email = match Email::parse(&email) {
             Ok(canonical) => canonical.into_string(),
             Err(reason) => {
                 rows.push(Parsed::Invalid {
@@ -283,16 +284,18 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
                 continue;
             }
         };
-        if let Some(n) = &full_name
-            && let Err(e) = crate::validate::display_text(n, 200)
-        {
-            rows.push(Parsed::Invalid {
-                line,
-                email,
-                reason: format!("name {e}"),
-            });
-            continue;
-        }
+        let full_name = match full_name.map(|n| DisplayName::parse(&n, 200)) {
+            Some(Err(e)) => {
+                rows.push(Parsed::Invalid {
+                    line,
+                    email,
+                    reason: format!("name {e}"),
+                });
+                continue;
+            }
+            Some(Ok(name)) => Some(name.into_string()),
+            None => None,
+        };
         rows.push(Parsed::Valid(store::invitations::ImportRow {
             line,
             email,

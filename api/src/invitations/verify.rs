@@ -13,6 +13,7 @@ use crate::error::{ErrorBody, Or500, body};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::validate::{DiscordId, Email};
 
 /// `POST /api/verify`, `POST /api/verify-discord`.
 #[derive(Debug)]
@@ -98,7 +99,7 @@ impl VerifyApi {
         _auth: AdminAuth,
         request: Json<VerifyDiscordRequest>,
     ) -> poem::Result<VerifyResult> {
-        let discord_id = match crate::validate::discord_id(&request.discord_id) {
+        let discord_id = match DiscordId::parse(&request.discord_id) {
             Ok(id) => id.to_string(),
             Err(e) => return Ok(VerifyResult::BadRequest(body("invalid_request", e))),
         };
@@ -121,7 +122,7 @@ async fn verify_invitation(
     discord_id: Option<&str>,
     client: &str,
 ) -> poem::Result<VerifyResult> {
-    let Ok(email) = store::email::Email::parse(email) else {
+    let Ok(email) = Email::parse(email) else {
         return Ok(VerifyResult::BadRequest(body(
             "invalid_request",
             "a valid email and a token are required",

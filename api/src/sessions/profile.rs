@@ -9,6 +9,7 @@ use crate::auth::UserJwt;
 use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::validate::DisplayName;
 
 /// `POST /api/update_username`, `GET /api/me`.
 #[derive(Debug)]
@@ -90,13 +91,16 @@ impl ProfileApi {
         request: Json<UsernameRequest>,
     ) -> poem::Result<UsernameResult> {
         let user = auth.0;
-        if let Err(e) = crate::validate::display_text(&request.new_username, 64) {
-            return Ok(UsernameResult::BadRequest(body(
-                "invalid_request",
-                format!("new_username {e}"),
-            )));
-        }
-        match store::users::set_username(state.db(), user.id, &request.new_username)
+        let username = match DisplayName::parse(&request.new_username, 64) {
+            Ok(username) => username,
+            Err(e) => {
+                return Ok(UsernameResult::BadRequest(body(
+                    "invalid_request",
+                    format!("new_username {e}"),
+                )));
+            }
+        };
+        match store::users::set_username(state.db(), user.id, username.as_str())
             .await
             .or_500("setting the username")?
         {
