@@ -101,28 +101,22 @@ pub struct Readiness {
 
 responses! {
     pub enum ReadinessResponse {
-        #[oai(status = 200)]
-        Ready(Json<Readiness>),
+        200 Ready(Json<Readiness>),
         /// A dependency is down; `failing` names it.
-        #[oai(status = 503)]
-        NotReady(Json<Readiness>),
+        503 NotReady(Json<Readiness>),
     }
 }
 
 responses! {
     pub enum DetailedHealthResponse {
         /// Everything is up.
-        #[oai(status = 200)]
-        Healthy(Json<DetailedHealth>),
+        200 Healthy(Json<DetailedHealth>),
         /// Missing or wrong credentials.
-        #[oai(status = 401)]
-        Unauthorized(Json<ErrorBody>),
+        401 Unauthorized(Json<ErrorBody>),
         /// The API token is not an admin's.
-        #[oai(status = 403)]
-        Forbidden(Json<ErrorBody>),
+        403 Forbidden(Json<ErrorBody>),
         /// At least one dependency is down; `failing` names it.
-        #[oai(status = 503)]
-        Unhealthy(Json<DetailedHealth>),
+        503 Unhealthy(Json<DetailedHealth>),
     }
 }
 

@@ -95,19 +95,15 @@ pub struct OnboardingResponse {
 
 responses! {
     pub enum OnboardingResult {
-        #[oai(status = 200)]
-        Ok(Json<OnboardingResponse>),
+        200 Ok(Json<OnboardingResponse>),
         /// A field is missing or invalid (`invalid_request`).
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         /// The email belongs to a verified account (`already_verified`); nothing was changed.
-        #[oai(status = 409)]
-        AlreadyVerified(Json<ErrorBody>),
+        409 AlreadyVerified(Json<ErrorBody>),
         @body,
         /// Too many onboardings from this address, or of this email, or too many mails to this
         /// inbox or in all this hour (`too_many_attempts`); `Retry-After` says when to try again.
-        #[oai(status = 429)]
-        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     }
 }
 

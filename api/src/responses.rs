@@ -6,26 +6,27 @@
 //! [`responses!`] writes the enum and expands a marker into its variants where the marker
 //! stands.
 
-/// Writes `#[derive(Debug, ApiResponse)]` on an enum whose variants are written as usual, in
-/// the order the spec lists them, where these markers stand for variants many endpoints share:
+/// Writes `#[derive(Debug, ApiResponse)]` on an enum whose variants are listed in the order
+/// the spec lists them, each as its doc comment (the response's description), its status, its
+/// name and fields: `404 NotFound(Json<ErrorBody>)` stands for
+/// `#[oai(status = 404)] NotFound(Json<ErrorBody>)` (which may be written too). These markers
+/// stand for variants many endpoints share:
 /// - `@auth`: 401 `Unauthorized` and 403 `Forbidden`, no description (admin endpoints: no or
 ///   a wrong credential, or one that is not an admin's);
 /// - `@signed_in`: 401 `Unauthorized` alone, no description (a signed-in user's endpoints);
 /// - `@bad_request`: 400 `BadRequest`, for a body or parameter poem cannot parse;
 /// - `@body`: 413 `TooLarge` and 415 `UnsupportedMediaType` (endpoints that read a body).
 ///
-/// Each variant holds a `Json<ErrorBody>`, so a handler may still answer with it.
+/// Each of them holds a `Json<ErrorBody>`, so a handler may still answer with it.
 ///
 /// ```ignore
 /// responses! {
 ///     pub enum RevokeTokenResult {
 ///         /// Revoked; requests with it fail from now on.
-///         #[oai(status = 204)]
-///         Revoked,
+///         204 Revoked,
 ///         @auth,
 ///         /// No such live token.
-///         #[oai(status = 404)]
-///         NotFound(Json<ErrorBody>),
+///         404 NotFound(Json<ErrorBody>),
 ///         @bad_request,
 ///     }
 /// }
@@ -67,7 +68,14 @@ macro_rules! responses {
             UnsupportedMediaType(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
         ] $($($rest)*)?);
     };
-    // A variant written out, with its attributes (doc comments included) and fields.
+    // A variant written out: its doc comment, its status, its name and fields.
+    (@munch $head:tt [$($done:tt)*]
+        $(#[$vattr:meta])* $status:literal $variant:ident $(($($fields:tt)*))? $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head
+            [$($done)* $(#[$vattr])* #[oai(status = $status)] $variant $(($($fields)*))?,]
+            $($($rest)*)?);
+    };
+    // A variant with its `#[oai(...)]` attribute written out.
     (@munch $head:tt [$($done:tt)*]
         $(#[$vattr:meta])* $variant:ident $(($($fields:tt)*))? $(, $($rest:tt)*)?) => {
         $crate::responses::responses!(@munch $head

@@ -70,11 +70,9 @@ pub struct CreatedToken {
 
 responses! {
     pub enum CreateTokenResult {
-        #[oai(status = 201)]
-        Created(Json<CreatedToken>),
+        201 Created(Json<CreatedToken>),
         /// Invalid name or lifetime (`invalid_request`).
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         @auth,
         @body,
     }
@@ -82,8 +80,7 @@ responses! {
 
 responses! {
     pub enum ListTokensResult {
-        #[oai(status = 200)]
-        Ok(Json<Vec<ApiTokenInfo>>),
+        200 Ok(Json<Vec<ApiTokenInfo>>),
         @auth,
     }
 }
@@ -91,12 +88,10 @@ responses! {
 responses! {
     pub enum RevokeTokenResult {
         /// Revoked; requests with it fail from now on.
-        #[oai(status = 204)]
-        Revoked,
+        204 Revoked,
         @auth,
         /// No such live token.
-        #[oai(status = 404)]
-        NotFound(Json<ErrorBody>),
+        404 NotFound(Json<ErrorBody>),
         @bad_request,
     }
 }

@@ -29,10 +29,8 @@ pub struct BatchQueued {
 
 responses! {
     pub enum SendEmailsResult {
-        #[oai(status = 202)]
-        Accepted(Json<BatchQueued>),
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        202 Accepted(Json<BatchQueued>),
+        400 BadRequest(Json<ErrorBody>),
         @auth,
     }
 }
@@ -53,11 +51,9 @@ pub struct BatchStatus {
 
 responses! {
     pub enum BatchResult {
-        #[oai(status = 200)]
-        Ok(Json<BatchStatus>),
+        200 Ok(Json<BatchStatus>),
         @auth,
-        #[oai(status = 404)]
-        NotFound(Json<ErrorBody>),
+        404 NotFound(Json<ErrorBody>),
         @bad_request,
     }
 }

@@ -60,11 +60,9 @@ pub struct UploadReport {
 
 responses! {
     pub enum UploadResult {
-        #[oai(status = 200)]
-        Ok(Json<UploadReport>),
+        200 Ok(Json<UploadReport>),
         /// The file is not a CSV we can read (`invalid_csv`): nothing was imported.
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         @auth,
         @body,
     }

@@ -102,11 +102,9 @@ pub struct UserPage {
 
 responses! {
     pub enum UsersResult {
-        #[oai(status = 200)]
-        Ok(Json<UserPage>),
+        200 Ok(Json<UserPage>),
         /// A filter or page parameter is invalid (`invalid_request`).
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         @auth,
     }
 }
@@ -163,11 +161,9 @@ pub struct Reissued {
 
 responses! {
     pub enum ReissueResult {
-        #[oai(status = 200)]
-        Ok(Json<Reissued>),
+        200 Ok(Json<Reissued>),
         @auth,
-        #[oai(status = 404)]
-        NotFound(Json<ErrorBody>),
+        404 NotFound(Json<ErrorBody>),
         @bad_request,
     }
 }
@@ -181,22 +177,18 @@ pub struct Deleted {
 
 responses! {
     pub enum DeleteResult {
-        #[oai(status = 200)]
-        Ok(Json<Deleted>),
+        200 Ok(Json<Deleted>),
         @auth,
-        #[oai(status = 404)]
-        NotFound(Json<ErrorBody>),
+        404 NotFound(Json<ErrorBody>),
         @bad_request,
     }
 }
 
 responses! {
     pub enum DeleteAllResult {
-        #[oai(status = 200)]
-        Ok(Json<Deleted>),
+        200 Ok(Json<Deleted>),
         /// The confirmation is missing or wrong (`confirmation_required`): nothing was deleted.
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         @auth,
     }
 }

@@ -45,26 +45,21 @@ pub struct VerifyResponse {
 
 responses! {
     pub enum VerifyResult {
-        #[oai(status = 200)]
-        Ok(Json<VerifyResponse>),
+        200 Ok(Json<VerifyResponse>),
         /// Malformed input (`invalid_request`), or the email and token do not match a live
         /// invitation or verification token (`invalid_token`). Wrong tokens never kill the right
         /// one; after `FAILURES_PER_EMAIL_AND_SOURCE` of them the caller is locked out of that
         /// email for a while (429).
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         @auth,
         /// The Discord account is linked to another user, or the user to another Discord account
         /// (`already_linked`).
-        #[oai(status = 409)]
-        Conflict(Json<ErrorBody>),
+        409 Conflict(Json<ErrorBody>),
         /// The token expired (`token_expired`): ask for a new one.
-        #[oai(status = 410)]
-        Expired(Json<ErrorBody>),
+        410 Expired(Json<ErrorBody>),
         /// Too many attempts from this address or Discord account, or too many failed ones on
         /// this email from here (`too_many_attempts`); `Retry-After` says when to try again.
-        #[oai(status = 429)]
-        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
         @body,
     }
 }

@@ -63,36 +63,27 @@ pub struct PendingLogin {
 
 responses! {
     pub enum LoginResult {
-        #[oai(status = 200)]
-        Ok(Json<TokenResponse>),
+        200 Ok(Json<TokenResponse>),
         /// Google is slow: the sign-in continues in the background.
-        #[oai(status = 202)]
-        Pending(Json<PendingLogin>),
+        202 Pending(Json<PendingLogin>),
         /// Neither or both of `access_token` and `code`+`state` (`invalid_request`).
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         /// The token, code or state is invalid, expired, replayed, or not issued to this client
         /// (`invalid_token`, `token_exchange_failed`), or the state was started in another browser
         /// (`state_not_bound`: the binding cookie of `POST /api/login/google` is missing).
-        #[oai(status = 401)]
-        Unauthorized(Json<ErrorBody>),
+        401 Unauthorized(Json<ErrorBody>),
         /// Google does not vouch for the email (`email_not_verified`), or the account is
         /// deactivated (`account_disabled`).
-        #[oai(status = 403)]
-        Forbidden(Json<ErrorBody>),
+        403 Forbidden(Json<ErrorBody>),
         /// The account with this email is linked to another Google account (`already_linked`).
-        #[oai(status = 409)]
-        Conflict(Json<ErrorBody>),
+        409 Conflict(Json<ErrorBody>),
         /// Google could not be asked (`user_info_failed`, `server_error`).
-        #[oai(status = 502)]
-        BadGateway(Json<ErrorBody>),
+        502 BadGateway(Json<ErrorBody>),
         /// Google sign-in is not configured (`oauth_not_configured`).
-        #[oai(status = 503)]
-        Unavailable(Json<ErrorBody>),
+        503 Unavailable(Json<ErrorBody>),
         @body,
         /// Too many sign-ins from this address (`too_many_attempts`).
-        #[oai(status = 429)]
-        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     }
 }
 
@@ -108,14 +99,11 @@ pub struct GoogleStart {
 responses! {
     pub enum GoogleStartResult {
         /// Also sets the HttpOnly cookie binding the state to this browser.
-        #[oai(status = 200)]
-        Ok(Json<GoogleStart>, #[oai(header = "Set-Cookie")] String),
+        200 Ok(Json<GoogleStart>, #[oai(header = "Set-Cookie")] String),
         /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` are not all set.
-        #[oai(status = 503)]
-        Unavailable(Json<ErrorBody>),
+        503 Unavailable(Json<ErrorBody>),
         /// Too many sign-ins from this address (`too_many_attempts`).
-        #[oai(status = 429)]
-        TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     }
 }
 

@@ -55,23 +55,19 @@ pub struct UsernameRequest {
 
 responses! {
     pub enum UsernameResult {
-        #[oai(status = 200)]
-        Ok(Json<UserInfo>),
+        200 Ok(Json<UserInfo>),
         /// The username is not acceptable (`invalid_request`).
-        #[oai(status = 400)]
-        BadRequest(Json<ErrorBody>),
+        400 BadRequest(Json<ErrorBody>),
         @signed_in,
         /// Someone else has it (`username_taken`).
-        #[oai(status = 409)]
-        Conflict(Json<ErrorBody>),
+        409 Conflict(Json<ErrorBody>),
         @body,
     }
 }
 
 responses! {
     pub enum MeResult {
-        #[oai(status = 200)]
-        Ok(Json<UserInfo>),
+        200 Ok(Json<UserInfo>),
         @signed_in,
     }
 }

@@ -29,12 +29,10 @@ pub struct RefreshedTokens {
 
 responses! {
     pub enum RefreshResult {
-        #[oai(status = 200)]
-        Ok(Json<RefreshedTokens>),
+        200 Ok(Json<RefreshedTokens>),
         /// Unknown, expired or revoked (`invalid_refresh_token`), or already used: the whole
         /// session is now revoked (`refresh_token_reused`); sign in again.
-        #[oai(status = 401)]
-        Unauthorized(Json<ErrorBody>),
+        401 Unauthorized(Json<ErrorBody>),
         @bad_request,
         @body,
     }
@@ -48,8 +46,7 @@ pub struct Done {
 
 responses! {
     pub enum LogoutResult {
-        #[oai(status = 200)]
-        Ok(Json<Done>),
+        200 Ok(Json<Done>),
         @bad_request,
         @body,
     }
