@@ -6,7 +6,7 @@
 //!   [`spec_yaml`] give the OpenAPI document without running anything.
 //! - `state`: [`AppState`] (what every handler shares) and the settings the API is built
 //!   from ([`ApiConfig`], [`Limits`], [`HttpSettings`], [`BuildInfo`], [`PublicClient`]).
-//! - `health`: `GET /api/health`, `GET /api/health/detailed`.
+//! - `health`: `GET /api/health`, `GET /api/health/ready`, `GET /api/health/detailed`.
 //! - `docs`: the spec at `/api/openapi.json` and `/api/openapi.yaml`, Swagger UI at
 //!   `/api/docs`, ReDoc at `/api/redoc`, all embedded (no CDN).
 //! - `admin_jobs`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
@@ -27,7 +27,12 @@
 //! - [`client`]: the caller's address behind trusted proxies, as limits count it.
 //! - `limits`: what an anonymous or hostile caller may cost (429 with `Retry-After`).
 //! - [`jwt`]: the access tokens we issue.
-//! - [`error`]: the JSON error body and the mapping of every error to it.
+//! - [`error`]: the JSON error body and the mapping of every error to it; `.or_500("step")`
+//!   names the failed step of a 500 in the log.
+//! - `responses`: `responses!`, which writes the response enums and the variants they share
+//!   (401/403, 400, 413/415) in one place.
+//! - `validate`: text fields parsed into `DisplayName`, `DiscordId`, `Email`.
+//! - `cookies`: the cookies the API sets and reads (the Google flow's browser binding).
 //! - [`middleware`]: request id, access log, body size limit.
 
 mod admin_jobs;
