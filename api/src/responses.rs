@@ -37,36 +37,31 @@ macro_rules! responses {
         #[derive(Debug, ::poem_openapi::ApiResponse)]
         $($head)* { $($done)* }
     };
-    (@munch $head:tt [$($done:tt)*] @auth $(, $($rest:tt)*)?) => {
-        $crate::responses::responses!(@munch $head [$($done)*
-            #[oai(status = 401)]
-            Unauthorized(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
-            #[oai(status = 403)]
-            Forbidden(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
-        ] $($($rest)*)?);
+    // A marker: its variants, put back in the input where the marker stood.
+    (@munch $head:tt $done:tt @auth $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head $done
+            401 Unauthorized($crate::responses::ErrorJson),
+            403 Forbidden($crate::responses::ErrorJson),
+            $($($rest)*)?);
     };
-    (@munch $head:tt [$($done:tt)*] @signed_in $(, $($rest:tt)*)?) => {
-        $crate::responses::responses!(@munch $head [$($done)*
-            #[oai(status = 401)]
-            Unauthorized(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
-        ] $($($rest)*)?);
+    (@munch $head:tt $done:tt @signed_in $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head $done
+            401 Unauthorized($crate::responses::ErrorJson),
+            $($($rest)*)?);
     };
-    (@munch $head:tt [$($done:tt)*] @bad_request $(, $($rest:tt)*)?) => {
-        $crate::responses::responses!(@munch $head [$($done)*
+    (@munch $head:tt $done:tt @bad_request $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head $done
             /// The body or a parameter cannot be parsed (`bad_request`).
-            #[oai(status = 400)]
-            BadRequest(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
-        ] $($($rest)*)?);
+            400 BadRequest($crate::responses::ErrorJson),
+            $($($rest)*)?);
     };
-    (@munch $head:tt [$($done:tt)*] @body $(, $($rest:tt)*)?) => {
-        $crate::responses::responses!(@munch $head [$($done)*
+    (@munch $head:tt $done:tt @body $(, $($rest:tt)*)?) => {
+        $crate::responses::responses!(@munch $head $done
             /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-            #[oai(status = 413)]
-            TooLarge(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
+            413 TooLarge($crate::responses::ErrorJson),
             /// The body is not of the documented media type (`unsupported_media_type`).
-            #[oai(status = 415)]
-            UnsupportedMediaType(::poem_openapi::payload::Json<$crate::error::ErrorBody>),
-        ] $($($rest)*)?);
+            415 UnsupportedMediaType($crate::responses::ErrorJson),
+            $($($rest)*)?);
     };
     // A variant written out: its doc comment, its status, its name and fields.
     (@munch $head:tt [$($done:tt)*]
@@ -88,3 +83,6 @@ macro_rules! responses {
 }
 
 pub(crate) use responses;
+
+/// The payload of every variant a marker writes.
+pub(crate) type ErrorJson = poem_openapi::payload::Json<crate::error::ErrorBody>;
