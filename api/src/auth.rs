@@ -21,7 +21,7 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::{MetaApi, Registry};
 use poem_openapi::{ApiExtractor, OpenApi, SecurityScheme};
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// An authenticated administrator, and how they proved it (for logs and the audit log).
 #[derive(Debug, Clone, PartialEq, Eq)]

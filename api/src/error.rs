@@ -50,11 +50,16 @@ impl TooManyRequests {
     pub(crate) fn error(wait: std::time::Duration) -> poem::Error {
         poem::Error::new(
             TooManyRequests {
-                retry_after: crate::limits::retry_after(wait),
+                retry_after: retry_after(wait),
             },
             StatusCode::TOO_MANY_REQUESTS,
         )
     }
+}
+
+/// Seconds for `Retry-After`: whole, at least one.
+pub(crate) fn retry_after(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 /// The code clients branch on for a status we produce without a handler-specific code.
@@ -141,9 +146,29 @@ pub(crate) fn json(status: StatusCode, body: &ErrorBody) -> Response {
 }
 
 /// An internal failure (database, queue): logged by [`into_json_error`] with the request id,
-/// shown to the client only as "internal error".
+/// shown to the client only as "internal error". The message should say what failed: prefer
+/// [`Or500::or_500`] on a failed step.
 pub(crate) fn internal(e: impl std::fmt::Display) -> poem::Error {
     poem::Error::from_string(e.to_string(), StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The failure of an I/O step (a query, a push, a Redis call) as an [`internal`] error whose
+/// logged message names the step: `reading the user: <error>`, so a logged 500 says which
+/// step failed. Clients still see only "internal error" and the request id.
+pub(crate) trait Or500<T> {
+    /// `step` says what was being done, as a gerund phrase: `"listing users"`.
+    fn or_500(self, step: &str) -> poem::Result<T>;
+}
+
+impl<T, E: std::fmt::Display> Or500<T> for Result<T, E> {
+    fn or_500(self, step: &str) -> poem::Result<T> {
+        self.map_err(|e| step_failed(step, e))
+    }
+}
+
+/// [`Or500::or_500`]'s error, for a step whose failure is not a `Result` at hand.
+pub(crate) fn step_failed(step: impl std::fmt::Display, e: impl std::fmt::Display) -> poem::Error {
+    internal(format_args!("{step}: {e}"))
 }
 
 /// A documented error body.
@@ -152,4 +177,22 @@ pub(crate) fn body(
     message: impl Into<String>,
 ) -> poem_openapi::payload::Json<ErrorBody> {
     poem_openapi::payload::Json(ErrorBody::new(code, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_step_is_named_in_the_log_not_to_the_client() {
+        let err = Err::<(), _>("connection refused")
+            .or_500("listing users")
+            .expect_err("fails");
+        assert_eq!(err.to_string(), "listing users: connection refused");
+        let resp = into_json_error(err);
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let text = resp.into_body().into_string().await.expect("body");
+        assert!(!text.contains("listing users"), "{text}");
+        assert!(text.contains("internal error"), "{text}");
+    }
 }

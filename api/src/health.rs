@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 
 use crate::auth::AdminAuth;
 use crate::error::ErrorBody;
-use crate::{AppState, BuildInfo};
+use crate::responses::responses;
+use crate::state::{AppState, BuildInfo};
 
 /// Every dependency check gives up after this long: a health endpoint must answer quickly
 /// even when a dependency hangs instead of refusing.
@@ -98,29 +99,25 @@ pub struct Readiness {
     pub failing: Vec<String>,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum ReadinessResponse {
-    #[oai(status = 200)]
-    Ready(Json<Readiness>),
-    /// A dependency is down; `failing` names it.
-    #[oai(status = 503)]
-    NotReady(Json<Readiness>),
+responses! {
+    pub enum ReadinessResponse {
+        200 Ready(Json<Readiness>),
+        /// A dependency is down; `failing` names it.
+        503 NotReady(Json<Readiness>),
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum DetailedHealthResponse {
-    /// Everything is up.
-    #[oai(status = 200)]
-    Healthy(Json<DetailedHealth>),
-    /// Missing or wrong credentials.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// The API token is not an admin's.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// At least one dependency is down; `failing` names it.
-    #[oai(status = 503)]
-    Unhealthy(Json<DetailedHealth>),
+responses! {
+    pub enum DetailedHealthResponse {
+        /// Everything is up.
+        200 Healthy(Json<DetailedHealth>),
+        /// Missing or wrong credentials.
+        401 Unauthorized(Json<ErrorBody>),
+        /// The API token is not an admin's.
+        403 Forbidden(Json<ErrorBody>),
+        /// At least one dependency is down; `failing` names it.
+        503 Unhealthy(Json<DetailedHealth>),
+    }
 }
 
 #[OpenApi(prefix_path = "/health", tag = "HealthTags::Health")]

@@ -10,65 +10,18 @@
 //!   that email for a while. Failures never lock the email for everyone: a stranger failing on
 //!   purpose must not stop its owner;
 //! - admin authentication: failures per address (a right key from elsewhere works at once).
+//!
+//! The numbers are settings ([`Limits`], in `state` with the rest of the configuration); the
+//! scopes they are counted under are here.
 
 use std::time::Duration;
 
 use jobs::ratelimit::{Decision, Limit};
 use poem_openapi::payload::Json;
 
-use crate::AppState;
-use crate::error::{ErrorBody, body, internal};
-
-/// How much each caller may do; every field is a setting (see the configuration).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Requests of any kind per client address per minute.
-    pub requests_per_ip: u32,
-    /// Onboardings per client address per hour.
-    pub onboardings_per_ip: u32,
-    /// Onboardings of one email from one client address per hour.
-    pub onboardings_per_email: u32,
-    /// Onboardings of one email from all addresses per hour.
-    pub onboardings_per_email_total: u32,
-    /// Mails that anonymous requests may cause to one mailbox per hour (verification and
-    /// link mails; the workers enforce the same cap).
-    pub mails_per_address: u32,
-    /// The same mails in all, per hour.
-    pub anonymous_mails_per_hour: u32,
-    /// Sign-in attempts (Google login, Discord callback, Google code flow start) per address
-    /// per `window`.
-    pub sign_ins_per_ip: u32,
-    /// Attempts at short secrets per client address per `window`.
-    pub secret_attempts_per_ip: u32,
-    /// Attempts at short secrets per Discord account per `window`.
-    pub secret_attempts_per_discord_id: u32,
-    /// Failed attempts on one email from one source (address or Discord account) per
-    /// `window`; then that source is locked out of that email until the window ends.
-    pub failures_per_email_and_source: u32,
-    /// Failed admin authentications per address per `window`; then that address is refused
-    /// until the window ends, right key or not.
-    pub admin_failures_per_ip: u32,
-    pub window: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            requests_per_ip: 1200,
-            onboardings_per_ip: 20,
-            onboardings_per_email: 5,
-            onboardings_per_email_total: 50,
-            mails_per_address: 3,
-            anonymous_mails_per_hour: 1000,
-            sign_ins_per_ip: 60,
-            secret_attempts_per_ip: 60,
-            secret_attempts_per_discord_id: 10,
-            failures_per_email_and_source: 5,
-            admin_failures_per_ip: 20,
-            window: Duration::from_secs(15 * 60),
-        }
-    }
-}
+use crate::error::{ErrorBody, Or500, body, retry_after};
+use crate::state::{AppState, Limits};
+use crate::validate::Email;
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -116,7 +69,7 @@ fn limit(scope: &'static str, max: u32, window: Duration) -> Limit {
 }
 
 /// The counter key of failures on `email` from `source` (`ip:<addr>`, `discord:<id>`).
-pub(crate) fn failure_key(email: &store::email::Email, source: &str) -> String {
+pub(crate) fn failure_key(email: &Email, source: &str) -> String {
     jobs::ratelimit::failure_key(email.as_str(), source)
 }
 
@@ -125,7 +78,13 @@ pub(crate) async fn check(
     state: &AppState,
     checks: &[(Limit, &str)],
 ) -> poem::Result<Option<Duration>> {
-    decided(state.limiter().hit(checks).await.map_err(internal)?)
+    decided(
+        state
+            .limiter()
+            .hit(checks)
+            .await
+            .or_500("counting a rate limit")?,
+    )
 }
 
 /// Whether a limit of failures still has room, without counting.
@@ -133,7 +92,13 @@ pub(crate) async fn peek(
     state: &AppState,
     checks: &[(Limit, &str)],
 ) -> poem::Result<Option<Duration>> {
-    decided(state.limiter().peek(checks).await.map_err(internal)?)
+    decided(
+        state
+            .limiter()
+            .peek(checks)
+            .await
+            .or_500("reading a rate limit")?,
+    )
 }
 
 fn decided(decision: Decision) -> poem::Result<Option<Duration>> {
@@ -144,11 +109,6 @@ fn decided(decision: Decision) -> poem::Result<Option<Duration>> {
             Ok(Some(retry_after))
         }
     }
-}
-
-/// Seconds for `Retry-After`: whole, at least one.
-pub(crate) fn retry_after(wait: Duration) -> u64 {
-    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 /// The body of a 429 and its `Retry-After` seconds.

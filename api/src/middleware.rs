@@ -172,7 +172,7 @@ impl<E: Endpoint> Endpoint for ThrottleEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let Some(state) = req.data::<crate::AppState>().cloned() else {
+        let Some(state) = req.data::<crate::state::AppState>().cloned() else {
             return self.inner.call(req).await;
         };
         let key = crate::client::ClientKey::of(&req, &state.config().trusted_proxies);

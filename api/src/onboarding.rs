@@ -15,12 +15,14 @@ use std::time::Duration;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 use url::Url;
 
-use crate::AppState;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::limits;
+use crate::responses::responses;
+use crate::state::AppState;
+use crate::validate::{DisplayName, Email};
 
 /// Lifetime of an OAuth `state` (the security rules cap it at 10 minutes).
 pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
@@ -91,26 +93,18 @@ pub struct OnboardingResponse {
     pub expires_in: u64,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum OnboardingResult {
-    #[oai(status = 200)]
-    Ok(Json<OnboardingResponse>),
-    /// A field is missing or invalid (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The email belongs to a verified account (`already_verified`); nothing was changed.
-    #[oai(status = 409)]
-    AlreadyVerified(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many onboardings from this address, or of this email, or too many mails to this
-    /// inbox or in all this hour (`too_many_attempts`); `Retry-After` says when to try again.
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+responses! {
+    pub enum OnboardingResult {
+        200 Ok(Json<OnboardingResponse>),
+        /// A field is missing or invalid (`invalid_request`).
+        400 BadRequest(Json<ErrorBody>),
+        /// The email belongs to a verified account (`already_verified`); nothing was changed.
+        409 AlreadyVerified(Json<ErrorBody>),
+        @body,
+        /// Too many onboardings from this address, or of this email, or too many mails to this
+        /// inbox or in all this hour (`too_many_attempts`); `Retry-After` says when to try again.
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    }
 }
 
 #[OpenApi(tag = "OnboardingTags::Onboarding")]
@@ -129,18 +123,23 @@ impl OnboardingApi {
     ) -> poem::Result<OnboardingResult> {
         let r = request.0;
         let invalid = |m: String| Ok(OnboardingResult::BadRequest(body("invalid_request", m)));
-        if let Err(e) = crate::validate::display_text(&r.name, 200) {
-            return invalid(format!("name {e}"));
-        }
-        let email = match store::email::Email::parse(&r.email) {
+        let name = match DisplayName::parse(&r.name, 200) {
+            Ok(name) => name,
+            Err(e) => return invalid(format!("name {e}")),
+        };
+        let email = match Email::parse(&r.email) {
             Ok(email) => email,
             Err(e) => return invalid(e.to_string()),
         };
-        if let Some(p) = &r.selected_personality
-            && let Err(e) = crate::validate::display_text(p, 64)
+        let personality = match r
+            .selected_personality
+            .as_deref()
+            .map(|p| DisplayName::parse(p, 64))
         {
-            return invalid(format!("selectedPersonality {e}"));
-        }
+            Some(Err(e)) => return invalid(format!("selectedPersonality {e}")),
+            Some(Ok(p)) => Some(p),
+            None => None,
+        };
         let config = state.config();
         let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
         let l = &config.limits;
@@ -186,20 +185,20 @@ impl OnboardingApi {
             db,
             &store::users::Onboarding {
                 email: email.as_str(),
-                full_name: &r.name,
-                personality: r.selected_personality.as_deref(),
+                full_name: name.as_str(),
+                personality: personality.as_ref().map(DisplayName::as_str),
                 channel: r.communication_channel.as_str(),
             },
         )
         .await
-        .map_err(internal)?;
+        .or_500("recording the onboarding")?;
         if onboarded.was_verified {
             // Its owner may still need to link (or re-prove) a Discord account: a verified
             // account without a link that holds gets a code mailed (to its own address,
             // within the caps), never one in this answer.
             let holds = store::identities::discord_of_user(db, onboarded.user_id)
                 .await
-                .map_err(internal)?
+                .or_500("reading the user's Discord link")?
                 .is_some_and(|o| o.holds());
             let mailed = !holds && matches!(room, MailRoom::Free);
             if mailed {
@@ -234,7 +233,7 @@ impl OnboardingApi {
                 },
             )
             .await
-            .map_err(internal)?;
+            .or_500("issuing the Discord OAuth state")?;
             let url = authorize_url(
                 &config.discord_authorize_url,
                 client,
@@ -246,7 +245,7 @@ impl OnboardingApi {
         }
         let auth_code = store::one_time_tokens::issue_login_code(db, user_id, LOGIN_CODE_TTL)
             .await
-            .map_err(internal)?;
+            .or_500("issuing the login code")?;
         if r.communication_channel == Channel::Email && !mail_capped {
             crate::discord::queue_verification_mail(&state, user_id, email.as_str()).await?;
         }
@@ -295,7 +294,7 @@ enum MailRoom {
     Full(Duration),
 }
 
-async fn mail_room(state: &AppState, email: &store::email::Email) -> poem::Result<MailRoom> {
+async fn mail_room(state: &AppState, email: &Email) -> poem::Result<MailRoom> {
     let l = &state.config().limits;
     let address = email.as_str().to_lowercase();
     let mailbox = email.mailbox_key();
@@ -317,7 +316,7 @@ async fn mail_room(state: &AppState, email: &store::email::Email) -> poem::Resul
 /// The provider's authorization URL for the authorization-code flow with PKCE S256.
 pub(crate) fn authorize_url(
     base: &Url,
-    client: &crate::PublicClient,
+    client: &crate::state::PublicClient,
     scope: &str,
     state: &str,
     challenge: &str,

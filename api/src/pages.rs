@@ -8,8 +8,8 @@ use poem::http::StatusCode;
 use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 
-use crate::AppState;
 use crate::exchange::{Destination, destination_of, exchange_status};
+use crate::state::AppState;
 
 fn page(title: &str, message: &str, refresh: bool) -> Html<String> {
     let refresh = if refresh {

@@ -4,12 +4,14 @@
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 
-use crate::AppState;
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, body, internal};
-use crate::invitations::Role;
+use crate::error::{ErrorBody, Or500, body};
+use crate::invitations::users::Role;
+use crate::responses::responses;
+use crate::state::AppState;
+use crate::validate::DisplayName;
 
 #[derive(Debug, Tags)]
 enum TokenTags {
@@ -66,50 +68,32 @@ pub struct CreatedToken {
     pub info: ApiTokenInfo,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum CreateTokenResult {
-    #[oai(status = 201)]
-    Created(Json<CreatedToken>),
-    /// Invalid name or lifetime (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum CreateTokenResult {
+        201 Created(Json<CreatedToken>),
+        /// Invalid name or lifetime (`invalid_request`).
+        400 BadRequest(Json<ErrorBody>),
+        @auth,
+        @body,
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum ListTokensResult {
-    #[oai(status = 200)]
-    Ok(Json<Vec<ApiTokenInfo>>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+responses! {
+    pub enum ListTokensResult {
+        200 Ok(Json<Vec<ApiTokenInfo>>),
+        @auth,
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum RevokeTokenResult {
-    /// Revoked; requests with it fail from now on.
-    #[oai(status = 204)]
-    Revoked,
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such live token.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+responses! {
+    pub enum RevokeTokenResult {
+        /// Revoked; requests with it fail from now on.
+        204 Revoked,
+        @auth,
+        /// No such live token.
+        404 NotFound(Json<ErrorBody>),
+        @bad_request,
+    }
 }
 
 #[OpenApi(prefix_path = "/tokens", tag = "TokenTags::Tokens")]
@@ -122,12 +106,15 @@ impl TokensApi {
         auth: AdminAuth,
         request: Json<CreateTokenRequest>,
     ) -> poem::Result<CreateTokenResult> {
-        if let Err(e) = crate::validate::display_text(&request.name, 100) {
-            return Ok(CreateTokenResult::BadRequest(body(
-                "invalid_request",
-                format!("name {e}"),
-            )));
-        }
+        let name = match DisplayName::parse(&request.name, 100) {
+            Ok(name) => name,
+            Err(e) => {
+                return Ok(CreateTokenResult::BadRequest(body(
+                    "invalid_request",
+                    format!("name {e}"),
+                )));
+            }
+        };
         let expires_at = match request.expires_in_days {
             Some(d) if d == 0 || d > 3650 => {
                 return Ok(CreateTokenResult::BadRequest(body(
@@ -139,9 +126,9 @@ impl TokensApi {
             None => None,
         };
         let role = request.role.unwrap_or(Role::Admin).as_str();
-        let created = store::api_tokens::create(state.db(), &request.name, role, None, expires_at)
+        let created = store::api_tokens::create(state.db(), name.as_str(), role, None, expires_at)
             .await
-            .map_err(internal)?;
+            .or_500("creating the API token")?;
         state
             .audit(
                 &auth.admin().actor,
@@ -165,7 +152,7 @@ impl TokensApi {
     ) -> poem::Result<ListTokensResult> {
         let tokens = store::api_tokens::list(state.db())
             .await
-            .map_err(internal)?;
+            .or_500("listing API tokens")?;
         Ok(ListTokensResult::Ok(Json(
             tokens.into_iter().map(Into::into).collect(),
         )))
@@ -181,7 +168,7 @@ impl TokensApi {
     ) -> poem::Result<RevokeTokenResult> {
         if !store::api_tokens::revoke(state.db(), id.0)
             .await
-            .map_err(internal)?
+            .or_500("revoking the API token")?
         {
             return Ok(RevokeTokenResult::NotFound(body(
                 "not_found",

@@ -16,7 +16,7 @@
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
 //! `CONCIERGE_TEST_REDIS_URL` point elsewhere. (Test support is the one place besides the
-//! binary's `config.rs` that reads the environment.)
+//! binary's `config/` that reads the environment.)
 
 mod app;
 mod db;

@@ -1,26 +1,24 @@
-//! Sign-in and sessions (seed 002): Google sign-in (an access token the client holds, or an
-//! authorization code with PKCE), our access JWT plus an opaque refresh token, rotation with
-//! reuse detection, logout, the profile and its username.
-//!
-//! Google is called by the `exchange_oauth_code` job; the request waits for it (bounded). When
-//! the job outlives the wait the answer is 202 with the job id. Repeating a code sign-in joins
-//! its job instead of starting another, and hands that job's tokens out once only (a replayed
-//! code gets nothing); an access-token sign-in is simply checked again.
+//! Google sign-in: `POST /api/login` with an access token or the code and state of the
+//! authorization-code flow, which `POST /api/login/google` starts (with PKCE, the state bound to
+//! the browser by a cookie). The `exchange_oauth_code` job asks Google; the request waits for
+//! it (bounded), then issues our access JWT and a refresh token.
 
 use std::time::Duration;
 
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi};
 
 use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, Job, JobState, OauthGrant};
 use jobs::{OauthProvider, PushOptions};
 
-use crate::AppState;
-use crate::auth::UserJwt;
-use crate::error::{ErrorBody, body, internal};
+use super::SessionTags;
+use super::profile::UserInfo;
+use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::onboarding::{STATE_TTL, authorize_url};
+use crate::responses::responses;
+use crate::state::AppState;
 
 /// A timed-out sign-in may be joined by repeating the request within this long.
 const JOIN_WINDOW: Duration = Duration::from_secs(600);
@@ -30,14 +28,9 @@ const TOKEN_JOIN_WINDOW: Duration = Duration::from_secs(30);
 const BINDING_COOKIE: &str = "cnc_oauth";
 const GOOGLE_SCOPE: &str = "openid email profile";
 
-#[derive(Debug, Tags)]
-enum SessionTags {
-    /// Google sign-in and sessions (seed 002)
-    Sessions,
-}
-
+/// `POST /api/login`, `POST /api/login/google`.
 #[derive(Debug)]
-pub struct SessionsApi;
+pub struct GoogleApi;
 
 /// Either `access_token` (a Google access token issued to our client), or `code` and `state`
 /// (from the authorization URL of `POST /api/login/google`).
@@ -46,37 +39,6 @@ pub struct LoginRequest {
     pub access_token: Option<String>,
     pub code: Option<String>,
     pub state: Option<String>,
-}
-
-/// The signed-in user (seed 002's `UserInfo`).
-#[derive(Debug, Object)]
-pub struct UserInfo {
-    pub id: i64,
-    /// Full name, else username, else email.
-    pub name: String,
-    pub email: String,
-    pub username: Option<String>,
-    pub picture: Option<String>,
-    pub role: String,
-    pub verified: bool,
-}
-
-impl From<store::users::User> for UserInfo {
-    fn from(u: store::users::User) -> Self {
-        Self {
-            id: u.id,
-            name: u
-                .full_name
-                .clone()
-                .or(u.username.clone())
-                .unwrap_or(u.email.clone()),
-            email: u.email,
-            username: u.username,
-            picture: None,
-            role: u.role,
-            verified: u.verified,
-        }
-    }
 }
 
 #[derive(Debug, Object)]
@@ -99,43 +61,30 @@ pub struct PendingLogin {
     pub message: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum LoginResult {
-    #[oai(status = 200)]
-    Ok(Json<TokenResponse>),
-    /// Google is slow: the sign-in continues in the background.
-    #[oai(status = 202)]
-    Pending(Json<PendingLogin>),
-    /// Neither or both of `access_token` and `code`+`state` (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The token, code or state is invalid, expired, replayed, or not issued to this client
-    /// (`invalid_token`, `token_exchange_failed`), or the state was started in another browser
-    /// (`state_not_bound`: the binding cookie of `POST /api/login/google` is missing).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// Google does not vouch for the email (`email_not_verified`), or the account is
-    /// deactivated (`account_disabled`).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The account with this email is linked to another Google account (`already_linked`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// Google could not be asked (`user_info_failed`, `server_error`).
-    #[oai(status = 502)]
-    BadGateway(Json<ErrorBody>),
-    /// Google sign-in is not configured (`oauth_not_configured`).
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many sign-ins from this address (`too_many_attempts`).
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+responses! {
+    pub enum LoginResult {
+        200 Ok(Json<TokenResponse>),
+        /// Google is slow: the sign-in continues in the background.
+        202 Pending(Json<PendingLogin>),
+        /// Neither or both of `access_token` and `code`+`state` (`invalid_request`).
+        400 BadRequest(Json<ErrorBody>),
+        /// The token, code or state is invalid, expired, replayed, or not issued to this client
+        /// (`invalid_token`, `token_exchange_failed`), or the state was started in another browser
+        /// (`state_not_bound`: the binding cookie of `POST /api/login/google` is missing).
+        401 Unauthorized(Json<ErrorBody>),
+        /// Google does not vouch for the email (`email_not_verified`), or the account is
+        /// deactivated (`account_disabled`).
+        403 Forbidden(Json<ErrorBody>),
+        /// The account with this email is linked to another Google account (`already_linked`).
+        409 Conflict(Json<ErrorBody>),
+        /// Google could not be asked (`user_info_failed`, `server_error`).
+        502 BadGateway(Json<ErrorBody>),
+        /// Google sign-in is not configured (`oauth_not_configured`).
+        503 Unavailable(Json<ErrorBody>),
+        @body,
+        /// Too many sign-ins from this address (`too_many_attempts`).
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    }
 }
 
 #[derive(Debug, Object)]
@@ -147,109 +96,19 @@ pub struct GoogleStart {
     pub expires_in: u64,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum GoogleStartResult {
-    /// Also sets the HttpOnly cookie binding the state to this browser.
-    #[oai(status = 200)]
-    Ok(Json<GoogleStart>, #[oai(header = "Set-Cookie")] String),
-    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` are not all set.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-    /// Too many sign-ins from this address (`too_many_attempts`).
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
-}
-
-#[derive(Debug, Object)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
-}
-
-#[derive(Debug, Object)]
-pub struct RefreshedTokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub token_type: String,
-    pub expires_in: u64,
-}
-
-#[derive(Debug, ApiResponse)]
-pub enum RefreshResult {
-    #[oai(status = 200)]
-    Ok(Json<RefreshedTokens>),
-    /// Unknown, expired or revoked (`invalid_refresh_token`), or already used: the whole
-    /// session is now revoked (`refresh_token_reused`); sign in again.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
-}
-
-#[derive(Debug, Object)]
-pub struct Done {
-    pub success: bool,
-    pub message: String,
-}
-
-#[derive(Debug, Object)]
-pub struct UsernameRequest {
-    /// 1 to 64 characters, no surrounding spaces or control characters; unique regardless of
-    /// case.
-    pub new_username: String,
-}
-
-#[derive(Debug, ApiResponse)]
-pub enum UsernameResult {
-    #[oai(status = 200)]
-    Ok(Json<UserInfo>),
-    /// The username is not acceptable (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// Someone else has it (`username_taken`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
-}
-
-#[derive(Debug, ApiResponse)]
-pub enum LogoutResult {
-    #[oai(status = 200)]
-    Ok(Json<Done>),
-    /// The body or a parameter cannot be parsed (`bad_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
-}
-
-#[derive(Debug, ApiResponse)]
-pub enum MeResult {
-    #[oai(status = 200)]
-    Ok(Json<UserInfo>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
+responses! {
+    pub enum GoogleStartResult {
+        /// Also sets the HttpOnly cookie binding the state to this browser.
+        200 Ok(Json<GoogleStart>, #[oai(header = "Set-Cookie")] String),
+        /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI` are not all set.
+        503 Unavailable(Json<ErrorBody>),
+        /// Too many sign-ins from this address (`too_many_attempts`).
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    }
 }
 
 #[OpenApi(tag = "SessionTags::Sessions")]
-impl SessionsApi {
+impl GoogleApi {
     /// Sign in with Google: with an access token the client obtained for our client id, or
     /// with the `code` and `state` of the authorization-code flow started by
     /// `POST /api/login/google`. Answers our access token and a refresh token.
@@ -295,7 +154,7 @@ impl SessionsApi {
                 let db = state.db();
                 let consumed = match store::one_time_tokens::consume_oauth_state(db, &st, "google")
                     .await
-                    .map_err(internal)?
+                    .or_500("consuming the Google OAuth state")?
                 {
                     Some(s) => Some(s),
                     // A retry of a request whose job outlived the wait: join that job (its
@@ -307,7 +166,7 @@ impl SessionsApi {
                         JOIN_WINDOW,
                     )
                     .await
-                    .map_err(internal)?,
+                    .or_500("looking up a recently consumed Google OAuth state")?,
                 };
                 let Some(consumed) =
                     consumed.filter(|s| s.redirect_uri == google.redirect_uri.as_str())
@@ -350,7 +209,7 @@ impl SessionsApi {
             .producer()
             .push_with(&job, options)
             .await
-            .map_err(internal)?;
+            .or_500("pushing the sign-in job")?;
         let id = pushed.id().clone();
         let status = match state
             .producer()
@@ -360,7 +219,7 @@ impl SessionsApi {
             Ok(status) => status,
             // This process has as many waiting requests as it may: answer at once.
             Err(jobs::QueueError::Busy) => return Ok(pending(&id)),
-            Err(e) => return Err(internal(e)),
+            Err(e) => return Err(step_failed("waiting for the sign-in job", e)),
         };
         let Some(status) = status else {
             return Ok(pending(&id));
@@ -382,7 +241,7 @@ impl SessionsApi {
                 }
                 let Some(user) = store::users::find(state.db(), user_id)
                     .await
-                    .map_err(internal)?
+                    .or_500("reading the signed-in user")?
                 else {
                     return Ok(LoginResult::Unauthorized(body(
                         "invalid_token",
@@ -442,7 +301,7 @@ impl SessionsApi {
             },
         )
         .await
-        .map_err(internal)?;
+        .or_500("issuing the Google OAuth state")?;
         let url = authorize_url(
             &config.google_authorize_url,
             client,
@@ -460,115 +319,6 @@ impl SessionsApi {
             }),
             cookie,
         ))
-    }
-
-    /// Trade a refresh token for a new access token and the next refresh token. A refresh
-    /// token works once: presenting it again revokes the whole session.
-    #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
-    async fn refresh(
-        &self,
-        state: Data<&AppState>,
-        request: Json<RefreshRequest>,
-    ) -> poem::Result<RefreshResult> {
-        let config = state.config();
-        let rotation =
-            store::sessions::rotate(state.db(), &request.refresh_token, config.refresh_ttl)
-                .await
-                .map_err(internal)?;
-        match rotation {
-            store::sessions::Rotation::Rotated(issued) => {
-                let user = store::users::find(state.db(), issued.user_id)
-                    .await
-                    .map_err(internal)?;
-                let role = user.map(|u| u.role).unwrap_or_default();
-                let (access_token, expires_in) =
-                    crate::jwt::issue(&config.jwt, issued.user_id, &role, issued.family_id);
-                Ok(RefreshResult::Ok(Json(RefreshedTokens {
-                    access_token,
-                    refresh_token: issued.refresh_token,
-                    token_type: "Bearer".into(),
-                    expires_in,
-                })))
-            }
-            store::sessions::Rotation::Reused => {
-                tracing::warn!("refresh token reused; its session is revoked");
-                Ok(RefreshResult::Unauthorized(body(
-                    "refresh_token_reused",
-                    "this refresh token was already used; the session is revoked, sign in again",
-                )))
-            }
-            store::sessions::Rotation::Invalid => Ok(RefreshResult::Unauthorized(body(
-                "invalid_refresh_token",
-                "the refresh token is unknown, expired or revoked",
-            ))),
-        }
-    }
-
-    /// End the session of a refresh token (all its rotations). Always succeeds, so it tells
-    /// nothing about tokens it does not know.
-    #[oai(path = "/logout", method = "post", operation_id = "logout")]
-    async fn logout(
-        &self,
-        state: Data<&AppState>,
-        request: Json<RefreshRequest>,
-    ) -> poem::Result<LogoutResult> {
-        store::sessions::revoke(state.db(), &request.refresh_token)
-            .await
-            .map_err(internal)?;
-        Ok(LogoutResult::Ok(Json(Done {
-            success: true,
-            message: "signed out".into(),
-        })))
-    }
-
-    /// Change the signed-in user's username.
-    #[oai(
-        path = "/update_username",
-        method = "post",
-        operation_id = "update_username"
-    )]
-    async fn update_username(
-        &self,
-        state: Data<&AppState>,
-        auth: UserJwt,
-        request: Json<UsernameRequest>,
-    ) -> poem::Result<UsernameResult> {
-        let user = auth.0;
-        if let Err(e) = crate::validate::display_text(&request.new_username, 64) {
-            return Ok(UsernameResult::BadRequest(body(
-                "invalid_request",
-                format!("new_username {e}"),
-            )));
-        }
-        match store::users::set_username(state.db(), user.id, &request.new_username)
-            .await
-            .map_err(internal)?
-        {
-            store::users::UsernameChange::Changed => {}
-            store::users::UsernameChange::Taken => {
-                return Ok(UsernameResult::Conflict(body(
-                    "username_taken",
-                    "this username is taken",
-                )));
-            }
-            store::users::UsernameChange::NoSuchUser => {
-                return Ok(UsernameResult::Unauthorized(body(
-                    "unauthorized",
-                    "the account no longer exists",
-                )));
-            }
-        }
-        let user = store::users::find(state.db(), user.id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| internal("user vanished"))?;
-        Ok(UsernameResult::Ok(Json(user.into())))
-    }
-
-    /// The signed-in user.
-    #[oai(path = "/me", method = "get", operation_id = "me")]
-    async fn me(&self, auth: UserJwt) -> MeResult {
-        MeResult::Ok(Json(auth.0.into()))
     }
 }
 
@@ -612,7 +362,7 @@ fn rejected(error: ExchangeError) -> LoginResult {
 /// Whether the binding cookie is `Secure` with the `__Host-` prefix: a deployment decision,
 /// read from configuration (Google sends the browser back to an `https` redirect URI), never
 /// from a request, so setting and reading it always agree.
-fn secure_cookie(client: &crate::PublicClient) -> bool {
+fn secure_cookie(client: &crate::state::PublicClient) -> bool {
     client.redirect_uri.scheme() == "https"
 }
 
@@ -635,7 +385,7 @@ async fn claim(state: &AppState, id: &jobs::JobId) -> poem::Result<bool> {
         .arg(JOIN_WINDOW.as_secs() * 2)
         .query_async(&mut state.producer().connection())
         .await
-        .map_err(internal)?;
+        .or_500("claiming the sign-in's tokens")?;
     Ok(claimed.is_some())
 }
 
@@ -643,7 +393,7 @@ async fn issue_tokens(state: &AppState, user: store::users::User) -> poem::Resul
     let config = state.config();
     let session = store::sessions::start(state.db(), user.id, config.refresh_ttl)
         .await
-        .map_err(internal)?;
+        .or_500("starting the session")?;
     let (access_token, expires_in) =
         crate::jwt::issue(&config.jwt, user.id, &user.role, session.family_id);
     Ok(TokenResponse {
