@@ -10,8 +10,9 @@
 //! - [`scrub`]: credentials cut out of error texts before they are stored, logged or exported
 //! - [`trace`]: W3C trace context carried from requests and events into jobs
 //! - [`metrics`]: the Prometheus registry of the process (HTTP, jobs, providers, queues)
-//! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result),
-//!   [`RedisBackend`] (apalis `Backend` + `TaskSink`) and its [`redis::AckLayer`]
+//! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result,
+//!   admin), [`RedisBackend`] (apalis `Backend` + `TaskSink`, its fetcher and keeper) and its
+//!   [`redis::AckLayer`]; its own layout map lists its files
 
 pub mod catalog;
 mod job;
