@@ -32,7 +32,7 @@ use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::scripts;
 use super::shared::{Lease, Shared};
-use crate::now_ms;
+use crate::clock::now_ms;
 
 /// Wraps every handler of a queue; built by the backend (`BackendConfig::middleware`).
 #[derive(Debug, Clone)]

@@ -14,7 +14,8 @@ use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::scripts;
 use super::status::{apalis_status, status};
-use crate::{JobId, JobStatus, now_ms};
+use crate::clock::now_ms;
+use crate::job::{JobId, JobState, JobStatus};
 
 impl Producer {
     /// Every queue known to this deployment (the catalog's and any other that workers serve,
@@ -91,7 +92,7 @@ impl Producer {
         let Some(status) = self.status(queue, id).await? else {
             return Ok(false);
         };
-        if status.state == crate::JobState::Running {
+        if status.state == JobState::Running {
             return Ok(false);
         }
         let _: () = redis::pipe()
@@ -109,7 +110,7 @@ impl Producer {
     pub async fn list(
         &self,
         queue: &str,
-        state: Option<crate::JobState>,
+        state: Option<JobState>,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<JobStatus>, QueueError> {
@@ -117,14 +118,12 @@ impl Producer {
         let mut conn = self.connection();
         let ids = match state {
             // Both live in the delayed set (apalis' `Pending`); the retrying set tells them apart.
-            Some(crate::JobState::Retrying) => {
+            Some(JobState::Retrying) => {
                 let stop = (offset + limit).saturating_sub(1) as isize;
                 conn.zrevrange(keys.retrying(), offset as isize, stop)
                     .await?
             }
-            Some(crate::JobState::Scheduled) => {
-                scheduled_ids(&mut conn, &keys, offset, limit).await?
-            }
+            Some(JobState::Scheduled) => scheduled_ids(&mut conn, &keys, offset, limit).await?,
             _ => {
                 let apalis_state = state.map(apalis_status);
                 ids_with_status(&mut conn, &keys, apalis_state.as_ref(), offset, limit).await?
@@ -134,8 +133,7 @@ impl Producer {
         for id in ids {
             if let Some(s) = status(&mut conn, &keys, &JobId(id)).await? {
                 // The retrying set may trail a promotion by one promote call.
-                if state == Some(crate::JobState::Retrying) && s.state != crate::JobState::Retrying
-                {
+                if state == Some(JobState::Retrying) && s.state != JobState::Retrying {
                     continue;
                 }
                 out.push(s);

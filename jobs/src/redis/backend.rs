@@ -36,7 +36,7 @@ use super::keeper::keep_loop;
 use super::keys::QueueKeys;
 use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer, RawPush, push_raw};
 use super::shared::{Feed, Lease, Shared};
-use crate::{Job, JobId};
+use crate::job::{Job, JobId};
 
 /// The apalis backend of the queue of `J`: give it to `WorkerBuilder::backend`. Also a
 /// `TaskSink` (push through apalis' API) and a source of queue introspection.
@@ -91,18 +91,32 @@ impl<J> std::fmt::Debug for RedisBackend<J> {
     }
 }
 
-impl<J> Clone for RedisBackend<J> {
-    /// A clone shares the connection and settings, not a worker run.
-    fn clone(&self) -> Self {
+impl<J> RedisBackend<J> {
+    /// A backend of `shared`'s queue with no worker run and nothing buffered: what every new
+    /// backend and every clone starts as.
+    fn idle(shared: Arc<Shared>) -> Self {
         Self {
-            shared: self.shared.clone(),
-            codec: self.codec.clone(),
+            shared,
+            codec: JsonCodec::default(),
             run: None,
             closing: None,
             sink_buffer: Vec::new(),
             sink_flush: None,
             _job: PhantomData,
         }
+    }
+
+    /// The worker run of this backend, started when apalis first polls it.
+    fn run_of(&mut self, worker: &WorkerContext) -> &mut Run {
+        self.run
+            .get_or_insert_with(|| start_run(self.shared.clone(), worker.name()))
+    }
+}
+
+impl<J> Clone for RedisBackend<J> {
+    /// A clone shares the connection and settings, not a worker run.
+    fn clone(&self) -> Self {
+        Self::idle(self.shared.clone())
     }
 }
 
@@ -119,22 +133,14 @@ impl<J: Job> RedisBackend<J> {
         config: QueueConfig,
         concurrency: usize,
     ) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                keys: QueueKeys::new(producer.prefix(), queue),
-                config,
-                client: producer.client(),
-                conn: producer.connection(),
-                concurrency: concurrency.max(1),
-                held: Default::default(),
-            }),
-            codec: JsonCodec::default(),
-            run: None,
-            closing: None,
-            sink_buffer: Vec::new(),
-            sink_flush: None,
-            _job: PhantomData,
-        }
+        Self::idle(Arc::new(Shared {
+            keys: QueueKeys::new(producer.prefix(), queue),
+            config,
+            client: producer.client(),
+            conn: producer.connection(),
+            concurrency: concurrency.max(1),
+            held: Default::default(),
+        }))
     }
 
     pub fn keys(&self) -> &QueueKeys {
@@ -159,9 +165,7 @@ impl<J: Job> Backend for RedisBackend<J> {
         _cx: &mut Context<'_>,
         worker: &WorkerContext,
     ) -> Poll<Result<(), Self::Error>> {
-        if self.run.is_none() {
-            self.run = Some(start_run(self.shared.clone(), worker.name()));
-        }
+        self.run_of(worker);
         Poll::Ready(Ok(()))
     }
 
@@ -170,13 +174,7 @@ impl<J: Job> Backend for RedisBackend<J> {
         cx: &mut Context<'_>,
         worker: &WorkerContext,
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
-        if self.run.is_none() {
-            self.run = Some(start_run(self.shared.clone(), worker.name()));
-        }
-        let Some(run) = self.run.as_mut() else {
-            return Poll::Pending;
-        };
-        match run.rx.poll_recv(cx) {
+        match self.run_of(worker).rx.poll_recv(cx) {
             Poll::Ready(Some(task)) => Poll::Ready(Some(Ok(task))),
             // The fetcher only stops when told to: the worker is shutting down.
             Poll::Ready(None) => Poll::Pending,

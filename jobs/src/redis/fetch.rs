@@ -20,7 +20,8 @@ use super::keys::GROUP;
 use super::keys::QueueKeys;
 use super::scripts;
 use super::shared::{Feed, Lease, Shared};
-use crate::{JobId, now_ms};
+use crate::clock::now_ms;
+use crate::job::JobId;
 
 /// Creates the consumer group (from the start of the stream, so jobs pushed before any worker
 /// existed are delivered). Already existing is fine.
@@ -76,12 +77,7 @@ async fn blocking_connection(
 /// blocks on `XREADGROUP` for new ones and claims what it reads, until the run stops; then
 /// hands back what it claimed but could not deliver.
 pub(crate) async fn fetch_loop(feed: Feed) {
-    let Feed {
-        shared,
-        consumer,
-        tx,
-        stop,
-    } = feed;
+    let shared = &feed.shared;
     let keys = &shared.keys;
     let mut conn = shared.conn.clone();
     let mut blocking: Option<MultiplexedConnection> = None;
@@ -90,13 +86,13 @@ pub(crate) async fn fetch_loop(feed: Feed) {
     let mut undelivered: Vec<String> = Vec::new();
     'fetching: loop {
         let permit = tokio::select! {
-            permit = tx.reserve() => match permit {
+            permit = feed.tx.reserve() => match permit {
                 Ok(p) => p,
                 Err(_) => break,
             },
-            () = stop.cancelled() => break,
+            () = feed.stop.cancelled() => break,
         };
-        let room = tx.capacity() + 1;
+        let room = feed.tx.capacity() + 1;
         let fetched = async {
             if !group_ready {
                 ensure_group(&mut conn, keys).await?;
@@ -114,7 +110,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 // An admin paused the queue: claim nothing, look again after the idle wait.
                 tokio::select! {
                     () = tokio::time::sleep(shared.config.idle_wait) => {}
-                    () = stop.cancelled() => {}
+                    () = feed.stop.cancelled() => {}
                 }
                 return Ok(Vec::new());
             }
@@ -133,7 +129,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
             let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
                 .arg("GROUP")
                 .arg(GROUP)
-                .arg(&consumer)
+                .arg(&feed.consumer)
                 .arg("COUNT")
                 .arg(room)
                 .arg("BLOCK")
@@ -152,7 +148,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                     Some((e.id, id))
                 })
                 .collect();
-            claim(&mut conn, &shared, &consumer, &entries).await
+            claim(&mut conn, shared, &feed.consumer, &entries).await
         }
         .await;
         match fetched {
@@ -166,8 +162,8 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 }
                 for task in tasks {
                     tokio::select! {
-                        sent = tx.send(task.clone()) => if sent.is_err() { break 'fetching },
-                        () = stop.cancelled() => {
+                        sent = feed.tx.send(task.clone()) => if sent.is_err() { break 'fetching },
+                        () = feed.stop.cancelled() => {
                             undelivered.extend(task.data().get::<Lease>().map(|l| l.entry.clone()));
                         }
                     }
@@ -185,7 +181,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 blocking = None;
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
-                    () = stop.cancelled() => break,
+                    () = feed.stop.cancelled() => break,
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }

@@ -23,7 +23,7 @@ use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::stats::{queue_stats, workers_of};
 use super::status::{apalis_status, parse_status, task_id};
-use crate::Job;
+use crate::job::Job;
 
 /// The job type of a backend that only looks at a queue (listings, metrics, lookups by id,
 /// as apalis-board does): it has no values, so nothing can be pushed as one, and a

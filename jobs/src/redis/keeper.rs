@@ -15,16 +15,11 @@ use super::fetch::claim;
 use super::keys::GROUP;
 use super::scripts;
 use super::shared::{Feed, Lease, Shared};
-use crate::now_ms;
+use crate::clock::now_ms;
 
 /// Heartbeats, lease renewal and take-over of jobs whose worker died.
 pub(crate) async fn keep_loop(feed: Feed) {
-    let Feed {
-        shared,
-        consumer,
-        tx,
-        stop,
-    } = feed;
+    let shared = &feed.shared;
     let keys = &shared.keys;
     let mut conn = shared.conn.clone();
     let mut ticker = tokio::time::interval(shared.config.heartbeat);
@@ -35,7 +30,7 @@ pub(crate) async fn keep_loop(feed: Feed) {
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            () = stop.cancelled() => break,
+            () = feed.stop.cancelled() => break,
         }
         ticks += 1;
         let info_ttl = (shared.config.lease * 2).as_millis() as u64;
@@ -43,7 +38,7 @@ pub(crate) async fn keep_loop(feed: Feed) {
         let beat: Result<usize, redis::RedisError> = scripts::HEARTBEAT
             .key(&keys.base)
             .arg(GROUP)
-            .arg(&consumer)
+            .arg(&feed.consumer)
             .arg(now_ms())
             .arg(info_ttl)
             .arg(held.len())
@@ -72,11 +67,11 @@ pub(crate) async fn keep_loop(feed: Feed) {
             tracing::warn!(queue = %keys.queue, error = %e, "heartbeat failed");
             continue;
         }
-        if let Err(e) = take_over(&mut conn, &shared, &consumer, &tx, &stop).await {
+        if let Err(e) = take_over(&mut conn, shared, &feed.consumer, &feed.tx, &feed.stop).await {
             tracing::warn!(queue = %keys.queue, error = %e, "cannot take over abandoned jobs");
         }
         if ticks.is_multiple_of(30)
-            && let Err(e) = forget_dead_workers(&mut conn, &shared).await
+            && let Err(e) = forget_dead_workers(&mut conn, shared).await
         {
             tracing::debug!(queue = %keys.queue, error = %e, "cannot clean the worker registry");
         }

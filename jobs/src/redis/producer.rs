@@ -13,7 +13,8 @@ use super::keys::QueueKeys;
 use super::results::{DEFAULT_MAX_WAITERS, ResultHub};
 use super::scripts;
 use super::status::status;
-use crate::{Job, JobId, JobStatus, PushOptions, Pushed, now_ms};
+use crate::clock::now_ms;
+use crate::job::{Job, JobId, JobStatus, PushOptions, Pushed};
 
 /// Jobs per push script call: keeps each call short (Redis runs one script at a time) while a
 /// bulk push of any size still goes out in one round trip (the calls are pipelined).
@@ -55,7 +56,7 @@ impl Producer {
         };
         let mut conn = producer.conn.clone();
         let registry = QueueKeys::registry(prefix);
-        let _: () = conn.sadd(registry, crate::QUEUES).await?;
+        let _: () = conn.sadd(registry, crate::catalog::QUEUES).await?;
         Ok(producer)
     }
 

@@ -24,7 +24,7 @@ use tokio::sync::{Notify, watch};
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::status::status;
-use crate::{JobId, JobStatus};
+use crate::job::{JobId, JobStatus};
 
 /// Waiters one process keeps at once unless configured otherwise.
 pub const DEFAULT_MAX_WAITERS: usize = 10_000;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::QueueConfig;
 use super::keys::QueueKeys;
-use crate::JobId;
+use crate::job::JobId;
 
 /// A worker's claim on a job, attached to each task (`task.data()`): the stream entry to
 /// acknowledge and the numbers the acknowledgement needs.

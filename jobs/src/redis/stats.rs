@@ -10,7 +10,7 @@ use redis::aio::ConnectionManager;
 use super::contents::stream_jobs;
 use super::error::QueueError;
 use super::keys::QueueKeys;
-use crate::now_ms;
+use crate::clock::now_ms;
 
 /// The backend name workers report.
 const BACKEND_NAME: &str = "concierge-redis-streams";

@@ -11,7 +11,7 @@ use redis::aio::ConnectionManager;
 
 use super::error::QueueError;
 use super::keys::QueueKeys;
-use crate::{JobId, JobState, JobStatus};
+use crate::job::{JobId, JobState, JobStatus};
 
 /// The status of job `id` of the queue of `keys`, `None` when it never existed or expired.
 pub(crate) async fn status(

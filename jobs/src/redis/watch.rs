@@ -15,7 +15,7 @@ use super::backend::RedisBackend;
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::status::{apalis_status, status, task_id};
-use crate::{Job, JobId, JobState, JobStatus};
+use crate::job::{Job, JobId, JobState, JobStatus};
 
 fn task_result<O: DeserializeOwned>(status: &JobStatus) -> Result<TaskResult<O>, QueueError> {
     let result = match (status.state, &status.result) {
