@@ -88,7 +88,7 @@ impl PushOptions {
     /// Run after `delay`.
     pub fn delay(delay: Duration) -> Self {
         Self {
-            run_at_ms: Some(crate::now_ms() + delay.as_millis() as u64),
+            run_at_ms: Some(crate::clock::now_ms() + delay.as_millis() as u64),
             ..Self::default()
         }
     }

@@ -3,17 +3,20 @@
 //! runs them. `jobs/README.md` explains the queue design.
 //!
 //! # Layout
-//! - [`catalog`]: one file per job payload, named like its queue
+//! - [`catalog`]: one file per job payload, named like its queue; [`for_each_job!`] names them all
 //! - [`Job`], [`JobId`], [`PushOptions`], [`Pushed`], [`JobState`], [`JobStatus`]: the handle types
+//! - [`now_ms`] (`clock.rs`): the one clock, UNIX milliseconds
 //! - [`probe_run`]: bookkeeping of `concierge probe` runs
 //! - [`ratelimit`]: fixed-window rate limits shared by every replica
 //! - [`scrub`]: credentials cut out of error texts before they are stored, logged or exported
 //! - [`trace`]: W3C trace context carried from requests and events into jobs
 //! - [`metrics`]: the Prometheus registry of the process (HTTP, jobs, providers, queues)
-//! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result),
-//!   [`RedisBackend`] (apalis `Backend` + `TaskSink`) and its [`redis::AckLayer`]
+//! - [`redis`]: [`Producer`] (push, push in bulk, schedule, idempotency, wait for a result,
+//!   admin), [`RedisBackend`] (apalis `Backend` + `TaskSink`, its fetcher and keeper) and its
+//!   [`redis::AckLayer`]; its own layout map lists its files
 
 pub mod catalog;
+mod clock;
 mod job;
 pub mod metrics;
 pub mod probe_run;
@@ -23,12 +26,6 @@ pub mod scrub;
 pub mod trace;
 
 pub use catalog::*;
+pub use clock::now_ms;
 pub use job::{Job, JobId, JobState, JobStatus, PushOptions, Pushed};
 pub use redis::{Lease, Producer, QueueConfig, QueueError, RedisBackend};
-
-/// Milliseconds since the UNIX epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}

@@ -23,7 +23,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::Producer;
+use crate::redis::Producer;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -180,7 +180,7 @@ pub async fn render(producer: Option<&Producer>) -> String {
     let metrics = global();
     if let Some(producer) = producer {
         metrics.job_waiters.set(producer.waiting() as i64);
-        for queue in crate::QUEUES {
+        for queue in crate::catalog::QUEUES {
             if let Ok(depth) = producer.depth(queue).await {
                 let set = |state: &str, value: u64| {
                     metrics

@@ -8,8 +8,9 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
+use crate::catalog::Probe;
+use crate::clock::now_ms;
 use crate::redis::{QueueError, QueueKeys};
-use crate::{Probe, now_ms};
 
 /// Probe bookkeeping is kept this long.
 const RUN_TTL_SECONDS: i64 = 24 * 3600;

@@ -140,7 +140,7 @@ return {n, ttl}
 ";
 
 impl RateLimiter {
-    pub fn new(producer: &crate::Producer) -> Self {
+    pub fn new(producer: &crate::redis::Producer) -> Self {
         Self {
             conn: producer.connection(),
             prefix: producer.prefix().to_owned(),

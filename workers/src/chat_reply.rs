@@ -12,10 +12,10 @@ use apalis_core::task::data::Data;
 use jobs::{ChatReply, GenerateImage, Job, Lease, PushOptions};
 use serde::Serialize;
 
-use crate::Deps;
 use crate::guild::{discord, job_error};
 use crate::providers::ai::{AiError, ChatAnswer, Turn};
 use crate::providers::discord::File;
+use crate::{Deps, Handler, Handles};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -148,6 +148,11 @@ pub async fn handle(
         voice_note: voice.is_some(),
         image: answer.image_prompt.is_some(),
     })
+}
+
+impl Handles for ChatReply {
+    type Outcome = ChatOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }
 
 pub(crate) fn ai_error(e: AiError) -> BoxDynError {

@@ -23,8 +23,8 @@ use jobs::{
 };
 use store::identities::{DiscordLink, GoogleSignIn, LinkProof, ProviderAccount};
 
-use crate::Deps;
 use crate::providers::oauth::{OauthError, Tokens};
+use crate::{Deps, Handler, Handles};
 
 #[tracing::instrument(skip_all, fields(provider = job.provider.as_str(), job_id = %lease.job_id))]
 pub async fn handle(
@@ -68,6 +68,11 @@ pub async fn handle(
         }
         Err(Failure::Retry(e)) => Err(e),
     }
+}
+
+impl Handles for ExchangeOauthCode {
+    type Outcome = ExchangeOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }
 
 /// How an exchange stops early.

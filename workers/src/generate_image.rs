@@ -7,10 +7,10 @@ use apalis_core::task::data::Data;
 use jobs::{GenerateImage, Lease};
 use serde::Serialize;
 
-use crate::Deps;
 use crate::chat_reply::ai_error;
 use crate::guild::{discord, job_error};
 use crate::providers::discord::File;
+use crate::{Deps, Handler, Handles};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageOutcome {
@@ -56,4 +56,9 @@ pub async fn handle(
         }
     }
     Ok(ImageOutcome { bytes })
+}
+
+impl Handles for GenerateImage {
+    type Outcome = ImageOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }

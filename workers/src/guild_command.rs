@@ -6,8 +6,8 @@ use apalis_core::task::data::Data;
 use jobs::{AdminCommand, GuildCommand, Lease, MemberProof, PushOptions, VerifyMember};
 use serde::Serialize;
 
-use crate::Deps;
 use crate::guild::{discord, job_error, timeout};
+use crate::{Deps, Handler, Handles};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandOutcome {
@@ -83,4 +83,9 @@ pub async fn handle(
         .await
         .map_err(job_error)?;
     Ok(CommandOutcome { answer })
+}
+
+impl Handles for GuildCommand {
+    type Outcome = CommandOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }

@@ -10,8 +10,8 @@ use chrono::Utc;
 use jobs::{Job, KickExpiredMember, Lease, PushOptions};
 use serde::Serialize;
 
-use crate::Deps;
 use crate::guild::{discord, report};
+use crate::{Deps, Handler, Handles};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -115,4 +115,9 @@ pub async fn handle(
     .await?;
     tracing::info!("kicked a member who did not verify in time");
     Ok(KickOutcome::Kicked)
+}
+
+impl Handles for KickExpiredMember {
+    type Outcome = KickOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }

@@ -2,7 +2,8 @@
 //! runs them: one apalis worker per queue in a `Monitor`, on the Redis backend of `jobs`.
 //!
 //! # Layout
-//! - [`runtime`]: `concierge worker`: which queues, concurrency, graceful shutdown
+//! - [`runtime`]: `concierge worker`: which queues, concurrency, graceful shutdown; [`Handles`],
+//!   what every job's handler file implements
 //! - [`cron`]: periodic jobs fired once across replicas
 //! - [`probe`]: the no-op job of `concierge probe`
 //! - [`send_email`]: render, send and record one email
@@ -30,4 +31,4 @@ pub mod send_email;
 pub mod sweep;
 pub mod verify_member;
 
-pub use runtime::{Deps, WorkerSettings, run};
+pub use runtime::{Deps, Handler, Handles, WorkerSettings, run};

@@ -9,7 +9,7 @@ use jobs::probe_run::{self, ProbeRunKeys};
 use jobs::redis::QueueKeys;
 use jobs::{Lease, Probe, now_ms};
 
-use crate::Deps;
+use crate::{Deps, Handler, Handles, WorkerSettings};
 
 pub async fn handle(
     job: Probe,
@@ -28,4 +28,15 @@ pub async fn handle(
     );
     probe_run::record(&mut deps.producer.connection(), &keys, &job, started).await?;
     Ok(())
+}
+
+impl Handles for Probe {
+    type Outcome = ();
+    const HANDLER: Handler<Self> =
+        |job, lease, queue, deps| Box::pin(handle(job, lease, queue, deps));
+
+    /// Served on every probe queue (the `probe` queue, and any a benchmark uses).
+    fn queues(settings: &WorkerSettings) -> Vec<String> {
+        settings.probe_queues.clone()
+    }
 }

@@ -12,8 +12,8 @@ use chrono::Utc;
 use jobs::{ExchangeError, RefreshProviderToken};
 use serde::Serialize;
 
-use crate::Deps;
 use crate::providers::oauth::OauthError;
+use crate::{Deps, Handler, Handles};
 
 /// Tokens expiring within this are refreshed; the sweep looks this far ahead.
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
@@ -111,4 +111,9 @@ pub async fn handle(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+impl Handles for RefreshProviderToken {
+    type Outcome = RefreshOutcome;
+    const HANDLER: Handler<Self> = |job, _, _, deps| Box::pin(handle(job, deps));
 }

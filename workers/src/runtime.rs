@@ -3,16 +3,17 @@
 //! running after it are handed back to the queue at once (not left to their lease).
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
-use jobs::{
-    ChatReply, ExchangeOauthCode, GenerateImage, GuildCommand, Job, KickExpiredMember, Probe,
-    Producer, QueueConfig, RedisBackend, RefreshProviderToken, SendDiscordDm, SendEmail, Sweep,
-    VerifyMember,
-};
+use apalis_core::backend::queue::Queue;
+use apalis_core::error::BoxDynError;
+use apalis_core::task::data::Data;
+use jobs::{Job, Lease, Probe, Producer, QueueConfig, RedisBackend};
 use poem::EndpointExt;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 /// What handlers may use. Cheap to clone.
@@ -74,6 +75,42 @@ impl WorkerSettings {
     }
 }
 
+/// A job this process runs. Every job of the catalogue implements it in its handler file
+/// (`workers/src/<queue>.rs`, naming its `handle`), and the runtime serves the catalogue's
+/// one list (`jobs::for_each_job!`) through it: a job without a handler does not compile.
+pub trait Handles: Job {
+    /// What a successful attempt returns (stored with the job as JSON).
+    type Outcome: Serialize + Send + Sync + 'static;
+
+    /// Runs one attempt of the job.
+    const HANDLER: Handler<Self>;
+
+    /// The queues the job is served on: its own, unless the settings say otherwise.
+    fn queues(_settings: &WorkerSettings) -> Vec<String> {
+        vec![Self::QUEUE.to_owned()]
+    }
+}
+
+/// A job's handler, given what apalis extracts from the task: its lease, the queue it was
+/// taken from, and the handlers' dependencies.
+pub type Handler<J> =
+    fn(
+        J,
+        Data<Lease>,
+        Queue,
+        Data<Deps>,
+    ) -> Pin<Box<dyn Future<Output = Result<<J as Handles>::Outcome, BoxDynError>> + Send>>;
+
+/// The apalis handler of every job: apalis extracts the arguments, the job's own runs.
+async fn handle<J: Handles>(
+    job: J,
+    lease: Data<Lease>,
+    queue: Queue,
+    deps: Data<Deps>,
+) -> Result<J::Outcome, BoxDynError> {
+    (J::HANDLER)(job, lease, queue, deps).await
+}
+
 /// Runs the workers until `shutdown` is cancelled, then drains them.
 pub async fn run(
     deps: Deps,
@@ -83,80 +120,38 @@ pub async fn run(
     // The consumer names this process used, to hand back what a cut-off shutdown leaves held.
     let consumers: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut monitor = Monitor::new().shutdown_timeout(settings.grace);
-    // One apalis worker per queue; each (re)start gets a fresh unique name, remembered for the
-    // hand-back after a cut-off shutdown.
+    // One apalis worker per queue of every job of the catalogue (`jobs::for_each_job!`); each
+    // (re)start gets a fresh unique name, remembered for the hand-back after a cut-off shutdown.
     macro_rules! serve {
-        ($job:ty, $queue:expr, $handler:path) => {{
-            let queue: String = $queue;
-            let concurrency = settings.concurrency_of(&queue);
-            let backend = RedisBackend::<$job>::with_queue(&deps.producer, &queue, settings.queue.clone(), concurrency);
-            let deps = deps.clone();
-            let consumers = consumers.clone();
-            tracing::info!(queue = %queue, concurrency, "serving queue");
-            monitor = monitor.register(move |_restarts| {
-                let name = jobs::redis::worker_name(&queue);
-                if let Ok(mut names) = consumers.lock() {
-                    names.push((queue.clone(), name.clone()));
-                }
-                WorkerBuilder::new(name.as_str())
-                    .backend(backend.clone())
-                    .concurrency(concurrency)
-                    .timeout(<$job as Job>::TIMEOUT)
-                    .catch_panic()
-                    .data(deps.clone())
-                    .build($handler)
-            });
-        }};
+        ($($job:ty),* $(,)?) => {$(
+            for queue in <$job as Handles>::queues(&settings) {
+                let concurrency = settings.concurrency_of(&queue);
+                let backend = RedisBackend::<$job>::with_queue(
+                    &deps.producer,
+                    &queue,
+                    settings.queue.clone(),
+                    concurrency,
+                );
+                let deps = deps.clone();
+                let consumers = consumers.clone();
+                tracing::info!(queue = %queue, concurrency, "serving queue");
+                monitor = monitor.register(move |_restarts| {
+                    let name = jobs::redis::worker_name(&queue);
+                    if let Ok(mut names) = consumers.lock() {
+                        names.push((queue.clone(), name.clone()));
+                    }
+                    WorkerBuilder::new(name.as_str())
+                        .backend(backend.clone())
+                        .concurrency(concurrency)
+                        .timeout(<$job as Job>::TIMEOUT)
+                        .catch_panic()
+                        .data(deps.clone())
+                        .build(handle::<$job>)
+                });
+            }
+        )*};
     }
-    for queue in &settings.probe_queues {
-        serve!(Probe, queue.clone(), crate::probe::handle);
-    }
-    serve!(
-        SendEmail,
-        SendEmail::QUEUE.to_owned(),
-        crate::send_email::handle
-    );
-    serve!(
-        ExchangeOauthCode,
-        ExchangeOauthCode::QUEUE.to_owned(),
-        crate::exchange_oauth_code::handle
-    );
-    serve!(
-        RefreshProviderToken,
-        RefreshProviderToken::QUEUE.to_owned(),
-        crate::refresh_provider_token::handle
-    );
-    serve!(Sweep, Sweep::QUEUE.to_owned(), crate::sweep::handle);
-    serve!(
-        SendDiscordDm,
-        SendDiscordDm::QUEUE.to_owned(),
-        crate::send_discord_dm::handle
-    );
-    serve!(
-        ChatReply,
-        ChatReply::QUEUE.to_owned(),
-        crate::chat_reply::handle
-    );
-    serve!(
-        GenerateImage,
-        GenerateImage::QUEUE.to_owned(),
-        crate::generate_image::handle
-    );
-    serve!(
-        VerifyMember,
-        VerifyMember::QUEUE.to_owned(),
-        crate::verify_member::handle
-    );
-    serve!(
-        KickExpiredMember,
-        KickExpiredMember::QUEUE.to_owned(),
-        crate::kick_expired_member::handle
-    );
-    serve!(
-        GuildCommand,
-        GuildCommand::QUEUE.to_owned(),
-        crate::guild_command::handle
-    );
+    jobs::for_each_job!(serve);
     if let Some(addr) = settings.metrics_addr {
         serve_metrics(addr, deps.producer.clone(), shutdown.clone()).await?;
     }

@@ -9,9 +9,9 @@ use apalis_core::task::data::Data;
 use jobs::{DmMessage, Lease, SendDiscordDm};
 use serde::Serialize;
 
-use crate::Deps;
 use crate::guild::{discord, fallback_channel, job_error, report};
 use crate::providers::discord::DiscordError;
+use crate::{Deps, Handler, Handles};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -98,30 +98,34 @@ pub async fn handle(
                     channel_id: channel,
                 }),
                 Err(e) => {
-                    if !e.is_transient() {
-                        report(
-                            &deps,
-                            job.guild_id,
-                            &key,
-                            &format!("cannot post in the fallback channel <#{channel}>: {e}"),
-                        )
-                        .await;
-                    }
-                    Err(job_error(e))
+                    let text = format!("cannot post in the fallback channel <#{channel}>: {e}");
+                    Err(failure(&deps, job.guild_id, &key, text, e).await)
                 }
             }
         }
         Err(e) => {
-            if !e.is_transient() {
-                report(
-                    &deps,
-                    job.guild_id,
-                    &key,
-                    &format!("cannot DM <@{}>: {e}", job.discord_user_id),
-                )
-                .await;
-            }
-            Err(job_error(e))
+            let text = format!("cannot DM <@{}>: {e}", job.discord_user_id);
+            Err(failure(&deps, job.guild_id, &key, text, e).await)
         }
     }
+}
+
+/// The job's error for a post that failed; one that trying again cannot fix is also reported
+/// (`text`) in the guild's log channel.
+async fn failure(
+    deps: &Deps,
+    guild: Option<u64>,
+    key: &str,
+    text: String,
+    e: DiscordError,
+) -> BoxDynError {
+    if !e.is_transient() {
+        report(deps, guild, key, &text).await;
+    }
+    job_error(e)
+}
+
+impl Handles for SendDiscordDm {
+    type Outcome = DmOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }

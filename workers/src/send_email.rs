@@ -15,8 +15,8 @@ use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, header};
 use serde::Serialize;
 
-use crate::Deps;
 use crate::providers::smtp::MailError;
+use crate::{Deps, Handler, Handles};
 
 /// What an attempt did, stored as the job's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -188,6 +188,11 @@ pub async fn handle(
             }
         }
     }
+}
+
+impl Handles for SendEmail {
+    type Outcome = EmailOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }
 
 /// Which hourly cap of mails anyone can cause keeps this delivery from going out, if any:

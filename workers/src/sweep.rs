@@ -8,7 +8,7 @@ use apalis_core::task::data::Data;
 use jobs::{KickExpiredMember, PushOptions, RefreshProviderToken, Sweep};
 use serde::Serialize;
 
-use crate::Deps;
+use crate::{Deps, Handler, Handles};
 
 /// Expired tokens are kept this long, so a late click is told "expired" rather than "unknown".
 const TOKEN_GRACE: Duration = Duration::from_secs(24 * 3600);
@@ -81,4 +81,9 @@ pub async fn handle(job: Sweep, deps: Data<Deps>) -> Result<SweepOutcome, BoxDyn
         refreshes_pushed: pushes.len(),
         kicks_pushed: overdue.len(),
     })
+}
+
+impl Handles for Sweep {
+    type Outcome = SweepOutcome;
+    const HANDLER: Handler<Self> = |job, _, _, deps| Box::pin(handle(job, deps));
 }

@@ -24,8 +24,8 @@ use serde::Serialize;
 use store::identities::{DiscordLink, LinkProof, ProviderAccount};
 use store::invitations::Verification;
 
-use crate::Deps;
 use crate::guild::{discord, job_error, member_role, report};
+use crate::{Deps, Handler, Handles};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -117,6 +117,11 @@ pub async fn handle(
         user_id,
         roles_granted: granted,
     })
+}
+
+impl Handles for VerifyMember {
+    type Outcome = VerifyOutcome;
+    const HANDLER: Handler<Self> = |job, lease, _, deps| Box::pin(handle(job, lease, deps));
 }
 
 /// Checks the proof.

@@ -1,6 +1,9 @@
+//! Pushed by the bot (`on_message`, a linked member's message) · handled by
+//! `workers/src/chat_reply.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::job::Job;
 
 /// Answer a linked member's message: load history, call the chat provider with the user's
 /// personality, post the reply (and a voice note) in the channel.

@@ -1,6 +1,9 @@
+//! Pushed by the API (`login`, and `discord_callback` for Discord), which waits for its outcome
+//! · handled by `workers/src/exchange_oauth_code.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::job::Job;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

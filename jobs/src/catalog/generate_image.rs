@@ -1,6 +1,10 @@
+//! Pushed by the bot (`/imagine`) and workers (`chat_reply`, when the answer asks for an
+//! image) · handled by `workers/src/generate_image.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::{InteractionRef, Job};
+use super::verify_member::InteractionRef;
+use crate::job::Job;
 
 /// Generate an image for `prompt` and post it to `channel_id` (or into the deferred response
 /// of `/imagine`).

@@ -1,6 +1,9 @@
+//! Pushed by the bot (the admin slash commands) · handled by `workers/src/guild_command.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::{InteractionRef, Job};
+use super::verify_member::InteractionRef;
+use crate::job::Job;
 
 /// A guild admin's slash command (seed 003), answered by editing the deferred response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

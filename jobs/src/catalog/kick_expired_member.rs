@@ -1,6 +1,9 @@
+//! Pushed by the bot (`gate`, scheduled at the member's deadline) and workers (`sweep`, for
+//! deadlines that passed unnoticed) · handled by `workers/src/kick_expired_member.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::job::Job;
 
 /// At the deadline: re-read the member's state and kick only if still unverified and still in
 /// the guild.

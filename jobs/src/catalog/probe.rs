@@ -1,6 +1,9 @@
+//! Pushed by `concierge probe` and `bench` · handled by `workers/src/probe.rs`, on every queue
+//! of the workers' `probe_queues`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::job::Job;
 
 /// A no-op that records its completion: for health checks, benchmarks and chaos tests
 /// (`concierge probe`). `run_id` groups the jobs of one probe run; `seq` numbers them.

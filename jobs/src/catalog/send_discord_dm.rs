@@ -1,6 +1,9 @@
+//! Pushed by the bot (`dm`: verification instructions, login prompts) and workers
+//! (`verify_member`'s answer) · handled by `workers/src/send_discord_dm.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::job::Job;
 
 /// What to say in a DM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,9 @@
+//! Pushed by workers (`fire_sweep` in `workers/src/cron.rs`, once across replicas) · handled by
+//! `workers/src/sweep.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::job::Job;
 
 /// The periodic clean-up: expire tokens, enqueue kicks and refreshes that were missed, trim
 /// old job data. Fired by the cron once across all replicas (the firing time is its

@@ -1,6 +1,9 @@
+//! Pushed by the bot (`verify_attempt`, `login_attempt`, `gate`) and workers (`guild_command`'s
+//! force-verify) · handled by `workers/src/verify_member.rs`.
+
 use serde::{Deserialize, Serialize};
 
-use crate::Job;
+use crate::job::Job;
 
 /// How a member proves who they are. Secrets travel sealed with the application key (the bot
 /// and workers share it), never in clear.

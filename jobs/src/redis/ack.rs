@@ -6,6 +6,10 @@
 //! - any other error or a timeout, attempts left → `retrying` after exponential backoff with
 //!   jitter (or the delay of a `RetryAfterError`);
 //! - any other error, no attempts left → `dead`, into the dead-letter set.
+//!
+//! The other way a claim ends is here too: [`release`] and [`release_held`] hand jobs back
+//! to the stream without counting the attempt (a worker stopping before or while running
+//! them).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,15 +19,20 @@ use apalis_core::error::{AbortError, BoxDynError, RetryAfterError};
 use apalis_core::task::Task;
 use apalis_core::task::status::Status;
 use futures::future::BoxFuture;
+use redis::aio::ConnectionManager;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
 
-use super::backend::{Lease, Shared};
-use super::{GROUP, QueueError, scripts};
-use crate::now_ms;
+use super::error::QueueError;
+use super::keys::GROUP;
+use super::keys::QueueKeys;
+use super::producer::Producer;
+use super::scripts;
+use super::shared::{Lease, Shared};
+use crate::clock::now_ms;
 
 /// Wraps every handler of a queue; built by the backend (`BackendConfig::middleware`).
 #[derive(Debug, Clone)]
@@ -355,4 +364,45 @@ fn raw_error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         current = err.source();
     }
     out
+}
+
+/// Hands the given stream entries back to the stream without counting the interrupted claim
+/// as an attempt.
+pub(crate) async fn release(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    entries: &[String],
+) -> Result<usize, QueueError> {
+    let mut released = 0;
+    for chunk in entries.chunks(500) {
+        let mut invocation = scripts::RELEASE.prepare_invoke();
+        invocation.key(&keys.base).arg(GROUP);
+        for entry in chunk {
+            invocation.arg(entry);
+        }
+        released += invocation.invoke_async::<usize>(conn).await?;
+    }
+    Ok(released)
+}
+
+/// Hands back every job `consumer` still holds: used after a shutdown whose grace period cut
+/// running jobs off, so they run again at once instead of after their lease.
+pub async fn release_held(
+    producer: &Producer,
+    queue: &str,
+    consumer: &str,
+) -> Result<usize, QueueError> {
+    let keys = QueueKeys::new(producer.prefix(), queue);
+    let mut conn = producer.connection();
+    let held: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(keys.stream())
+        .arg(GROUP)
+        .arg("-")
+        .arg("+")
+        .arg(100_000)
+        .arg(consumer)
+        .query_async(&mut conn)
+        .await?;
+    let entries: Vec<String> = held.into_iter().map(|(entry, ..)| entry).collect();
+    release(&mut conn, &keys, &entries).await
 }

@@ -1,4 +1,7 @@
-//! The Redis keys of one queue.
+//! The Redis keys of one queue, and the name of the consumer group that reads its stream.
+
+/// The consumer group every worker of a queue joins.
+pub const GROUP: &str = "workers";
 
 /// Keys of one queue under a deployment's prefix. Every key is `<prefix>:{<queue>}:…`, so all
 /// of them hash to one Redis Cluster slot and Lua scripts may touch them together.
@@ -58,6 +61,11 @@ impl QueueKeys {
     /// the same due time), so a dashboard can tell them from scheduled pushes.
     pub fn retrying(&self) -> String {
         format!("{}:retrying", self.base)
+    }
+
+    /// Present while an admin has paused the queue (`promote.lua` reports it to fetchers).
+    pub fn paused(&self) -> String {
+        format!("{}:paused", self.base)
     }
 
     /// Pub/sub channel announcing each job that reached a final state.

@@ -21,8 +21,10 @@ use futures::StreamExt;
 use redis::aio::{ConnectionManager, PubSubSink};
 use tokio::sync::{Notify, watch};
 
-use super::{QueueError, QueueKeys};
-use crate::{JobId, JobStatus};
+use super::error::QueueError;
+use super::keys::QueueKeys;
+use super::status::status;
+use crate::job::{JobId, JobStatus};
 
 /// Waiters one process keeps at once unless configured otherwise.
 pub const DEFAULT_MAX_WAITERS: usize = 10_000;
@@ -123,7 +125,7 @@ impl ResultHub {
             loop {
                 // Armed before the read: a wake-up between the read and the wait is kept.
                 let notified = registration.notify.notified();
-                if let Some(status) = super::producer::status(&mut conn, keys, id).await?
+                if let Some(status) = status(&mut conn, keys, id).await?
                     && status.state.is_terminal()
                 {
                     return Ok(Some(status));

@@ -1,0 +1,283 @@
+//! What an operator does with queues through the producer (the admin API and the dashboard):
+//! list jobs by state, discard one, replay the dead-letter set, pause and resume, and read a
+//! queue's depth, throughput, live workers and oldest job.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use super::contents::{ids_with_status, queue_names, stream_jobs};
+use super::error::QueueError;
+use super::keys::QueueKeys;
+use super::producer::Producer;
+use super::scripts;
+use super::status::{apalis_status, status};
+use crate::clock::now_ms;
+use crate::job::{JobId, JobState, JobStatus};
+
+impl Producer {
+    /// Every queue known to this deployment (the catalog's and any other that workers serve,
+    /// such as extra probe queues), sorted.
+    pub async fn queues(&self) -> Result<Vec<String>, QueueError> {
+        queue_names(&mut self.connection(), self.prefix()).await
+    }
+
+    /// Puts dead-letter jobs of `queue` back into the stream with a fresh attempt budget:
+    /// the given ids, or the oldest `limit` when `ids` is empty. Returns the ids replayed.
+    pub async fn replay_dead(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+        limit: usize,
+    ) -> Result<Vec<JobId>, QueueError> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut invocation = scripts::REPLAY.prepare_invoke();
+        invocation.key(&keys.base).arg(limit.max(1));
+        for id in ids {
+            invocation.arg(id.as_str());
+        }
+        let replayed: Vec<String> = invocation.invoke_async(&mut self.connection()).await?;
+        Ok(replayed.into_iter().map(JobId).collect())
+    }
+
+    /// How many jobs of `queue` are waiting (stream entries not yet delivered or still held),
+    /// delayed (of which retrying), and dead.
+    pub async fn depth(&self, queue: &str) -> Result<QueueDepth, QueueError> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut conn = self.connection();
+        let (waiting, held) = stream_jobs(&mut conn, &keys).await?;
+        let (delayed, retrying, dead): (u64, u64, u64) = redis::pipe()
+            .zcard(keys.delayed())
+            .zcard(keys.retrying())
+            .zcard(keys.dead())
+            .query_async(&mut conn)
+            .await?;
+        Ok(QueueDepth {
+            waiting,
+            running: held,
+            stream: waiting + held,
+            delayed,
+            retrying: retrying.min(delayed),
+            dead,
+        })
+    }
+
+    /// Stops workers from claiming jobs of `queue` (running ones finish; pushes still queue).
+    /// Fetchers notice at their next wake-up, within `QueueConfig::idle_wait`.
+    pub async fn pause(&self, queue: &str) -> Result<(), QueueError> {
+        let key = QueueKeys::new(self.prefix(), queue).paused();
+        let _: () = self.connection().set(key, now_ms()).await?;
+        Ok(())
+    }
+
+    pub async fn resume(&self, queue: &str) -> Result<(), QueueError> {
+        let key = QueueKeys::new(self.prefix(), queue).paused();
+        let _: () = self.connection().del(key).await?;
+        Ok(())
+    }
+
+    pub async fn is_paused(&self, queue: &str) -> Result<bool, QueueError> {
+        let key = QueueKeys::new(self.prefix(), queue).paused();
+        Ok(self.connection().exists(key).await?)
+    }
+
+    /// Deletes a job that is not running: from the dead-letter set, the delayed set, or the
+    /// stream (a queued entry whose job is gone is skipped when claimed). False when there is
+    /// no such job, or it is running (a running job cannot be recalled).
+    pub async fn discard(&self, queue: &str, id: &JobId) -> Result<bool, QueueError> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut conn = self.connection();
+        let Some(status) = self.status(queue, id).await? else {
+            return Ok(false);
+        };
+        if status.state == JobState::Running {
+            return Ok(false);
+        }
+        let _: () = redis::pipe()
+            .zrem(keys.dead(), id.as_str())
+            .zrem(keys.delayed(), id.as_str())
+            .zrem(keys.retrying(), id.as_str())
+            .zrem(keys.done(), id.as_str())
+            .del(keys.job(id.as_str()))
+            .query_async(&mut conn)
+            .await?;
+        Ok(true)
+    }
+
+    /// Jobs of `queue` in `state` (`None`: waiting), newest first for finished ones.
+    pub async fn list(
+        &self,
+        queue: &str,
+        state: Option<JobState>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobStatus>, QueueError> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut conn = self.connection();
+        let ids = match state {
+            // Both live in the delayed set (apalis' `Pending`); the retrying set tells them apart.
+            Some(JobState::Retrying) => {
+                let stop = (offset + limit).saturating_sub(1) as isize;
+                conn.zrevrange(keys.retrying(), offset as isize, stop)
+                    .await?
+            }
+            Some(JobState::Scheduled) => scheduled_ids(&mut conn, &keys, offset, limit).await?,
+            _ => {
+                let apalis_state = state.map(apalis_status);
+                ids_with_status(&mut conn, &keys, apalis_state.as_ref(), offset, limit).await?
+            }
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = status(&mut conn, &keys, &JobId(id)).await? {
+                // The retrying set may trail a promotion by one promote call.
+                if state == Some(JobState::Retrying) && s.state != JobState::Retrying {
+                    continue;
+                }
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Jobs of `queue` that finished (done, failed or dead) in the last minute: the queue's
+    /// throughput.
+    pub async fn finished_last_minute(&self, queue: &str) -> Result<u64, QueueError> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let since = now_ms().saturating_sub(60_000);
+        let (done, dead): (u64, u64) = redis::pipe()
+            .zcount(keys.done(), since, "+inf")
+            .zcount(keys.dead(), since, "+inf")
+            .query_async(&mut self.connection())
+            .await?;
+        Ok(done + dead)
+    }
+
+    /// The live workers of `queue` (heartbeat within two leases): name, host, pid,
+    /// concurrency and last heartbeat.
+    pub async fn workers(
+        &self,
+        queue: &str,
+        lease: Duration,
+    ) -> Result<Vec<WorkerInfo>, QueueError> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut conn = self.connection();
+        let since = now_ms().saturating_sub(lease.as_millis() as u64 * 2);
+        let names: Vec<(String, u64)> = conn
+            .zrangebyscore_withscores(keys.workers(), since, "+inf")
+            .await?;
+        let mut out = Vec::with_capacity(names.len());
+        for (name, beat) in names {
+            let info: HashMap<String, String> = conn.hgetall(keys.worker(&name)).await?;
+            out.push(WorkerInfo {
+                queue: queue.to_owned(),
+                host: info.get("host").cloned().unwrap_or_default(),
+                pid: info
+                    .get("pid")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_default(),
+                concurrency: info
+                    .get("concurrency")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or_default(),
+                last_heartbeat_ms: beat,
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How long the oldest unfinished job of `queue` has been in its stream (0 when empty).
+    /// Approximate: acknowledged entries leave the stream one settle batch late.
+    pub async fn oldest_age_ms(&self, queue: &str) -> Result<u64, QueueError> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let first: redis::streams::StreamRangeReply = self
+            .connection()
+            .xrange_count(keys.stream(), "-", "+", 1)
+            .await?;
+        let Some(entry) = first.ids.first() else {
+            return Ok(0);
+        };
+        let at: u64 = entry
+            .id
+            .split('-')
+            .next()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(now_ms);
+        Ok(now_ms().saturating_sub(at))
+    }
+}
+
+/// One live worker of a queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WorkerInfo {
+    /// The consumer name (host, pid, random part and queue; see [`super::worker_name`]).
+    pub name: String,
+    pub queue: String,
+    /// Where it runs, as the worker registered itself.
+    pub host: String,
+    pub pid: u32,
+    /// Jobs it runs at once.
+    pub concurrency: u32,
+    /// Its last heartbeat (UNIX ms).
+    pub last_heartbeat_ms: u64,
+}
+
+/// Sizes of a queue's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Entries not yet delivered to a worker.
+    pub waiting: u64,
+    /// Entries a worker holds (running, or claimed and about to run).
+    pub running: u64,
+    /// Entries in the stream: waiting or held by a worker.
+    pub stream: u64,
+    /// Scheduled jobs and retries waiting for their time.
+    pub delayed: u64,
+    /// Of `delayed`, the retries: jobs whose attempt failed, waiting for their backoff.
+    pub retrying: u64,
+    /// Dead-letter jobs.
+    pub dead: u64,
+}
+
+/// Ids of scheduled pushes (delayed jobs that are not retries), latest due first: the delayed
+/// set read in chunks, retries skipped. Looks at no more than `SCAN_LIMIT` delayed jobs.
+async fn scheduled_ids(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<String>, QueueError> {
+    const CHUNK: isize = 500;
+    const SCAN_LIMIT: isize = 50_000;
+    let mut out = Vec::with_capacity(limit);
+    let mut skipped = 0;
+    let mut start = 0;
+    while out.len() < limit && start < SCAN_LIMIT {
+        let ids: Vec<String> = conn
+            .zrevrange(keys.delayed(), start, start + CHUNK - 1)
+            .await?;
+        if ids.is_empty() {
+            break;
+        }
+        let retry_scores: Vec<Option<f64>> = redis::cmd("ZMSCORE")
+            .arg(keys.retrying())
+            .arg(&ids)
+            .query_async(conn)
+            .await?;
+        for (id, retry) in ids.into_iter().zip(retry_scores) {
+            if retry.is_some() {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+            } else if out.len() < limit {
+                out.push(id);
+            }
+        }
+        start += CHUNK;
+    }
+    Ok(out)
+}

@@ -1,0 +1,16 @@
+//! The one error type of queue operations, for producers, workers and introspection alike.
+
+/// Why a queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot encode or decode a job payload: {0}")]
+    Codec(#[from] serde_json::Error),
+    #[error("unexpected reply from Redis: {0}")]
+    Protocol(String),
+    /// This process already waits for as many job results as it may (see `results`): the
+    /// caller answers without waiting (e.g. with the job id to poll).
+    #[error("too many requests are waiting for job results in this process")]
+    Busy,
+}
