@@ -1,5 +1,6 @@
 //! Test support for Concierge's integration tests: real Postgres and Redis, isolated per test.
 //!
+//! # Layout
 //! - [`TestDb`]: a database of its own for each test, cloned in milliseconds from a template
 //!   that is migrated once per schema (keyed by the migrations' fingerprint, built under an
 //!   advisory lock so parallel test processes build it once), dropped when the test ends.
@@ -9,9 +10,12 @@
 //! - [`AuthProxy`]: an HTTP proxy adding Basic credentials, for browsers in tests.
 //! - [`SmtpSink`]: an SMTP server that records messages (and rejects on request).
 //! - [`FakeOAuth`]: Discord's and Google's OAuth and profile endpoints over real HTTP.
-//! - [`FakeDiscord`]: Discord's REST API and gateway (WebSocket) as serenity uses them.
+//! - [`FakeDiscord`]: Discord's REST API and gateway (WebSocket) as serenity uses them
+//!   (`discord/`: the handle and its state in `mod`, the endpoints in `rest`, the WebSocket
+//!   session in `gateway`, Discord's objects as the fake writes them in `json`).
 //! - [`FakeOpenAi`]: an OpenAI-compatible chat, image and speech API over real HTTP.
 //! - [`otlp::FakeCollector`]: an OpenTelemetry collector's OTLP/HTTP traces endpoint.
+//! - `wait`: the one polling loop the fakes' `wait_for`s share.
 //!
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
