@@ -4,7 +4,7 @@
 
 use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, Job, JobId, JobState};
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// Where the browser goes after the callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
