@@ -133,17 +133,12 @@ impl DiscordApi {
         code: Query<Option<String>>,
         #[oai(name = "state")] oauth_state: Query<Option<String>>,
     ) -> poem::Result<CallbackResult> {
-        let config = state.config();
-        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
-        if let Some(wait) =
-            limits::check(&state, &[(config.limits.sign_in(), client.0.as_str())]).await?
-        {
-            let (b, after) = limits::too_many(wait);
+        if let Some((b, after)) = limits::sign_in(&state, req).await? {
             return Ok(CallbackResult::TooMany(b, after));
         }
         let destination = callback_destination(&state, code.0, oauth_state.0).await;
         Ok(CallbackResult::Redirect(
-            destination.location(config.web_app_base_url.as_ref()),
+            destination.location(state.config().web_app_base_url.as_ref()),
         ))
     }
 
@@ -170,8 +165,9 @@ impl DiscordApi {
         // Counted per Discord account only: the caller is a bot, and its address is every
         // member's.
         let l = &state.config().limits;
-        if let Some(wait) = limits::check(&state, &[(l.secret_discord(), &discord_id)]).await? {
-            let (b, after) = limits::too_many(wait);
+        if let Some((b, after)) =
+            limits::check(&state, &[(l.secret_discord(), &discord_id)]).await?
+        {
             return Ok(LoginCodeResult::TooMany(b, after));
         }
         let db = state.db();
