@@ -11,14 +11,17 @@ use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 
 use jobs::{ExchangeError, ExchangeOauthCode, Job, OauthGrant, OauthProvider};
 
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::exchange::{Destination, destination_of};
-use crate::{AppState, limits};
+use crate::limits;
+use crate::responses::responses;
+use crate::state::AppState;
+use crate::validate::DiscordId;
 
 #[derive(Debug, Tags)]
 enum DiscordTags {
@@ -39,24 +42,22 @@ pub struct InviteResponse {
     pub invite_url: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum InviteResult {
-    #[oai(status = 200)]
-    Ok(Json<InviteResponse>),
-    /// Neither `DISCORD_BOT_INVITE_URL` nor `DISCORD_CLIENT_ID` is configured
-    /// (`oauth_not_configured`).
-    #[oai(status = 503)]
-    NotConfigured(Json<ErrorBody>),
+responses! {
+    pub enum InviteResult {
+        200 Ok(Json<InviteResponse>),
+        /// Neither `DISCORD_BOT_INVITE_URL` nor `DISCORD_CLIENT_ID` is configured
+        /// (`oauth_not_configured`).
+        503 NotConfigured(Json<ErrorBody>),
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum CallbackResult {
-    /// To the success, error or pending page.
-    #[oai(status = 302)]
-    Redirect(#[oai(header = "Location")] String),
-    /// Too many sign-ins from this address (`too_many_attempts`): no redirect.
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+responses! {
+    pub enum CallbackResult {
+        /// To the success, error or pending page.
+        302 Redirect(#[oai(header = "Location")] String),
+        /// Too many sign-ins from this address (`too_many_attempts`): no redirect.
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    }
 }
 
 /// The bot's `/login <code>` fallback: links a Discord account to the code's user.
@@ -75,31 +76,20 @@ pub struct LinkedResponse {
     pub message: String,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum LoginCodeResult {
-    #[oai(status = 200)]
-    Ok(Json<LinkedResponse>),
-    /// Malformed Discord id or code (`invalid_request`), or no live code like it
-    /// (`invalid_code`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// The Discord account is linked to another user, or the user to another Discord account
-    /// (`already_linked`); nothing was moved.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// Too many attempts for this Discord account (`too_many_attempts`).
-    #[oai(status = 429)]
-    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
-    /// The body is larger than `MAX_BODY_BYTES` (`payload_too_large`).
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
-    /// The body is not of the documented media type (`unsupported_media_type`).
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorBody>),
+responses! {
+    pub enum LoginCodeResult {
+        200 Ok(Json<LinkedResponse>),
+        /// Malformed Discord id or code (`invalid_request`), or no live code like it
+        /// (`invalid_code`).
+        400 BadRequest(Json<ErrorBody>),
+        @auth,
+        /// The Discord account is linked to another user, or the user to another Discord account
+        /// (`already_linked`); nothing was moved.
+        409 Conflict(Json<ErrorBody>),
+        /// Too many attempts for this Discord account (`too_many_attempts`).
+        429 TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+        @body,
+    }
 }
 
 #[OpenApi(prefix_path = "/discord", tag = "DiscordTags::Discord")]
@@ -143,17 +133,12 @@ impl DiscordApi {
         code: Query<Option<String>>,
         #[oai(name = "state")] oauth_state: Query<Option<String>>,
     ) -> poem::Result<CallbackResult> {
-        let config = state.config();
-        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
-        if let Some(wait) =
-            limits::check(&state, &[(config.limits.sign_in(), client.0.as_str())]).await?
-        {
-            let (b, after) = limits::too_many(wait);
+        if let Some((b, after)) = limits::sign_in(&state, req).await? {
             return Ok(CallbackResult::TooMany(b, after));
         }
         let destination = callback_destination(&state, code.0, oauth_state.0).await;
         Ok(CallbackResult::Redirect(
-            destination.location(config.web_app_base_url.as_ref()),
+            destination.location(state.config().web_app_base_url.as_ref()),
         ))
     }
 
@@ -166,7 +151,7 @@ impl DiscordApi {
         auth: AdminAuth,
         request: Json<LoginCodeRequest>,
     ) -> poem::Result<LoginCodeResult> {
-        let discord_id = match crate::validate::discord_id(&request.discord_id) {
+        let discord_id = match DiscordId::parse(&request.discord_id) {
             Ok(id) => id.to_string(),
             Err(e) => return Ok(LoginCodeResult::BadRequest(body("invalid_request", e))),
         };
@@ -180,14 +165,15 @@ impl DiscordApi {
         // Counted per Discord account only: the caller is a bot, and its address is every
         // member's.
         let l = &state.config().limits;
-        if let Some(wait) = limits::check(&state, &[(l.secret_discord(), &discord_id)]).await? {
-            let (b, after) = limits::too_many(wait);
+        if let Some((b, after)) =
+            limits::check(&state, &[(l.secret_discord(), &discord_id)]).await?
+        {
             return Ok(LoginCodeResult::TooMany(b, after));
         }
         let db = state.db();
         if let Some(owner) = store::identities::discord_owner(db, &discord_id)
             .await
-            .map_err(internal)?
+            .or_500("reading the Discord account's owner")?
             .filter(|o| o.confirmed)
         {
             return Ok(LoginCodeResult::Conflict(body(
@@ -200,7 +186,7 @@ impl DiscordApi {
         }
         let Some(user_id) = store::one_time_tokens::redeem_login_code(db, &code)
             .await
-            .map_err(internal)?
+            .or_500("redeeming the login code")?
         else {
             return Ok(LoginCodeResult::BadRequest(body(
                 "invalid_code",
@@ -219,7 +205,7 @@ impl DiscordApi {
             store::identities::LinkProof::AccountOnly,
         )
         .await
-        .map_err(internal)?;
+        .or_500("linking the Discord account")?;
         match link {
             store::identities::DiscordLink::Linked { confirmed, .. } => {
                 state
@@ -231,7 +217,9 @@ impl DiscordApi {
                     )
                     .await?;
                 if !confirmed
-                    && let Some(user) = store::users::find(db, user_id).await.map_err(internal)?
+                    && let Some(user) = store::users::find(db, user_id)
+                        .await
+                        .or_500("reading the linked user")?
                 {
                     queue_verification_mail(&state, user_id, &user.email).await?;
                 }
@@ -270,14 +258,14 @@ pub(crate) async fn queue_verification_mail(
     let delivery =
         store::email_deliveries::queue(state.db(), Some(user_id), "verification", email, None)
             .await
-            .map_err(internal)?;
+            .or_500("recording the verification mail")?;
     state
         .producer()
         .push(&jobs::SendEmail {
             delivery_id: delivery,
         })
         .await
-        .map_err(internal)?;
+        .or_500("pushing the verification mail's send_email job")?;
     Ok(())
 }
 

@@ -145,16 +145,10 @@ pub(crate) fn json(status: StatusCode, body: &ErrorBody) -> Response {
         .body(text)
 }
 
-/// An internal failure (database, queue): logged by [`into_json_error`] with the request id,
-/// shown to the client only as "internal error". The message should say what failed: prefer
-/// [`Or500::or_500`] on a failed step.
-pub(crate) fn internal(e: impl std::fmt::Display) -> poem::Error {
-    poem::Error::from_string(e.to_string(), StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// The failure of an I/O step (a query, a push, a Redis call) as an [`internal`] error whose
-/// logged message names the step: `reading the user: <error>`, so a logged 500 says which
-/// step failed. Clients still see only "internal error" and the request id.
+/// The failure of an I/O step (a query, a push, a Redis call) as an internal error (500),
+/// logged by [`into_json_error`] with the request id under a message that names the step:
+/// `reading the user: <error>`, so a logged 500 says which step failed. Clients see only
+/// "internal error" and the request id.
 pub(crate) trait Or500<T> {
     /// `step` says what was being done, as a gerund phrase: `"listing users"`.
     fn or_500(self, step: &str) -> poem::Result<T>;
@@ -168,7 +162,7 @@ impl<T, E: std::fmt::Display> Or500<T> for Result<T, E> {
 
 /// [`Or500::or_500`]'s error, for a step whose failure is not a `Result` at hand.
 pub(crate) fn step_failed(step: impl std::fmt::Display, e: impl std::fmt::Display) -> poem::Error {
-    internal(format_args!("{step}: {e}"))
+    poem::Error::from_string(format!("{step}: {e}"), StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A documented error body.

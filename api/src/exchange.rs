@@ -1,10 +1,11 @@
 //! A sign-in's `exchange_oauth_code` job as the browser sees it: its status by id, its typed
 //! payload and outcome, and, for Discord linking, the page it leads to. Shared by the Discord
-//! callback, the built-in pending page and `GET /api/jobs/{id}`.
+//! callback, the built-in pending page, `GET /api/jobs/{id}` and Google's `POST /api/login`
+//! (which reads the outcome).
 
 use jobs::{ExchangeError, ExchangeOauthCode, ExchangeOutcome, Job, JobId, JobState};
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// Where the browser goes after the callback.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,13 +5,14 @@
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 
 use jobs::{ExchangeOutcome, JobState, OauthProvider};
 
-use crate::AppState;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
 use crate::exchange::{Destination, destination_of, exchange_status, job_of, outcome};
+use crate::responses::responses;
+use crate::state::AppState;
 
 #[derive(Debug, Tags)]
 enum JobTags {
@@ -50,13 +51,12 @@ pub struct JobStatusResponse {
     pub redirect_url: Option<String>,
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum JobStatusResult {
-    #[oai(status = 200)]
-    Ok(Json<JobStatusResponse>),
-    /// No such sign-in job (or it finished long ago and was trimmed): `not_found`.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+responses! {
+    pub enum JobStatusResult {
+        200 Ok(Json<JobStatusResponse>),
+        /// No such sign-in job (or it finished long ago and was trimmed): `not_found`.
+        404 NotFound(Json<ErrorBody>),
+    }
 }
 
 #[OpenApi(tag = "JobTags::Jobs")]
@@ -68,7 +68,10 @@ impl JobStatusApi {
         state: Data<&AppState>,
         id: Path<String>,
     ) -> poem::Result<JobStatusResult> {
-        let Some(status) = exchange_status(&state, &id).await.map_err(internal)? else {
+        let Some(status) = exchange_status(&state, &id)
+            .await
+            .or_500("reading the sign-in job's status")?
+        else {
             return Ok(JobStatusResult::NotFound(body("not_found", "no such job")));
         };
         let outcome = outcome(&status);

@@ -17,7 +17,8 @@
 //! - `onboarding`: `POST /api/user/onboarding` (seed 001).
 //! - `discord`: the bot invite link, the OAuth callback, the bot's `/login` fallback (seed 001).
 //! - `exchange`: a sign-in's exchange job by id, its typed payload and outcome, and the page a
-//!   Discord link leads to (shared by the callback, the pending page and `job_status`).
+//!   Discord link leads to (shared by the callback, the pending page, `job_status` and Google's
+//!   login).
 //! - `pages`: built-in success, error and pending pages when there is no `WEB_APP_BASE_URL`.
 //! - `job_status`: `GET /api/jobs/{id}` for a sign-in that outlived the wait.
 //! - `sessions`: Google sign-in, refresh, logout, `me`, `update_username` (seed 002), one API

@@ -17,8 +17,10 @@
 use std::time::Duration;
 
 use jobs::ratelimit::{Decision, Limit};
+use poem::Request;
 use poem_openapi::payload::Json;
 
+use crate::client::ClientKey;
 use crate::error::{ErrorBody, Or500, body, retry_after};
 use crate::state::{AppState, Limits};
 use crate::validate::Email;
@@ -73,46 +75,50 @@ pub(crate) fn failure_key(email: &Email, source: &str) -> String {
     jobs::ratelimit::failure_key(email.as_str(), source)
 }
 
-/// Counts one attempt; `Some(wait)` when over a limit.
+/// Counts one attempt against each of `checks`; when one is over its limit, the 429 to answer
+/// with (see [`too_many`]).
 pub(crate) async fn check(
     state: &AppState,
     checks: &[(Limit, &str)],
-) -> poem::Result<Option<Duration>> {
-    decided(
-        state
-            .limiter()
-            .hit(checks)
-            .await
-            .or_500("counting a rate limit")?,
-    )
+) -> poem::Result<Option<TooMany>> {
+    let hit = state.limiter().hit(checks).await;
+    Ok(decided(hit.or_500("counting a rate limit")?).map(too_many))
 }
 
-/// Whether a limit of failures still has room, without counting.
+/// Counts one sign-in attempt (a Google login or code flow start, the Discord callback) from
+/// the caller's address; the 429 to answer with when it has too many.
+pub(crate) async fn sign_in(state: &AppState, req: &Request) -> poem::Result<Option<TooMany>> {
+    let config = state.config();
+    let client = ClientKey::of(req, &config.trusted_proxies);
+    check(state, &[(config.limits.sign_in(), client.0.as_str())]).await
+}
+
+/// Whether a limit of failures still has room, without counting; `Some(wait)` when it has
+/// none.
 pub(crate) async fn peek(
     state: &AppState,
     checks: &[(Limit, &str)],
 ) -> poem::Result<Option<Duration>> {
-    decided(
-        state
-            .limiter()
-            .peek(checks)
-            .await
-            .or_500("reading a rate limit")?,
-    )
+    let peeked = state.limiter().peek(checks).await;
+    Ok(decided(peeked.or_500("reading a rate limit")?))
 }
 
-fn decided(decision: Decision) -> poem::Result<Option<Duration>> {
+/// How long to wait, when the decision is no.
+fn decided(decision: Decision) -> Option<Duration> {
     match decision {
-        Decision::Allowed => Ok(None),
+        Decision::Allowed => None,
         Decision::Limited { retry_after } => {
             tracing::warn!(retry_after_s = retry_after.as_secs(), "rate limit reached");
-            Ok(Some(retry_after))
+            Some(retry_after)
         }
     }
 }
 
-/// The body of a 429 and its `Retry-After` seconds.
-pub(crate) fn too_many(wait: Duration) -> (Json<ErrorBody>, u64) {
+/// A 429's body and its `Retry-After` seconds, as the `TooMany` variants hold them.
+pub(crate) type TooMany = (Json<ErrorBody>, u64);
+
+/// The 429 of a reached limit: `too_many_attempts`, and when to try again.
+fn too_many(wait: Duration) -> TooMany {
     let seconds = retry_after(wait);
     (
         body(

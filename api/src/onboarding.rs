@@ -18,7 +18,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, Tags};
 use url::Url;
 
-use crate::error::{ErrorBody, Or500, body};
+use crate::error::{ErrorBody, Or500, body, retry_after};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
@@ -152,8 +152,7 @@ impl OnboardingApi {
             (l.onboarding_email(), per_source.as_str()),
             (l.onboarding_email_total(), lowered.as_str()),
         ];
-        if let Some(wait) = limits::check(&state, &checks).await? {
-            let (b, after) = limits::too_many(wait);
+        if let Some((b, after)) = limits::check(&state, &checks).await? {
             return Ok(OnboardingResult::TooMany(b, after));
         }
         let room = mail_room(&state, &email).await?;
@@ -167,7 +166,7 @@ impl OnboardingApi {
                 MailRoom::Free => {}
                 MailRoom::AddressFull => mail_capped = true,
                 MailRoom::Full(wait) => {
-                    let (_, after) = limits::too_many(wait);
+                    let after = retry_after(wait);
                     return Ok(OnboardingResult::TooMany(
                         body(
                             "too_many_attempts",

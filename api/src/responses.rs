@@ -19,6 +19,10 @@
 ///
 /// Each of them holds a `Json<ErrorBody>`, so a handler may still answer with it.
 ///
+/// The enum may take type parameters with one bound each (`pub enum Answer<T: ToJSON>`), for
+/// answers that differ only in their payload. It derives `Debug`, unless `@opaque` stands
+/// before it: then its payload has none (an event stream) and `Debug` writes only its name.
+///
 /// ```ignore
 /// responses! {
 ///     pub enum RevokeTokenResult {
@@ -34,7 +38,6 @@
 macro_rules! responses {
     // Every variant is written out: the enum.
     (@munch [$($head:tt)*] [$($done:tt)*]) => {
-        #[derive(Debug, ::poem_openapi::ApiResponse)]
         $($head)* { $($done)* }
     };
     // A marker: its variants, put back in the input where the marker stood.
@@ -76,9 +79,25 @@ macro_rules! responses {
         $crate::responses::responses!(@munch $head
             [$($done)* $(#[$vattr])* $variant $(($($fields)*))?,] $($($rest)*)?);
     };
-    // The enum as written: start with no variant done.
-    ($(#[$attr:meta])* $vis:vis enum $name:ident { $($variants:tt)* }) => {
-        $crate::responses::responses!(@munch [$(#[$attr])* $vis enum $name] [] $($variants)*);
+    // An enum whose payload has no `Debug`: `Debug` writes its name.
+    (@opaque $(#[$attr:meta])* $vis:vis enum $name:ident { $($variants:tt)* }) => {
+        $crate::responses::responses!(@munch
+            [#[derive(::poem_openapi::ApiResponse)] $(#[$attr])* $vis enum $name]
+            [] $($variants)*);
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+    };
+    // The enum as written (with its type parameters, if any): start with no variant done.
+    ($(#[$attr:meta])* $vis:vis enum $name:ident $(<$($param:ident: $bound:path),+>)?
+        { $($variants:tt)* }) => {
+        $crate::responses::responses!(@munch
+            [#[derive(Debug, ::poem_openapi::ApiResponse)]
+                $(#[$attr])* $vis enum $name $(<$($param: $bound),+>)?]
+            [] $($variants)*);
     };
 }
 

@@ -58,10 +58,6 @@ impl DiscordId {
             .map(Self)
             .ok_or("the Discord id is out of range")
     }
-
-    pub fn get(self) -> i64 {
-        self.0
-    }
 }
 
 /// In decimal, as Discord and the store write it.
@@ -69,11 +65,6 @@ impl fmt::Display for DiscordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
-}
-
-/// [`DiscordId::parse`] as a number, for the callers not yet moved to [`DiscordId`].
-pub fn discord_id(value: &str) -> Result<i64, &'static str> {
-    DiscordId::parse(value).map(DiscordId::get)
 }
 
 #[cfg(test)]
@@ -96,16 +87,14 @@ mod tests {
 
     #[test]
     fn discord_ids() {
-        let id = DiscordId::parse("80351110224678912");
-        assert_eq!(id.map(DiscordId::get), Ok(80351110224678912));
+        let parsed = |text: &str| DiscordId::parse(text).map(|id| id.to_string());
         assert_eq!(
-            id.map(|id| id.to_string()).as_deref(),
+            parsed("80351110224678912").as_deref(),
             Ok("80351110224678912")
         );
-        assert_eq!(DiscordId::parse(" 42 ").map(DiscordId::get), Ok(42));
+        assert_eq!(parsed(" 42 ").as_deref(), Ok("42"));
         assert!(DiscordId::parse("12a").is_err());
         assert!(DiscordId::parse("99999999999999999999").is_err());
         assert!(DiscordId::parse("0").is_err());
-        assert_eq!(discord_id("80351110224678912"), Ok(80351110224678912));
     }
 }

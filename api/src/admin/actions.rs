@@ -8,9 +8,9 @@ use jobs::JobState;
 
 use super::queues::{known, lookup, no_queue, refused};
 use super::views::{ActionResult, ReplayResult, Replayed};
-use crate::AppState;
 use crate::auth::AdminAuth;
-use crate::error::{body, internal};
+use crate::error::{Or500, body};
+use crate::state::AppState;
 
 /// What can be done to one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,10 +68,13 @@ pub(super) async fn on_job(
             producer
                 .replay_dead(queue, std::slice::from_ref(&id), 1)
                 .await
-                .map_err(internal)?;
+                .or_500("retrying the job")?;
         }
         JobAction::Discard => {
-            producer.discard(queue, &id).await.map_err(internal)?;
+            producer
+                .discard(queue, &id)
+                .await
+                .or_500("discarding the job")?;
         }
     }
     audit(state, auth, action.audited_as(), queue, id.as_str()).await?;
@@ -91,7 +94,7 @@ pub(super) async fn replay_dead(
         .producer()
         .replay_dead(queue, &[], limit as usize)
         .await
-        .map_err(internal)?;
+        .or_500("replaying the dead-letter set")?;
     audit(
         state,
         auth,
@@ -117,10 +120,10 @@ pub(super) async fn set_paused(
     }
     let producer = state.producer();
     let action = if paused {
-        producer.pause(queue).await.map_err(internal)?;
+        producer.pause(queue).await.or_500("pausing the queue")?;
         "queue_paused"
     } else {
-        producer.resume(queue).await.map_err(internal)?;
+        producer.resume(queue).await.or_500("resuming the queue")?;
         "queue_resumed"
     };
     audit(state, auth, action, queue, "").await?;

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
 use super::views::redact;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The realm browsers show when they ask for the credentials.
 const REALM: &str = "Concierge job board (password: admin key or token)";

@@ -32,8 +32,8 @@ use self::views::{
     ActionResult, EventsResult, JobResult, JobsResult, QueuesResult, ReplayResult, StateFilter,
     WorkersResult,
 };
-use crate::AppState;
 use crate::auth::AdminAuth;
+use crate::state::AppState;
 
 /// The `/dashboard` page, served as it is.
 pub(crate) const DASHBOARD_HTML: &str = include_str!("dashboard.html");

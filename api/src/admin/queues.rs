@@ -11,8 +11,8 @@ use super::views::{
     EventsResult, JobResult, JobView, JobsResult, QueueAnswer, QueueSummary, QueuesResult,
     StateFilter, WorkerView, WorkersResult,
 };
-use crate::AppState;
-use crate::error::{ErrorBody, body, internal};
+use crate::error::{ErrorBody, Or500, body};
+use crate::state::AppState;
 
 /// Whether this deployment has the queue.
 pub(super) fn known(queue: &str) -> bool {
@@ -53,7 +53,7 @@ pub(super) async fn lookup(
         .producer()
         .status(queue, &id)
         .await
-        .map_err(internal)?
+        .or_500("reading the job's status")?
     {
         Some(status) => Ok(Ok((id, status))),
         None => Ok(Err(body("not_found", "no such job"))),
@@ -61,7 +61,9 @@ pub(super) async fn lookup(
 }
 
 pub(super) async fn queues(state: &AppState) -> poem::Result<QueuesResult> {
-    let out = summaries(state.producer()).await.map_err(internal)?;
+    let out = summaries(state.producer())
+        .await
+        .or_500("reading the queues' sizes")?;
     Ok(QueuesResult::Ok(Json(out)))
 }
 
@@ -73,7 +75,7 @@ pub(super) async fn workers(state: &AppState) -> poem::Result<WorkersResult> {
             .producer()
             .workers(queue, lease)
             .await
-            .map_err(internal)?
+            .or_500("listing the queue's workers")?
         {
             out.push(WorkerView {
                 name: w.name,
@@ -128,7 +130,7 @@ pub(super) async fn jobs(
             .producer()
             .list(queue, job_state, offset, limit)
             .await
-            .map_err(internal)?;
+            .or_500("listing the queue's jobs")?;
         return Ok(JobsResult::Ok(Json(
             list.into_iter().map(Into::into).collect(),
         )));
@@ -144,7 +146,7 @@ pub(super) async fn jobs(
             .producer()
             .list(queue, job_state, scanned, SEARCH_PAGE)
             .await
-            .map_err(internal)?;
+            .or_500("listing the queue's jobs to search")?;
         if page.is_empty() {
             break;
         }

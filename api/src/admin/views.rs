@@ -4,9 +4,10 @@
 
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
-use poem_openapi::{ApiResponse, Enum, Object};
+use poem_openapi::{Enum, Object};
 
 use crate::error::ErrorBody;
+use crate::responses::responses;
 
 #[derive(Debug, Object)]
 pub struct QueueSummary {
@@ -127,34 +128,26 @@ pub struct Replayed {
     pub replayed: Vec<String>,
 }
 
-/// The answer of an endpoint over every queue: `T`, or the caller is no admin. One enum for
-/// all of them, so they cannot drift apart (the spec inlines responses: it shows no name).
-#[derive(Debug, ApiResponse)]
-pub enum Answer<T: ToJSON> {
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+responses! {
+    /// The answer of an endpoint over every queue: `T`, or the caller is no admin. One enum for
+    /// all of them, so they cannot drift apart (the spec inlines responses: it shows no name).
+    pub enum Answer<T: ToJSON> {
+        200 Ok(Json<T>),
+        @auth,
+    }
 }
 
-/// The answer of an endpoint over one queue that takes a parameter: `T`, a bad parameter, no
-/// admin, or no such queue.
-#[derive(Debug, ApiResponse)]
-pub enum QueueAnswer<T: ToJSON> {
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    /// A parameter is invalid (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such queue (`not_found`).
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+responses! {
+    /// The answer of an endpoint over one queue that takes a parameter: `T`, a bad parameter,
+    /// no admin, or no such queue.
+    pub enum QueueAnswer<T: ToJSON> {
+        200 Ok(Json<T>),
+        /// A parameter is invalid (`invalid_request`).
+        400 BadRequest(Json<ErrorBody>),
+        @auth,
+        /// No such queue (`not_found`).
+        404 NotFound(Json<ErrorBody>),
+    }
 }
 
 pub type QueuesResult = Answer<Vec<QueueSummary>>;
@@ -169,55 +162,37 @@ pub type ReplayResult = QueueAnswer<Replayed>;
 pub type QueueEvents =
     poem_openapi::payload::EventStream<futures::stream::BoxStream<'static, Vec<QueueSummary>>>;
 
-#[derive(ApiResponse)]
-pub enum EventsResult {
-    /// `data: [QueueSummary…]` every two seconds.
-    #[oai(status = 200)]
-    Ok(QueueEvents),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-}
-
-impl std::fmt::Debug for EventsResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EventsResult")
+responses! {
+    @opaque
+    pub enum EventsResult {
+        /// `data: [QueueSummary…]` every two seconds.
+        200 Ok(QueueEvents),
+        @auth,
     }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum JobResult {
-    #[oai(status = 200)]
-    Ok(Json<Box<JobView>>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such queue or job (`not_found`).
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+responses! {
+    pub enum JobResult {
+        200 Ok(Json<Box<JobView>>),
+        @auth,
+        /// No such queue or job (`not_found`).
+        404 NotFound(Json<ErrorBody>),
+    }
 }
 
-#[derive(Debug, ApiResponse)]
-pub enum ActionResult {
-    /// Done.
-    #[oai(status = 204)]
-    Done,
-    /// A parameter is invalid (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such queue or job (`not_found`).
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The job is not in a state that allows it (`conflict`): only failed or dead jobs are
-    /// retried, running ones cannot be discarded.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
+responses! {
+    pub enum ActionResult {
+        /// Done.
+        204 Done,
+        /// A parameter is invalid (`invalid_request`).
+        400 BadRequest(Json<ErrorBody>),
+        @auth,
+        /// No such queue or job (`not_found`).
+        404 NotFound(Json<ErrorBody>),
+        /// The job is not in a state that allows it (`conflict`): only failed or dead jobs are
+        /// retried, running ones cannot be discarded.
+        409 Conflict(Json<ErrorBody>),
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::InvitationTags;
 use crate::auth::AdminAuth;
-use crate::error::{ErrorBody, Or500, body};
+use crate::error::{ErrorBody, Or500, body, retry_after};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
@@ -138,15 +138,14 @@ async fn verify_invitation(
         Some(d) => ((l.secret_discord(), d), format!("discord:{d}")),
         None => ((l.secret_ip(), client), format!("ip:{client}")),
     };
-    if let Some(wait) = limits::check(state, &[attempts]).await? {
-        let (b, after) = limits::too_many(wait);
+    if let Some((b, after)) = limits::check(state, &[attempts]).await? {
         return Ok(VerifyResult::TooMany(b, after));
     }
     // Failures lock out the source that failed, for this email only.
     let failure_key = limits::failure_key(&email, &source);
     let failures = [(l.failures(), failure_key.as_str())];
     if let Some(wait) = limits::peek(state, &failures).await? {
-        let (_, after) = limits::too_many(wait);
+        let after = retry_after(wait);
         return Ok(VerifyResult::TooMany(
             body(
                 "too_many_attempts",

@@ -120,11 +120,7 @@ impl GoogleApi {
         request: Json<LoginRequest>,
     ) -> poem::Result<LoginResult> {
         let config = state.config();
-        let client = crate::client::ClientKey::of(req, &config.trusted_proxies);
-        if let Some(wait) =
-            crate::limits::check(&state, &[(config.limits.sign_in(), client.0.as_str())]).await?
-        {
-            let (b, after) = crate::limits::too_many(wait);
+        if let Some((b, after)) = crate::limits::sign_in(&state, req).await? {
             return Ok(LoginResult::TooMany(b, after));
         }
         let r = request.0;
@@ -225,9 +221,7 @@ impl GoogleApi {
             return Ok(pending(&id));
         };
         let outcome = match status.state {
-            JobState::Done => status
-                .result
-                .and_then(|r| serde_json::from_value::<ExchangeOutcome>(r).ok()),
+            JobState::Done => crate::exchange::outcome(&status),
             JobState::Failed | JobState::Dead => None,
             _ => return Ok(pending(&id)),
         };
@@ -280,11 +274,7 @@ impl GoogleApi {
                 "Google sign-in is not configured",
             )));
         };
-        let caller = crate::client::ClientKey::of(req, &config.trusted_proxies);
-        if let Some(wait) =
-            crate::limits::check(&state, &[(config.limits.sign_in(), caller.0.as_str())]).await?
-        {
-            let (b, after) = crate::limits::too_many(wait);
+        if let Some((b, after)) = crate::limits::sign_in(&state, req).await? {
             return Ok(GoogleStartResult::TooMany(b, after));
         }
         let (verifier, challenge) = store::secret::pkce_pair();
