@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`TestDb`]: a database of its own for each test, cloned in milliseconds from a template
 //!   that is migrated once per schema (keyed by the migrations' fingerprint, built under an
-//!   advisory lock so parallel test processes build it once), dropped when the test ends.
+//!   advisory lock so parallel test processes build it once), dropped when the test ends;
+//!   `seed` writes the rows many tests start from (a user, a Discord link, an invitation
+//!   token).
 //! - [`TestRedis`]: a key prefix of its own for each test, its keys deleted when it ends.
 //! - [`spawn_app`]: the whole HTTP app in-process on a free port, with a client.
 //! - [`TcpProxy`]: a TCP forwarder that can be stopped, to take a dependency away mid-test.
@@ -16,6 +18,7 @@
 //! - [`FakeOpenAi`]: an OpenAI-compatible chat, image and speech API over real HTTP.
 //! - [`otlp::FakeCollector`]: an OpenTelemetry collector's OTLP/HTTP traces endpoint.
 //! - `wait`: the one polling loop the fakes' `wait_for`s share.
+//! - [`eventually`]: polls for state no fake announces, up to a deadline.
 //!
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
@@ -25,17 +28,20 @@
 mod app;
 mod db;
 pub mod discord;
+mod eventually;
 pub mod oauth;
 pub mod openai;
 pub mod otlp;
 mod proxy;
 mod redis_ns;
+mod seed;
 mod smtp;
 mod wait;
 
 pub use app::{AppOptions, TestApp, fast_workers, spawn_app, spawn_app_with, worker_deps};
 pub use db::TestDb;
 pub use discord::FakeDiscord;
+pub use eventually::eventually;
 pub use oauth::FakeOAuth;
 pub use openai::FakeOpenAi;
 pub use proxy::{AuthProxy, TcpProxy};

@@ -32,6 +32,13 @@ impl TestRedis {
         }
     }
 
+    /// A producer of jobs under this test's prefix.
+    pub async fn producer(&self) -> jobs::Producer {
+        jobs::Producer::connect(self.client.clone(), &self.prefix)
+            .await
+            .expect("producer")
+    }
+
     /// A multiplexed connection to the test Redis.
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
         self.client

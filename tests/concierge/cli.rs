@@ -1,3 +1,7 @@
+//! The `concierge` binary's commands as an operator runs them, and what the other modules
+//! share to run it: a clean working directory ([`Cli`]), a running process whose JSON log
+//! lines a test waits for ([`Running`]), and a server started on a free port.
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -281,19 +285,26 @@ pub(crate) fn start_serving_with(
     (running, address)
 }
 
+/// `GET http://{address}{path}`, answered.
+pub(crate) async fn get(address: &str, path: &str) -> reqwest::Response {
+    reqwest::get(format!("http://{address}{path}"))
+        .await
+        .expect("request")
+}
+
+/// The value of the response's header `name` (which it must have, in ASCII).
+pub(crate) fn header(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()[name].to_str().expect("ascii").to_owned()
+}
+
 async fn api_shuts_down_gracefully_on(signal: &str) {
     let cli = Cli::new();
     let db = TestDb::new().await;
     let (mut api, address) = start_serving(&cli, "api", &db);
 
-    let resp = reqwest::get(format!("http://{address}/api/health"))
-        .await
-        .expect("request");
+    let resp = get(&address, "/api/health").await;
     assert_eq!(resp.status(), 200);
-    let request_id = resp.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let request_id = header(&resp, "x-request-id");
     // JSON logs carry the request id of the request they concern.
     let logged = api.wait_for(Duration::from_secs(5), |v| message(v) == "request finished");
     assert_eq!(
@@ -343,9 +354,7 @@ async fn all_migrates_then_serves_the_docs_and_the_board() {
             .any(|l| l.contains("DISCORD_BOT_TOKEN is not set")),
         "the bot is skipped with a log line"
     );
-    let resp = reqwest::get(format!("http://{address}/api/docs"))
-        .await
-        .expect("request");
+    let resp = get(&address, "/api/docs").await;
     assert_eq!(resp.status(), 200);
     all.wait_for(Duration::from_secs(10), |v| {
         message(v).starts_with("job board listening")

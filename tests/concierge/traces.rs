@@ -11,10 +11,24 @@ use serde_json::json;
 use testkit::TestDb;
 use testkit::otlp::FakeCollector;
 
-use crate::cli::{Cli, start_serving_with};
+use crate::cli::{Cli, Running, get, header, start_serving_with};
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+/// `concierge <command>` against `db`, exporting its spans to `collector`, with `more`
+/// settings; and the address it listens on.
+fn serve_exporting(
+    cli: &Cli,
+    command: &str,
+    db: &TestDb,
+    collector: &FakeCollector,
+    more: &[(&str, &str)],
+) -> (Running, String) {
+    let mut env = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.as_str())];
+    env.extend_from_slice(more);
+    start_serving_with(cli, command, db, &env)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_and_the_job_it_pushed_reach_the_collector_as_one_trace() {
@@ -28,15 +42,8 @@ async fn a_request_and_the_job_it_pushed_reach_the_collector_as_one_trace() {
     )
     .expect("config.yml");
     let db = TestDb::new().await;
-    let (mut all, address) = start_serving_with(
-        &cli,
-        "all",
-        &db,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url),
-            ("OTEL_SERVICE_NAME", "concierge-test"),
-        ],
-    );
+    let service = [("OTEL_SERVICE_NAME", "concierge-test")];
+    let (mut all, address) = serve_exporting(&cli, "all", &db, &collector, &service);
 
     let resp = reqwest::Client::new()
         .post(format!("http://{address}/api/user/onboarding"))
@@ -52,10 +59,7 @@ async fn a_request_and_the_job_it_pushed_reach_the_collector_as_one_trace() {
         .expect("onboarding");
     assert_eq!(resp.status(), 200);
     // The answer names the request's own span in the caller's trace.
-    let answered = resp.headers()["traceparent"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let answered = header(&resp, "traceparent");
     let parts: Vec<&str> = answered.split('-').collect();
     assert_eq!(parts.len(), 4, "{answered}");
     assert_eq!(parts[1], CALLER_TRACE);
@@ -116,19 +120,10 @@ async fn spans_still_buffered_are_sent_on_shutdown() {
     let collector = FakeCollector::start().await;
     let cli = Cli::new();
     let db = TestDb::new().await;
-    let (mut api, address) = start_serving_with(
-        &cli,
-        "api",
-        &db,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url),
-            // The SDK's own setting: no scheduled export before the shutdown.
-            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
-        ],
-    );
-    let resp = reqwest::get(format!("http://{address}/api/health"))
-        .await
-        .expect("request");
+    // The SDK's own setting: no scheduled export before the shutdown.
+    let no_schedule = [("OTEL_BSP_SCHEDULE_DELAY", "600000")];
+    let (mut api, address) = serve_exporting(&cli, "api", &db, &collector, &no_schedule);
+    let resp = get(&address, "/api/health").await;
     assert_eq!(resp.status(), 200);
     // Nothing is exported on schedule (above); SIGTERM must send what is buffered.
     api.signal("TERM");

@@ -11,13 +11,8 @@ use testkit::{AppOptions, TestApp, spawn_app_with};
 
 use crate::discord::{browse, onboard};
 use crate::invitations::{invitee_with_token, upload};
-use crate::sessions::{google_start, me, signed_in};
-
-/// Behind a proxy on 127.0.0.1 that names the client in `X-Forwarded-For`, so one test can be
-/// many callers.
-fn behind_proxy() -> api::TrustedProxies {
-    api::TrustedProxies::parse("127.0.0.1").expect("proxies")
-}
+use crate::sessions::{authorized_code, google_start, logout, me, post_login, refresh, signed_in};
+use crate::support::{Answer, behind_proxy};
 
 async fn linked_app(limits: api::Limits) -> TestApp {
     spawn_app_with(AppOptions {
@@ -60,14 +55,11 @@ fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let failure = format!("{what} did not happen");
+    testkit::eventually(Duration::from_secs(20), &failure, async || {
+        check().await.then_some(())
+    })
+    .await;
 }
 
 /// Finding 1. d37e806: the stranger's Discord link verified the invitee's row, the Member
@@ -84,14 +76,13 @@ async fn a_stranger_onboarding_with_an_invitees_email_never_takes_their_place() 
         "198.51.100.9",
         json!({ "name": "Mallory", "email": "IVY@example.test", "communicationChannel": "discord" }),
     )
-    .send()
-    .await
-    .expect("onboarding");
+    .answer("onboarding")
+    .await;
     assert_eq!(resp.status(), StatusCode::OK, "seed 001's answer is kept");
     let answer: Value = resp.json().await.expect("json");
     app.fake_oauth()
         .login_as(&Account::discord("9001", "mallory"));
-    let (_, destination) = browse(&app, answer["verification_url"].as_str().expect("url")).await;
+    let (_, destination) = browse(&app, &answer).await;
     assert_eq!(
         destination,
         "/discord/success?username=mallory&verify=email"
@@ -100,9 +91,8 @@ async fn a_stranger_onboarding_with_an_invitees_email_never_takes_their_place() 
     let resp = app
         .post_admin("/api/discord/login")
         .json(&json!({ "discord_id": "9001", "code": answer["auth_code"] }))
-        .send()
-        .await
-        .expect("login code");
+        .answer("login code")
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
         gate_state(&app, invitee).await,
@@ -127,9 +117,8 @@ async fn a_stranger_onboarding_with_an_invitees_email_never_takes_their_place() 
     let resp = app
         .post_admin("/api/verify-discord")
         .json(&json!({ "email": "ivy@example.test", "token": token, "discord_id": "9002" }))
-        .send()
-        .await
-        .expect("verify");
+        .answer("verify")
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
         gate_state(&app, invitee).await,
@@ -150,7 +139,7 @@ async fn a_linking_csrf_binds_nothing_for_good() {
     let attacker = onboard(&app, "attacker@example.test").await;
     let victim = Account::discord_with_email("9100", "victim", "victim@example.test");
     app.fake_oauth().login_as(&victim);
-    let (_, destination) = browse(&app, attacker["verification_url"].as_str().expect("url")).await;
+    let (_, destination) = browse(&app, &attacker).await;
     assert!(destination.ends_with("&verify=email"), "{destination}");
     let attacker_id = attacker["user_id"].as_i64().expect("id");
     assert_eq!(
@@ -160,7 +149,7 @@ async fn a_linking_csrf_binds_nothing_for_good() {
     );
     // The victim links their own registration: Discord vouches for their address.
     let own = onboard(&app, "victim@example.test").await;
-    let (_, destination) = browse(&app, own["verification_url"].as_str().expect("url")).await;
+    let (_, destination) = browse(&app, &own).await;
     assert_eq!(destination, "/discord/success?username=victim");
     let own_id = own["user_id"].as_i64().expect("id");
     assert_eq!(
@@ -176,7 +165,7 @@ async fn a_linking_csrf_binds_nothing_for_good() {
 async fn a_google_sign_in_is_bound_to_the_browser_that_started_it() {
     let app = linked_app(api::Limits::default()).await;
     let (attacker_start, _attacker_cookie) = google_start(&app).await;
-    let cookie = app.post("/api/login/google").send().await.expect("start");
+    let cookie = app.post("/api/login/google").answer("start").await;
     let set_cookie = cookie.headers()["set-cookie"].to_str().expect("ascii");
     assert!(
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
@@ -185,23 +174,15 @@ async fn a_google_sign_in_is_bound_to_the_browser_that_started_it() {
     let victim_cookie = set_cookie.split(';').next().expect("pair").to_owned();
     app.fake_oauth()
         .login_as(&Account::google("g-evil", "attacker@example.test", true));
-    let resp = app
-        .client
-        .get(attacker_start["authorization_url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("authorize");
-    let landing =
-        url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
-    let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
-    let body = json!({ "code": query["code"], "state": query["state"] });
+    let authorization_url = attacker_start["authorization_url"].as_str().expect("url");
+    let body = authorized_code(&app, authorization_url).await;
     // The victim's browser, with no binding cookie or its own: refused, and no exchange.
     for cookie in [None, Some(victim_cookie.as_str())] {
         let mut req = app.post("/api/login").json(&body);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
-        let resp = req.send().await.expect("login");
+        let resp = req.answer("login").await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         let err: Value = resp.json().await.expect("json");
         assert!(
@@ -228,12 +209,7 @@ async fn logout_and_a_revoked_session_end_access_tokens_at_once() {
     let session = signed_in(&app, &account).await;
     let jwt = session["access_token"].as_str().expect("jwt");
     assert_eq!(me(&app, jwt).await.status(), StatusCode::OK);
-    let resp = app
-        .post("/api/logout")
-        .json(&json!({ "refresh_token": session["refresh_token"] }))
-        .send()
-        .await
-        .expect("logout");
+    let resp = logout(&app, session["refresh_token"].as_str().expect("refresh")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(me(&app, jwt).await.status(), StatusCode::UNAUTHORIZED);
     // Reuse of a rotated refresh token revokes the family: its access tokens die too.
@@ -242,23 +218,10 @@ async fn logout_and_a_revoked_session_end_access_tokens_at_once() {
         .as_str()
         .expect("refresh")
         .to_owned();
-    let rotated: Value = app
-        .post("/api/refresh")
-        .json(&json!({ "refresh_token": first }))
-        .send()
-        .await
-        .expect("refresh")
-        .json()
-        .await
-        .expect("json");
+    let rotated: Value = refresh(&app, &first).await.json().await.expect("json");
     let fresh = rotated["access_token"].as_str().expect("jwt");
     assert_eq!(me(&app, fresh).await.status(), StatusCode::OK);
-    let resp = app
-        .post("/api/refresh")
-        .json(&json!({ "refresh_token": first }))
-        .send()
-        .await
-        .expect("reuse");
+    let resp = refresh(&app, &first).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     for token in [fresh, session["access_token"].as_str().expect("jwt")] {
         assert_eq!(me(&app, token).await.status(), StatusCode::UNAUTHORIZED);
@@ -277,29 +240,25 @@ async fn failed_admin_authentication_is_throttled_per_address() {
         app.get("/api/users")
             .header("x-forwarded-for", from)
             .header("x-api-key", key)
-            .send()
+            .answer("users")
     };
     let guesser = "198.51.100.20";
     // A right key works at once, also after a failure or two.
-    assert_eq!(
-        users(guesser, &app.api_key).await.expect("users").status(),
-        StatusCode::OK
-    );
+    assert_eq!(users(guesser, &app.api_key).await.status(), StatusCode::OK);
     for _ in 0..3 {
-        let resp = users(guesser, "guess-guess-guess").await.expect("users");
+        let resp = users(guesser, "guess-guess-guess").await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
     // Over the limit: refused before anything is looked at, whatever the credential.
-    let resp = users(guesser, &app.api_key).await.expect("users");
+    let resp = users(guesser, &app.api_key).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     let resp = app
         .get("/api/users")
         .header("x-forwarded-for", guesser)
         .bearer_auth("cnc_guess")
-        .send()
-        .await
-        .expect("users");
+        .answer("users")
+        .await;
     assert_eq!(
         resp.status(),
         StatusCode::TOO_MANY_REQUESTS,
@@ -310,16 +269,15 @@ async fn failed_admin_authentication_is_throttled_per_address() {
         .get(format!("{}/api/v1/queues", app.board_address))
         .header("x-forwarded-for", guesser)
         .basic_auth("admin", Some(&app.api_key))
-        .send()
-        .await
-        .expect("board");
+        .answer("board")
+        .await;
     assert_eq!(
         resp.status(),
         StatusCode::TOO_MANY_REQUESTS,
         "the board shares it"
     );
     // The right key from anywhere else is not affected.
-    let resp = users("203.0.113.20", &app.api_key).await.expect("users");
+    let resp = users("203.0.113.20", &app.api_key).await;
     assert_eq!(resp.status(), StatusCode::OK);
     // Nor is a signed-in user behind the guesser's address (a shared NAT): their access token
     // is not an admin credential.
@@ -327,23 +285,18 @@ async fn failed_admin_authentication_is_throttled_per_address() {
         &Account::google("g-nat", "nat@example.test", true),
         CLIENT_ID,
     );
-    let session: Value = app
+    let session = app
         .post("/api/login")
         .header("x-forwarded-for", guesser)
         .json(&json!({ "access_token": token }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+        .answer_json("login")
+        .await;
     let resp = app
         .get("/api/me")
         .header("x-forwarded-for", guesser)
         .bearer_auth(session["access_token"].as_str().expect("jwt"))
-        .send()
-        .await
-        .expect("me");
+        .answer("me")
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -361,23 +314,19 @@ async fn onboarding_is_limited_per_address_per_email_and_its_mails_per_mailbox()
     .await;
     let person = |email: &str, channel: &str| json!({ "name": "Someone", "email": email, "communicationChannel": channel });
     let onboard_from = |from: &'static str, email: &'static str, channel: &'static str| {
-        onboarding(&app, from, person(email, channel)).send()
+        onboarding(&app, from, person(email, channel)).answer("onboarding")
     };
     // Mails to one address: two go out, then no more this hour; the onboarding still
     // answers, pointing at the codes already mailed (they work for this address).
     for from in ["198.51.100.1", "198.51.100.2"] {
-        let resp = onboard_from(from, "target@example.test", "email")
-            .await
-            .expect("onboarding");
+        let resp = onboard_from(from, "target@example.test", "email").await;
         assert_eq!(resp.status(), StatusCode::OK);
     }
     eventually("two mails to the address", async || {
         mails_to(&app, "target@example.test").len() == 2
     })
     .await;
-    let resp = onboard_from("198.51.100.3", "target@example.test", "email")
-        .await
-        .expect("onboarding");
+    let resp = onboard_from("198.51.100.3", "target@example.test", "email").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let answer: Value = resp.json().await.expect("json");
     assert!(
@@ -394,47 +343,33 @@ async fn onboarding_is_limited_per_address_per_email_and_its_mails_per_mailbox()
         ("198.51.100.6", "target+c@example.test"),
         ("198.51.100.7", "target+d@example.test"),
     ] {
-        let resp = onboard_from(from, alias, "email")
-            .await
-            .expect("onboarding");
+        let resp = onboard_from(from, alias, "email").await;
         assert_eq!(resp.status(), StatusCode::OK);
         eventually("the alias's mail", async || {
             !mails_to(&app, alias).is_empty()
         })
         .await;
     }
-    let resp = onboard_from("198.51.100.8", "target+e@example.test", "email")
-        .await
-        .expect("onboarding");
+    let resp = onboard_from("198.51.100.8", "target+e@example.test", "email").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     // Per email from one address: the third from .3 is refused; the owner elsewhere is not.
-    let resp = onboard_from("198.51.100.3", "target@example.test", "discord")
-        .await
-        .expect("onboarding");
+    let resp = onboard_from("198.51.100.3", "target@example.test", "discord").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = onboard_from("198.51.100.3", "target@example.test", "discord")
-        .await
-        .expect("onboarding");
+    let resp = onboard_from("198.51.100.3", "target@example.test", "discord").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     // A refused attempt spends nothing of the email's shared budget: 4 of 6 are used.
     for _ in 0..5 {
-        let resp = onboard_from("198.51.100.3", "target@example.test", "web")
-            .await
-            .expect("onboarding");
+        let resp = onboard_from("198.51.100.3", "target@example.test", "web").await;
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     }
     for from in ["203.0.113.50", "203.0.113.51"] {
-        let resp = onboard_from(from, "target@example.test", "discord")
-            .await
-            .expect("onboarding");
+        let resp = onboard_from(from, "target@example.test", "discord").await;
         assert_eq!(resp.status(), StatusCode::OK, "the owner onboards");
     }
     // Only many addresses together reach the email's total.
-    let resp = onboard_from("203.0.113.52", "target@example.test", "discord")
-        .await
-        .expect("onboarding");
+    let resp = onboard_from("203.0.113.52", "target@example.test", "discord").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     // Per address, whatever the emails: the 5th from one address is refused.
     for email in [
@@ -443,14 +378,10 @@ async fn onboarding_is_limited_per_address_per_email_and_its_mails_per_mailbox()
         "p2@example.test",
         "p3@example.test",
     ] {
-        let resp = onboard_from("203.0.113.1", email, "web")
-            .await
-            .expect("onboarding");
+        let resp = onboard_from("203.0.113.1", email, "web").await;
         assert_eq!(resp.status(), StatusCode::OK);
     }
-    let resp = onboard_from("203.0.113.1", "p9@example.test", "web")
-        .await
-        .expect("onboarding");
+    let resp = onboard_from("203.0.113.1", "p9@example.test", "web").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     // Six mails reached the inbox in all, and they carry no text the requester chose.
     let mails: Vec<String> = [
@@ -493,16 +424,13 @@ async fn junk_sign_ins_share_a_job_per_token_and_are_limited_per_address() {
         app.post("/api/login")
             .header("x-forwarded-for", from)
             .json(&json!({ "access_token": token }))
-            .send()
+            .answer("login")
     };
     let (a, b) = tokio::join!(
         login("junk-1", "198.51.100.1"),
         login("junk-1", "198.51.100.2")
     );
-    let (a, b): (Value, Value) = (
-        a.expect("login").json().await.expect("json"),
-        b.expect("login").json().await.expect("json"),
-    );
+    let (a, b): (Value, Value) = (a.json().await.expect("json"), b.json().await.expect("json"));
     assert_eq!(a["job_id"], b["job_id"], "one job for one token");
     let depth = app
         .producer
@@ -511,21 +439,18 @@ async fn junk_sign_ins_share_a_job_per_token_and_are_limited_per_address() {
         .expect("depth");
     assert_eq!(depth.waiting, 1);
     for n in 0..5 {
-        let resp = login(&format!("junk-x{n}"), "203.0.113.9")
-            .await
-            .expect("login");
+        let resp = login(&format!("junk-x{n}"), "203.0.113.9").await;
         assert_eq!(resp.status(), StatusCode::ACCEPTED);
     }
-    let resp = login("junk-y", "203.0.113.9").await.expect("login");
+    let resp = login("junk-y", "203.0.113.9").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     // The Discord callback counts against the same budget.
     let resp = app
         .get("/api/discord/callback?code=x&state=y")
         .header("x-forwarded-for", "203.0.113.9")
-        .send()
-        .await
-        .expect("callback");
+        .answer("callback")
+        .await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -546,7 +471,7 @@ async fn a_full_waiting_room_answers_with_the_job_at_once() {
             .json(&json!({ "access_token": token }));
         async move {
             let started = Instant::now();
-            let resp = req.send().await.expect("login");
+            let resp = req.answer("login").await;
             (resp.status(), started.elapsed())
         }
     };
@@ -580,9 +505,8 @@ async fn an_email_is_one_bare_address_in_one_canonical_form() {
         let resp = app
             .post("/api/user/onboarding")
             .json(&json!({ "name": "A", "email": bad }))
-            .send()
-            .await
-            .expect("onboarding");
+            .answer("onboarding")
+            .await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad:?}");
     }
     let csv = "email\n\"a@x.com,b@evil.test\"\nx@x.com>\n<x@x.com>\nok@x.com\n";
@@ -625,9 +549,8 @@ async fn limits_count_the_client_behind_trusted_proxies_and_ipv6_per_64() {
     let mut statuses = Vec::new();
     for n in 0..3 {
         let resp = onboarding(&direct, &format!("10.0.0.{n}"), person(n))
-            .send()
-            .await
-            .expect("onboarding");
+            .answer("onboarding")
+            .await;
         statuses.push(resp.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 429]);
@@ -652,9 +575,8 @@ async fn limits_count_the_client_behind_trusted_proxies_and_ipv6_per_64() {
     .enumerate()
     {
         let resp = onboarding(&proxied, from, person(n as u32 + 10))
-            .send()
-            .await
-            .expect("onboarding");
+            .answer("onboarding")
+            .await;
         statuses.push(resp.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 200]);
@@ -666,12 +588,7 @@ async fn google_access_tokens_never_travel_in_a_url() {
     let app = linked_app(api::Limits::default()).await;
     let account = Account::google("g-url", "url@example.test", true);
     let token = app.fake_oauth().issue_access_token(&account, CLIENT_ID);
-    let resp = app
-        .post("/api/login")
-        .json(&json!({ "access_token": token }))
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(&app, json!({ "access_token": token })).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(app.fake_oauth().tokens_in_urls(), 0);
     // The fake refuses a token in the URL, so a regression cannot pass quietly.
@@ -681,9 +598,8 @@ async fn google_access_tokens_never_travel_in_a_url() {
             "{}/tokeninfo?access_token={token}",
             app.fake_oauth().url
         ))
-        .send()
-        .await
-        .expect("tokeninfo");
+        .answer("tokeninfo")
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.fake_oauth().tokens_in_urls(), 1);
 }
@@ -698,19 +614,19 @@ async fn a_bots_members_do_not_share_its_address() {
     let verify = |token: &str, discord: &str| {
         app.post_admin("/api/verify-discord")
             .json(&json!({ "email": "shared@example.test", "token": token, "discord_id": discord }))
-            .send()
+            .answer("verify")
     };
     for _ in 0..5 {
-        let resp = verify("wrong", "9301").await.expect("verify");
+        let resp = verify("wrong", "9301").await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
-    let resp = verify(&token, "9301").await.expect("verify");
+    let resp = verify(&token, "9301").await;
     assert_eq!(
         resp.status(),
         StatusCode::TOO_MANY_REQUESTS,
         "the guesser is locked out"
     );
-    let resp = verify(&token, "9302").await.expect("verify");
+    let resp = verify(&token, "9302").await;
     assert_eq!(
         resp.status(),
         StatusCode::OK,
@@ -771,9 +687,8 @@ async fn onboarding_a_verified_address_mails_it_a_code_when_its_link_needs_one()
 async fn onboard_raw(app: &TestApp, email: &str) -> reqwest::Response {
     app.post("/api/user/onboarding")
         .json(&json!({ "name": "Back", "email": email }))
-        .send()
+        .answer("onboarding")
         .await
-        .expect("onboarding")
 }
 
 /// Finding 2: every endpoint an anonymous caller reaches is limited per client address, the
@@ -791,7 +706,9 @@ async fn every_endpoint_is_limited_per_client_address() {
     })
     .await;
     let get = |path: &'static str, from: &'static str| {
-        app.get(path).header("x-forwarded-for", from).send()
+        app.get(path)
+            .header("x-forwarded-for", from)
+            .answer("request")
     };
     for path in [
         "/api/health",
@@ -800,15 +717,15 @@ async fn every_endpoint_is_limited_per_client_address() {
         "/discord/success?username=x",
         "/api/discord/invite",
     ] {
-        let resp = get(path, "198.51.100.30").await.expect("request");
+        let resp = get(path, "198.51.100.30").await;
         assert_ne!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
     }
-    let resp = get("/api/docs", "198.51.100.30").await.expect("request");
+    let resp = get("/api/docs", "198.51.100.30").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["code"], "too_many_requests");
-    let resp = get("/api/docs", "198.51.100.31").await.expect("request");
+    let resp = get("/api/docs", "198.51.100.31").await;
     assert_eq!(
         resp.status(),
         StatusCode::OK,

@@ -9,6 +9,8 @@ use poem::http::StatusCode;
 use serde_json::Value;
 use testkit::TestApp;
 
+use crate::support::{Answer, entry, header};
+
 fn board(app: &TestApp, path: &str) -> reqwest::RequestBuilder {
     app.client
         .get(format!("{}{path}", app.board_address))
@@ -16,7 +18,7 @@ fn board(app: &TestApp, path: &str) -> reqwest::RequestBuilder {
 }
 
 async fn board_json(app: &TestApp, path: &str) -> Value {
-    let resp = board(app, path).send().await.expect("board request");
+    let resp = board(app, path).answer("board request").await;
     assert_eq!(resp.status(), StatusCode::OK, "{path}");
     resp.json().await.expect("json")
 }
@@ -51,12 +53,7 @@ async fn push_failing_dm(app: &TestApp, user: u64) -> jobs::JobId {
 /// [`push_failing_dm`], finished.
 pub(crate) async fn failed_dm(app: &TestApp, user: u64) -> jobs::JobId {
     let id = push_failing_dm(app, user).await;
-    let finished = app
-        .producer
-        .wait("send_discord_dm", &id, Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("finished");
+    let finished = crate::support::finished(app, "send_discord_dm", &id, "finished").await;
     assert_eq!(finished.state, jobs::JobState::Failed);
     id
 }
@@ -64,76 +61,50 @@ pub(crate) async fn failed_dm(app: &TestApp, user: u64) -> jobs::JobId {
 #[tokio::test]
 async fn every_path_of_the_board_asks_for_an_admin_credential() {
     let app = testkit::spawn_app().await;
+    // Without credentials, as the board's client would.
+    let anonymous = |path: &str| app.client.get(format!("{}{path}", app.board_address));
     for path in [
         "/",
         "/queues/send_email",
         "/api/v1/queues",
         "/api/v1/events",
     ] {
-        let resp = app
-            .client
-            .get(format!("{}{path}", app.board_address))
-            .send()
-            .await
-            .expect("request");
+        let resp = anonymous(path).answer("request").await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
-        let challenge = resp.headers()["www-authenticate"].to_str().expect("ascii");
+        let challenge = header(&resp, "www-authenticate");
         assert!(challenge.starts_with("Basic realm="), "{challenge}");
-        let resp = app
-            .client
-            .get(format!("{}{path}", app.board_address))
+        let resp = anonymous(path)
             .basic_auth("admin", Some("not-the-key"))
-            .send()
-            .await
-            .expect("request");
+            .answer("request")
+            .await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
     // The x-api-key header of the main API is not how the board is entered.
-    let resp = app
-        .client
-        .get(format!("{}/api/v1/queues", app.board_address))
+    let resp = anonymous("/api/v1/queues")
         .header("x-api-key", &app.api_key)
-        .send()
-        .await
-        .expect("request");
+        .answer("request")
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
     // An admin API token works as the password; a personal one is refused (and the browser
     // asked for another).
-    let created: Value = app
-        .post_admin("/api/tokens")
-        .json(&serde_json::json!({"name": "board"}))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let token = created["token"].as_str().expect("token").to_owned();
-    let resp = app
-        .client
-        .get(format!("{}/api/v1/overview", app.board_address))
-        .basic_auth("anyone", Some(&token))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let personal: Value = app
-        .post_admin("/api/tokens")
-        .json(&serde_json::json!({"name": "mine", "role": "personal_only"}))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let resp = app
-        .client
-        .get(format!("{}/api/v1/overview", app.board_address))
-        .basic_auth("anyone", personal["token"].as_str())
-        .send()
-        .await
-        .expect("request");
+    let token = async |body: Value| {
+        let created = app
+            .post_admin("/api/tokens")
+            .json(&body)
+            .answer_json("token")
+            .await;
+        created["token"].as_str().expect("token").to_owned()
+    };
+    let overview = |token: &str| {
+        anonymous("/api/v1/overview")
+            .basic_auth("anyone", Some(token))
+            .answer("request")
+    };
+    let admin = token(serde_json::json!({"name": "board"})).await;
+    assert_eq!(overview(&admin).await.status(), StatusCode::OK);
+    let personal = token(serde_json::json!({"name": "mine", "role": "personal_only"})).await;
+    let resp = overview(&personal).await;
     assert_eq!(
         resp.status(),
         StatusCode::UNAUTHORIZED,
@@ -145,14 +116,10 @@ async fn every_path_of_the_board_asks_for_an_admin_credential() {
 #[tokio::test]
 async fn the_board_serves_its_embedded_ui() {
     let app = testkit::spawn_app().await;
-    let resp = board(&app, "/").send().await.expect("index");
+    let resp = board(&app, "/").answer("index").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("text/html")
-    );
+    let kind = header(&resp, "content-type");
+    assert!(kind.starts_with("text/html"), "{kind}");
     let index = resp.text().await.expect("text");
     assert!(index.contains("<title>Apalis Board</title>"), "{index}");
     // Every file the page loads is there, with the type a browser requires.
@@ -161,7 +128,7 @@ async fn the_board_serves_its_embedded_ui() {
         .find(|s| s.ends_with("_bg.wasm"))
         .expect("a wasm file in index.html")
         .to_owned();
-    let resp = board(&app, &wasm).send().await.expect("wasm");
+    let resp = board(&app, &wasm).answer("wasm").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "application/wasm");
     let bytes = resp.bytes().await.expect("bytes");
@@ -172,28 +139,24 @@ async fn the_board_serves_its_embedded_ui() {
             .find(|s| s.starts_with('/') && s.ends_with(ending))
             .unwrap_or_else(|| panic!("a {ending} file in index.html"))
             .to_owned();
-        let resp = board(&app, &file).send().await.expect("file");
+        let resp = board(&app, &file).answer("file").await;
         assert_eq!(resp.status(), StatusCode::OK, "{file}");
     }
     // The UI's own routes get the page; a missing file and an unknown API path do not.
     let resp = board(&app, "/queues/send_email/Failed")
-        .send()
-        .await
-        .expect("route");
+        .answer("route")
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.text().await.expect("text"), index);
-    let resp = board(&app, "/missing.js").send().await.expect("missing");
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let resp = board(&app, "/api/v1/nothing")
-        .send()
-        .await
-        .expect("unknown");
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    for path in ["/missing.js", "/api/v1/nothing"] {
+        let resp = board(&app, path).answer("missing").await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
 }
 
 #[tokio::test]
 async fn the_board_api_answers_in_apalis_board_shapes_with_secrets_redacted() {
-    let app = crate::app_with_workers().await;
+    let app = crate::support::app_with_workers().await;
     let dead = failed_dm(&app, 9).await;
     // A job carrying secrets, scheduled for later so it stays visible.
     let scheduled = app
@@ -214,12 +177,7 @@ async fn the_board_api_answers_in_apalis_board_shapes_with_secrets_redacted() {
         .expect("schedule");
 
     let queues = board_json(&app, "/api/v1/queues").await;
-    let dm = queues
-        .as_array()
-        .expect("queues")
-        .iter()
-        .find(|q| q["name"] == "send_discord_dm")
-        .expect("the DM queue");
+    let dm = entry(&queues, "name", "send_discord_dm");
     assert_eq!(stat(&dm["stats"], "FAILED_JOBS"), "1");
     assert_eq!(dm["activity"].as_array().expect("activity").len(), 7);
     assert!(
@@ -304,29 +262,24 @@ async fn the_board_api_answers_in_apalis_board_shapes_with_secrets_redacted() {
         &format!("/api/v1/queues/send_email/tasks/{}", uuid::Uuid::now_v7()),
         "/api/v1/queues/nope/stats",
     ] {
-        let resp = board(&app, path).send().await.expect("request");
+        let resp = board(&app, path).answer("request").await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         let body: Value = resp.json().await.expect("json");
         assert_eq!(body["type"], "BackendError", "{body}");
     }
     let resp = board(&app, "/api/v1/tasks?status=Sleeping")
-        .send()
-        .await
-        .expect("request");
+        .answer("request")
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn the_board_event_stream_announces_finished_jobs() {
-    let app = crate::app_with_workers().await;
-    let resp = board(&app, "/api/v1/events").send().await.expect("events");
+    let app = crate::support::app_with_workers().await;
+    let resp = board(&app, "/api/v1/events").answer("events").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("text/event-stream")
-    );
+    let kind = header(&resp, "content-type");
+    assert!(kind.starts_with("text/event-stream"), "{kind}");
     let mut body = resp.bytes_stream();
     let mut seen = String::new();
     // The stream opens with `retry:` once it is subscribed: push only then.
@@ -373,11 +326,11 @@ async fn the_board_event_stream_announces_finished_jobs() {
 /// for why it ends the page's event stream early).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_renders_our_queues_and_jobs_in_headless_chromium() {
-    let app = crate::app_with_workers().await;
+    let app = crate::support::app_with_workers().await;
     let dead = failed_dm(&app, 5).await;
     let proxy = testkit::AuthProxy::start(&app.board_address, "admin", &app.api_key).await;
 
-    let render = |path: String| crate::rendered_dom(format!("{}{path}", proxy.url));
+    let render = |path: String| crate::support::rendered_dom(format!("{}{path}", proxy.url));
     // The overview: counters and a card per queue.
     let home = render("/".into()).await;
     assert!(home.contains("Failed Jobs"), "overview rendered: {home}");

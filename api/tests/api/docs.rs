@@ -1,21 +1,22 @@
+//! The spec and the docs pages: served as generated, self-contained, every error documented;
+//! and the admin dashboard rendered in headless Chromium.
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use testkit::spawn_app;
 
+use crate::support::{Answer, header};
+
 #[tokio::test]
 async fn the_served_spec_is_the_generated_one() {
     let app = spawn_app().await;
-    let resp = app.get("/api/openapi.json").send().await.expect("request");
+    let resp = app.get("/api/openapi.json").answer("request").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("application/json")
-    );
+    let kind = header(&resp, "content-type");
+    assert!(kind.starts_with("application/json"), "{kind}");
     assert_eq!(resp.text().await.expect("body"), api::spec_json());
 
-    let resp = app.get("/api/openapi.yaml").send().await.expect("request");
+    let resp = app.get("/api/openapi.yaml").answer("request").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.text().await.expect("body"), api::spec_yaml());
 }
@@ -44,14 +45,10 @@ async fn the_spec_defines_every_security_scheme_and_documents_errors() {
 async fn docs_pages_are_self_contained() {
     let app = spawn_app().await;
     for path in ["/api/docs", "/api/redoc"] {
-        let resp = app.get(path).send().await.expect("request");
+        let resp = app.get(path).answer("request").await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .expect("ascii")
-                .starts_with("text/html")
-        );
+        let kind = header(&resp, "content-type");
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
         let html = resp.text().await.expect("body");
         for external in ["src=\"http", "href=\"http", "fonts.googleapis.com", "cdn."] {
             assert!(!html.contains(external), "{path} loads {external}");
@@ -61,9 +58,8 @@ async fn docs_pages_are_self_contained() {
     let resp = app
         .client
         .get(format!("{}/", app.address))
-        .send()
-        .await
-        .expect("request");
+        .answer("request")
+        .await;
     assert_eq!(
         resp.headers()["location"],
         "/api/docs",
@@ -107,14 +103,15 @@ fn every_operation_documents_its_client_errors() {
 /// the queues, a paused queue, and a dead job.
 #[tokio::test]
 async fn the_dashboard_renders_in_headless_chromium() {
-    let app = crate::app_with_workers().await;
+    let app = crate::support::app_with_workers().await;
     app.post_admin("/api/admin/queues/chat_reply/pause")
-        .send()
-        .await
-        .expect("pause");
+        .answer("pause")
+        .await;
     let dead = crate::board::failed_dm(&app, 9).await;
     let address = app.address.clone();
-    let dom = crate::rendered_dom(format!("{}/dashboard#key={}", app.address, app.api_key)).await;
+    let dom =
+        crate::support::rendered_dom(format!("{}/dashboard#key={}", app.address, app.api_key))
+            .await;
     assert!(
         dom.contains("data-queue=\"send_email\""),
         "queues rendered from {address}: {dom}"

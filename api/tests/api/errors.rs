@@ -1,16 +1,15 @@
+//! Errors outside the handlers (unknown routes, wrong methods, bodies over the limit) answer
+//! in the API's JSON error shape, and every response carries a request id.
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use testkit::spawn_app;
 
+use crate::support::{Answer, delete, header};
+
 async fn error_body(resp: reqwest::Response) -> Value {
-    let content_type = resp.headers()["content-type"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
+    let kind = header(&resp, "content-type");
+    assert!(kind.starts_with("application/json"), "{kind}");
     let body: Value = resp.json().await.expect("JSON error body");
     assert!(
         body["code"].is_string() && body["message"].is_string(),
@@ -23,7 +22,7 @@ async fn error_body(resp: reqwest::Response) -> Value {
 async fn unknown_routes_get_json_404() {
     let app = spawn_app().await;
     for path in ["/api/nope/deeper", "/nope", "/api/health/detailed/extra"] {
-        let resp = app.get(path).send().await.expect("request");
+        let resp = app.get(path).answer("request").await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(error_body(resp).await["code"], "not_found");
     }
@@ -32,12 +31,7 @@ async fn unknown_routes_get_json_404() {
 #[tokio::test]
 async fn wrong_method_gets_json_405() {
     let app = spawn_app().await;
-    let resp = app
-        .client
-        .delete(format!("{}/api/health", app.address))
-        .send()
-        .await
-        .expect("request");
+    let resp = delete(&app, "/api/health").answer("request").await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_body(resp).await["code"], "method_not_allowed");
 }
@@ -46,12 +40,12 @@ async fn wrong_method_gets_json_405() {
 async fn bodies_over_the_limit_get_413() {
     // The test app's limit is 64 KiB.
     let app = spawn_app().await;
-    let resp = app
-        .post("/api/health")
-        .body(vec![b'x'; 65 * 1024])
-        .send()
-        .await
-        .expect("request");
+    let post = |bytes: usize| {
+        app.post("/api/health")
+            .body(vec![b'x'; bytes])
+            .answer("request")
+    };
+    let resp = post(65 * 1024).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body = error_body(resp).await;
     assert_eq!(body["code"], "payload_too_large");
@@ -61,43 +55,27 @@ async fn bodies_over_the_limit_get_413() {
     );
 
     // Within the limit, the same request is judged on its merits (wrong method).
-    let resp = app
-        .post("/api/health")
-        .body(vec![b'x'; 1024])
-        .send()
-        .await
-        .expect("request");
+    let resp = post(1024).await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = spawn_app().await;
-    let resp = app.get("/api/health").send().await.expect("request");
-    let id = resp.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let resp = app.get("/api/health").answer("request").await;
+    let id = header(&resp, "x-request-id");
     assert_eq!(id.len(), 36, "a UUID: {id}");
 
-    let resp = app
-        .get("/api/nope/deeper")
-        .header("x-request-id", "trace-42.a")
-        .send()
-        .await
-        .expect("request");
+    let with_id =
+        |path: &str, id: &'static str| app.get(path).header("x-request-id", id).answer("request");
+    let resp = with_id("/api/nope/deeper", "trace-42.a").await;
     assert_eq!(
         resp.headers()["x-request-id"],
         "trace-42.a",
         "a caller's plain id is kept"
     );
 
-    let resp = app
-        .get("/api/health")
-        .header("x-request-id", "evil\tid with spaces")
-        .send()
-        .await
-        .expect("request");
+    let resp = with_id("/api/health", "evil\tid with spaces").await;
     assert_ne!(
         resp.headers()["x-request-id"],
         "evil\tid with spaces",

@@ -1,13 +1,17 @@
+//! Liveness, readiness and the detailed health check (who may read it, and how it names a
+//! dependency that stops), `/metrics`, and the trace context a request hands to its jobs.
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use testkit::{AppOptions, TcpProxy, spawn_app, spawn_app_with};
 
+use crate::support::{Answer, header};
+
 async fn detailed(app: &testkit::TestApp) -> (StatusCode, Value) {
     let resp = app
         .get_admin("/api/health/detailed")
-        .send()
-        .await
-        .expect("request");
+        .answer("request")
+        .await;
     let status = resp.status();
     (status, resp.json().await.expect("JSON body"))
 }
@@ -20,7 +24,7 @@ async fn liveness_needs_nothing() {
         ..AppOptions::default()
     })
     .await;
-    let resp = app.get("/api/health").send().await.expect("request");
+    let resp = app.get("/api/health").answer("request").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
         resp.json::<Value>().await.expect("JSON"),
@@ -48,21 +52,16 @@ async fn detailed_health_reports_every_dependency_up() {
 #[tokio::test]
 async fn detailed_health_requires_an_admin() {
     let app = spawn_app().await;
-    let resp = app
-        .get("/api/health/detailed")
-        .send()
-        .await
-        .expect("request");
+    let detailed = || app.get("/api/health/detailed");
+    let resp = detailed().answer("request").await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.expect("JSON");
     assert_eq!(body["code"], "unauthorized");
 
-    let resp = app
-        .get("/api/health/detailed")
+    let resp = detailed()
         .header("x-api-key", format!("{}x", app.api_key))
-        .send()
-        .await
-        .expect("request");
+        .answer("request")
+        .await;
     assert_eq!(
         resp.status(),
         StatusCode::UNAUTHORIZED,
@@ -73,11 +72,14 @@ async fn detailed_health_requires_an_admin() {
     let admin = store::api_tokens::create(&app.db.pool, "ci", "admin", None, None)
         .await
         .expect("token");
-    let bearer = |token: &str| app.get("/api/health/detailed").bearer_auth(token).send();
-    assert_eq!(
-        bearer(&admin.token).await.expect("request").status(),
-        StatusCode::OK
-    );
+    let bearer = async |token: &str| {
+        detailed()
+            .bearer_auth(token)
+            .answer("request")
+            .await
+            .status()
+    };
+    assert_eq!(bearer(&admin.token).await, StatusCode::OK);
     let last_used: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT last_used_at FROM api_tokens WHERE id = $1")
             .bind(admin.record.id)
@@ -89,10 +91,7 @@ async fn detailed_health_requires_an_admin() {
     let user = store::api_tokens::create(&app.db.pool, "user", "personal_only", None, None)
         .await
         .expect("token");
-    assert_eq!(
-        bearer(&user.token).await.expect("request").status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(bearer(&user.token).await, StatusCode::FORBIDDEN);
 
     let expired = store::api_tokens::create(
         &app.db.pool,
@@ -103,24 +102,16 @@ async fn detailed_health_requires_an_admin() {
     )
     .await
     .expect("token");
-    assert_eq!(
-        bearer(&expired.token).await.expect("request").status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(bearer(&expired.token).await, StatusCode::UNAUTHORIZED);
 
     sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1")
         .bind(admin.record.id)
         .execute(&app.db.pool)
         .await
         .expect("revoke");
-    assert_eq!(
-        bearer(&admin.token).await.expect("request").status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        bearer("cnc_not-a-token").await.expect("request").status(),
-        StatusCode::UNAUTHORIZED
-    );
+    for token in [admin.token.as_str(), "cnc_not-a-token"] {
+        assert_eq!(bearer(token).await, StatusCode::UNAUTHORIZED, "{token}");
+    }
 }
 
 #[tokio::test]
@@ -210,7 +201,7 @@ async fn detailed_health_names_a_schema_behind_the_build() {
 #[tokio::test]
 async fn readiness_is_unauthenticated_and_names_what_is_down() {
     let app = spawn_app().await;
-    let resp = app.get("/api/health/ready").send().await.expect("ready");
+    let resp = app.get("/api/health/ready").answer("ready").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["status"], "ready");
@@ -220,28 +211,24 @@ async fn readiness_is_unauthenticated_and_names_what_is_down() {
         ..AppOptions::default()
     })
     .await;
-    let resp = down.get("/api/health/ready").send().await.expect("ready");
+    let resp = down.get("/api/health/ready").answer("ready").await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["failing"], serde_json::json!(["redis"]));
     // Liveness does not care.
-    let resp = down.get("/api/health").send().await.expect("live");
+    let resp = down.get("/api/health").answer("live").await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_show_the_queues() {
     let app = spawn_app().await;
-    app.get("/api/health").send().await.expect("health");
-    app.get("/api/nope/at/all").send().await.expect("404");
-    let resp = app.get("/metrics").send().await.expect("metrics");
+    app.get("/api/health").answer("health").await;
+    app.get("/api/nope/at/all").answer("404").await;
+    let resp = app.get("/metrics").answer("metrics").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("text/plain")
-    );
+    let kind = header(&resp, "content-type");
+    assert!(kind.starts_with("text/plain"), "{kind}");
     let text = resp.text().await.expect("text");
     assert!(
         text.contains(
@@ -267,31 +254,23 @@ async fn a_requests_trace_context_travels_into_its_jobs() {
         .post("/api/user/onboarding")
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
         .json(&serde_json::json!({ "name": "Traced", "email": "traced@example.test", "communicationChannel": "email" }))
-        .send()
-        .await
-        .expect("onboarding");
+        .answer("onboarding")
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let answered = resp.headers()["traceparent"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let answered = header(&resp, "traceparent");
     assert!(
         answered.starts_with(&format!("00-{trace_id}-")),
         "{answered}"
     );
     // No workers here: the verification mail's job waits, stamped with the trace.
-    let jobs: Value = app
+    let jobs = app
         .get_admin("/api/admin/queues/send_email/jobs")
-        .send()
-        .await
-        .expect("jobs")
-        .json()
-        .await
-        .expect("json");
+        .answer_json("jobs")
+        .await;
     let trace = jobs[0]["trace"].as_str().expect("a trace on the job");
     assert!(trace.starts_with(&format!("00-{trace_id}-")), "{trace}");
     // Without a header, a new trace starts.
-    let resp = app.get("/api/health").send().await.expect("health");
-    let fresh = resp.headers()["traceparent"].to_str().expect("ascii");
+    let resp = app.get("/api/health").answer("health").await;
+    let fresh = header(&resp, "traceparent");
     assert!(!fresh.contains(trace_id));
 }

@@ -6,25 +6,32 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use testkit::{AppOptions, SmtpSink, TestApp, spawn_app, spawn_app_with};
+use testkit::{AppOptions, ReceivedMail, SmtpSink, TestApp, eventually, spawn_app, spawn_app_with};
+
+use crate::support::{Answer, behind_proxy, delete, entry, finished, mailing_app, rows};
 
 pub(crate) async fn upload(app: &TestApp, csv: Vec<u8>) -> reqwest::Response {
     let form = Form::new().part("file", Part::bytes(csv).file_name("users.csv"));
     app.post_admin("/api/upload-csv")
         .multipart(form)
-        .send()
+        .answer("upload")
         .await
-        .expect("upload")
 }
 
 pub(crate) async fn users(app: &TestApp, query: &str) -> Value {
     app.get_admin(&format!("/api/users{query}"))
-        .send()
+        .answer_json("users")
         .await
-        .expect("users")
-        .json()
-        .await
-        .expect("json")
+}
+
+/// The status of each row of an upload's report, in order.
+fn row_statuses(report: &Value) -> Vec<&str> {
+    report["results"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect()
 }
 
 #[tokio::test]
@@ -48,14 +55,8 @@ async fn csv_rows_are_created_updated_duplicate_or_invalid() {
         (Some(3), Some(1), Some(1)),
         "{report}"
     );
-    let statuses: Vec<&str> = report["results"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["status"].as_str().expect("status"))
-        .collect();
     assert_eq!(
-        statuses,
+        row_statuses(&report),
         ["created", "created", "invalid", "duplicate", "created"]
     );
     assert_eq!(report["results"][2]["line"], 4);
@@ -76,13 +77,7 @@ async fn csv_rows_are_created_updated_duplicate_or_invalid() {
     )
     .await;
     let report: Value = resp.json().await.expect("json");
-    let statuses: Vec<&str> = report["results"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["status"].as_str().expect("s"))
-        .collect();
-    assert_eq!(statuses, ["updated", "duplicate"]);
+    assert_eq!(row_statuses(&report), ["updated", "duplicate"]);
     let page = users(&app, "?per_page=2&page=2").await;
     assert_eq!(page["total"], 3);
     assert_eq!(page["users"].as_array().expect("users").len(), 1);
@@ -106,11 +101,7 @@ async fn unreadable_csvs_import_nothing() {
             "{body}"
         );
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.db.pool)
-        .await
-        .expect("count");
-    assert_eq!(count, 0);
+    assert_eq!(rows(&app, "users").await, 0);
 }
 
 #[tokio::test]
@@ -128,11 +119,7 @@ async fn a_hundred_thousand_rows_in_one_request() {
     assert_eq!(resp.status(), StatusCode::OK);
     let report: Value = resp.json().await.expect("json");
     assert_eq!(report["created"], 100_000);
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations")
-        .fetch_one(&app.db.pool)
-        .await
-        .expect("count");
-    assert_eq!(count, 100_000);
+    assert_eq!(rows(&app, "invitations").await, 100_000);
 }
 
 #[tokio::test]
@@ -148,9 +135,8 @@ async fn oversized_chunked_uploads_get_413() {
         .post_admin("/api/upload-csv")
         .header("content-type", "multipart/form-data; boundary=x")
         .body(body)
-        .send()
-        .await
-        .expect("upload");
+        .answer("upload")
+        .await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["code"], "payload_too_large");
@@ -170,112 +156,82 @@ pub(crate) fn token_in(mail: &str) -> String {
         .to_owned()
 }
 
+/// The mails `sink` received for an address containing `to`, in order.
+fn mails_for(sink: &SmtpSink, to: &str) -> Vec<ReceivedMail> {
+    sink.messages()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t.contains(to)))
+        .collect()
+}
+
 #[tokio::test]
 async fn invitations_are_mailed_verified_and_reissued() {
     let sink = SmtpSink::start().await;
-    let app = spawn_app_with(AppOptions {
-        workers: true,
-        smtp_port: Some(sink.port()),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = mailing_app(&sink).await;
     upload(
         &app,
         b"email,name\nada@example.test,Ada\nbounce@example.test,Bounce\n".to_vec(),
     )
     .await;
-    let resp = app
-        .post_admin("/api/send-emails")
-        .send()
-        .await
-        .expect("send");
+    let resp = app.post_admin("/api/send-emails").answer("send").await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let batch: Value = resp.json().await.expect("json");
     assert_eq!(batch["queued"], 2);
     let status_url = batch["status_url"].as_str().expect("url").to_owned();
-    let mut progress = Value::Null;
-    for _ in 0..100 {
-        progress = app
-            .get_admin(&status_url)
-            .send()
-            .await
-            .expect("batch")
-            .json()
-            .await
-            .expect("json");
-        if progress["finished"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let progress = eventually(
+        Duration::from_secs(20),
+        "the batch never finished",
+        async || {
+            let progress = app.get_admin(&status_url).answer_json("batch").await;
+            (progress["finished"] == true).then_some(progress)
+        },
+    )
+    .await;
     assert_eq!(
         (progress["sent"].as_i64(), progress["failed"].as_i64()),
         (Some(1), Some(1)),
         "{progress}"
     );
     // A second call queues nothing new for the invitee already mailed.
-    let again: Value = app
-        .post_admin("/api/send-emails")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let again = app.post_admin("/api/send-emails").answer_json("send").await;
     assert_eq!(
         again["queued"], 1,
         "only the failed invitee is retried: {again}"
     );
 
-    let mails = sink.messages();
-    let mail = mails
-        .iter()
-        .find(|m| m.to.iter().any(|t| t.contains("ada@")))
-        .expect("Ada's mail");
-    let token = token_in(&mail.data);
+    let token = token_in(&mails_for(&sink, "ada@").first().expect("Ada's mail").data);
     let list = users(&app, "?q=ada").await;
     assert_eq!(list["users"][0]["invitation"]["status"], "sent");
     assert_eq!(list["users"][0]["last_email"]["status"], "sent");
 
     // Re-issue: the mailed token dies at once.
     let id = list["users"][0]["id"].as_i64().expect("id");
-    let resp = app
-        .post_admin(&format!("/api/refresh-token/{id}"))
-        .send()
-        .await
-        .expect("refresh");
-    assert_eq!(resp.status(), StatusCode::OK);
+    let refresh = |id: String| {
+        app.post_admin(&format!("/api/refresh-token/{id}"))
+            .answer("refresh")
+    };
+    assert_eq!(refresh(id.to_string()).await.status(), StatusCode::OK);
     let verify = |token: String| {
         app.post_admin("/api/verify")
             .json(&json!({ "email": "Ada@example.test", "token": token }))
-            .send()
+            .answer("verify")
     };
-    let resp = verify(token).await.expect("verify");
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = app
-        .post_admin("/api/refresh-token/999999")
-        .send()
-        .await
-        .expect("refresh");
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(verify(token).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refresh("999999".into()).await.status(),
+        StatusCode::NOT_FOUND
+    );
     // The new mail carries a new token that verifies.
-    let mut new_token = None;
-    for _ in 0..100 {
-        let mails = sink.messages();
-        let ada: Vec<_> = mails
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t.contains("ada@")))
-            .collect();
-        if ada.len() == 2 {
-            new_token = Some(token_in(&ada[1].data));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let resp = verify(new_token.expect("a second mail"))
-        .await
-        .expect("verify");
-    assert_eq!(resp.status(), StatusCode::OK);
+    let new_token = eventually(
+        Duration::from_secs(20),
+        "no second mail to Ada",
+        async || {
+            let ada = mails_for(&sink, "ada@");
+            (ada.len() == 2).then(|| token_in(&ada[1].data))
+        },
+    )
+    .await;
+    assert_eq!(verify(new_token).await.status(), StatusCode::OK);
     let list = users(&app, "?verified=true").await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["users"][0]["invitation"]["status"], "verified");
@@ -288,16 +244,7 @@ pub(crate) async fn invitee_with_token(app: &TestApp, email: &str) -> (i64, Stri
         .fetch_one(&app.db.pool)
         .await
         .expect("user");
-    let (_, token) = store::one_time_tokens::issue(
-        &app.db.pool,
-        user_id,
-        "invitation",
-        Duration::from_secs(3600),
-        store::one_time_tokens::Earlier::Retire,
-    )
-    .await
-    .expect("token");
-    (user_id, token)
+    (user_id, app.db.invitation_token(user_id).await)
 }
 
 /// Issue 11, finding 3: five wrong tokens used to kill the invitee's token for good. Now the
@@ -306,28 +253,31 @@ pub(crate) async fn invitee_with_token(app: &TestApp, email: &str) -> (i64, Stri
 #[tokio::test]
 async fn wrong_tokens_lock_out_the_guesser_and_never_kill_the_token() {
     let app = spawn_app_with(AppOptions {
-        trusted_proxies: api::TrustedProxies::parse("127.0.0.1").expect("proxies"),
+        trusted_proxies: behind_proxy(),
         ..AppOptions::default()
     })
     .await;
     let (_, token) = invitee_with_token(&app, "guess@example.test").await;
-    let verify = |token: &str, from: &str| {
-        app.post_admin("/api/verify")
-            .header("x-forwarded-for", from)
-            .json(&json!({ "email": "guess@example.test", "token": token }))
-            .send()
+    let verify = |email: &str, token: &str, from: Option<&str>| {
+        let req = app.post_admin("/api/verify");
+        let req = match from {
+            Some(from) => req.header("x-forwarded-for", from),
+            None => req,
+        };
+        req.json(&json!({ "email": email, "token": token }))
+            .answer("verify")
     };
-    let stranger = "198.51.100.66";
+    let stranger = Some("198.51.100.66");
     for _ in 0..5 {
-        let resp = verify("wrong", stranger).await.expect("verify");
+        let resp = verify("guess@example.test", "wrong", stranger).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
     // The guesser is locked out of this email, right token or not: guessing stops here.
-    let resp = verify(&token, stranger).await.expect("verify");
+    let resp = verify("guess@example.test", &token, stranger).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     // The owner, elsewhere, is not: the token was never consumed by the failures.
-    let resp = verify(&token, "203.0.113.5").await.expect("verify");
+    let resp = verify("guess@example.test", &token, Some("203.0.113.5")).await;
     assert_eq!(resp.status(), StatusCode::OK, "the owner verifies");
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["already_verified"], false);
@@ -337,12 +287,7 @@ async fn wrong_tokens_lock_out_the_guesser_and_never_kill_the_token() {
         .execute(&app.db.pool)
         .await
         .expect("expire");
-    let resp = app
-        .post_admin("/api/verify")
-        .json(&json!({ "email": "late@example.test", "token": token }))
-        .send()
-        .await
-        .expect("verify");
+    let resp = verify("late@example.test", &token, None).await;
     assert_eq!(resp.status(), StatusCode::GONE);
 }
 
@@ -351,39 +296,35 @@ async fn verify_discord_links_and_never_moves_an_account() {
     let app = spawn_app().await;
     let (ada, token) = invitee_with_token(&app, "ada@example.test").await;
     let (_, bob_token) = invitee_with_token(&app, "bob@example.test").await;
-    let resp = app
-        .post_admin("/api/verify-discord")
-        .json(&json!({ "email": "ada@example.test", "token": token, "discord_id": "123456789012345678" }))
-        .send()
-        .await
-        .expect("verify");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let owner = store::identities::user_of_discord(&app.db.pool, "123456789012345678")
+    let verify = async |email: &str, token: &str, discord_id: &str| {
+        app.post_admin("/api/verify-discord")
+            .json(&json!({ "email": email, "token": token, "discord_id": discord_id }))
+            .answer("verify")
+            .await
+            .status()
+    };
+    let ada_discord = "123456789012345678";
+    assert_eq!(
+        verify("ada@example.test", &token, ada_discord).await,
+        StatusCode::OK
+    );
+    let owner = store::identities::user_of_discord(&app.db.pool, ada_discord)
         .await
         .expect("query");
     assert_eq!(owner, Some(ada));
-    let resp = app
-        .post_admin("/api/verify-discord")
-        .json(&json!({ "email": "bob@example.test", "token": bob_token, "discord_id": "123456789012345678" }))
-        .send()
-        .await
-        .expect("verify");
-    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        verify("bob@example.test", &bob_token, ada_discord).await,
+        StatusCode::CONFLICT
+    );
     // Bob's token was not spent by the refusal.
-    let resp = app
-        .post_admin("/api/verify-discord")
-        .json(&json!({ "email": "bob@example.test", "token": bob_token, "discord_id": "223456789012345678" }))
-        .send()
-        .await
-        .expect("verify");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app
-        .post_admin("/api/verify-discord")
-        .json(&json!({ "email": "bob@example.test", "token": "x", "discord_id": "not a number" }))
-        .send()
-        .await
-        .expect("verify");
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        verify("bob@example.test", &bob_token, "223456789012345678").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        verify("bob@example.test", "x", "not a number").await,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
@@ -391,78 +332,42 @@ async fn deleting_users_needs_confirmation_for_all() {
     let app = spawn_app().await;
     let (id, _) = invitee_with_token(&app, "gone@example.test").await;
     invitee_with_token(&app, "kept@example.test").await;
-    let resp = app
-        .delete_admin(&format!("/api/{id}"))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app
-        .delete_admin(&format!("/api/{id}"))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let resp = app
-        .delete_admin("/api/all")
-        .send()
-        .await
-        .expect("delete all");
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = app
-        .delete_admin("/api/all?confirm=delete")
-        .send()
-        .await
-        .expect("delete all");
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let one = format!("/api/{id}");
+    // In order: the user, then again (gone), then all without the exact confirmation.
+    for (path, expected) in [
+        (one.as_str(), StatusCode::OK),
+        (&one, StatusCode::NOT_FOUND),
+        ("/api/all", StatusCode::BAD_REQUEST),
+        ("/api/all?confirm=delete", StatusCode::BAD_REQUEST),
+    ] {
+        let resp = app.delete_admin(path).answer("delete").await;
+        assert_eq!(resp.status(), expected, "DELETE {path}");
+    }
     assert_eq!(users(&app, "").await["total"], 1);
-    let resp = app
-        .delete_admin("/api/all?confirm=DELETE%20ALL%20USERS")
-        .send()
-        .await
-        .expect("delete all");
+    let all = "/api/all?confirm=DELETE%20ALL%20USERS";
+    let resp = app.delete_admin(all).answer("delete all").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(users(&app, "").await["total"], 0);
-    let resp = app
-        .client
-        .delete(format!(
-            "{}/api/all?confirm=DELETE%20ALL%20USERS",
-            app.address
-        ))
-        .send()
-        .await
-        .expect("anonymous");
+    let resp = delete(&app, all).answer("anonymous").await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn api_tokens_are_created_used_listed_and_revoked() {
     let app = spawn_app().await;
-    let resp = app
-        .post_admin("/api/tokens")
-        .json(&json!({ "name": "CI dashboard — «prod» 'quoted'; --" }))
-        .send()
-        .await
-        .expect("create");
+    let create = |body: Value| app.post_admin("/api/tokens").json(&body).answer("create");
+    let resp = create(json!({ "name": "CI dashboard — «prod» 'quoted'; --" })).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let created: Value = resp.json().await.expect("json");
     let token = created["token"].as_str().expect("token").to_owned();
     assert!(token.starts_with("cnc_"));
-    let resp = app
-        .get("/api/health/detailed")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let list: Value = app
-        .get_admin("/api/tokens")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let health = || {
+        app.get("/api/health/detailed")
+            .bearer_auth(&token)
+            .answer("health")
+    };
+    assert_eq!(health().await.status(), StatusCode::OK);
+    let list = app.get_admin("/api/tokens").answer_json("list").await;
     assert_eq!(list[0]["name"], "CI dashboard — «prod» 'quoted'; --");
     assert!(list[0]["last_used_at"].is_string());
     assert!(list[0].get("token").is_none(), "never listed");
@@ -472,42 +377,25 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
         .expect("hash");
     assert_eq!(stored, store::secret::digest(&token), "stored hashed");
     // A personal token is not an admin.
-    let personal: Value = app
-        .post_admin("/api/tokens")
-        .json(&json!({ "name": "personal", "role": "personal_only" }))
-        .send()
+    let personal: Value = create(json!({ "name": "personal", "role": "personal_only" }))
         .await
-        .expect("create")
         .json()
         .await
         .expect("json");
     let resp = app
         .get("/api/users")
         .bearer_auth(personal["token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("users");
+        .answer("users")
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let id = created["id"].as_i64().expect("id");
     let resp = app
         .delete_admin(&format!("/api/tokens/{id}"))
-        .send()
-        .await
-        .expect("revoke");
+        .answer("revoke")
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let resp = app
-        .get("/api/health/detailed")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = app
-        .post_admin("/api/tokens")
-        .json(&json!({ "name": "", "expires_in_days": 0 }))
-        .send()
-        .await
-        .expect("create");
+    assert_eq!(health().await.status(), StatusCode::UNAUTHORIZED);
+    let resp = create(json!({ "name": "", "expires_in_days": 0 })).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -520,17 +408,16 @@ async fn limits_hold_per_address_and_across_replicas() {
         ..api::Limits::default()
     };
     // Behind a proxy on 127.0.0.1, which names the client in X-Forwarded-For.
-    let proxies = api::TrustedProxies::parse("127.0.0.1").expect("proxies");
     let first = spawn_app_with(AppOptions {
         limits,
-        trusted_proxies: proxies.clone(),
+        trusted_proxies: behind_proxy(),
         ..AppOptions::default()
     })
     .await;
     // A second replica of the same deployment: same Redis prefix, its own process state.
     let second = spawn_app_with(AppOptions {
         limits,
-        trusted_proxies: proxies,
+        trusted_proxies: behind_proxy(),
         redis_prefix: Some(first.redis.prefix.clone()),
         api_key: Some(first.api_key.clone()),
         ..AppOptions::default()
@@ -540,20 +427,16 @@ async fn limits_hold_per_address_and_across_replicas() {
         app.post_admin("/api/verify")
             .header("x-forwarded-for", from)
             .json(&json!({ "email": email, "token": "guess" }))
-            .send()
+            .answer("verify")
     };
     let stranger = "198.51.100.1";
     // Wrong tokens for one email from one address, counted across both replicas, lock that
     // address out of that email.
     for app in [&first, &second, &first] {
-        let resp = attempt(app, "target@example.test", stranger)
-            .await
-            .expect("verify");
+        let resp = attempt(app, "target@example.test", stranger).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
-    let resp = attempt(&second, "target@example.test", stranger)
-        .await
-        .expect("verify");
+    let resp = attempt(&second, "target@example.test", stranger).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = resp.headers()["retry-after"]
         .to_str()
@@ -562,18 +445,12 @@ async fn limits_hold_per_address_and_across_replicas() {
         .expect("seconds");
     assert!((1..=60).contains(&wait), "{wait}");
     // Another address is not locked out of that email: failing never locks the owner out.
-    let resp = attempt(&first, "target@example.test", "203.0.113.7")
-        .await
-        .expect("verify");
+    let resp = attempt(&first, "target@example.test", "203.0.113.7").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     // Per address, whatever the email: 4 attempts so far, the 5th is allowed, the 6th not.
-    let resp = attempt(&second, "other1@example.test", stranger)
-        .await
-        .expect("verify");
+    let resp = attempt(&second, "other1@example.test", stranger).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = attempt(&first, "other2@example.test", stranger)
-        .await
-        .expect("verify");
+    let resp = attempt(&first, "other2@example.test", stranger).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key("retry-after"));
     let body: Value = resp.json().await.expect("json");
@@ -583,51 +460,43 @@ async fn limits_hold_per_address_and_across_replicas() {
 #[tokio::test]
 async fn email_onboarding_mails_a_token_that_verifies() {
     let sink = SmtpSink::start().await;
-    let app = spawn_app_with(AppOptions {
-        workers: true,
-        smtp_port: Some(sink.port()),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = mailing_app(&sink).await;
     let resp = app
         .post("/api/user/onboarding")
         .json(&json!({ "name": "Mail Person", "email": "mail@example.test", "communicationChannel": "email" }))
-        .send()
-        .await
-        .expect("onboarding");
+        .answer("onboarding")
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let mut mail = None;
-    for _ in 0..100 {
-        if let Some(m) = sink.messages().into_iter().next() {
-            mail = Some(m);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mail = mail.expect("a verification mail");
+    let mail = eventually(
+        Duration::from_secs(20),
+        "no verification mail",
+        async || sink.messages().into_iter().next(),
+    )
+    .await;
     assert!(mail.data.contains("Verify your email"), "{}", mail.data);
     let resp = app
         .post_admin("/api/verify")
         .json(&json!({ "email": "mail@example.test", "token": token_in(&mail.data) }))
-        .send()
-        .await
-        .expect("verify");
+        .answer("verify")
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(users(&app, "?verified=true").await["total"], 1);
 }
 
+/// The row of `queue` in the dashboard's list of queues.
+async fn queue_row(app: &TestApp, queue: &str) -> Value {
+    let queues = app
+        .get_admin("/api/admin/queues")
+        .answer_json("queues")
+        .await;
+    entry(&queues, "queue", queue).clone()
+}
+
 #[tokio::test]
 async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
-    let app = spawn_app_with(AppOptions {
-        workers: true,
-        ..AppOptions::default()
-    })
-    .await;
-    let resp = app
-        .post_admin("/api/admin/queues/send_email/pause")
-        .send()
-        .await
-        .expect("pause");
+    let app = crate::support::app_with_workers().await;
+    let act = |path: &str, what: &'static str| app.post_admin(path).answer(what);
+    let resp = act("/api/admin/queues/send_email/pause", "pause").await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     // A fetcher already blocked in XREADGROUP sees the pause when its wait ends (the test
     // workers wait at most 100 ms): give each that long, three times over.
@@ -640,66 +509,26 @@ async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
         })
         .await
         .expect("push");
-    let queues: Value = app
-        .get_admin("/api/admin/queues")
-        .send()
-        .await
-        .expect("queues")
-        .json()
-        .await
-        .expect("json");
-    let send_email = queues
-        .as_array()
-        .expect("queues")
-        .iter()
-        .find(|q| q["queue"] == "send_email")
-        .expect("send_email")
-        .clone();
+    let send_email = queue_row(&app, "send_email").await;
     assert_eq!(send_email["paused"], true);
     assert_eq!(send_email["waiting"], 1);
     assert_eq!(
         (&send_email["scheduled"], &send_email["retrying"]),
         (&json!(0), &json!(0))
     );
-    let waiting: Value = app
+    let waiting = app
         .get_admin("/api/admin/queues/send_email/jobs")
-        .send()
-        .await
-        .expect("jobs")
-        .json()
-        .await
-        .expect("json");
+        .answer_json("jobs")
+        .await;
     assert_eq!(waiting[0]["id"], pushed.id().to_string());
     // Resumed, the job runs (its delivery does not exist: done with "gone").
-    let resp = app
-        .post_admin("/api/admin/queues/send_email/resume")
-        .send()
-        .await
-        .expect("resume");
+    let resp = act("/api/admin/queues/send_email/resume", "resume").await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let done = app
-        .producer
-        .wait("send_email", pushed.id(), Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("finished");
+    let done = finished(&app, "send_email", pushed.id(), "finished").await;
     assert_eq!(done.state, jobs::JobState::Done);
-    let queues: Value = app
-        .get_admin("/api/admin/queues")
-        .send()
-        .await
-        .expect("queues")
-        .json()
-        .await
-        .expect("json");
-    let send_email = queues
-        .as_array()
-        .expect("queues")
-        .iter()
-        .find(|q| q["queue"] == "send_email")
-        .expect("send_email");
     assert_eq!(
-        send_email["finished_last_minute"], 1,
+        queue_row(&app, "send_email").await["finished_last_minute"],
+        1,
         "throughput counts it"
     );
 
@@ -721,20 +550,9 @@ async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
         .await
         .expect("push");
     // No bot token in tests: the job fails for good at once.
-    app.producer
-        .wait("generate_image", secret.id(), Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("finished");
+    finished(&app, "generate_image", secret.id(), "finished").await;
     let path = format!("/api/admin/queues/generate_image/jobs/{}", secret.id());
-    let job: Value = app
-        .get_admin(&path)
-        .send()
-        .await
-        .expect("job")
-        .json()
-        .await
-        .expect("json");
+    let job = app.get_admin(&path).answer_json("job").await;
     assert!(
         matches!(job["state"].as_str(), Some("failed" | "dead")),
         "{job}"
@@ -746,76 +564,40 @@ async fn the_job_dashboard_api_lists_redacts_pauses_and_acts() {
             .is_some_and(|e| e.contains("DISCORD_BOT_TOKEN")),
         "{job}"
     );
-    let dead: Value = app
+    let dead = app
         .get_admin("/api/admin/queues/generate_image/jobs?state=dead")
-        .send()
-        .await
-        .expect("dead")
-        .json()
-        .await
-        .expect("json");
+        .answer_json("dead")
+        .await;
     assert_eq!(dead.as_array().expect("list").len(), 1);
-    let resp = app
-        .post_admin(&format!("{path}/retry"))
-        .send()
-        .await
-        .expect("retry");
+    let resp = act(&format!("{path}/retry"), "retry").await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    app.producer
-        .wait("generate_image", secret.id(), Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("finished again");
-    let resp = app.delete_admin(&path).send().await.expect("discard");
+    finished(&app, "generate_image", secret.id(), "finished again").await;
+    let resp = app.delete_admin(&path).answer("discard").await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get_admin(&path).send().await.expect("gone").status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get_admin("/api/admin/queues/nope/jobs")
-            .send()
-            .await
-            .expect("404")
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get("/api/admin/queues")
-            .send()
-            .await
-            .expect("anonymous")
-            .status(),
-        StatusCode::UNAUTHORIZED
-    ); // The workers beside the app, by heartbeat.
-    let workers: Value = app
+    for (req, what) in [
+        (app.get_admin(&path), "gone"),
+        (app.get_admin("/api/admin/queues/nope/jobs"), "404"),
+    ] {
+        assert_eq!(
+            req.answer(what).await.status(),
+            StatusCode::NOT_FOUND,
+            "{what}"
+        );
+    }
+    let resp = app.get("/api/admin/queues").answer("anonymous").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // The workers beside the app, by heartbeat.
+    let workers = app
         .get_admin("/api/admin/workers")
-        .send()
-        .await
-        .expect("workers")
-        .json()
-        .await
-        .expect("json");
-    let send_email = workers
-        .as_array()
-        .expect("workers")
-        .iter()
-        .find(|w| w["queue"] == "send_email")
-        .expect("a send_email worker");
+        .answer_json("workers")
+        .await;
+    let send_email = entry(&workers, "queue", "send_email");
     assert_eq!(send_email["pid"], std::process::id());
     assert!(send_email["concurrency"].as_u64().is_some_and(|c| c > 0));
     // The event stream sends queue sizes (and needs credentials too).
-    let anonymous = app
-        .get("/api/admin/events")
-        .send()
-        .await
-        .expect("anonymous");
+    let anonymous = app.get("/api/admin/events").answer("anonymous").await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let mut events = app
-        .get_admin("/api/admin/events")
-        .send()
-        .await
-        .expect("events");
+    let mut events = app.get_admin("/api/admin/events").answer("events").await;
     let content_type = events.headers()["content-type"]
         .to_str()
         .expect("ascii")
@@ -861,12 +643,8 @@ async fn job_search_matches_payload_fields_and_text_but_never_secrets() {
                 "/api/admin/queues/{queue}/jobs?state=waiting{extra}"
             ))
             .query(&[("q", q)])
-            .send()
-            .await
-            .expect("search")
-            .json()
-            .await
-            .expect("json");
+            .answer_json("search")
+            .await;
         found
             .as_array()
             .expect("jobs")

@@ -8,22 +8,16 @@ use serde_json::{Value, json};
 use testkit::oauth::{Account, CLIENT_ID};
 use testkit::{AppOptions, TestApp, spawn_app_with};
 
-async fn app() -> TestApp {
-    spawn_app_with(AppOptions {
-        workers: true,
-        oauth: true,
-        ..AppOptions::default()
-    })
-    .await
+use crate::support::{Answer, LateWorkers, job_status, oauth_app, rows};
+
+/// `POST /api/login` with `body`.
+pub(crate) async fn post_login(app: &TestApp, body: Value) -> reqwest::Response {
+    app.post("/api/login").json(&body).answer("login").await
 }
 
 pub(crate) async fn login(app: &TestApp, account: &Account) -> reqwest::Response {
     let token = app.fake_oauth().issue_access_token(account, CLIENT_ID);
-    app.post("/api/login")
-        .json(&json!({ "access_token": token }))
-        .send()
-        .await
-        .expect("login")
+    post_login(app, json!({ "access_token": token })).await
 }
 
 pub(crate) async fn signed_in(app: &TestApp, account: &Account) -> Value {
@@ -35,7 +29,7 @@ pub(crate) async fn signed_in(app: &TestApp, account: &Account) -> Value {
 /// `POST /api/login/google`: the answer and the binding cookie it set (`name=value`), as a
 /// browser would keep it.
 pub(crate) async fn google_start(app: &TestApp) -> (Value, String) {
-    let resp = app.post("/api/login/google").send().await.expect("start");
+    let resp = app.post("/api/login/google").answer("start").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let cookie = resp.headers()["set-cookie"]
         .to_str()
@@ -54,16 +48,30 @@ fn claims_of(jwt: &str) -> Value {
 }
 
 pub(crate) async fn me(app: &TestApp, jwt: &str) -> reqwest::Response {
-    app.get("/api/me")
-        .bearer_auth(jwt)
-        .send()
+    app.get("/api/me").bearer_auth(jwt).answer("me").await
+}
+
+/// `POST /api/refresh` with `refresh_token`.
+pub(crate) async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
+    app.post("/api/refresh")
+        .json(&json!({ "refresh_token": refresh_token }))
+        .answer("refresh")
         .await
-        .expect("me")
+}
+
+/// What the browser brings back from Google for `authorization_url` (the fake signs in
+/// whoever it was told to): the `code` and `state` to post to `/api/login`.
+pub(crate) async fn authorized_code(app: &TestApp, authorization_url: &str) -> Value {
+    let resp = app.client.get(authorization_url).answer("authorize").await;
+    let landing =
+        url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
+    let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
+    json!({ "code": query["code"], "state": query["state"] })
 }
 
 #[tokio::test]
 async fn google_access_token_signs_in_and_me_answers() {
-    let app = app().await;
+    let app = oauth_app().await;
     let account = Account::google("g-100", "ada@example.test", true);
     let body = signed_in(&app, &account).await;
     assert_eq!(body["token_type"], "Bearer");
@@ -81,89 +89,53 @@ async fn google_access_token_signs_in_and_me_answers() {
 
 #[tokio::test]
 async fn tokens_of_other_clients_and_unverified_emails_are_refused() {
-    let app = app().await;
+    let app = oauth_app().await;
     let account = Account::google("g-200", "eve@example.test", true);
     let foreign = app
         .fake_oauth()
         .issue_access_token(&account, "someone-elses-client");
-    let resp = app
-        .post("/api/login")
-        .json(&json!({ "access_token": foreign }))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = app
-        .post("/api/login")
-        .json(&json!({ "access_token": "not-a-token" }))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    for token in [foreign.as_str(), "not-a-token"] {
+        let resp = post_login(&app, json!({ "access_token": token })).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{token}");
+    }
     let unverified = Account::google("g-201", "unverified@example.test", false);
     let resp = login(&app, &unverified).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["code"], "email_not_verified");
-    let resp = app
-        .post("/api/login")
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("login");
+    let resp = post_login(&app, json!({})).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.db.pool)
-        .await
-        .expect("count");
-    assert_eq!(users, 0);
+    assert_eq!(rows(&app, "users").await, 0);
 }
 
 #[tokio::test]
 async fn authorization_code_with_pkce_signs_in_once() {
-    let app = app().await;
+    let app = oauth_app().await;
     let (start, cookie) = google_start(&app).await;
     let url = start["authorization_url"].as_str().expect("url");
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     app.fake_oauth()
         .login_as(&Account::google("g-300", "code@example.test", true));
-    let resp = app.client.get(url).send().await.expect("authorize");
-    let landing =
-        url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
-    let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
-    assert_eq!(query["state"], start["state"].as_str().expect("state"));
-    let body = json!({ "code": query["code"], "state": query["state"] });
-    let resp = app
-        .post("/api/login")
-        .header("cookie", &cookie)
-        .json(&body)
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status(), StatusCode::OK);
+    let body = authorized_code(&app, url).await;
+    assert_eq!(body["state"], start["state"]);
+    let login = |what| {
+        app.post("/api/login")
+            .header("cookie", &cookie)
+            .json(&body)
+            .answer(what)
+    };
+    assert_eq!(login("login").await.status(), StatusCode::OK);
     // A replay gets nothing.
-    let resp = app
-        .post("/api/login")
-        .header("cookie", &cookie)
-        .json(&body)
-        .send()
-        .await
-        .expect("replay");
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(login("replay").await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.fake_oauth().token_requests(), 1);
 }
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
-    let app = app().await;
+    let app = oauth_app().await;
     let body = signed_in(&app, &Account::google("g-400", "rot@example.test", true)).await;
     let first = body["refresh_token"].as_str().expect("refresh").to_owned();
-    let refresh = |token: String| {
-        app.post("/api/refresh")
-            .json(&json!({ "refresh_token": token }))
-            .send()
-    };
-    let resp = refresh(first.clone()).await.expect("refresh");
+    let resp = refresh(&app, &first).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let rotated: Value = resp.json().await.expect("json");
     let second = rotated["refresh_token"].as_str().expect("next").to_owned();
@@ -175,17 +147,17 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         StatusCode::OK
     );
     // Reuse of the first: refused, and the whole family dies (the second too).
-    let resp = refresh(first).await.expect("reuse");
+    let resp = refresh(&app, &first).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let err: Value = resp.json().await.expect("json");
     assert_eq!(err["code"], "refresh_token_reused");
-    let resp = refresh(second).await.expect("after reuse");
+    let resp = refresh(&app, &second).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn concurrent_refreshes_let_exactly_one_win() {
-    let app = app().await;
+    let app = oauth_app().await;
     let body = signed_in(&app, &Account::google("g-500", "race@example.test", true)).await;
     let token = body["refresh_token"].as_str().expect("refresh").to_owned();
     let requests = (0..8).map(|_| {
@@ -201,25 +173,25 @@ async fn concurrent_refreshes_let_exactly_one_win() {
     assert_eq!(ok, 1);
 }
 
+/// `POST /api/logout` with `refresh_token`.
+pub(crate) async fn logout(app: &TestApp, refresh_token: &str) -> reqwest::Response {
+    app.post("/api/logout")
+        .json(&json!({ "refresh_token": refresh_token }))
+        .answer("logout")
+        .await
+}
+
 #[tokio::test]
 async fn logout_revokes_the_session() {
-    let app = app().await;
+    let app = oauth_app().await;
     let body = signed_in(&app, &Account::google("g-600", "bye@example.test", true)).await;
     let token = body["refresh_token"].as_str().expect("refresh");
-    let resp = app
-        .post("/api/logout")
-        .json(&json!({ "refresh_token": token }))
-        .send()
-        .await
-        .expect("logout");
+    let resp = logout(&app, token).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app
-        .post("/api/refresh")
-        .json(&json!({ "refresh_token": token }))
-        .send()
-        .await
-        .expect("refresh");
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh(&app, token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 fn forge(header: Value, claims: Value, key: &[u8]) -> String {
@@ -240,7 +212,7 @@ fn forge(header: Value, claims: Value, key: &[u8]) -> String {
 
 #[tokio::test]
 async fn forged_and_stale_jwts_are_refused() {
-    let app = app().await;
+    let app = oauth_app().await;
     let body = signed_in(&app, &Account::google("g-700", "jwt@example.test", true)).await;
     let id = body["user"]["id"].to_string();
     let sid = claims_of(body["access_token"].as_str().expect("jwt"))["sid"].clone();
@@ -303,60 +275,57 @@ async fn forged_and_stale_jwts_are_refused() {
 
 #[tokio::test]
 async fn usernames_are_unique_and_stored_verbatim() {
-    let app = app().await;
+    let app = oauth_app().await;
     let a = signed_in(&app, &Account::google("g-800", "a@example.test", true)).await;
     let b = signed_in(&app, &Account::google("g-801", "b@example.test", true)).await;
-    let set = |jwt: &Value, name: &str| {
+    let update = |name: &str| {
         app.post("/api/update_username")
-            .bearer_auth(jwt["access_token"].as_str().expect("jwt"))
             .json(&json!({ "new_username": name }))
-            .send()
+    };
+    let set = |jwt: &Value, name: &str| {
+        update(name)
+            .bearer_auth(jwt["access_token"].as_str().expect("jwt"))
+            .answer("set")
     };
     let name = "Zoë'); DROP TABLE users;--";
-    let resp = set(&a, name).await.expect("set");
+    let resp = set(&a, name).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["username"], name);
-    let resp = set(&b, &name.to_uppercase()).await.expect("set");
+    let resp = set(&b, &name.to_uppercase()).await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
-    let resp = set(&b, " padded").await.expect("set");
+    let resp = set(&b, " padded").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = app
-        .post("/api/update_username")
-        .json(&json!({ "new_username": "x" }))
-        .send()
-        .await
-        .expect("anonymous");
+    let resp = update("x").answer("anonymous").await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn admin_role_users_may_use_admin_endpoints_with_their_jwt() {
-    let app = app().await;
+    let app = oauth_app().await;
     let body = signed_in(&app, &Account::google("g-900", "boss@example.test", true)).await;
     let jwt = body["access_token"].as_str().expect("jwt").to_owned();
     let id = body["user"]["id"].as_i64().expect("id");
-    let users = || app.get("/api/users").bearer_auth(&jwt).send();
-    assert_eq!(
-        users().await.expect("users").status(),
-        StatusCode::FORBIDDEN,
-        "personal_only"
-    );
+    let users = async || {
+        app.get("/api/users")
+            .bearer_auth(&jwt)
+            .answer("users")
+            .await
+            .status()
+    };
+    assert_eq!(users().await, StatusCode::FORBIDDEN, "personal_only");
     sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1")
         .bind(id)
         .execute(&app.db.pool)
         .await
         .expect("promote");
-    assert_eq!(users().await.expect("users").status(), StatusCode::OK);
+    assert_eq!(users().await, StatusCode::OK);
     sqlx::query("UPDATE users SET is_active = FALSE WHERE id = $1")
         .bind(id)
         .execute(&app.db.pool)
         .await
         .expect("deactivate");
-    assert_eq!(
-        users().await.expect("users").status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(users().await, StatusCode::UNAUTHORIZED);
     assert_eq!(
         me(&app, &jwt).await.status(),
         StatusCode::UNAUTHORIZED,
@@ -376,75 +345,40 @@ async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
     let (start, cookie) = google_start(&app).await;
     app.fake_oauth()
         .login_as(&Account::google("g-950", "slow@example.test", true));
-    let resp = app
-        .client
-        .get(start["authorization_url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("authorize");
-    let landing =
-        url::Url::parse(resp.headers()["location"].to_str().expect("ascii")).expect("url");
-    let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
-    let body = json!({ "code": query["code"], "state": query["state"] });
+    let body = authorized_code(&app, start["authorization_url"].as_str().expect("url")).await;
     let login = || {
         app.post("/api/login")
             .header("cookie", &cookie)
             .json(&body)
-            .send()
+            .answer("login")
     };
-    let resp = login().await.expect("login");
+    let resp = login().await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let pending: Value = resp.json().await.expect("json");
     let job_id = pending["job_id"].as_str().expect("job id").to_owned();
-    let status: Value = app
-        .get(&format!("/api/jobs/{job_id}"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(status["progress"], "pending");
+    assert_eq!(job_status(&app, &job_id).await["progress"], "pending");
 
-    let deps = testkit::worker_deps(
-        &app.db,
-        &app.producer,
-        &app.sealing_key,
-        app.oauth.as_ref(),
-        None,
-        workers::providers::smtp::Mailer::files(&app.mail_dir),
-    );
-    let stop = tokio_util::sync::CancellationToken::new();
-    let workers = tokio::spawn(workers::run(deps, testkit::fast_workers(), stop.clone()));
+    let workers = LateWorkers::start(&app, None);
     // Repeating the request joins the same job (no second exchange) and gets the tokens…
-    let mut resp = login().await.expect("login");
+    let mut resp = login().await;
     for _ in 0..60 {
         if resp.status() != StatusCode::ACCEPTED {
             break;
         }
         // Each repeat waits up to job_wait for the job: no busy loop.
-        resp = login().await.expect("login");
+        resp = login().await;
     }
     assert_eq!(resp.status(), StatusCode::OK);
     let tokens: Value = resp.json().await.expect("json");
     assert_eq!(tokens["user"]["email"], "slow@example.test");
     // …once.
-    let resp = login().await.expect("login");
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(login().await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.fake_oauth().token_requests(), 1);
-    let status: Value = app
-        .get(&format!("/api/jobs/{job_id}"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status = job_status(&app, &job_id).await;
     assert_eq!(status["progress"], "success");
     assert!(
         status["redirect_url"].is_null(),
         "no pages for a Google sign-in"
     );
-    stop.cancel();
-    let _ = workers.await;
+    workers.stop().await;
 }

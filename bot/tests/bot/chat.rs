@@ -2,14 +2,25 @@
 
 use serde_json::json;
 use testkit::discord::{FakeDiscord, GENERAL_CHANNEL, GUILD_ID};
+use testkit::eventually;
 
 use crate::support::{Options, WAIT, World};
+
+/// How many chat completions the fake OpenAI was asked for.
+fn chats(world: &World) -> usize {
+    world
+        .openai
+        .requests()
+        .into_iter()
+        .filter(|(p, _)| p == "chat/completions")
+        .count()
+}
 
 #[tokio::test]
 async fn unlinked_users_get_login_instructions_and_nothing_else() {
     let world = World::start(Options::default()).await;
     let dm = FakeDiscord::dm_channel(500);
-    world.discord.message(500, dm, None, "hello?", false);
+    world.dm(500, "hello?");
     let requests = world
         .discord
         .wait_for("login instructions", WAIT, |r| {
@@ -86,27 +97,19 @@ async fn a_linked_member_gets_a_reply_a_voice_note_and_an_image_in_the_channel()
             .contains("cheerful")
     );
     // One trace from the Discord event through chat_reply into the image job it pushed.
-    let trace_of = |queue: &'static str| {
-        let producer = world.producer.clone();
-        async move {
-            // The post is seen before the job's outcome is recorded: wait for that.
-            let deadline = tokio::time::Instant::now() + WAIT;
-            loop {
-                let done = producer
-                    .list(queue, Some(jobs::JobState::Done), 0, 10)
-                    .await
-                    .expect("list");
-                if let Some(job) = done.first() {
-                    let trace = job.trace.clone().expect("a trace");
-                    return trace.split('-').nth(1).expect("trace id").to_owned();
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{queue} never finished"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        }
+    let trace_of = async |queue: &'static str| {
+        // The post is seen before the job's outcome is recorded: wait for that.
+        let job = eventually(WAIT, &format!("{queue} never finished"), async || {
+            let done = world
+                .producer
+                .list(queue, Some(jobs::JobState::Done), 0, 10)
+                .await
+                .expect("list");
+            done.into_iter().next()
+        })
+        .await;
+        let trace = job.trace.expect("a trace");
+        trace.split('-').nth(1).expect("trace id").to_owned()
     };
     assert_eq!(
         trace_of("chat_reply").await,
@@ -125,51 +128,36 @@ async fn a_reply_job_that_runs_twice_posts_once() {
     let user = world.linked_user(502, "twice@example.test").await;
     world.openai.reply_with("only once");
     let dm = FakeDiscord::dm_channel(502);
-    let message = world.discord.message(502, dm, None, "hi", false);
-    world
-        .discord
-        .wait_for("the reply", WAIT, |_| !world.discord.posts(dm).is_empty())
-        .await;
+    let message = world.dm(502, "hi");
+    world.wait_posts("the reply", dm, 1).await;
     // The same job again, as after a worker died between posting and recording the post:
     // the stored reply is posted again with the same nonce, and Discord drops it.
     // (First let the first run finish recording its post.)
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    eventually(WAIT, "the first run never finished", async || {
         let recorded: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM job_effects WHERE idempotency_key LIKE 'chat_reply:%'",
         )
         .fetch_one(&world.db.pool)
         .await
         .expect("count");
-        if recorded == 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the first run never finished"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (recorded == 1).then_some(())
+    })
+    .await;
     sqlx::query("DELETE FROM job_effects WHERE idempotency_key LIKE 'chat_reply:%'")
         .execute(&world.db.pool)
         .await
         .expect("forget the effect");
-    let again = world
-        .producer
-        .push(&jobs::ChatReply {
+    let reply = async || {
+        let job = jobs::ChatReply {
             user_id: user,
             channel_id: dm,
             message_id: message,
             guild_id: None,
-        })
-        .await
-        .expect("push");
-    let status = world
-        .producer
-        .wait("chat_reply", again.id(), WAIT)
-        .await
-        .expect("wait")
-        .expect("finished");
+        };
+        let pushed = world.producer.push(&job).await.expect("push");
+        world.finished("chat_reply", pushed.id()).await
+    };
+    let status = reply().await;
     assert_eq!(status.state, jobs::JobState::Done);
     assert_eq!(
         world.discord.posts(dm).len(),
@@ -186,30 +174,13 @@ async fn a_reply_job_that_runs_twice_posts_once() {
         duplicates, 1,
         "the second post carried the first one's nonce"
     );
-    let chats = world
-        .openai
-        .requests()
-        .into_iter()
-        .filter(|(p, _)| p == "chat/completions")
-        .count();
-    assert_eq!(chats, 1, "the stored reply was reused, not asked for again");
+    assert_eq!(
+        chats(&world),
+        1,
+        "the stored reply was reused, not asked for again"
+    );
     // Once recorded, a third run does nothing at all.
-    let third = world
-        .producer
-        .push(&jobs::ChatReply {
-            user_id: user,
-            channel_id: dm,
-            message_id: message,
-            guild_id: None,
-        })
-        .await
-        .expect("push");
-    let status = world
-        .producer
-        .wait("chat_reply", third.id(), WAIT)
-        .await
-        .expect("wait")
-        .expect("finished");
+    let status = reply().await;
     assert_eq!(status.result.expect("result")["outcome"], "already_replied");
 }
 
@@ -219,30 +190,15 @@ async fn other_bots_are_ignored() {
     world.linked_user(503, "human@example.test").await;
     let dm = FakeDiscord::dm_channel(503);
     world.discord.bot_message(503, dm, "beep");
-    world.discord.message(503, dm, None, "a human now", false);
-    world
-        .discord
-        .wait_for("the reply to the human", WAIT, |_| {
-            !world.discord.posts(dm).is_empty()
-        })
-        .await;
-    let chats = world
-        .openai
-        .requests()
-        .into_iter()
-        .filter(|(p, _)| p == "chat/completions")
-        .count();
-    assert_eq!(chats, 1);
+    world.dm(503, "a human now");
+    world.wait_posts("the reply to the human", dm, 1).await;
+    assert_eq!(chats(&world), 1);
 }
 
 #[tokio::test]
 async fn login_codes_link_the_account_once() {
     let world = World::start(Options::default()).await;
-    let user: i64 =
-        sqlx::query_scalar("INSERT INTO users (email) VALUES ('code@example.test') RETURNING id")
-            .fetch_one(&world.db.pool)
-            .await
-            .expect("user");
+    let user = world.db.user("code@example.test").await;
     let code = store::one_time_tokens::issue_login_code(
         &world.db.pool,
         user,
@@ -256,14 +212,12 @@ async fn login_codes_link_the_account_once() {
         json!([{ "name": "code", "type": 3, "value": code }]),
         None,
     );
-    let edit = format!("/webhooks/100/{token}/messages/@original");
-    let requests = world
-        .discord
-        .wait_for("the login answer", WAIT, |r| {
-            r.iter().any(|r| r.path == edit)
-        })
-        .await;
-    let answer = requests.iter().find(|r| r.path == edit).expect("edit");
+    let answer = world.slash_answer("the login answer", &token).await;
+    let requests = world.discord.requests();
+    let answered_at = requests
+        .iter()
+        .position(|r| r.path == answer.path)
+        .expect("edit");
     // A code proves the Discord account, not the email: linked, and told to finish with the
     // code mailed to the address.
     assert!(
@@ -272,7 +226,9 @@ async fn login_codes_link_the_account_once() {
         answer.content()
     );
     assert!(
-        requests.iter().any(|r| r.path.contains("/callback")),
+        requests[..answered_at]
+            .iter()
+            .any(|r| r.path.contains("/callback")),
         "deferred first"
     );
     let owner = store::identities::discord_owner(&world.db.pool, "504")
@@ -291,22 +247,9 @@ async fn login_codes_link_the_account_once() {
     .await
     .expect("verification code");
     let dm504 = FakeDiscord::dm_channel(504);
-    world.discord.message(
-        504,
-        dm504,
-        None,
-        &format!("/verify code@example.test {mailed}"),
-        false,
-    );
+    world.dm(504, &format!("/verify code@example.test {mailed}"));
     world
-        .discord
-        .wait_for("the confirmation", WAIT, |_| {
-            world
-                .discord
-                .posts(dm504)
-                .iter()
-                .any(|p| p.content().contains("verified"))
-        })
+        .wait_post_with("the confirmation", dm504, "verified")
         .await;
     let owner = store::identities::discord_owner(&world.db.pool, "504")
         .await
@@ -314,22 +257,10 @@ async fn login_codes_link_the_account_once() {
         .expect("linked");
     assert_eq!((owner.user_id, owner.confirmed), (user, true));
     // The code works once, and by text too: a second use is refused.
-    world.discord.message(
-        505,
-        FakeDiscord::dm_channel(505),
-        None,
-        &format!("/login {code}"),
-        false,
-    );
+    world.dm(505, &format!("/login {code}"));
     let dm = FakeDiscord::dm_channel(505);
-    let requests = world
-        .discord
-        .wait_for("the refusal", WAIT, |_| !world.discord.posts(dm).is_empty())
-        .await;
-    let refusal = requests
-        .iter()
-        .find(|r| r.path == format!("/channels/{dm}/messages"))
-        .expect("DM");
+    world.wait_posts("the refusal", dm, 1).await;
+    let refusal = &world.discord.posts(dm)[0];
     assert!(
         refusal.content().contains("failed"),
         "{}",
@@ -346,12 +277,7 @@ async fn imagine_fills_the_deferred_response_with_a_png() {
         json!([{ "name": "prompt", "type": 3, "value": "a lighthouse" }]),
         Some("0"),
     );
-    let edit = format!("/webhooks/100/{token}/messages/@original");
-    let requests = world
-        .discord
-        .wait_for("the image", WAIT, |r| r.iter().any(|r| r.path == edit))
-        .await;
-    let answer = requests.iter().find(|r| r.path == edit).expect("edit");
+    let answer = world.slash_answer("the image", &token).await;
     assert!(answer.files[0].2.starts_with(b"\x89PNG"));
 }
 
@@ -375,11 +301,8 @@ async fn a_rate_limited_post_is_retried_and_posted_once() {
     world.openai.reply_with("after a pause");
     world.discord.rate_limit_posts(1);
     let dm = FakeDiscord::dm_channel(507);
-    world.discord.message(507, dm, None, "hello", false);
-    world
-        .discord
-        .wait_for("the reply", WAIT, |_| !world.discord.posts(dm).is_empty())
-        .await;
+    world.dm(507, "hello");
+    world.wait_posts("the reply", dm, 1).await;
     assert_eq!(world.discord.posts(dm).len(), 1);
     assert_eq!(world.discord.posts(dm)[0].content(), "after a pause");
 }
@@ -391,11 +314,8 @@ async fn after_a_reconnect_the_bot_resumes_and_keeps_answering() {
     world.discord.reconnect().await;
     assert_eq!(world.discord.connections(), 2);
     let dm = FakeDiscord::dm_channel(508);
-    world.discord.message(508, dm, None, "still there?", false);
-    world
-        .discord
-        .wait_for("the reply", WAIT, |_| !world.discord.posts(dm).is_empty())
-        .await;
+    world.dm(508, "still there?");
+    world.wait_posts("the reply", dm, 1).await;
 }
 
 #[tokio::test]
@@ -440,40 +360,17 @@ async fn login_attempts_are_rate_limited_per_member() {
 #[tokio::test]
 async fn a_linked_member_the_bot_will_not_chat_with_is_mailed_a_code_once_an_hour() {
     let world = World::start(Options::default()).await;
-    let user: i64 =
-        sqlx::query_scalar("INSERT INTO users (email) VALUES ('half@example.test') RETURNING id")
-            .fetch_one(&world.db.pool)
-            .await
-            .expect("user");
-    store::identities::link_discord(
-        &world.db.pool,
-        user,
-        &store::identities::ProviderAccount {
-            subject: "650".into(),
-            ..Default::default()
-        },
-        store::identities::LinkProof::AccountOnly,
-    )
-    .await
-    .expect("link");
+    let user = world.db.user("half@example.test").await;
+    let proof = store::identities::LinkProof::AccountOnly;
+    world.db.link_discord(user, "650", proof).await;
     let dm = FakeDiscord::dm_channel(650);
     for n in 0..2 {
-        world
-            .discord
-            .message(650, dm, None, &format!("hello {n}"), false);
+        world.dm(650, &format!("hello {n}"));
     }
     world
-        .discord
-        .wait_for("the instructions", WAIT, |_| {
-            world
-                .discord
-                .posts(dm)
-                .iter()
-                .any(|p| p.content().contains("/verify"))
-        })
+        .wait_post_with("the instructions", dm, "/verify")
         .await;
-    let deadline = std::time::Instant::now() + WAIT;
-    let mailed = loop {
+    let mailed = eventually(WAIT, "no code was mailed", async || {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM email_deliveries WHERE user_id = $1 AND kind = 'verification'",
         )
@@ -481,10 +378,8 @@ async fn a_linked_member_the_bot_will_not_chat_with_is_mailed_a_code_once_an_hou
         .fetch_one(&world.db.pool)
         .await
         .expect("deliveries");
-        if n > 0 || std::time::Instant::now() > deadline {
-            break n;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+        (n > 0).then_some(n)
+    })
+    .await;
     assert_eq!(mailed, 1, "one code for two messages");
 }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use testkit::discord::{FakeDiscord, GUILD_ID, MEMBER_ROLE_ID};
+use testkit::discord::{FakeDiscord, GUILD_ID, MEMBER_ROLE_ID, Recorded};
+use testkit::eventually;
 
 use crate::support::{FALLBACK_CHANNEL, LOG_CHANNEL, Options, WAIT, World};
 
@@ -15,122 +16,84 @@ fn kick(user: u64) -> String {
     format!("/guilds/{GUILD_ID}/members/{user}")
 }
 
+/// How many of `requests` gave `user` the Member role.
+fn grants(requests: &[Recorded], user: u64) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path == role_grant(user))
+        .count()
+}
+
+/// How many of `requests` kicked `user`.
+fn kicks(requests: &[Recorded], user: u64) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path == kick(user))
+        .count()
+}
+
+fn granted(world: &World, user: u64) -> bool {
+    grants(&world.discord.requests(), user) > 0
+}
+
 #[tokio::test]
 async fn a_member_who_verifies_gets_the_role_and_is_never_kicked() {
-    let world = World::start(Options {
-        verification_timeout: Duration::from_secs(3),
-        ..Options::default()
-    })
-    .await;
+    let world = World::start(Options::verifying_within(Duration::from_secs(3))).await;
     let token = world.invitee("joiner@example.test").await;
-    world.discord.member_joins(600, false);
+    joins_and_verifies(&world, 600, "joiner@example.test", &token).await;
     let dm = FakeDiscord::dm_channel(600);
-    world
-        .discord
-        .wait_for("the instructions", WAIT, |_| {
-            !world.discord.posts(dm).is_empty()
-        })
-        .await;
     assert!(world.discord.posts(dm)[0].content().contains("verify"));
-    world.discord.message(
-        600,
-        dm,
-        None,
-        &format!("joiner@example.test {token}"),
-        false,
-    );
-    world
-        .discord
-        .wait_for("the role", WAIT, |r| {
-            r.iter()
-                .any(|r| r.method == "PUT" && r.path == role_grant(600))
-        })
-        .await;
-    world
-        .discord
-        .wait_for("the confirmation", WAIT, |_| {
-            world.discord.posts(dm).len() >= 2
-        })
-        .await;
+    world.wait_posts("the confirmation", dm, 2).await;
     assert!(world.discord.posts(dm)[1].content().contains("verified"));
     // Past the deadline: the scheduled kick finds the member verified.
     let kick_job = wait_kick_job(&world).await;
     assert_eq!(kick_job["outcome"], "not_needed");
     assert!(world.discord.is_member(600));
-    assert!(
-        !world
-            .discord
-            .requests()
-            .iter()
-            .any(|r| r.method == "DELETE" && r.path == kick(600))
-    );
+    assert_eq!(kicks(&world.discord.requests(), 600), 0);
 }
 
 /// Waits for the kick job of the (only) member and returns its result.
 async fn wait_kick_job(world: &World) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let done_key = world.producer.keys::<jobs::KickExpiredMember>().done();
+    let id = eventually(WAIT, "no kick job finished", async || {
         let mut conn = world.producer.connection();
-        let done: Vec<String> = redis::AsyncCommands::zrange(
-            &mut conn,
-            world.producer.keys::<jobs::KickExpiredMember>().done(),
-            0,
-            -1,
-        )
+        let done: Vec<String> = redis::AsyncCommands::zrange(&mut conn, &done_key, 0, -1)
+            .await
+            .expect("done");
+        done.into_iter().next()
+    })
+    .await;
+    let status = world
+        .producer
+        .status("kick_expired_member", &jobs::JobId::from(id.as_str()))
         .await
-        .expect("done");
-        if let Some(id) = done.first() {
-            let status = world
-                .producer
-                .status("kick_expired_member", &jobs::JobId::from(id.as_str()))
-                .await
-                .expect("status")
-                .expect("job");
-            return status.result.expect("result");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no kick job finished"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .expect("status")
+        .expect("job");
+    status.result.expect("result")
+}
+
+/// Runs the sweep (a second chance for lost kicks) once, to its end.
+async fn sweep(world: &World, fired_at_ms: u64) {
+    let sweep = world
+        .producer
+        .push(&jobs::Sweep { fired_at_ms })
+        .await
+        .expect("push");
+    world.finished("sweep", sweep.id()).await;
 }
 
 #[tokio::test]
 async fn a_member_who_does_not_verify_is_kicked_once() {
-    let world = World::start(Options {
-        verification_timeout: Duration::from_secs(2),
-        ..Options::default()
-    })
-    .await;
+    let world = World::start(Options::verifying_within(Duration::from_secs(2))).await;
     world.discord.member_joins(601, false);
     world
         .discord
-        .wait_for("the kick", WAIT, |r| {
-            r.iter()
-                .any(|r| r.method == "DELETE" && r.path == kick(601))
-        })
+        .wait_for("the kick", WAIT, |r| kicks(r, 601) > 0)
         .await;
     assert!(!world.discord.is_member(601));
     // The sweep (a second chance for lost kicks) does not kick again.
-    let sweep = world
-        .producer
-        .push(&jobs::Sweep { fired_at_ms: 7 })
-        .await
-        .expect("push");
-    world
-        .producer
-        .wait("sweep", sweep.id(), WAIT)
-        .await
-        .expect("wait")
-        .expect("done");
-    let kicks = world
-        .discord
-        .requests()
-        .iter()
-        .filter(|r| r.method == "DELETE" && r.path == kick(601))
-        .count();
-    assert_eq!(kicks, 1);
+    sweep(&world, 7).await;
+    assert_eq!(kicks(&world.discord.requests(), 601), 1);
 }
 
 #[tokio::test]
@@ -142,18 +105,12 @@ async fn a_kick_missed_while_workers_were_down_is_made_by_the_sweep() {
     .await;
     world.discord.member_joins(602, false);
     // The scheduled kick is lost (Redis flushed while everything was down).
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while store::members::gate(&world.db.pool, GUILD_ID, 602)
-        .await
-        .expect("gate")
-        .is_none()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the bot never recorded the member"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(WAIT, "the bot never recorded the member", async || {
+        store::members::gate(&world.db.pool, GUILD_ID, 602)
+            .await
+            .expect("gate")
+    })
+    .await;
     sqlx::query("UPDATE member_verifications SET deadline = now() - interval '1 second'")
         .execute(&world.db.pool)
         .await
@@ -169,23 +126,10 @@ async fn a_kick_missed_while_workers_were_down_is_made_by_the_sweep() {
             .expect("del");
     }
     world.start_workers(&Options::default());
-    let sweep = world
-        .producer
-        .push(&jobs::Sweep { fired_at_ms: 8 })
-        .await
-        .expect("push");
-    world
-        .producer
-        .wait("sweep", sweep.id(), WAIT)
-        .await
-        .expect("wait")
-        .expect("done");
+    sweep(&world, 8).await;
     world
         .discord
-        .wait_for("the kick", WAIT, |r| {
-            r.iter()
-                .any(|r| r.method == "DELETE" && r.path == kick(602))
-        })
+        .wait_for("the kick", WAIT, |r| kicks(r, 602) > 0)
         .await;
 }
 
@@ -195,10 +139,7 @@ async fn closed_dms_fall_back_to_the_channel() {
     world.discord.close_dms(603);
     world.discord.member_joins(603, false);
     world
-        .discord
-        .wait_for("the fallback post", WAIT, |_| {
-            !world.discord.posts(FALLBACK_CHANNEL).is_empty()
-        })
+        .wait_posts("the fallback post", FALLBACK_CHANNEL, 1)
         .await;
     let post = &world.discord.posts(FALLBACK_CHANNEL)[0];
     assert!(post.content().starts_with("<@603>"), "{}", post.content());
@@ -211,51 +152,18 @@ async fn a_missing_permission_is_reported_once_and_not_retried() {
     world.discord.forbid_roles();
     world.discord.member_joins(604, false);
     let dm = FakeDiscord::dm_channel(604);
-    world
-        .discord
-        .wait_for("the instructions", WAIT, |_| {
-            !world.discord.posts(dm).is_empty()
-        })
-        .await;
-    world.discord.message(
-        604,
-        dm,
-        None,
-        &format!("noperm@example.test {token}"),
-        false,
-    );
-    world
-        .discord
-        .wait_for("the report", WAIT, |_| {
-            !world.discord.posts(LOG_CHANNEL).is_empty()
-        })
-        .await;
+    world.wait_posts("the instructions", dm, 1).await;
+    world.dm(604, &format!("noperm@example.test {token}"));
+    world.wait_posts("the report", LOG_CHANNEL, 1).await;
     // Give a retry storm the chance to show itself: the job has settled as failed.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let dead = world
-            .producer
-            .depth("verify_member")
-            .await
-            .expect("depth")
-            .dead;
-        if dead == 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the job never failed for good"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let grants = world
-        .discord
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path == role_grant(604))
-        .count();
+    eventually(WAIT, "the job never failed for good", async || {
+        let depth = world.producer.depth("verify_member").await.expect("depth");
+        (depth.dead == 1).then_some(())
+    })
+    .await;
     assert_eq!(
-        grants, 1,
+        grants(&world.discord.requests(), 604),
+        1,
         "one attempt, no retries into Discord's invalid-request limit"
     );
     assert_eq!(world.discord.posts(LOG_CHANNEL).len(), 1);
@@ -269,22 +177,25 @@ async fn a_missing_permission_is_reported_once_and_not_retried() {
 #[tokio::test]
 async fn admin_commands_are_refused_to_members_and_run_for_admins() {
     let world = World::start(Options::default()).await;
-    let refused = world.discord.slash(
-        700,
-        "set_timeout",
-        json!([{ "name": "minutes", "type": 4, "value": 10 }]),
-        Some("0"),
-    );
+    let set_timeout = |user: u64, permissions: &str| {
+        world.discord.slash(
+            user,
+            "set_timeout",
+            json!([{ "name": "minutes", "type": 4, "value": 10 }]),
+            Some(permissions),
+        )
+    };
+    let refused = set_timeout(700, "0");
+    let callback = format!("{refused}/callback");
     let requests = world
         .discord
         .wait_for("the refusal", WAIT, |r| {
-            r.iter()
-                .any(|r| r.path.ends_with(&format!("{refused}/callback")))
+            r.iter().any(|r| r.path.ends_with(&callback))
         })
         .await;
     let refusal = requests
         .iter()
-        .find(|r| r.path.ends_with(&format!("{refused}/callback")))
+        .find(|r| r.path.ends_with(&callback))
         .expect("callback");
     assert_eq!(refusal.body["type"], 4, "answered at once");
     assert!(
@@ -293,17 +204,8 @@ async fn admin_commands_are_refused_to_members_and_run_for_admins() {
             .expect("text")
             .contains("admins")
     );
-    let admin = world.discord.slash(
-        701,
-        "set_timeout",
-        json!([{ "name": "minutes", "type": 4, "value": 10 }]),
-        Some("8"),
-    );
-    let edit = format!("/webhooks/100/{admin}/messages/@original");
-    world
-        .discord
-        .wait_for("the answer", WAIT, |r| r.iter().any(|r| r.path == edit))
-        .await;
+    let admin = set_timeout(701, "8");
+    world.slash_answer("the answer", &admin).await;
     let settings = store::members::guild_settings(&world.db.pool, GUILD_ID)
         .await
         .expect("settings");
@@ -311,20 +213,12 @@ async fn admin_commands_are_refused_to_members_and_run_for_admins() {
     // verification_status lists pending members.
     world.discord.member_joins(702, false);
     world
-        .discord
-        .wait_for("the gate", WAIT, |_| {
-            !world.discord.posts(FakeDiscord::dm_channel(702)).is_empty()
-        })
+        .wait_posts("the gate", FakeDiscord::dm_channel(702), 1)
         .await;
     let status = world
         .discord
         .slash(701, "verification_status", json!([]), Some("32"));
-    let edit = format!("/webhooks/100/{status}/messages/@original");
-    let requests = world
-        .discord
-        .wait_for("the status", WAIT, |r| r.iter().any(|r| r.path == edit))
-        .await;
-    let answer = requests.iter().find(|r| r.path == edit).expect("edit");
+    let answer = world.slash_answer("the status", &status).await;
     assert!(answer.content().contains("<@702>"), "{}", answer.content());
 }
 
@@ -334,21 +228,13 @@ async fn gate_until(
     member: u64,
     done: impl Fn(&store::members::Gate) -> bool,
 ) -> store::members::Gate {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(gate) = store::members::gate(&world.db.pool, GUILD_ID, member)
+    eventually(WAIT, "the gate never got there", async || {
+        store::members::gate(&world.db.pool, GUILD_ID, member)
             .await
             .expect("gate")
-            && done(&gate)
-        {
-            return gate;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the gate never got there"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .filter(&done)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -358,12 +244,7 @@ async fn screening_first_then_verify_by_slash_and_a_rejoin_restores_the_role() {
     world.discord.member_joins(610, true);
     world.discord.member_screened(610);
     let dm = FakeDiscord::dm_channel(610);
-    world
-        .discord
-        .wait_for("the instructions", WAIT, |_| {
-            !world.discord.posts(dm).is_empty()
-        })
-        .await;
+    world.wait_posts("the instructions", dm, 1).await;
     let interaction = world.discord.slash(
         610,
         "verify",
@@ -371,16 +252,13 @@ async fn screening_first_then_verify_by_slash_and_a_rejoin_restores_the_role() {
                { "name": "token", "type": 3, "value": token }]),
         Some("0"),
     );
-    let edit = format!("/webhooks/100/{interaction}/messages/@original");
-    let requests = world
-        .discord
-        .wait_for("the answer and the role", WAIT, |r| {
-            r.iter().any(|r| r.path == edit)
-                && r.iter()
-                    .any(|r| r.method == "PUT" && r.path == role_grant(610))
-        })
+    let answer = world
+        .slash_answer("the answer and the role", &interaction)
         .await;
-    let answer = requests.iter().find(|r| r.path == edit).expect("edit");
+    world
+        .discord
+        .wait_for("the answer and the role", WAIT, |r| grants(r, 610) > 0)
+        .await;
     assert!(
         answer.content().contains("verified"),
         "{}",
@@ -392,12 +270,7 @@ async fn screening_first_then_verify_by_slash_and_a_rejoin_restores_the_role() {
     world.discord.member_joins(610, false);
     world
         .discord
-        .wait_for("the role again", WAIT, |r| {
-            r.iter()
-                .filter(|r| r.method == "PUT" && r.path == role_grant(610))
-                .count()
-                == 2
-        })
+        .wait_for("the role again", WAIT, |r| grants(r, 610) == 2)
         .await;
     assert_eq!(world.discord.posts(dm).len(), 1, "one set of instructions");
 }
@@ -426,58 +299,24 @@ async fn force_verify_gives_the_role() {
         json!([{ "name": "user", "type": 6, "value": "612" }]),
         Some("8"),
     );
-    let edit = format!("/webhooks/100/{admin}/messages/@original");
+    world.slash_answer("the role and the answer", &admin).await;
     world
         .discord
-        .wait_for("the role and the answer", WAIT, |r| {
-            r.iter().any(|r| r.path == edit)
-                && r.iter()
-                    .any(|r| r.method == "PUT" && r.path == role_grant(612))
-        })
+        .wait_for("the role and the answer", WAIT, |r| grants(r, 612) > 0)
         .await;
     gate_until(&world, 612, |g| g.status == "verified").await;
-}
-
-/// The answer a slash command got (the edit of its deferred response), once it came.
-async fn slash_answer(world: &World, interaction: &str) -> String {
-    let edit = format!("/webhooks/100/{interaction}/messages/@original");
-    let requests = world
-        .discord
-        .wait_for("the answer", WAIT, |r| r.iter().any(|r| r.path == edit))
-        .await;
-    requests
-        .iter()
-        .find(|r| r.path == edit)
-        .expect("edit")
-        .content()
-        .to_owned()
 }
 
 /// `user` joins, gets the gate's DM, answers it with `email token`, and gets the role.
 async fn joins_and_verifies(world: &World, user: u64, email: &str, token: &str) {
     world.discord.member_joins(user, false);
     let dm = FakeDiscord::dm_channel(user);
+    world.wait_posts("the instructions", dm, 1).await;
+    world.dm(user, &format!("{email} {token}"));
     world
         .discord
-        .wait_for("the instructions", WAIT, |_| {
-            !world.discord.posts(dm).is_empty()
-        })
+        .wait_for("the role", WAIT, |r| grants(r, user) > 0)
         .await;
-    world
-        .discord
-        .message(user, dm, None, &format!("{email} {token}"), false);
-    world
-        .discord
-        .wait_for("the role", WAIT, |_| granted(world, user))
-        .await;
-}
-
-fn granted(world: &World, user: u64) -> bool {
-    world
-        .discord
-        .requests()
-        .iter()
-        .any(|r| r.method == "PUT" && r.path == role_grant(user))
 }
 
 /// Issue 11, finding 1, at the gate. d37e806: a stranger who onboarded with an invitee's
@@ -486,11 +325,7 @@ fn granted(world: &World, user: u64) -> bool {
 /// ("already verified with another Discord account") and kicked at the deadline.
 #[tokio::test]
 async fn a_strangers_login_code_gives_no_role_and_the_invitee_still_gets_in() {
-    let world = World::start(Options {
-        verification_timeout: Duration::from_secs(4),
-        ..Options::default()
-    })
-    .await;
+    let world = World::start(Options::verifying_within(Duration::from_secs(4))).await;
     let token = world.invitee("ivy@example.test").await;
     // What anonymous onboarding hands out for the invitee's row.
     let onboarded = store::users::onboard(
@@ -520,20 +355,18 @@ async fn a_strangers_login_code_gives_no_role_and_the_invitee_still_gets_in() {
         json!([{ "name": "code", "type": 3, "value": code }]),
         Some("0"),
     );
-    let answer = slash_answer(&world, &interaction).await;
+    let answer = world.slash_answer("the answer", &interaction).await;
     assert!(
-        answer.contains("/verify"),
-        "told to finish by mail: {answer}"
+        answer.content().contains("/verify"),
+        "told to finish by mail: {}",
+        answer.content()
     );
     // The invitee joins and answers the gate's DM with their own token.
     joins_and_verifies(&world, invitee, "ivy@example.test", &token).await;
     // The stranger never got the role, is linked to nobody, and is kicked at the deadline.
     world
         .discord
-        .wait_for("the stranger's kick", WAIT, |r| {
-            r.iter()
-                .any(|r| r.method == "DELETE" && r.path == kick(stranger))
-        })
+        .wait_for("the stranger's kick", WAIT, |r| kicks(r, stranger) > 0)
         .await;
     assert!(!granted(&world, stranger));
     assert!(world.discord.is_member(invitee), "the invitee stays");
@@ -550,29 +383,32 @@ async fn a_stranger_failing_on_an_invitees_email_never_stops_the_invitee() {
     let world = World::start(Options::default()).await;
     let token = world.invitee("vic@example.test").await;
     let stranger = 630;
-    let guess = |n: u32| {
+    let verify = |token: &str| {
         world.discord.slash(
             stranger,
             "verify",
             json!([{ "name": "email", "type": 3, "value": "vic@example.test" },
-                   { "name": "token", "type": 3, "value": format!("guess{n}") }]),
+                   { "name": "token", "type": 3, "value": token }]),
             None,
         )
     };
     for n in 0..5 {
-        let answer = slash_answer(&world, &guess(n)).await;
-        assert!(answer.contains("do not match"), "{answer}");
+        let guess = verify(&format!("guess{n}"));
+        let answer = world.slash_answer("the answer", &guess).await;
+        assert!(
+            answer.content().contains("do not match"),
+            "{}",
+            answer.content()
+        );
     }
     // Locked out of this email, right token or not.
-    let locked = world.discord.slash(
-        stranger,
-        "verify",
-        json!([{ "name": "email", "type": 3, "value": "vic@example.test" },
-               { "name": "token", "type": 3, "value": token }]),
-        None,
+    let locked = verify(&token);
+    let answer = world.slash_answer("the answer", &locked).await;
+    assert!(
+        answer.content().contains("too many wrong tokens"),
+        "{}",
+        answer.content()
     );
-    let answer = slash_answer(&world, &locked).await;
-    assert!(answer.contains("too many wrong tokens"), "{answer}");
     // The invitee, from their own account, verifies at once.
     let invitee = 631;
     joins_and_verifies(&world, invitee, "vic@example.test", &token).await;
@@ -597,14 +433,7 @@ async fn a_token_typed_in_a_channel_is_voided_and_a_fresh_one_mailed() {
     );
     let dm = FakeDiscord::dm_channel(member);
     world
-        .discord
-        .wait_for("the warning", WAIT, |_| {
-            world
-                .discord
-                .posts(dm)
-                .iter()
-                .any(|p| p.content().contains("no longer works"))
-        })
+        .wait_post_with("the warning", dm, "no longer works")
         .await;
     let reissued: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM email_deliveries d JOIN users u ON u.id = d.user_id
@@ -615,22 +444,10 @@ async fn a_token_typed_in_a_channel_is_voided_and_a_fresh_one_mailed() {
     .expect("deliveries");
     assert_eq!(reissued, 1, "a fresh invitation is on its way");
     // A reader who copied it gets nothing, and neither does the member with the old token.
-    world.discord.message(
-        641,
-        FakeDiscord::dm_channel(641),
-        None,
-        &format!("/verify loud@example.test {token}"),
-        false,
-    );
+    world.dm(641, &format!("/verify loud@example.test {token}"));
+    let reader = FakeDiscord::dm_channel(641);
     world
-        .discord
-        .wait_for("the reader's refusal", WAIT, |_| {
-            world
-                .discord
-                .posts(FakeDiscord::dm_channel(641))
-                .iter()
-                .any(|p| p.content().contains("do not match"))
-        })
+        .wait_post_with("the reader's refusal", reader, "do not match")
         .await;
     assert!(!granted(&world, member));
     assert!(!granted(&world, 641));

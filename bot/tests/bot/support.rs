@@ -1,8 +1,9 @@
-//! One world per test: database, Redis prefix, fake Discord and OpenAI, workers and the bot.
+//! One world per test: database, Redis prefix, fake Discord and OpenAI, workers and the bot;
+//! and the waits the tests share for what the bot and the workers did in it.
 
 use std::time::Duration;
 
-use testkit::discord::{FakeDiscord, TOKEN};
+use testkit::discord::{FakeDiscord, Recorded, TOKEN};
 use testkit::{FakeOpenAi, TestDb, TestRedis};
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,16 @@ pub struct Options {
     pub fallback_channel: bool,
 }
 
+impl Options {
+    /// The defaults, with members given `timeout` to verify.
+    pub fn verifying_within(timeout: Duration) -> Self {
+        Self {
+            verification_timeout: timeout,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -46,9 +57,7 @@ impl World {
         testkit::init_logging();
         let db = TestDb::new().await;
         let redis = TestRedis::new().await;
-        let producer = jobs::Producer::connect(redis.client.clone(), &redis.prefix)
-            .await
-            .expect("producer");
+        let producer = redis.producer().await;
         let discord = FakeDiscord::start().await;
         let openai = FakeOpenAi::start().await;
         let mut world = World {
@@ -143,43 +152,65 @@ impl World {
         .fetch_one(&self.db.pool)
         .await
         .expect("user");
-        let account = store::identities::ProviderAccount {
-            subject: discord_id.to_string(),
-            ..Default::default()
-        };
-        store::identities::link_discord(
-            &self.db.pool,
-            user,
-            &account,
-            store::identities::LinkProof::EmailProven,
-        )
-        .await
-        .expect("link");
+        let proof = store::identities::LinkProof::EmailProven;
+        self.db
+            .link_discord(user, &discord_id.to_string(), proof)
+            .await;
         user
     }
 
     /// An invitee with a live invitation token.
     pub async fn invitee(&self, email: &str) -> String {
-        let user: i64 = sqlx::query_scalar("INSERT INTO users (email) VALUES ($1) RETURNING id")
-            .bind(email)
-            .fetch_one(&self.db.pool)
-            .await
-            .expect("user");
+        let user = self.db.user(email).await;
         sqlx::query("INSERT INTO invitations (user_id, status) VALUES ($1, 'sent')")
             .bind(user)
             .execute(&self.db.pool)
             .await
             .expect("invitation");
-        let (_, token) = store::one_time_tokens::issue(
-            &self.db.pool,
-            user,
-            "invitation",
-            Duration::from_secs(3600),
-            store::one_time_tokens::Earlier::Retire,
-        )
-        .await
-        .expect("token");
-        token
+        self.db.invitation_token(user).await
+    }
+}
+
+/// Waiting for what the bot and the workers did.
+impl World {
+    /// `user` writes `text` to the bot in their DM channel; the message's id.
+    pub fn dm(&self, user: u64, text: &str) -> u64 {
+        let channel = FakeDiscord::dm_channel(user);
+        self.discord.message(user, channel, None, text, false)
+    }
+
+    /// Waits until `channel` has at least `n` posts.
+    pub async fn wait_posts(&self, what: &str, channel: u64, n: usize) {
+        self.discord
+            .wait_for(what, WAIT, |_| self.discord.posts(channel).len() >= n)
+            .await;
+    }
+
+    /// Waits for a post in `channel` that contains `text`.
+    pub async fn wait_post_with(&self, what: &str, channel: u64, text: &str) {
+        let has = |p: &Recorded| p.content().contains(text);
+        self.discord
+            .wait_for(what, WAIT, |_| self.discord.posts(channel).iter().any(has))
+            .await;
+    }
+
+    /// The answer a slash command got (the edit of its deferred response), once it came.
+    pub async fn slash_answer(&self, what: &str, interaction: &str) -> Recorded {
+        let edit = format!("/webhooks/100/{interaction}/messages/@original");
+        let requests = self
+            .discord
+            .wait_for(what, WAIT, |r| r.iter().any(|r| r.path == edit))
+            .await;
+        requests.into_iter().find(|r| r.path == edit).expect("edit")
+    }
+
+    /// Waits for job `id` of `queue` to finish; its status.
+    pub async fn finished(&self, queue: &str, id: &jobs::JobId) -> jobs::JobStatus {
+        self.producer
+            .wait(queue, id, WAIT)
+            .await
+            .expect("wait")
+            .expect("finished")
     }
 }
 

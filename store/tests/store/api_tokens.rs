@@ -1,6 +1,15 @@
+//! API tokens: stored as digests, and authenticating only while live.
+
 use chrono::{Duration, Utc};
 use store::api_tokens;
 use testkit::TestDb;
+
+/// The live token `token` authenticates as, if any.
+async fn authenticated(db: &TestDb, token: &str) -> Option<api_tokens::ApiToken> {
+    api_tokens::authenticate(&db.pool, token)
+        .await
+        .expect("query")
+}
 
 #[tokio::test]
 async fn tokens_are_stored_hashed_and_authenticate_while_live() {
@@ -29,33 +38,17 @@ async fn tokens_are_stored_hashed_and_authenticate_while_live() {
             .expect("count");
     assert_eq!(plain, 0);
 
-    let found = api_tokens::authenticate(&db.pool, &created.token)
-        .await
-        .expect("query")
-        .expect("live");
+    let found = authenticated(&db, &created.token).await.expect("live");
     assert_eq!(found.id, created.record.id);
     assert!(
         found.last_used_at.is_none(),
         "the use being authenticated is recorded after it"
     );
-    let again = api_tokens::authenticate(&db.pool, &created.token)
-        .await
-        .expect("query")
-        .expect("live");
+    let again = authenticated(&db, &created.token).await.expect("live");
     assert!(again.last_used_at.is_some());
 
-    assert!(
-        api_tokens::authenticate(&db.pool, "cnc_wrong")
-            .await
-            .expect("query")
-            .is_none()
-    );
-    assert!(
-        api_tokens::authenticate(&db.pool, "wrong")
-            .await
-            .expect("query")
-            .is_none()
-    );
+    assert!(authenticated(&db, "cnc_wrong").await.is_none());
+    assert!(authenticated(&db, "wrong").await.is_none());
 
     let expired = api_tokens::create(
         &db.pool,
@@ -66,22 +59,12 @@ async fn tokens_are_stored_hashed_and_authenticate_while_live() {
     )
     .await
     .expect("create");
-    assert!(
-        api_tokens::authenticate(&db.pool, &expired.token)
-            .await
-            .expect("query")
-            .is_none()
-    );
+    assert!(authenticated(&db, &expired.token).await.is_none());
 
     sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1")
         .bind(created.record.id)
         .execute(&db.pool)
         .await
         .expect("revoke");
-    assert!(
-        api_tokens::authenticate(&db.pool, &created.token)
-            .await
-            .expect("query")
-            .is_none()
-    );
+    assert!(authenticated(&db, &created.token).await.is_none());
 }

@@ -3,19 +3,18 @@
 use store::identities::{DiscordLink, LinkProof, ProviderAccount, link_discord};
 use testkit::TestDb;
 
-async fn user(db: &TestDb, email: &str) -> i64 {
-    sqlx::query_scalar("INSERT INTO users (email) VALUES ($1) RETURNING id")
-        .bind(email)
-        .fetch_one(&db.pool)
-        .await
-        .expect("user")
-}
-
 fn account(subject: &str) -> ProviderAccount {
     ProviderAccount {
         subject: subject.into(),
         ..Default::default()
     }
+}
+
+/// Links the Discord account `subject` to `user` with `proof`: the outcome.
+async fn link(db: &TestDb, user: i64, subject: &str, proof: LinkProof) -> DiscordLink {
+    link_discord(&db.pool, user, &account(subject), proof)
+        .await
+        .expect("link")
 }
 
 /// (owner, confirmed) of a Discord account's link.
@@ -34,8 +33,8 @@ async fn link_of(db: &TestDb, subject: &str) -> Option<(i64, bool)> {
 async fn concurrent_links_of_one_account_never_confirm_it_on_someone_elses_row() {
     let db = TestDb::new().await;
     for round in 0..25 {
-        let victim = user(&db, &format!("victim{round}@example.test")).await;
-        let stranger = user(&db, &format!("stranger{round}@example.test")).await;
+        let victim = db.user(&format!("victim{round}@example.test")).await;
+        let stranger = db.user(&format!("stranger{round}@example.test")).await;
         let subject = format!("77{round:04}");
         let discord = account(&subject);
         let (a, b) = tokio::join!(
@@ -76,12 +75,10 @@ async fn concurrent_links_of_one_account_never_confirm_it_on_someone_elses_row()
 #[tokio::test]
 async fn unconfirmed_links_give_way_and_confirmed_ones_never_move() {
     let db = TestDb::new().await;
-    let owner = user(&db, "owner@example.test").await;
-    let other = user(&db, "other@example.test").await;
+    let owner = db.user("owner@example.test").await;
+    let other = db.user("other@example.test").await;
     // A stranger's unconfirmed link on the owner's row is replaced by the owner's proof.
-    let first = link_discord(&db.pool, owner, &account("1"), LinkProof::AccountOnly)
-        .await
-        .expect("link");
+    let first = link(&db, owner, "1", LinkProof::AccountOnly).await;
     assert!(matches!(
         first,
         DiscordLink::Linked {
@@ -89,9 +86,7 @@ async fn unconfirmed_links_give_way_and_confirmed_ones_never_move() {
             ..
         }
     ));
-    let proven = link_discord(&db.pool, owner, &account("2"), LinkProof::EmailProven)
-        .await
-        .expect("link");
+    let proven = link(&db, owner, "2", LinkProof::EmailProven).await;
     assert!(matches!(
         proven,
         DiscordLink::Linked {
@@ -108,9 +103,7 @@ async fn unconfirmed_links_give_way_and_confirmed_ones_never_move() {
         (other, "2", LinkProof::EmailProven),
         (other, "2", LinkProof::AccountOnly),
     ] {
-        let refused = link_discord(&db.pool, user, &account(subject), proof)
-            .await
-            .expect("link");
+        let refused = link(&db, user, subject, proof).await;
         assert!(
             matches!(
                 refused,
@@ -121,13 +114,9 @@ async fn unconfirmed_links_give_way_and_confirmed_ones_never_move() {
     }
     assert_eq!(link_of(&db, "2").await, Some((owner, true)));
     // An unconfirmed link elsewhere is taken back by its Discord account.
-    link_discord(&db.pool, other, &account("4"), LinkProof::AccountOnly)
-        .await
-        .expect("link");
-    let third = user(&db, "third@example.test").await;
-    let taken = link_discord(&db.pool, third, &account("4"), LinkProof::AccountOnly)
-        .await
-        .expect("link");
+    link(&db, other, "4", LinkProof::AccountOnly).await;
+    let third = db.user("third@example.test").await;
+    let taken = link(&db, third, "4", LinkProof::AccountOnly).await;
     assert_eq!(
         taken,
         DiscordLink::Linked {
@@ -187,9 +176,7 @@ async fn links_from_before_v2_stay_members_but_give_way_to_a_proof() {
         .expect("linked");
     assert!(vouched.holds(), "{vouched:?}");
     // The member's own proof from another Discord account replaces the migrated link…
-    let proven = link_discord(&db.pool, 1, &account("101"), LinkProof::EmailProven)
-        .await
-        .expect("link");
+    let proven = link(&db, 1, "101", LinkProof::EmailProven).await;
     assert!(
         matches!(
             proven,
@@ -202,30 +189,17 @@ async fn links_from_before_v2_stay_members_but_give_way_to_a_proof() {
     );
     assert_eq!(link_of(&db, "100").await, None);
     // …and once proven, it holds like any other.
-    let again = link_discord(&db.pool, 1, &account("102"), LinkProof::EmailProven)
-        .await
-        .expect("link");
+    let again = link(&db, 1, "102", LinkProof::EmailProven).await;
     assert_eq!(again, DiscordLink::UserHasOther);
     // A migrated link is taken back by its Discord account proving its own email elsewhere,
     // and never by a mere code.
-    let own = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO users (email) VALUES ('victim@example.test') RETURNING id",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("user");
-    let code = link_discord(&db.pool, own, &account("300"), LinkProof::AccountOnly)
-        .await
-        .expect("link");
+    let own = db.user("victim@example.test").await;
+    let code = link(&db, own, "300", LinkProof::AccountOnly).await;
     assert_eq!(code, DiscordLink::TakenByOther);
     // Nor by Discord vouching through a redirect: a linking CSRF could have caused that.
-    let vouched = link_discord(&db.pool, own, &account("300"), LinkProof::ProviderVouched)
-        .await
-        .expect("link");
+    let vouched = link(&db, own, "300", LinkProof::ProviderVouched).await;
     assert_eq!(vouched, DiscordLink::TakenByOther);
-    let proof = link_discord(&db.pool, own, &account("300"), LinkProof::EmailProven)
-        .await
-        .expect("link");
+    let proof = link(&db, own, "300", LinkProof::EmailProven).await;
     assert!(
         matches!(
             proof,
@@ -246,8 +220,8 @@ async fn links_from_before_v2_stay_members_but_give_way_to_a_proof() {
 async fn crossing_links_do_not_deadlock() {
     let db = TestDb::new().await;
     for round in 0..20 {
-        let u1 = user(&db, &format!("u1-{round}@example.test")).await;
-        let u2 = user(&db, &format!("u2-{round}@example.test")).await;
+        let u1 = db.user(&format!("u1-{round}@example.test")).await;
+        let u2 = db.user(&format!("u2-{round}@example.test")).await;
         let (s1, s2) = (
             account(&format!("81{round:04}")),
             account(&format!("82{round:04}")),

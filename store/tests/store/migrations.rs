@@ -1,3 +1,7 @@
+//! The migrations: the schema they build is the one the code's queries expect, replicas run
+//! them once, upgrades from every frozen snapshot in `fixtures/` keep every row, and emails
+//! stay unique whatever their case.
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

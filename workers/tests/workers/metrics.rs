@@ -1,7 +1,5 @@
 //! A worker process's `/metrics`: job outcomes, latencies, heartbeats and queue sizes.
 
-use std::time::Duration;
-
 use jobs::{Job, Probe};
 use workers::providers::smtp::Mailer;
 
@@ -33,12 +31,7 @@ async fn a_worker_serves_job_and_queue_metrics() {
         })
         .await
         .expect("push");
-    world
-        .producer
-        .wait(Probe::QUEUE, pushed.id(), Duration::from_secs(20))
-        .await
-        .expect("wait")
-        .expect("done");
+    world.finished(Probe::QUEUE, pushed.id()).await;
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .expect("scrape")

@@ -23,11 +23,7 @@ fn deps_with(world: &World, fake: &FakeOAuth) -> workers::Deps {
 
 /// A linked Discord identity whose access token expires in a minute; returns its id.
 async fn expiring_identity(world: &World, deps: &workers::Deps, refresh_token: &str) -> i64 {
-    let user: i64 =
-        sqlx::query_scalar("INSERT INTO users (email) VALUES ('t@example.test') RETURNING id")
-            .fetch_one(&world.db.pool)
-            .await
-            .expect("user");
+    let user = world.db.user("t@example.test").await;
     let account = store::identities::ProviderAccount {
         subject: "9009".into(),
         access_token_enc: Some(deps.sealer.seal("old-access")),
@@ -49,15 +45,25 @@ async fn expiring_identity(world: &World, deps: &workers::Deps, refresh_token: &
         .expect("identity")
 }
 
+/// A world with the fake provider beside it, the workers' dependencies pointed at that
+/// provider, and an [`expiring_identity`] with `refresh_token` (one the provider issued when
+/// `None`).
+async fn expiring(refresh_token: Option<&str>) -> (World, FakeOAuth, workers::Deps, i64) {
+    let world = World::new().await;
+    let fake = FakeOAuth::start().await;
+    let deps = deps_with(&world, &fake);
+    let refresh = match refresh_token {
+        Some(token) => token.to_owned(),
+        None => fake.issue_refresh_token(&Account::discord("9009", "t")),
+    };
+    let identity = expiring_identity(&world, &deps, &refresh).await;
+    (world, fake, deps, identity)
+}
+
 async fn run(world: &World, deps: workers::Deps, queue: &str, id: jobs::JobId) -> Value {
     world
         .with_workers(deps, async {
-            let status = world
-                .producer
-                .wait(queue, &id, Duration::from_secs(20))
-                .await
-                .expect("wait")
-                .expect("finished");
+            let status = world.finished(queue, &id).await;
             status.result.expect("a result")
         })
         .await
@@ -65,11 +71,7 @@ async fn run(world: &World, deps: workers::Deps, queue: &str, id: jobs::JobId) -
 
 #[tokio::test]
 async fn the_sweep_refreshes_tokens_before_they_expire() {
-    let world = World::new().await;
-    let fake = FakeOAuth::start().await;
-    let deps = deps_with(&world, &fake);
-    let refresh = fake.issue_refresh_token(&Account::discord("9009", "t"));
-    let identity = expiring_identity(&world, &deps, &refresh).await;
+    let (world, fake, deps, identity) = expiring(None).await;
     let swept = world
         .producer
         .push(&Sweep { fired_at_ms: 1 })
@@ -77,17 +79,11 @@ async fn the_sweep_refreshes_tokens_before_they_expire() {
         .expect("push");
     world
         .with_workers(deps.clone(), async {
-            let status = world
-                .producer
-                .wait(Sweep::QUEUE, swept.id(), Duration::from_secs(20))
-                .await
-                .expect("wait")
-                .expect("finished");
+            let status = world.finished(Sweep::QUEUE, swept.id()).await;
             let result = status.result.expect("a result");
             assert_eq!(result["refreshes_pushed"], 1, "{result}");
             // The refresh the sweep pushed runs on its own queue.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            loop {
+            testkit::eventually(Duration::from_secs(20), "never refreshed", async || {
                 let fresh: bool = sqlx::query_scalar(
                     "SELECT token_expires_at > now() + interval '1 day' FROM identities WHERE id = $1",
                 )
@@ -95,12 +91,9 @@ async fn the_sweep_refreshes_tokens_before_they_expire() {
                 .fetch_one(&world.db.pool)
                 .await
                 .expect("identity");
-                if fresh {
-                    break;
-                }
-                assert!(tokio::time::Instant::now() < deadline, "never refreshed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+                fresh.then_some(())
+            })
+            .await;
         })
         .await;
     let (expires, sealed): (chrono::DateTime<chrono::Utc>, Vec<u8>) =
@@ -116,10 +109,7 @@ async fn the_sweep_refreshes_tokens_before_they_expire() {
 
 #[tokio::test]
 async fn a_revoked_grant_is_forgotten() {
-    let world = World::new().await;
-    let fake = FakeOAuth::start().await;
-    let deps = deps_with(&world, &fake);
-    let identity = expiring_identity(&world, &deps, "rt-the-provider-forgot").await;
+    let (world, _fake, deps, identity) = expiring(Some("rt-the-provider-forgot")).await;
     let job = world
         .producer
         .push(&RefreshProviderToken {
@@ -140,11 +130,7 @@ async fn a_revoked_grant_is_forgotten() {
 
 #[tokio::test]
 async fn two_refreshes_of_one_grant_never_overlap() {
-    let world = World::new().await;
-    let fake = FakeOAuth::start().await;
-    let deps = deps_with(&world, &fake);
-    let refresh = fake.issue_refresh_token(&Account::discord("9009", "t"));
-    let identity = expiring_identity(&world, &deps, &refresh).await;
+    let (world, fake, deps, identity) = expiring(None).await;
     let job = RefreshProviderToken {
         identity_id: identity,
     };
@@ -160,12 +146,7 @@ async fn two_refreshes_of_one_grant_never_overlap() {
         .with_workers(deps, async {
             let mut outcomes = Vec::new();
             for p in &pushed {
-                let status = world
-                    .producer
-                    .wait(RefreshProviderToken::QUEUE, p.id(), Duration::from_secs(20))
-                    .await
-                    .expect("wait")
-                    .expect("finished");
+                let status = world.finished(RefreshProviderToken::QUEUE, p.id()).await;
                 outcomes.push(status.result.expect("result")["outcome"].clone());
             }
             outcomes

@@ -1,3 +1,6 @@
+//! `send_email` over real SMTP (a sink) and to `.eml` files: headers, the token it carries,
+//! once-only delivery, and permanent and transient failures.
+
 use std::time::Duration;
 
 use jobs::{Job, JobState, PushOptions, SendEmail};
@@ -30,6 +33,31 @@ async fn delivery(world: &World, email: &str, kind: &str) -> i64 {
         .expect("delivery")
 }
 
+/// A world and an SMTP sink, with a delivery of `kind` to `email` queued; the delivery's id.
+async fn queued(email: &str, kind: &str) -> (World, SmtpSink, i64) {
+    let world = World::new().await;
+    let sink = SmtpSink::start().await;
+    let id = delivery(&world, email, kind).await;
+    (world, sink, id)
+}
+
+/// Runs the workers, mailing with `mailer`, until the delivery's job has finished (20 s at
+/// most); its status.
+async fn deliver(
+    world: &World,
+    mailer: Mailer,
+    delivery_id: i64,
+    options: PushOptions,
+) -> jobs::JobStatus {
+    let limit = Duration::from_secs(20);
+    world
+        .with_workers(world.deps(mailer), async {
+            send_and_wait(world, delivery_id, options, limit).await
+        })
+        .await
+        .expect("finished")
+}
+
 /// Pushes the delivery's job and waits for its final status.
 async fn send_and_wait(
     world: &World,
@@ -59,15 +87,8 @@ async fn delivery_row(world: &World, id: i64) -> (String, Option<String>, i32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_is_sent_over_smtp_with_a_working_token_and_proper_headers() {
-    let world = World::new().await;
-    let sink = SmtpSink::start().await;
-    let id = delivery(&world, "zoe@example.com", "invitation").await;
-    let status = world
-        .with_workers(world.deps(sink_mailer(&sink)), async {
-            send_and_wait(&world, id, PushOptions::default(), Duration::from_secs(15)).await
-        })
-        .await
-        .expect("finished");
+    let (world, sink, id) = queued("zoe@example.com", "invitation").await;
+    let status = deliver(&world, sink_mailer(&sink), id, PushOptions::default()).await;
     assert_eq!(status.state, JobState::Done, "{status:?}");
     let mails = sink.messages();
     assert_eq!(mails.len(), 1);
@@ -120,9 +141,7 @@ async fn an_invitation_is_sent_over_smtp_with_a_working_token_and_proper_headers
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_is_sent_once_even_when_its_job_runs_twice() {
-    let world = World::new().await;
-    let sink = SmtpSink::start().await;
-    let id = delivery(&world, "twice@example.com", "link_confirmation").await;
+    let (world, sink, id) = queued("twice@example.com", "link_confirmation").await;
     world
         .with_workers(world.deps(sink_mailer(&sink)), async {
             for _ in 0..2 {
@@ -138,15 +157,8 @@ async fn a_delivery_is_sent_once_even_when_its_job_runs_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_rejection_fails_at_once_and_is_recorded_on_the_delivery() {
-    let world = World::new().await;
-    let sink = SmtpSink::start().await;
-    let id = delivery(&world, "bounce@example.com", "link_confirmation").await;
-    let status = world
-        .with_workers(world.deps(sink_mailer(&sink)), async {
-            send_and_wait(&world, id, PushOptions::default(), Duration::from_secs(15)).await
-        })
-        .await
-        .expect("finished");
+    let (world, sink, id) = queued("bounce@example.com", "link_confirmation").await;
+    let status = deliver(&world, sink_mailer(&sink), id, PushOptions::default()).await;
     assert_eq!(status.state, JobState::Failed);
     assert_eq!(status.attempts, 1, "no retry of a permanent failure");
     let (state, error, _) = delivery_row(&world, id).await;
@@ -156,21 +168,9 @@ async fn a_permanent_rejection_fails_at_once_and_is_recorded_on_the_delivery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_until_the_budget_is_spent() {
-    let world = World::new().await;
-    let sink = SmtpSink::start().await;
-    let id = delivery(&world, "tempfail@example.com", "link_confirmation").await;
-    let status = world
-        .with_workers(world.deps(sink_mailer(&sink)), async {
-            send_and_wait(
-                &world,
-                id,
-                PushOptions::default().with_max_attempts(3),
-                Duration::from_secs(20),
-            )
-            .await
-        })
-        .await
-        .expect("finished");
+    let (world, sink, id) = queued("tempfail@example.com", "link_confirmation").await;
+    let options = PushOptions::default().with_max_attempts(3);
+    let status = deliver(&world, sink_mailer(&sink), id, options).await;
     assert_eq!(status.state, JobState::Dead);
     assert_eq!(status.attempts, 3);
     let (state, error, attempts) = delivery_row(&world, id).await;
@@ -186,13 +186,8 @@ async fn without_smtp_mail_is_written_as_eml_files() {
         uuid::Uuid::new_v4().simple()
     ));
     let id = delivery(&world, "files@example.com", "verification").await;
-    world
-        .with_workers(world.deps(Mailer::files(&dir)), async {
-            let status =
-                send_and_wait(&world, id, PushOptions::default(), Duration::from_secs(15)).await;
-            assert_eq!(status.map(|s| s.state), Some(JobState::Done));
-        })
-        .await;
+    let status = deliver(&world, Mailer::files(&dir), id, PushOptions::default()).await;
+    assert_eq!(status.state, JobState::Done);
     let files: Vec<_> = std::fs::read_dir(&dir)
         .expect("outbox")
         .map(|e| e.expect("entry").path())

@@ -1,5 +1,7 @@
 //! Running the worker runtime in-process around a test body.
 
+use std::time::Duration;
+
 use jobs::Producer;
 use testkit::{TestDb, TestRedis};
 use tokio_util::sync::CancellationToken;
@@ -17,9 +19,7 @@ impl World {
         testkit::init_logging();
         let db = TestDb::new().await;
         let redis = TestRedis::new().await;
-        let producer = Producer::connect(redis.client.clone(), &redis.prefix)
-            .await
-            .expect("producer");
+        let producer = redis.producer().await;
         World {
             db,
             _redis: redis,
@@ -36,6 +36,15 @@ impl World {
             None,
             mailer,
         )
+    }
+
+    /// Waits up to 20 s for job `id` of `queue` to finish; its status.
+    pub async fn finished(&self, queue: &str, id: &jobs::JobId) -> jobs::JobStatus {
+        self.producer
+            .wait(queue, id, Duration::from_secs(20))
+            .await
+            .expect("wait")
+            .expect("finished")
     }
 
     /// Runs the workers while `body` runs, then stops them gracefully.

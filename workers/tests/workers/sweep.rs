@@ -1,3 +1,5 @@
+//! The sweep's schedule (one firing per slot across replicas) and what one run removes.
+
 use std::time::Duration;
 
 use jobs::{Job, JobState, Producer, Sweep, now_ms};
@@ -6,9 +8,7 @@ use tokio_util::sync::CancellationToken;
 use workers::cron;
 
 async fn producer(redis: &TestRedis) -> Producer {
-    Producer::connect(redis.client.clone(), &redis.prefix)
-        .await
-        .expect("producer")
+    redis.producer().await
 }
 
 #[tokio::test]
