@@ -157,49 +157,87 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxies = TrustedProxies::parse("10.0.0.0/8, 127.0.0.1").expect("parses");
-        let ip = |peer, fwd: &[&str]| client(peer, fwd, &proxies);
-        // Not a proxy: its header is the caller's own writing.
-        assert_eq!(
-            ip("203.0.113.9:5000", &["1.2.3.4"]),
-            Some("203.0.113.9".into())
-        );
-        // A proxy: the right-most untrusted entry; the caller's forged entries to its left
-        // are ignored.
-        assert_eq!(
-            ip("10.1.2.3:5000", &["6.6.6.6, 198.51.100.7, 10.9.9.9"]),
-            Some("198.51.100.7".into())
-        );
-        assert_eq!(
-            ip("127.0.0.1:5000", &["6.6.6.6", "198.51.100.7"]),
-            Some("198.51.100.7".into())
-        );
-        // Nothing forwarded, or garbage from the proxy: the proxy itself.
-        assert_eq!(ip("10.1.2.3:5000", &[]), Some("10.1.2.3".into()));
-        assert_eq!(ip("10.1.2.3:5000", &["nonsense"]), Some("10.1.2.3".into()));
-        // Garbage the client wrote (left of the entry our proxy appended) changes nothing.
-        assert_eq!(
-            ip("10.1.2.3:5000", &["nonsense, 198.51.100.7"]),
-            Some("198.51.100.7".into())
-        );
-        // Proxies that append the port.
-        assert_eq!(
-            ip("10.1.2.3:5000", &["198.51.100.7:61000"]),
-            Some("198.51.100.7".into())
-        );
-        assert_eq!(
-            ip("10.1.2.3:5000", &["[2001:db8::7]:61000"]),
-            Some("2001:db8::7".into())
-        );
-        assert_eq!(
-            ip("10.1.2.3:5000", &["[2001:db8::8]"]),
-            Some("2001:db8::8".into())
-        );
-        // Without trusted proxies nothing is believed.
         let none = TrustedProxies::default();
-        assert_eq!(
-            client("10.1.2.3:5000", &["198.51.100.7"], &none),
-            Some("10.1.2.3".into())
-        );
+        // (why, trusted proxies, peer, X-Forwarded-For headers, the caller we count)
+        let cases: &[(&str, &TrustedProxies, &str, &[&str], &str)] = &[
+            (
+                "not a proxy: its header is the caller's own writing",
+                &proxies,
+                "203.0.113.9:5000",
+                &["1.2.3.4"],
+                "203.0.113.9",
+            ),
+            (
+                "a proxy: the right-most untrusted entry; forged entries to its left are ignored",
+                &proxies,
+                "10.1.2.3:5000",
+                &["6.6.6.6, 198.51.100.7, 10.9.9.9"],
+                "198.51.100.7",
+            ),
+            (
+                "the same over several headers",
+                &proxies,
+                "127.0.0.1:5000",
+                &["6.6.6.6", "198.51.100.7"],
+                "198.51.100.7",
+            ),
+            (
+                "nothing forwarded: the proxy itself",
+                &proxies,
+                "10.1.2.3:5000",
+                &[],
+                "10.1.2.3",
+            ),
+            (
+                "garbage from the proxy: the proxy itself",
+                &proxies,
+                "10.1.2.3:5000",
+                &["nonsense"],
+                "10.1.2.3",
+            ),
+            (
+                "garbage the client wrote, left of the entry our proxy appended, changes nothing",
+                &proxies,
+                "10.1.2.3:5000",
+                &["nonsense, 198.51.100.7"],
+                "198.51.100.7",
+            ),
+            (
+                "a proxy that appends the port",
+                &proxies,
+                "10.1.2.3:5000",
+                &["198.51.100.7:61000"],
+                "198.51.100.7",
+            ),
+            (
+                "a bracketed IPv6 address with a port",
+                &proxies,
+                "10.1.2.3:5000",
+                &["[2001:db8::7]:61000"],
+                "2001:db8::7",
+            ),
+            (
+                "a bracketed IPv6 address",
+                &proxies,
+                "10.1.2.3:5000",
+                &["[2001:db8::8]"],
+                "2001:db8::8",
+            ),
+            (
+                "without trusted proxies nothing is believed",
+                &none,
+                "10.1.2.3:5000",
+                &["198.51.100.7"],
+                "10.1.2.3",
+            ),
+        ];
+        for (why, trusted, peer, forwarded, expected) in cases {
+            assert_eq!(
+                client(peer, forwarded, trusted).as_deref(),
+                Some(*expected),
+                "{why}"
+            );
+        }
     }
 
     #[test]

@@ -29,30 +29,26 @@ pub async fn sweep(
     effects_ttl: Duration,
     unproven_ttl: Duration,
 ) -> Result<Swept, sqlx::Error> {
+    // Each statement's text stays a literal, as `sqlx::query!` checks it at compile time.
+    macro_rules! deleted {
+        ($query:literal, $($arg:expr),+) => {
+            sqlx::query!($query, $($arg),+).execute(pool).await?.rows_affected()
+        };
+    }
     let grace_s = grace.as_secs_f64();
-    let effects_s = effects_ttl.as_secs_f64();
-    let one_time_tokens = sqlx::query!(
+    let one_time_tokens = deleted!(
         "DELETE FROM one_time_tokens WHERE expires_at < now() - make_interval(secs => $1)",
         grace_s
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let refresh_tokens = sqlx::query!(
+    );
+    let refresh_tokens = deleted!(
         "DELETE FROM refresh_tokens WHERE expires_at < now() - make_interval(secs => $1)",
         grace_s
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let job_effects = sqlx::query!(
+    );
+    let job_effects = deleted!(
         "DELETE FROM job_effects WHERE created_at < now() - make_interval(secs => $1)",
-        effects_s
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let unproven_users = sqlx::query!(
+        effects_ttl.as_secs_f64()
+    );
+    let unproven_users = deleted!(
         r#"DELETE FROM users WHERE id IN (
                SELECT u.id FROM users u
                WHERE NOT u.verified AND u.role = 'personal_only' AND u.is_active
@@ -68,10 +64,7 @@ pub async fn sweep(
                ORDER BY u.created_at LIMIT $2)"#,
         unproven_ttl.as_secs_f64(),
         UNPROVEN_PER_SWEEP
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
+    );
     Ok(Swept {
         one_time_tokens,
         refresh_tokens,

@@ -4,17 +4,22 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-pub(crate) static PUSH: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../lua/push.lua")));
-pub(crate) static CLAIM: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../lua/claim.lua")));
-pub(crate) static SETTLE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../lua/settle.lua")));
-pub(crate) static PROMOTE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../lua/promote.lua")));
-pub(crate) static RELEASE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../lua/release.lua")));
-pub(crate) static REPLAY: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../lua/replay.lua")));
-pub(crate) static HEARTBEAT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../lua/heartbeat.lua")));
+/// `script! { NAME = "file", … }`: each script in `jobs/lua/<file>.lua`, compiled in and hashed once.
+macro_rules! script {
+    ($($name:ident = $file:literal),* $(,)?) => {
+        $(
+            pub(crate) static $name: LazyLock<Script> =
+                LazyLock::new(|| Script::new(include_str!(concat!("../../lua/", $file, ".lua"))));
+        )*
+    };
+}
+
+script! {
+    PUSH = "push",
+    CLAIM = "claim",
+    SETTLE = "settle",
+    PROMOTE = "promote",
+    RELEASE = "release",
+    REPLAY = "replay",
+    HEARTBEAT = "heartbeat",
+}

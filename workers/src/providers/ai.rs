@@ -255,17 +255,9 @@ impl OpenAi {
         struct Choice {
             message: Turn,
         }
-        let completion: Completion = response
-            .json()
-            .await
-            .map_err(|e| AiError::Transient(format!("unreadable completion: {e}")))?;
-        let raw = completion
-            .choices
-            .into_iter()
-            .next()
-            .map(|c| c.message.content)
-            .ok_or_else(|| AiError::Transient("a completion without choices".into()))?;
-        Ok(ChatAnswer::parse(&raw))
+        let completion: Completion = read(response, "completion").await?;
+        let choice = first(completion.choices, "a completion without choices")?;
+        Ok(ChatAnswer::parse(&choice.message.content))
     }
 
     async fn generate(&self, prompt: &str) -> Result<Vec<u8>, AiError> {
@@ -284,15 +276,8 @@ impl OpenAi {
             b64_json: Option<String>,
             url: Option<String>,
         }
-        let images: Images = response
-            .json()
-            .await
-            .map_err(|e| AiError::Transient(format!("unreadable image answer: {e}")))?;
-        let image = images
-            .data
-            .into_iter()
-            .next()
-            .ok_or_else(|| AiError::Transient("no image in the answer".into()))?;
+        let images: Images = read(response, "image answer").await?;
+        let image = first(images.data, "no image in the answer")?;
         match (image.b64_json, image.url) {
             (Some(b64), _) => base64::engine::general_purpose::STANDARD
                 .decode(b64.as_bytes())
@@ -327,6 +312,26 @@ impl OpenAi {
             .map_err(|e| AiError::Transient(super::oauth::http_error(e)))?;
         Ok(Some(bytes.to_vec()))
     }
+}
+
+/// A provider's JSON answer; one we cannot read is worth another try (a proxy's error page, a
+/// cut-off body).
+async fn read<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    what: &str,
+) -> Result<T, AiError> {
+    response
+        .json()
+        .await
+        .map_err(|e| AiError::Transient(format!("unreadable {what}: {e}")))
+}
+
+/// The first of the items an answer lists; none is worth another try.
+fn first<T>(items: Vec<T>, missing: &str) -> Result<T, AiError> {
+    items
+        .into_iter()
+        .next()
+        .ok_or_else(|| AiError::Transient(missing.to_owned()))
 }
 
 impl ChatProvider for OpenAi {
