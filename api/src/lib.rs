@@ -38,6 +38,7 @@
 //! - `validate`: text fields parsed into `DisplayName`, `DiscordId`, `Email`.
 //! - `cookies`: the cookies the API sets and reads (the Google flow's browser binding).
 //! - [`middleware`]: request id, access log, body size limit.
+//! - `routes`: which `/api/` paths exist (from the spec), so a path no route takes is 404, not 405.
 
 mod admin;
 pub mod auth;
@@ -55,6 +56,7 @@ pub mod middleware;
 mod onboarding;
 mod pages;
 mod responses;
+mod routes;
 mod sessions;
 mod state;
 mod tokens;

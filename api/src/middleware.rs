@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use futures::StreamExt;
-use poem::http::HeaderValue;
+use poem::http::{HeaderValue, StatusCode};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use tracing::Instrument;
@@ -79,10 +79,16 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         let trace = jobs::trace::start_span(&span, caller);
         async move {
             let started = Instant::now();
+            let path = req.uri().path().to_owned();
             let mut resp = match jobs::trace::scope(trace, self.inner.call(req)).await {
                 Ok(resp) => resp.into_response(),
                 Err(err) => into_json_error(err),
             };
+            if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+                && crate::routes::names_nothing(&path)
+            {
+                resp = into_json_error(poem::Error::from_status(StatusCode::NOT_FOUND));
+            }
             if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
                 resp.headers_mut().insert("traceparent", value);
             }

@@ -21,7 +21,15 @@ async fn error_body(resp: reqwest::Response) -> Value {
 #[tokio::test]
 async fn unknown_routes_get_json_404() {
     let app = spawn_app().await;
-    for path in ["/api/nope/deeper", "/nope", "/api/health/detailed/extra"] {
+    // `/api/nope` and `/api/tokens/abc` fit the shape of `DELETE /api/{id}` and
+    // `DELETE /api/tokens/{id}`, whose ids are numbers: they name nothing, so 404, not 405.
+    for path in [
+        "/api/nope/deeper",
+        "/nope",
+        "/api/health/detailed/extra",
+        "/api/nope",
+        "/api/tokens/abc",
+    ] {
         let resp = app.get(path).answer("request").await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(error_body(resp).await["code"], "not_found");
@@ -34,6 +42,9 @@ async fn wrong_method_gets_json_405() {
     let resp = delete(&app, "/api/health").answer("request").await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_body(resp).await["code"], "method_not_allowed");
+    // A path a route takes, with a method it does not: still 405.
+    let resp = app.get("/api/12").answer("request").await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "GET /api/12");
 }
 
 #[tokio::test]

@@ -1,0 +1,104 @@
+//! Which paths under `/api/` exist, read from the spec itself: poem answers 405 for any path
+//! that fits a route's shape (`/api/{id}` fits `/api/nope`), but a path whose parameters a route
+//! cannot take names nothing, and a caller should hear 404 for it, as for any unknown path.
+
+use std::sync::LazyLock;
+
+/// One path of the spec, split into segments; a parameter segment knows whether it must be a
+/// whole number.
+#[derive(Debug)]
+struct Template(Vec<Segment>);
+
+#[derive(Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Text,
+    Integer,
+}
+
+/// The API's own pages beside the spec's operations.
+const PAGES: &[&str] = &[
+    "/api/openapi.json",
+    "/api/openapi.yaml",
+    "/api/docs",
+    "/api/redoc",
+];
+
+static TEMPLATES: LazyLock<Vec<Template>> = LazyLock::new(|| templates(&crate::spec_json()));
+
+fn templates(spec: &str) -> Vec<Template> {
+    let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+    let mut out: Vec<Template> = PAGES.iter().map(|p| template(p, |_| false)).collect();
+    if let Some(paths) = spec["paths"].as_object() {
+        for (path, operations) in paths {
+            let integer = |name: &str| {
+                operations.as_object().into_iter().flatten().any(|(_, op)| {
+                    op["parameters"].as_array().into_iter().flatten().any(|p| {
+                        p["in"] == "path" && p["name"] == name && p["schema"]["type"] == "integer"
+                    })
+                })
+            };
+            out.push(template(path, integer));
+        }
+    }
+    out
+}
+
+fn template(path: &str, integer: impl Fn(&str) -> bool) -> Template {
+    Template(
+        path.split('/')
+            .map(
+                |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) if integer(name) => Segment::Integer,
+                    Some(_) => Segment::Text,
+                    None => Segment::Literal(segment.to_owned()),
+                },
+            )
+            .collect(),
+    )
+}
+
+impl Template {
+    fn takes(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        segments.len() == self.0.len()
+            && self.0.iter().zip(segments).all(|(want, got)| match want {
+                Segment::Literal(literal) => literal == got,
+                Segment::Text => !got.is_empty(),
+                Segment::Integer => got.parse::<i64>().is_ok(),
+            })
+    }
+}
+
+/// Whether a 405 for `path` should rather be a 404: the path is under `/api/` and no route of
+/// the spec takes it, whatever the method.
+pub(crate) fn names_nothing(path: &str) -> bool {
+    path.starts_with("/api/") && !TEMPLATES.iter().any(|t| t.takes(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_nothing;
+
+    #[test]
+    fn a_path_no_route_takes_names_nothing() {
+        for path in [
+            "/api/nope",
+            "/api/tokens/abc",
+            "/api/batches/x/y",
+            "/api/12x",
+        ] {
+            assert!(names_nothing(path), "{path}");
+        }
+        for path in [
+            "/api/health",
+            "/api/12",
+            "/api/tokens/7",
+            "/api/admin/queues/send_email/jobs/abc",
+            "/api/docs",
+            "/dashboard",
+        ] {
+            assert!(!names_nothing(path), "{path}");
+        }
+    }
+}
