@@ -206,7 +206,7 @@ impl<E: Endpoint> Endpoint for ThrottleEndpoint<E> {
                     tracing::error!(error = %e, "cannot check the admin authentication limit");
                     return Err(poem::Error::from_string(
                         "cannot check credentials right now",
-                        poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                        StatusCode::SERVICE_UNAVAILABLE,
                     ));
                 }
             }
@@ -273,7 +273,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             Some(ContentLength(len)) if len > limit as u64 => {
                 return Err(poem::Error::new(
                     BodyTooLarge { limit },
-                    poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    StatusCode::PAYLOAD_TOO_LARGE,
                 ));
             }
             Some(_) => {}
@@ -300,7 +300,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                 if exceeded.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err(poem::Error::new(
                         BodyTooLarge { limit },
-                        poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        StatusCode::PAYLOAD_TOO_LARGE,
                     ));
                 }
                 return result;

@@ -286,8 +286,30 @@ async fn the_bot_identifies_with_the_intents_it_needs() {
     let world = World::start(Options::default()).await;
     let identify = world.discord.identify().expect("identified");
     let intents = identify["intents"].as_u64().expect("intents");
-    assert_ne!(intents & (1 << 1), 0, "GUILD_MEMBERS for the gate");
-    assert_ne!(intents & (1 << 15), 0, "MESSAGE_CONTENT for chat");
+    // Discord's bit for each intent (docs: Gateway › List of Intents), and why the bot needs it.
+    let needed = [
+        (0, "GUILDS: guilds, channels and roles"),
+        (
+            1,
+            "GUILD_MEMBERS (privileged): joins and leaves, for the gate",
+        ),
+        (9, "GUILD_MESSAGES: mentions and RESPOND_TO_ALL_MESSAGES"),
+        (12, "DIRECT_MESSAGES: chat and the text commands in DMs"),
+        (
+            15,
+            "MESSAGE_CONTENT (privileged): the text of what members write",
+        ),
+    ];
+    for (bit, why) in needed {
+        assert_ne!(intents & (1 << bit), 0, "missing {why}");
+    }
+    let all: u64 = needed.iter().map(|(bit, _)| 1 << bit).sum();
+    assert_eq!(
+        intents,
+        all,
+        "only the intents it needs (extra bits: {:#b})",
+        intents & !all
+    );
     assert_eq!(
         identify["token"],
         format!("Bot {}", testkit::discord::TOKEN)
