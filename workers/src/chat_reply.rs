@@ -1,7 +1,9 @@
 //! `chat_reply`: answer a linked member's message. Loads the message (stored by the bot) and
 //! recent history, shows typing, calls the chat provider with the member's personality, stores
 //! the reply, posts it (split at 2,000 characters) with a voice note when a speech provider is
-//! configured, and pushes `generate_image` when the reply asks for a picture.
+//! configured, and pushes `generate_image` when the reply asks for a picture (the reply then says
+//! the image is on its way; an answer that is only a picture posts just that notice, never an
+//! empty message, which Discord refuses).
 //!
 //! Safe to run twice: a reply once posted is recorded in `job_effects`, so a later run does
 //! nothing; a run cut off between posting and recording finds the reply stored under the
@@ -16,6 +18,9 @@ use crate::guild::{discord, job_error};
 use crate::providers::ai::{AiError, ChatAnswer, Turn};
 use crate::providers::discord::File;
 use crate::{Deps, Handler, Handles};
+
+/// Posted with a reply whose image is queued: the image follows in the channel.
+pub const IMAGE_QUEUED: &str = "(An image is on its way; it will follow here.)";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -112,11 +117,18 @@ pub async fn handle(
             bytes: bytes.clone(),
         })
         .collect();
+    // Seed 001: a queued image is announced with the reply, and posted when it is made; an
+    // answer that is only an image still says something (Discord refuses an empty message).
+    let content = match (&answer.image_prompt, answer.reply.is_empty()) {
+        (Some(_), true) => IMAGE_QUEUED.to_owned(),
+        (Some(_), false) => format!("{}\n\n{IMAGE_QUEUED}", answer.reply),
+        (None, _) => answer.reply.clone(),
+    };
     discord
         .post(
             job.channel_id,
             &format!("chat:{}", job.message_id),
-            &answer.reply,
+            &content,
             files,
         )
         .await

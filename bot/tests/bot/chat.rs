@@ -70,7 +70,11 @@ async fn a_linked_member_gets_a_reply_a_voice_note_and_an_image_in_the_channel()
         .await;
     let posts = world.discord.posts(GENERAL_CHANNEL);
     assert_eq!(posts.len(), 2, "{posts:?}");
-    assert_eq!(posts[0].content(), "Foxes are great!");
+    assert_eq!(
+        posts[0].content(),
+        format!("Foxes are great!\n\n{}", workers::chat_reply::IMAGE_QUEUED),
+        "the reply says the image is on its way"
+    );
     assert_eq!(posts[0].files.len(), 1, "a voice note");
     assert_eq!(posts[0].files[0].1, "voice-note.mp3");
     assert_eq!(posts[0].files[0].2, testkit::openai::VOICE_NOTE);
@@ -120,6 +124,41 @@ async fn a_linked_member_gets_a_reply_a_voice_note_and_an_image_in_the_channel()
         .await
         .expect("count");
     assert_eq!(turns, 2, "both turns stored");
+}
+
+#[tokio::test]
+async fn an_answer_that_is_only_an_image_says_so_then_posts_the_image() {
+    let world = World::start(Options::default()).await;
+    world.linked_user(509, "painter@example.test").await;
+    world.openai.reply_with("IMAGE: a lighthouse at dusk");
+    world.discord.message(
+        509,
+        GENERAL_CHANNEL,
+        Some(GUILD_ID),
+        "draw me a lighthouse",
+        true,
+    );
+    world
+        .discord
+        .wait_for("the queue message and the image", WAIT, |_| {
+            world.discord.posts(GENERAL_CHANNEL).len() >= 2
+        })
+        .await;
+    let posts = world.discord.posts(GENERAL_CHANNEL);
+    assert_eq!(
+        posts[0].content(),
+        workers::chat_reply::IMAGE_QUEUED,
+        "{posts:?}"
+    );
+    assert!(
+        posts[1].files[0].2.starts_with(b"\x89PNG"),
+        "then the image"
+    );
+    assert!(
+        world.discord.refusals().is_empty(),
+        "nothing Discord would refuse: {:?}",
+        world.discord.refusals()
+    );
 }
 
 #[tokio::test]

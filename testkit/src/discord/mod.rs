@@ -60,6 +60,9 @@ pub struct Recorded {
     pub files: Vec<(String, String, Vec<u8>)>,
     /// A message post the fake answered with an earlier message (same nonce).
     pub duplicate: bool,
+    /// The Discord error code the fake refused it with, as Discord would (an empty message,
+    /// content over 2,000 characters); `None` when it was taken.
+    pub refused: Option<u32>,
 }
 
 impl Recorded {
@@ -253,7 +256,15 @@ impl FakeDiscord {
         let path = format!("/channels/{channel}/messages");
         self.requests()
             .into_iter()
-            .filter(|r| r.method == "POST" && r.path == path && !r.duplicate)
+            .filter(|r| r.method == "POST" && r.path == path && !r.duplicate && r.refused.is_none())
+            .collect()
+    }
+
+    /// The requests refused as Discord would refuse them, with the code each got.
+    pub fn refusals(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.refused.is_some())
             .collect()
     }
 }

@@ -49,6 +49,28 @@ fn record(
     files: Vec<(String, String, Vec<u8>)>,
     duplicate: bool,
 ) {
+    record_as(shared, req, body, files, duplicate, None);
+}
+
+/// Records a request the fake refused as Discord would, with the code it answered.
+fn record_refused(
+    shared: &Shared,
+    req: &Request,
+    body: Value,
+    files: Vec<(String, String, Vec<u8>)>,
+    code: u32,
+) {
+    record_as(shared, req, body, files, false, Some(code));
+}
+
+fn record_as(
+    shared: &Shared,
+    req: &Request,
+    body: Value,
+    files: Vec<(String, String, Vec<u8>)>,
+    duplicate: bool,
+    refused: Option<u32>,
+) {
     let path = req
         .uri()
         .path()
@@ -62,6 +84,7 @@ fn record(
             body,
             files,
             duplicate,
+            refused,
         });
     }
     shared.notify.notify_waiters();
@@ -139,6 +162,57 @@ async fn create_dm(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Re
     .into_response()
 }
 
+/// The most characters a message's `content` may have.
+const MESSAGE_CONTENT_LIMIT: usize = 2000;
+
+/// Why Discord refuses to create a message, as it answers: the code and the 400 it sends.
+#[derive(Debug)]
+struct Refusal(u32, Response);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        self.1
+    }
+}
+
+/// Discord's documented refusals of a message body: nothing to show (50006: no content,
+/// file, embed, sticker or poll), or content over 2,000 characters (50035, with the field's
+/// error as Discord nests it).
+fn refused_message(body: &Value, files: &[(String, String, Vec<u8>)]) -> Option<Refusal> {
+    let content = body["content"].as_str().unwrap_or("");
+    let listed = |field: &str| body[field].as_array().is_some_and(|a| !a.is_empty());
+    let empty = content.is_empty()
+        && files.is_empty()
+        && !listed("embeds")
+        && !listed("sticker_ids")
+        && body["poll"].is_null();
+    if empty {
+        return Some(Refusal(
+            50006,
+            error(
+                StatusCode::BAD_REQUEST,
+                50006,
+                "Cannot send an empty message",
+            ),
+        ));
+    }
+    if content.chars().count() > MESSAGE_CONTENT_LIMIT {
+        let answer = json!({
+            "code": 50035,
+            "message": "Invalid Form Body",
+            "errors": { "content": { "_errors": [{
+                "code": "BASE_TYPE_MAX_LENGTH",
+                "message": "Must be 2000 or fewer in length.",
+            }]}},
+        });
+        return Some(Refusal(
+            50035,
+            (StatusCode::BAD_REQUEST, Json(answer)).into_response(),
+        ));
+    }
+    None
+}
+
 #[handler]
 async fn create_message(
     req: &Request,
@@ -147,6 +221,10 @@ async fn create_message(
     shared: Data<&Shared>,
 ) -> Response {
     let (json_body, files) = read_body(req, body).await;
+    if let Some(refusal) = refused_message(&json_body, &files) {
+        record_refused(&shared, req, json_body, files, refusal.0);
+        return refusal.into_response();
+    }
     let closed = channel
         .parse::<u64>()
         .ok()

@@ -142,6 +142,13 @@ impl Discord {
         content: &str,
         files: Vec<File>,
     ) -> Result<(), DiscordError> {
+        // Discord refuses a message with nothing to show (50006); refusing here says which
+        // caller tried, where Discord's 400 would not.
+        if content.is_empty() && files.is_empty() {
+            return Err(DiscordError::Rejected(format!(
+                "an empty message for channel {channel} ({key}): nothing to post"
+            )));
+        }
         let parts = split_message(content);
         let last = parts.len().saturating_sub(1);
         let mut files = Some(files);

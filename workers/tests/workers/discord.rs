@@ -1,0 +1,95 @@
+//! The fake Discord refuses what Discord refuses (its documented limits of a message), so a
+//! handler that would be refused in production fails its tests too; and our client never sends
+//! a message Discord would refuse for being empty.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use store::secret::Secret;
+use testkit::FakeDiscord;
+use testkit::discord::{GENERAL_CHANNEL, TOKEN};
+use workers::providers::discord::{Discord, DiscordError, DiscordSettings, File};
+
+async fn post(discord: &FakeDiscord, body: Value) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v10/channels/{GENERAL_CHANNEL}/messages",
+            discord.url
+        ))
+        .header("authorization", format!("Bot {TOKEN}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("the fake answers");
+    let status = resp.status();
+    (status, resp.json().await.expect("a JSON answer"))
+}
+
+#[tokio::test]
+async fn the_fake_refuses_empty_and_oversized_messages_as_discord_does() {
+    let discord = FakeDiscord::start().await;
+    for (case, body, code) in [
+        ("no content at all", json!({}), 50006),
+        ("empty content", json!({ "content": "" }), 50006),
+        (
+            "empty content, empty embeds",
+            json!({ "content": "", "embeds": [] }),
+            50006,
+        ),
+        (
+            "2,001 characters",
+            json!({ "content": "é".repeat(2001) }),
+            50035,
+        ),
+    ] {
+        let (status, answer) = post(&discord, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {answer}");
+        assert_eq!(answer["code"], code, "{case}: {answer}");
+    }
+    let (_, long) = post(&discord, json!({ "content": "x".repeat(2001) })).await;
+    assert_eq!(
+        long["errors"]["content"]["_errors"][0]["code"], "BASE_TYPE_MAX_LENGTH",
+        "{long}"
+    );
+    assert_eq!(discord.refusals().len(), 5);
+    assert!(
+        discord.posts(GENERAL_CHANNEL).is_empty(),
+        "refused: not posted"
+    );
+
+    // What Discord takes: 2,000 characters (counted as characters, not bytes), or an embed.
+    for (case, body) in [
+        ("2,000 characters", json!({ "content": "é".repeat(2000) })),
+        ("an embed alone", json!({ "embeds": [{ "title": "t" }] })),
+    ] {
+        let (status, answer) = post(&discord, body).await;
+        assert_eq!(status, StatusCode::OK, "{case}: {answer}");
+    }
+    assert_eq!(discord.posts(GENERAL_CHANNEL).len(), 2);
+}
+
+#[tokio::test]
+async fn our_client_never_sends_an_empty_message() {
+    let fake = FakeDiscord::start().await;
+    let discord = Discord::new(&DiscordSettings {
+        token: Secret::new(TOKEN),
+        proxy: Some(fake.url.clone()),
+    });
+    let refused = discord.post(GENERAL_CHANNEL, "empty", "", Vec::new()).await;
+    assert!(
+        matches!(refused, Err(DiscordError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert!(fake.requests().is_empty(), "nothing was sent");
+
+    // A file alone is a message.
+    let file = File {
+        name: "a.png".into(),
+        bytes: b"\x89PNG".to_vec(),
+    };
+    discord
+        .post(GENERAL_CHANNEL, "file", "", vec![file])
+        .await
+        .expect("a file alone is posted");
+    assert_eq!(fake.posts(GENERAL_CHANNEL).len(), 1);
+    assert!(fake.refusals().is_empty());
+}
