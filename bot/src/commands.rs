@@ -81,7 +81,9 @@ async fn reply_now(ctx: &Context, command: &CommandInteraction, text: &str) {
     let response = CreateInteractionResponse::Message(
         CreateInteractionResponseMessage::new()
             .content(text)
-            .ephemeral(true),
+            .ephemeral(true)
+            // Pings nobody, whatever the text holds (the workers' posts do the same).
+            .allowed_mentions(serenity::all::CreateAllowedMentions::new()),
     );
     if let Err(e) = command.create_response(&ctx.http, response).await {
         tracing::warn!(error = %e, "cannot answer an interaction");

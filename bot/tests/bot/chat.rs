@@ -124,6 +124,7 @@ async fn a_linked_member_gets_a_reply_a_voice_note_and_an_image_in_the_channel()
         .await
         .expect("count");
     assert_eq!(turns, 2, "both turns stored");
+    world.assert_every_message_mentions_nobody();
 }
 
 #[tokio::test]
@@ -318,6 +319,7 @@ async fn imagine_fills_the_deferred_response_with_a_png() {
     );
     let answer = world.slash_answer("the image", &token).await;
     assert!(answer.files[0].2.starts_with(b"\x89PNG"));
+    world.assert_every_message_mentions_nobody();
 }
 
 #[tokio::test]
@@ -414,6 +416,7 @@ async fn login_attempts_are_rate_limited_per_member() {
         refused[0].body
     );
     assert_eq!(refused[0].body["data"]["flags"], 64, "ephemeral");
+    world.assert_every_message_mentions_nobody();
 }
 
 /// Review of issue 11: a member whose link needs proving (a `/login` link, or one from before

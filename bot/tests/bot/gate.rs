@@ -172,6 +172,8 @@ async fn a_missing_permission_is_reported_once_and_not_retried() {
             .content()
             .contains("Manage Roles")
     );
+    // Reports to the log channel ping nobody either.
+    world.assert_every_message_mentions_nobody();
 }
 
 #[tokio::test]

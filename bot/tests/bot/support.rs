@@ -204,6 +204,33 @@ impl World {
         requests.into_iter().find(|r| r.path == edit).expect("edit")
     }
 
+    /// Every message the bot and the workers sent (posts, DMs, interaction answers and edits)
+    /// says it pings nobody: without `allowed_mentions`, Discord pings whoever its text
+    /// mentions, and that text is written by a model or a member.
+    pub fn assert_every_message_mentions_nobody(&self) {
+        let mut seen = 0;
+        for r in self.discord.requests() {
+            let mentions = if r.method == "POST" && r.path.ends_with("/messages") {
+                &r.body["allowed_mentions"]
+            } else if r.method == "PATCH" && r.path.starts_with("/webhooks/") {
+                &r.body["allowed_mentions"]
+            } else if r.path.ends_with("/callback") && !r.body["data"]["content"].is_null() {
+                &r.body["data"]["allowed_mentions"]
+            } else {
+                continue;
+            };
+            seen += 1;
+            let none = |field: &str| mentions[field].as_array().is_some_and(Vec::is_empty);
+            assert!(
+                none("parse") && none("users") && none("roles"),
+                "{} {} pings: {mentions}",
+                r.method,
+                r.path
+            );
+        }
+        assert!(seen > 0, "no message was sent: the check proves nothing");
+    }
+
     /// Waits for job `id` of `queue` to finish; its status.
     pub async fn finished(&self, queue: &str, id: &jobs::JobId) -> jobs::JobStatus {
         self.producer

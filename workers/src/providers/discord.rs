@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use serenity::all::{
-    ChannelId, CreateAttachment, CreateMessage, EditInteractionResponse, GuildId, Nonce, RoleId,
-    UserId,
+    ChannelId, CreateAllowedMentions, CreateAttachment, CreateMessage, EditInteractionResponse,
+    GuildId, Nonce, RoleId, UserId,
 };
 use serenity::builder::Builder;
 use serenity::http::{Http, HttpBuilder, HttpError};
@@ -155,7 +155,8 @@ impl Discord {
         for (i, part) in parts.iter().enumerate() {
             let mut message = CreateMessage::new()
                 .nonce(Nonce::String(nonce(key, i)))
-                .enforce_nonce(true);
+                .enforce_nonce(true)
+                .allowed_mentions(mention_nobody());
             if !part.is_empty() {
                 message = message.content(part.clone());
             }
@@ -241,13 +242,22 @@ impl Discord {
         files: Vec<File>,
     ) -> Result<(), DiscordError> {
         self.ensure_application_id().await?;
-        let mut edit = EditInteractionResponse::new().content(truncate(content));
+        let mut edit = EditInteractionResponse::new()
+            .content(truncate(content))
+            .allowed_mentions(mention_nobody());
         for f in files {
             edit = edit.new_attachment(CreateAttachment::bytes(f.bytes, f.name));
         }
         edit.execute(&*self.http, token).await?;
         ok(())
     }
+}
+
+/// Who a post may ping: nobody. Replies and reports carry text a model or a member wrote, and
+/// an `@everyone` or a role mention in it must not notify anyone; sent on every post, since
+/// without it Discord pings whoever the text mentions.
+pub fn mention_nobody() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
 }
 
 /// Counts a successful call (failures are counted where they are classified).
