@@ -210,9 +210,9 @@ impl World {
     pub fn assert_every_message_mentions_nobody(&self) {
         let mut seen = 0;
         for r in self.discord.requests() {
-            let mentions = if r.method == "POST" && r.path.ends_with("/messages") {
-                &r.body["allowed_mentions"]
-            } else if r.method == "PATCH" && r.path.starts_with("/webhooks/") {
+            let post = r.method == "POST" && r.path.ends_with("/messages");
+            let edit = r.method == "PATCH" && r.path.starts_with("/webhooks/");
+            let mentions = if post || edit {
                 &r.body["allowed_mentions"]
             } else if r.path.ends_with("/callback") && !r.body["data"]["content"].is_null() {
                 &r.body["data"]["allowed_mentions"]
