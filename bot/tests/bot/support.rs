@@ -196,7 +196,10 @@ impl World {
 
     /// The answer a slash command got (the edit of its deferred response), once it came.
     pub async fn slash_answer(&self, what: &str, interaction: &str) -> Recorded {
-        let edit = format!("/webhooks/100/{interaction}/messages/@original");
+        let edit = format!(
+            "/webhooks/{}/{interaction}/messages/@original",
+            testkit::discord::APPLICATION_ID
+        );
         let requests = self
             .discord
             .wait_for(what, WAIT, |r| r.iter().any(|r| r.path == edit))

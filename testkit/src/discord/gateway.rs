@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::json::{
     TIMESTAMP, bot_mention, bot_user_json, guild, member_json, message_json, now, user_json,
 };
-use super::{BOT_ID, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, Shared, TOKEN};
+use super::{APPLICATION_ID, BOT_ID, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, Shared, TOKEN};
 
 /// The marker of a scripted op 7 in the dispatch channel.
 const RECONNECT: &str = "__RECONNECT__";
@@ -141,7 +141,7 @@ impl FakeDiscord {
             }
         }
         let mut d = json!({
-            "id": id.to_string(), "application_id": BOT_ID.to_string(), "type": 2,
+            "id": id.to_string(), "application_id": APPLICATION_ID.to_string(), "type": 2,
             "token": token, "version": 1, "locale": "en-US", "entitlements": [],
             "attachment_size_limit": 8_388_608,
             "data": { "id": "7001", "name": name, "type": 1, "options": options, "resolved": resolved },
@@ -211,7 +211,7 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
                                 "v": 10, "user": bot_user_json(),
                                 "guilds": [{ "id": GUILD_ID.to_string(), "unavailable": true }],
                                 "session_id": "fake-session", "resume_gateway_url": shared.ws_url.get(),
-                                "shard": [0, 1], "application": { "id": BOT_ID.to_string(), "flags": 0 },
+                                "shard": [0, 1], "application": { "id": APPLICATION_ID.to_string(), "flags": 0 },
                             }});
                             if sink.send(send(ready_event)).await.is_err() { break }
                             seq += 1;

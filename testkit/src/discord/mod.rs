@@ -34,8 +34,11 @@ use poem::{EndpointExt, get};
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 
-/// The bot's user and application id.
+/// The bot's user id.
 pub const BOT_ID: u64 = 100;
+/// The bot's application id: not the bot user's id, since Discord does not promise they are
+/// equal (interaction webhooks are addressed by this one; `GET /applications/@me` tells it).
+pub const APPLICATION_ID: u64 = 300;
 /// The one guild the bot is in.
 pub const GUILD_ID: u64 = 200;
 /// The guild's `Member` role.
@@ -61,7 +64,8 @@ pub struct Recorded {
     /// A message post the fake answered with an earlier message (same nonce).
     pub duplicate: bool,
     /// The Discord error code the fake refused it with, as Discord would (an empty message,
-    /// content over 2,000 characters); `None` when it was taken.
+    /// content over 2,000 characters, a webhook or commands of another application id);
+    /// `None` when it was taken.
     pub refused: Option<u32>,
 }
 

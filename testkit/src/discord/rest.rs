@@ -9,13 +9,15 @@ use serde_json::{Value, json};
 use super::json::{
     TIMESTAMP, bot_user_json, member_json, posted_message_json, roles_json, user_json,
 };
-use super::{BOT_ID, DM_CHANNELS, FakeDiscord, GENERAL_CHANNEL, Recorded, Shared};
+use super::{APPLICATION_ID, DM_CHANNELS, FakeDiscord, GENERAL_CHANNEL, Recorded, Shared};
 
 /// The REST routes (the gateway's WebSocket route is added beside them).
 pub(super) fn routes() -> Route {
     Route::new()
         .at("/api/v10/gateway", get(gateway_url))
         .at("/api/v10/users/@me", get(current_user))
+        .at("/api/v10/applications/@me", get(current_application))
+        .at("/api/v10/oauth2/applications/@me", get(current_application))
         .at("/api/v10/users/@me/channels", post(create_dm))
         .at("/api/v10/channels/:channel/messages", post(create_message))
         .at("/api/v10/channels/:channel/typing", post(no_content))
@@ -132,6 +134,19 @@ fn gateway_url(shared: Data<&Shared>) -> Json<Value> {
 fn no_content(req: &Request, shared: Data<&Shared>) -> StatusCode {
     record(&shared, req, Value::Null, Vec::new(), false);
     StatusCode::NO_CONTENT
+}
+
+/// The application of the bot's token: `GET /applications/@me`, and the older
+/// `/oauth2/applications/@me` serenity's `get_current_application_info` asks.
+#[handler]
+fn current_application(req: &Request, shared: Data<&Shared>) -> Json<Value> {
+    record(&shared, req, Value::Null, Vec::new(), false);
+    Json(json!({
+        "id": APPLICATION_ID.to_string(), "name": "Concierge", "icon": null,
+        "description": "", "bot_public": false, "bot_require_code_grant": false,
+        "verify_key": "0".repeat(64), "team": null, "owner": bot_user_json(),
+        "flags": 0,
+    }))
 }
 
 #[handler]
@@ -322,8 +337,18 @@ fn kick(req: &Request, Path((_, user)): Path<(String, u64)>, shared: Data<&Share
 }
 
 #[handler]
-async fn edit_original(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
+async fn edit_original(
+    req: &Request,
+    Path((app, _)): Path<(String, String)>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
     let (json_body, files) = read_body(req, body).await;
+    // An interaction's webhook belongs to its application: any other id names no webhook.
+    if app != APPLICATION_ID.to_string() {
+        record_refused(&shared, req, json_body, files, 10015);
+        return error(StatusCode::NOT_FOUND, 10015, "Unknown Webhook");
+    }
     let id = shared.state.lock().expect("state").next_id();
     let response = posted_message_json(id, &GENERAL_CHANNEL.to_string(), &json_body, &files);
     record(&shared, req, json_body, files, false);
@@ -331,8 +356,17 @@ async fn edit_original(req: &Request, body: poem::Body, shared: Data<&Shared>) -
 }
 
 #[handler]
-async fn commands(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let (json_body, _) = read_body(req, body).await;
+async fn commands(
+    req: &Request,
+    Path(app): Path<String>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
+    let (json_body, files) = read_body(req, body).await;
+    if app != APPLICATION_ID.to_string() {
+        record_refused(&shared, req, json_body, files, 10002);
+        return error(StatusCode::NOT_FOUND, 10002, "Unknown Application");
+    }
     let echoed: Vec<Value> = json_body
         .as_array()
         .cloned()
@@ -341,7 +375,7 @@ async fn commands(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Res
         .enumerate()
         .map(|(i, mut c)| {
             c["id"] = json!((7000 + i).to_string());
-            c["application_id"] = json!(BOT_ID.to_string());
+            c["application_id"] = json!(APPLICATION_ID.to_string());
             c["version"] = json!("1");
             if c.get("type").is_none() {
                 c["type"] = json!(1);

@@ -224,12 +224,12 @@ impl Discord {
     }
 
     /// Interaction webhooks are addressed by the application id, which the bot learns from
-    /// READY; the workers ask once. A bot's application id is its user id.
+    /// READY; the workers ask once, from `GET /applications/@me` (the bot user's id is not
+    /// promised to equal it, and a wrong one makes every interaction edit a 404).
     async fn ensure_application_id(&self) -> Result<(), DiscordError> {
         if self.http.application_id().is_none() {
-            let me = self.http.get_current_user().await?;
-            self.http
-                .set_application_id(serenity::all::ApplicationId::new(me.id.get()));
+            let application = self.http.get_current_application_info().await?;
+            self.http.set_application_id(application.id);
         }
         Ok(())
     }

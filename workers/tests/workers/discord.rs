@@ -1,12 +1,12 @@
-//! The fake Discord refuses what Discord refuses (its documented limits of a message), so a
-//! handler that would be refused in production fails its tests too; and our client never sends
-//! a message Discord would refuse for being empty.
+//! The fake Discord refuses what Discord refuses (its documented limits of a message, webhooks
+//! of another application), so a handler that would be refused in production fails its tests
+//! too; and our client never sends a message Discord would refuse for being empty.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use store::secret::Secret;
 use testkit::FakeDiscord;
-use testkit::discord::{GENERAL_CHANNEL, TOKEN};
+use testkit::discord::{APPLICATION_ID, BOT_ID, GENERAL_CHANNEL, TOKEN};
 use workers::providers::discord::{Discord, DiscordError, DiscordSettings, File};
 
 async fn post(discord: &FakeDiscord, body: Value) -> (StatusCode, Value) {
@@ -92,4 +92,26 @@ async fn our_client_never_sends_an_empty_message() {
         .expect("a file alone is posted");
     assert_eq!(fake.posts(GENERAL_CHANNEL).len(), 1);
     assert!(fake.refusals().is_empty());
+}
+
+#[tokio::test]
+async fn interaction_webhooks_answer_only_to_the_application_id() {
+    let discord = FakeDiscord::start().await;
+    let edit = |app: u64| {
+        reqwest::Client::new()
+            .patch(format!(
+                "{}/api/v10/webhooks/{app}/itoken-1/messages/@original",
+                discord.url
+            ))
+            .json(&json!({ "content": "done" }))
+            .send()
+    };
+    // The bot user's id is not the application's: such a webhook does not exist.
+    let resp = edit(BOT_ID).await.expect("the fake answers");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let answer: Value = resp.json().await.expect("JSON");
+    assert_eq!(answer["code"], 10015, "{answer}");
+    let resp = edit(APPLICATION_ID).await.expect("the fake answers");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(discord.refusals().len(), 1);
 }
