@@ -48,7 +48,9 @@ pub struct BotSettings {
     pub proxy: Option<String>,
     /// `RESPOND_TO_ALL_MESSAGES`.
     pub respond_to_all_messages: bool,
-    /// `BYPASS_AUTH`: chat with members whose account is not linked or verified.
+    /// `BYPASS_AUTH` (testing only, seed 001): chat with linked members whose account is not
+    /// verified (or whose link is unconfirmed). Members who never linked still get the login
+    /// instructions and no chat.
     pub bypass_auth: bool,
     /// `VERIFICATION_TIMEOUT`, unless the guild set its own.
     pub verification_timeout: Duration,
@@ -75,7 +77,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     if settings.bypass_auth {
         tracing::warn!(
-            "BYPASS_AUTH is on: the bot chats with members who never linked or verified their account"
+            "BYPASS_AUTH is on: the bot chats with linked members whose account is not verified"
         );
     }
     let mut http = HttpBuilder::new(settings.token.expose());

@@ -42,8 +42,9 @@ pub struct DiscordConfig {
     /// Answer every message, not only DMs and mentions. `RESPOND_TO_ALL_MESSAGES`; default
     /// false.
     pub respond_to_all_messages: bool,
-    /// Testing only: chat with members who never linked their account. `BYPASS_AUTH`;
-    /// default false; logs a warning at start when on.
+    /// Testing only (seed 001): chat with linked members whose account is not verified;
+    /// members who never linked still get the login instructions. `BYPASS_AUTH`; default
+    /// false; logs a warning at start when on.
     pub bypass_auth: bool,
     /// Where verification DMs go when a member's DMs are closed (Discord error 50007), unless
     /// the guild has its own. `DISCORD_FALLBACK_CHANNEL_ID`, `discord.fallback_channel_id`.

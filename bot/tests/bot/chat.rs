@@ -163,6 +163,126 @@ async fn an_answer_that_is_only_an_image_says_so_then_posts_the_image() {
 }
 
 #[tokio::test]
+async fn respond_to_all_messages_answers_without_a_mention() {
+    let world = World::start(Options {
+        respond_to_all: true,
+        ..Options::default()
+    })
+    .await;
+    world.linked_user(510, "everywhere@example.test").await;
+    world.openai.reply_with("Heard you.");
+    world.discord.message(
+        510,
+        GENERAL_CHANNEL,
+        Some(GUILD_ID),
+        "no mention here",
+        false,
+    );
+    world
+        .wait_post_with(
+            "the reply to an unmentioned message",
+            GENERAL_CHANNEL,
+            "Heard you.",
+        )
+        .await;
+    let chat = &world.openai.requests()[0].1;
+    assert_eq!(
+        chat["messages"]
+            .as_array()
+            .expect("messages")
+            .last()
+            .expect("turn")["content"],
+        "no mention here"
+    );
+}
+
+#[tokio::test]
+async fn bypass_auth_chats_with_unverified_members_but_not_with_strangers() {
+    let world = World::start(Options {
+        bypass_auth: true,
+        ..Options::default()
+    })
+    .await;
+    // Linked by a `/login` code: the email is not proven, the user not verified.
+    let user = world.db.user("unproven@example.test").await;
+    world
+        .db
+        .link_discord(user, "511", store::identities::LinkProof::AccountOnly)
+        .await;
+    world.openai.reply_with("Bypassed.");
+    world.dm(511, "hello anyway");
+    world
+        .wait_post_with(
+            "the bypassed reply",
+            FakeDiscord::dm_channel(511),
+            "Bypassed.",
+        )
+        .await;
+    // Never linked: the login instructions, and no chat.
+    world.dm(512, "hello from nowhere");
+    world
+        .wait_posts(
+            "the stranger's instructions",
+            FakeDiscord::dm_channel(512),
+            1,
+        )
+        .await;
+    let answer = world.discord.posts(FakeDiscord::dm_channel(512))[0].clone();
+    assert!(answer.content().contains("/login"), "{}", answer.content());
+    let chats = world
+        .openai
+        .requests()
+        .into_iter()
+        .filter(|(path, _)| path.ends_with("chat/completions"))
+        .count();
+    assert_eq!(chats, 1, "only the linked member chatted");
+}
+
+#[tokio::test]
+async fn a_conversation_sends_its_earlier_turns_with_each_message() {
+    let world = World::start(Options::default()).await;
+    world.linked_user(513, "talker@example.test").await;
+    let dm = FakeDiscord::dm_channel(513);
+    world.openai.reply_with("First answer.");
+    world.dm(513, "first question");
+    world
+        .wait_post_with("the first answer", dm, "First answer.")
+        .await;
+    world.openai.reply_with("Second answer.");
+    world.dm(513, "second question");
+    world
+        .wait_post_with("the second answer", dm, "Second answer.")
+        .await;
+    let requests = world.openai.requests();
+    let chats: Vec<_> = requests
+        .iter()
+        .filter(|(path, _)| path.ends_with("chat/completions"))
+        .collect();
+    let turns: Vec<(String, String)> = chats[1].1["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .skip(1) // the system prompt
+        .map(|t| {
+            (
+                t["role"].as_str().unwrap_or("").to_owned(),
+                t["content"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("user", "first question"),
+        ("assistant", "First answer."),
+        ("user", "second question"),
+    ]
+    .map(|(r, c)| (r.to_owned(), c.to_owned()));
+    assert_eq!(
+        turns, expected,
+        "the history, oldest first, then the new message"
+    );
+}
+
+#[tokio::test]
 async fn a_reply_job_that_runs_twice_posts_once() {
     let world = World::start(Options::default()).await;
     let user = world.linked_user(502, "twice@example.test").await;

@@ -29,6 +29,10 @@ pub struct Options {
     pub workers: bool,
     pub speech: bool,
     pub fallback_channel: bool,
+    /// `RESPOND_TO_ALL_MESSAGES`.
+    pub respond_to_all: bool,
+    /// `BYPASS_AUTH`.
+    pub bypass_auth: bool,
 }
 
 impl Options {
@@ -48,6 +52,8 @@ impl Default for Options {
             workers: true,
             speech: true,
             fallback_channel: true,
+            respond_to_all: false,
+            bypass_auth: false,
         }
     }
 }
@@ -81,8 +87,8 @@ impl World {
         let settings = bot::BotSettings {
             token: store::secret::Secret::new(TOKEN),
             proxy: Some(world.discord.url.clone()),
-            respond_to_all_messages: false,
-            bypass_auth: false,
+            respond_to_all_messages: options.respond_to_all,
+            bypass_auth: options.bypass_auth,
             verification_timeout: options.verification_timeout,
             attempts_per_member: 10,
             attempts_window: Duration::from_secs(60),
