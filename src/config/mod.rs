@@ -261,6 +261,13 @@ mod tests {
         assert!(
             error(&[("HOST", "not an ip")], None).starts_with("invalid setting HOST (server.host)")
         );
+        // Seed 002's `.env` example holds a 30-character secret: refused, with how to make one.
+        let short = error(&[("JWT_SECRET", "your-very-secure-random-secret")], None);
+        assert!(
+            short.starts_with("invalid setting JWT_SECRET (security.jwt_secret)")
+                && short.contains("openssl rand -hex 32"),
+            "{short}"
+        );
         assert!(
             error(&[("DB_SSL", "maybe")], None)
                 .starts_with("invalid setting DB_SSL (database.ssl)")

@@ -74,7 +74,8 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileSecurity) -> Result<SecurityConfi
     if !jwt_secret.is_empty() && jwt_secret.len() < 32 {
         return Err(invalid(
             "JWT_SECRET (security.jwt_secret)",
-            "must be at least 32 bytes for HS256",
+            "must be at least 32 bytes for HS256; make one with `openssl rand -hex 32`, or \
+             leave it unset and one is generated and kept under DATA_DIR",
         ));
     }
     let sealing_key = r.string("SEALING_KEY", f.sealing_key).unwrap_or_default();

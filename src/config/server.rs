@@ -13,7 +13,9 @@ use super::resolve::Resolver;
 /// The HTTP server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Address to listen on. `HOST`, `server.host`; default `0.0.0.0` (seed 002).
+    /// Address to listen on. `HOST`, `server.host`: an IP address, or a host name resolved at
+    /// start (`localhost`, as seed 002's `.env` may say; its IPv4 address when it has one);
+    /// default `0.0.0.0` (seed 002).
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one. `PORT`, `server.port`; default 8000 (seed 002).
     pub port: u16,
@@ -47,10 +49,13 @@ pub(super) struct FileServer {
 
 pub(super) fn resolve(r: &Resolver<'_>, f: FileServer) -> Result<ServerConfig, ConfigError> {
     let host = r.string_or("HOST", f.host, "0.0.0.0");
-    let host: IpAddr = host.parse().map_err(|_| {
+    let host = listen_address(&host).ok_or_else(|| {
         invalid(
             "HOST (server.host)",
-            format!("expected an IP address such as 0.0.0.0 or 127.0.0.1, got {host:?}"),
+            format!(
+                "expected an IP address such as 0.0.0.0 or 127.0.0.1, or a host name this \
+                 machine resolves such as localhost, got {host:?}"
+            ),
         )
     })?;
     let port = r.parse("PORT", "server.port", f.port)?.unwrap_or(8000);
@@ -87,6 +92,49 @@ impl ServerConfig {
     pub fn http(&self) -> api::HttpSettings {
         api::HttpSettings {
             max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// An IP address as written, or the address a host name resolves to on this machine (IPv4
+/// first: `localhost` means 127.0.0.1 to most who write it).
+fn listen_address(host: &str) -> Option<IpAddr> {
+    if let Ok(ip) = host.parse() {
+        return Some(ip);
+    }
+    let name = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !name {
+        return None;
+    }
+    let addresses: Vec<IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, 0))
+        .ok()?
+        .map(|a| a.ip())
+        .collect();
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addresses.first())
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_address;
+
+    #[test]
+    fn host_is_an_address_or_a_name_this_machine_resolves() {
+        assert_eq!(listen_address("0.0.0.0"), Some([0, 0, 0, 0].into()));
+        assert_eq!(
+            listen_address("::1"),
+            Some(std::net::Ipv6Addr::LOCALHOST.into())
+        );
+        assert_eq!(listen_address("localhost"), Some([127, 0, 0, 1].into()));
+        // (No name that needs DNS: tests must not depend on the network.)
+        for bad in ["", "not an ip", "a/b"] {
+            assert_eq!(listen_address(bad), None, "{bad:?}");
         }
     }
 }
