@@ -53,8 +53,12 @@ pub struct ApiConfig {
     pub discord_authorize_url: Url,
     /// `DISCORD_BOT_INVITE_URL`, or one built from the client id.
     pub discord_invite_url: Option<Url>,
-    /// `None` when Google sign-in is not configured.
+    /// Google's redirect (authorization-code) sign-in: `None` when Google is not configured
+    /// or `GOOGLE_REDIRECT_URI` is not set.
     pub google: Option<PublicClient>,
+    /// Our Google client id when Google sign-in is configured at all: the access-token login
+    /// needs nothing more. `google` (the redirect flow) also needs `GOOGLE_REDIRECT_URI`.
+    pub google_client_id: Option<String>,
     /// Google's authorization endpoint (a test double's in tests).
     pub google_authorize_url: Url,
     /// Signs and checks the access tokens we issue.

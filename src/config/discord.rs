@@ -10,7 +10,7 @@ use url::Url;
 
 use super::error::{ConfigError, invalid};
 use super::limits::LimitsConfig;
-use super::oauth::{OAuthClient, oauth_client};
+use super::oauth::{OAuthClient, Redirect, oauth_client};
 use super::resolve::Resolver;
 
 /// Discord: the bot, OAuth account linking and the verification gate.
@@ -80,7 +80,14 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig,
         .string("DISCORD_BOT_TOKEN", f.bot_token)
         .or_else(|| r.string("DISCORD_TOKEN", None))
         .map(Secret::new);
-    let oauth = oauth_client(r, "DISCORD", f.client_id, f.client_secret, f.redirect_uri)?;
+    let oauth = oauth_client(
+        r,
+        "DISCORD",
+        f.client_id,
+        f.client_secret,
+        f.redirect_uri,
+        Redirect::Required,
+    )?;
     let bot_invite_url = r.url(
         "DISCORD_BOT_INVITE_URL",
         "discord.bot_invite_url",

@@ -5,14 +5,15 @@ use serde::Deserialize;
 use url::Url;
 
 use super::error::ConfigError;
-use super::oauth::{OAuthClient, oauth_client};
+use super::oauth::{OAuthClient, Redirect, oauth_client};
 use super::resolve::Resolver;
 
 /// Google sign-in (seed 002).
 #[derive(Debug, Clone)]
 pub struct GoogleConfig {
-    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URI`: all three or none
-    /// (the redirect URI is needed only by the authorization-code login).
+    /// `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET` together or neither (seed 002's `.env`
+    /// sets just these: sign-in with tokens); `GOOGLE_REDIRECT_URI` besides turns on the
+    /// redirect (authorization-code) sign-in, `POST /api/login/google`.
     pub oauth: Option<OAuthClient>,
     /// Where users are sent to sign in. `GOOGLE_AUTHORIZE_URL`; default
     /// `https://accounts.google.com/o/oauth2/v2/auth`.
@@ -43,7 +44,14 @@ pub(super) struct FileGoogle {
 }
 
 pub(super) fn resolve(r: &Resolver<'_>, f: FileGoogle) -> Result<GoogleConfig, ConfigError> {
-    let oauth = oauth_client(r, "GOOGLE", f.client_id, f.client_secret, f.redirect_uri)?;
+    let oauth = oauth_client(
+        r,
+        "GOOGLE",
+        f.client_id,
+        f.client_secret,
+        f.redirect_uri,
+        Redirect::Optional,
+    )?;
     Ok(GoogleConfig {
         oauth,
         authorize_url: r.url_or(
@@ -93,6 +101,32 @@ mod tests {
             resolve,
         )
         .expect("valid");
-        assert_eq!(c.oauth.expect("configured").client_id, "g");
+        let oauth = c.oauth.expect("configured");
+        assert_eq!(oauth.client_id, "g");
+        assert!(oauth.public().is_some(), "the redirect flow is on");
+    }
+
+    /// Seed 002's `.env` sets the client id and secret, no redirect URI: it starts, with
+    /// token sign-in and without the redirect flow.
+    #[test]
+    fn the_redirect_uri_is_needed_only_by_the_redirect_flow() {
+        let c = section(
+            &[
+                ("GOOGLE_CLIENT_ID", "g"),
+                ("GOOGLE_CLIENT_SECRET", "s3cr3t"),
+            ],
+            "",
+            resolve,
+        )
+        .expect("seed 002's two settings are enough");
+        let oauth = c.oauth.expect("configured");
+        assert_eq!(oauth.client_id, "g");
+        assert!(oauth.redirect_uri.is_none());
+        assert!(oauth.public().is_none(), "no redirect flow without its URI");
+        // The id without the secret is still an error that names what is missing.
+        let error = section(&[("GOOGLE_CLIENT_ID", "g")], "", resolve)
+            .expect_err("the secret is missing")
+            .to_string();
+        assert!(error.contains("GOOGLE_CLIENT_SECRET"), "{error}");
     }
 }

@@ -1,5 +1,6 @@
 //! An OAuth client registration, as Discord and Google both have one: three settings that
-//! are set together or not at all, checked here once for both providers. It converts into
+//! are set together or not at all (Google's redirect URI may be left out: seed 002 signs in
+//! with tokens), checked here once for both providers. It converts into
 //! the API's public half (no secret) and the workers' full client.
 
 use store::secret::Secret;
@@ -16,7 +17,17 @@ pub struct OAuthClient {
     /// The application's secret, for the code exchange; only the workers hold it.
     pub client_secret: Secret,
     /// Where the provider sends the user back; it must match the application's settings.
-    pub redirect_uri: Url,
+    /// Always set for Discord; `None` for a Google client without the redirect flow.
+    pub redirect_uri: Option<Url>,
+}
+
+/// Whether a provider's client needs its redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Redirect {
+    /// Discord: the link is always made through its authorization page.
+    Required,
+    /// Google: only the redirect flow needs it; token sign-in works without.
+    Optional,
 }
 
 /// An OAuth client from its three settings, `<PROVIDER>_CLIENT_ID`, `<PROVIDER>_CLIENT_SECRET`
@@ -28,6 +39,7 @@ pub(super) fn oauth_client(
     id: Option<String>,
     secret: Option<String>,
     redirect: Option<String>,
+    needs: Redirect,
 ) -> Result<Option<OAuthClient>, ConfigError> {
     let section = provider.to_ascii_lowercase();
     let yaml_key = |env: &str| {
@@ -48,7 +60,11 @@ pub(super) fn oauth_client(
     if values.iter().all(|(_, v)| v.is_none()) {
         return Ok(None);
     }
-    if let Some((missing, _)) = values.iter().find(|(_, v)| v.is_none()) {
+    let needed = match needs {
+        Redirect::Required => &values[..],
+        Redirect::Optional => &values[..2],
+    };
+    if let Some((missing, _)) = needed.iter().find(|(_, v)| v.is_none()) {
         let present: Vec<&str> = values
             .iter()
             .filter(|(_, v)| v.is_some())
@@ -66,25 +82,29 @@ pub(super) fn oauth_client(
     let [
         (_, Some(client_id)),
         (_, Some(client_secret)),
-        (_, Some(redirect_uri)),
+        (_, redirect_uri),
     ] = values
     else {
-        unreachable!("all three were checked to be present")
+        unreachable!("the client id and secret were checked to be present")
     };
+    let redirect_uri = redirect_uri
+        .map(|uri| http_url(&yaml_key(&redirect_env), &uri))
+        .transpose()?;
     Ok(Some(OAuthClient {
         client_id,
         client_secret: Secret::new(client_secret),
-        redirect_uri: http_url(&yaml_key(&redirect_env), &redirect_uri)?,
+        redirect_uri,
     }))
 }
 
 impl OAuthClient {
-    /// What the API may show of it: no secret.
-    pub fn public(&self) -> api::PublicClient {
-        api::PublicClient {
+    /// What the API may show of it (no secret), for its authorize URLs: `None` without a
+    /// redirect URI.
+    pub fn public(&self) -> Option<api::PublicClient> {
+        Some(api::PublicClient {
             client_id: self.client_id.clone(),
-            redirect_uri: self.redirect_uri.clone(),
-        }
+            redirect_uri: self.redirect_uri.clone()?,
+        })
     }
 
     /// The workers' client, which exchanges codes at `token_url`.

@@ -209,6 +209,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         )),
         discord_invite_url: None,
         google: fake.map(|o| public(o, "/google/landing")),
+        google_client_id: fake.map(|_| crate::oauth::CLIENT_ID.into()),
         google_authorize_url: url(&format!(
             "{}/oauth2/authorize",
             fake.map(|f| f.url.as_str())
@@ -333,7 +334,7 @@ pub fn worker_deps(
             let client = |redirect: url::Url| ProviderClient {
                 client_id: crate::oauth::CLIENT_ID.into(),
                 client_secret: Secret::new(crate::oauth::CLIENT_SECRET),
-                redirect_uri: redirect,
+                redirect_uri: Some(redirect),
                 token_url: url(&format!("{}/oauth2/token", f.url)),
             };
             OauthSettings {

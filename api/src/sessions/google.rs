@@ -126,7 +126,7 @@ impl GoogleApi {
         let r = request.0;
         let (job, options, claim_once) = match (r.access_token, r.code, r.state) {
             (Some(token), None, None) if !token.is_empty() && token.len() <= 4096 => {
-                if config.google.is_none() {
+                if config.google_client_id.is_none() {
                     return Ok(not_configured());
                 }
                 let job = ExchangeOauthCode {
@@ -145,7 +145,7 @@ impl GoogleApi {
                 if !code.is_empty() && code.len() <= 2048 && !st.is_empty() && st.len() <= 256 =>
             {
                 let Some(google) = &config.google else {
-                    return Ok(not_configured());
+                    return Ok(code_flow_not_configured(config));
                 };
                 let db = state.db();
                 let consumed = match store::one_time_tokens::consume_oauth_state(db, &st, "google")
@@ -269,10 +269,10 @@ impl GoogleApi {
     ) -> poem::Result<GoogleStartResult> {
         let config = state.config();
         let Some(client) = &config.google else {
-            return Ok(GoogleStartResult::Unavailable(body(
-                "oauth_not_configured",
-                "Google sign-in is not configured",
-            )));
+            let LoginResult::Unavailable(b) = code_flow_not_configured(config) else {
+                unreachable!("code_flow_not_configured answers 503")
+            };
+            return Ok(GoogleStartResult::Unavailable(b));
         };
         if let Some((b, after)) = crate::limits::sign_in(&state, req).await? {
             return Ok(GoogleStartResult::TooMany(b, after));
@@ -316,6 +316,19 @@ fn not_configured() -> LoginResult {
     LoginResult::Unavailable(body(
         "oauth_not_configured",
         "Google sign-in is not configured",
+    ))
+}
+
+/// The redirect (authorization-code) flow needs a redirect URI registered with Google; a
+/// deployment with only the client id and secret (seed 002's `.env`) signs in with tokens.
+fn code_flow_not_configured(config: &crate::state::ApiConfig) -> LoginResult {
+    if config.google_client_id.is_none() {
+        return not_configured();
+    }
+    LoginResult::Unavailable(body(
+        "oauth_not_configured",
+        "Google sign-in with a code is not configured: set GOOGLE_REDIRECT_URI (sign-in with \
+         an access token works without it)",
     ))
 }
 

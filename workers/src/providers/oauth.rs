@@ -37,7 +37,9 @@ pub enum OauthError {
 pub struct ProviderClient {
     pub client_id: String,
     pub client_secret: Secret,
-    pub redirect_uri: Url,
+    /// The registered redirect URI, if any (a Google client may have none: token sign-in
+    /// only). A code is exchanged with the redirect URI its state recorded, not this one.
+    pub redirect_uri: Option<Url>,
     pub token_url: Url,
 }
 
