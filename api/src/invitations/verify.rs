@@ -188,7 +188,9 @@ async fn verify_invitation(
             // Without a live token nothing may be linked: only the same confirmed link is
             // acknowledged.
             return Ok(match (discord_id, owner) {
-                (Some(_), Some(o)) if o.user_id == user_id && o.confirmed => {
+                (Some(d), Some(o)) if o.user_id == user_id && o.confirmed => {
+                    // A retry after a push that failed: the gate must still be lifted.
+                    lift_gate(state, d).await?;
                     VerifyResult::Ok(Json(VerifyResponse {
                         success: true,
                         message: "already verified".into(),
@@ -247,6 +249,7 @@ async fn verify_invitation(
                 )));
             }
         }
+        lift_gate(state, d).await?;
     }
     state
         .audit(
@@ -262,4 +265,28 @@ async fn verify_invitation(
         user_id,
         already_verified: already,
     })))
+}
+
+/// A member verified here (an external bot's call) is verified at the gate too, as through
+/// the bot's own `/verify`: `verify_member` grants the Member role in every guild where they
+/// wait and lifts the gate, so the scheduled kick finds nothing to do. Quietly: the caller
+/// answers the member.
+async fn lift_gate(state: &AppState, discord_id: &str) -> poem::Result<()> {
+    let Ok(discord_user_id) = discord_id.parse::<u64>() else {
+        return Ok(());
+    };
+    state
+        .producer()
+        .push_with(
+            &jobs::VerifyMember {
+                guild_id: None,
+                discord_user_id,
+                proof: jobs::MemberProof::Rejoined,
+                interaction: None,
+            },
+            jobs::PushOptions::idempotent(format!("verify-discord:{discord_user_id}")),
+        )
+        .await
+        .or_500("pushing the verify_member job that lifts the gate")?;
+    Ok(())
 }

@@ -312,6 +312,24 @@ async fn verify_discord_links_and_never_moves_an_account() {
         .await
         .expect("query");
     assert_eq!(owner, Some(ada));
+    // Verified at the gate too, by the job the bot's own `/verify` ends in: it grants the role
+    // and lifts the gate, so the scheduled kick does not fire.
+    let queued = app
+        .producer
+        .list("verify_member", Some(jobs::JobState::Pending), 0, 10)
+        .await
+        .expect("list");
+    let payloads: Vec<_> = queued.iter().filter_map(|j| j.payload.clone()).collect();
+    assert_eq!(
+        payloads,
+        [json!({
+            "guild_id": null,
+            "discord_user_id": 123_456_789_012_345_678_u64,
+            "proof": { "kind": "rejoined" },
+            "interaction": null,
+        })],
+        "one verify_member job for the verified member"
+    );
     assert_eq!(
         verify("bob@example.test", &bob_token, ada_discord).await,
         StatusCode::CONFLICT

@@ -1,5 +1,5 @@
-//! Pushed by the bot (`verify_attempt`, `login_attempt`, `gate`) and workers (`guild_command`'s
-//! force-verify) · handled by `workers/src/verify_member.rs`.
+//! Pushed by the bot (`verify_attempt`, `login_attempt`, `gate`), the API (`verify_discord`) and
+//! workers (`guild_command`'s force-verify) · handled by `workers/src/verify_member.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,8 @@ pub enum MemberProof {
     LoginCode { sealed_code: String },
     /// A guild admin's `/force_verify`.
     Forced { by: u64 },
-    /// The member was verified before (rejoined): just restore the role.
+    /// The member is verified already (they rejoined, or were verified through
+    /// `POST /api/verify-discord`): grant the role and lift the gate, quietly.
     Rejoined,
 }
 
