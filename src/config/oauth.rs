@@ -32,7 +32,8 @@ pub(super) enum Redirect {
 
 /// An OAuth client from its three settings, `<PROVIDER>_CLIENT_ID`, `<PROVIDER>_CLIENT_SECRET`
 /// and `<PROVIDER>_REDIRECT_URI` (YAML keys `client_id`, `client_secret`, `redirect_uri` of the
-/// provider's section): all of them, or none.
+/// provider's section): all of them or none when `needs` is [`Redirect::Required`]; with
+/// [`Redirect::Optional`] the id and the secret together or neither, the redirect URI besides.
 pub(super) fn oauth_client(
     r: &Resolver<'_>,
     provider: &str,

@@ -102,7 +102,9 @@ fn listen_address(host: &str) -> Option<IpAddr> {
     if let Ok(ip) = host.parse() {
         return Some(ip);
     }
-    let name = !host.is_empty()
+    // Digits and dots alone are no name: the resolver would read `0` or `127.1` as old-style
+    // numeric addresses (every interface, or loopback) behind the operator's back.
+    let name = host.bytes().any(|b| b.is_ascii_alphabetic())
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
@@ -133,7 +135,7 @@ mod tests {
         );
         assert_eq!(listen_address("localhost"), Some([127, 0, 0, 1].into()));
         // (No name that needs DNS: tests must not depend on the network.)
-        for bad in ["", "not an ip", "a/b"] {
+        for bad in ["", "not an ip", "a/b", "0", "127.1"] {
             assert_eq!(listen_address(bad), None, "{bad:?}");
         }
     }

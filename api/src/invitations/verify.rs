@@ -275,17 +275,17 @@ async fn lift_gate(state: &AppState, discord_id: &str) -> poem::Result<()> {
     let Ok(discord_user_id) = discord_id.parse::<u64>() else {
         return Ok(());
     };
+    // No idempotency key: a second push grants nothing twice (the job re-reads who is pending,
+    // role grants are idempotent), and a key would keep a retry from lifting the gate after a
+    // job that failed.
     state
         .producer()
-        .push_with(
-            &jobs::VerifyMember {
-                guild_id: None,
-                discord_user_id,
-                proof: jobs::MemberProof::Rejoined,
-                interaction: None,
-            },
-            jobs::PushOptions::idempotent(format!("verify-discord:{discord_user_id}")),
-        )
+        .push(&jobs::VerifyMember {
+            guild_id: None,
+            discord_user_id,
+            proof: jobs::MemberProof::Rejoined,
+            interaction: None,
+        })
         .await
         .or_500("pushing the verify_member job that lifts the gate")?;
     Ok(())
