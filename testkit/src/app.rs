@@ -25,6 +25,8 @@ pub struct AppOptions {
     pub workers: bool,
     /// Configure Discord and Google OAuth against a fake provider (started for the test).
     pub oauth: bool,
+    /// With `oauth`: give Google no redirect URI (seed 002's `.env`: token sign-in only).
+    pub google_without_redirect: bool,
     pub web_app_base_url: Option<String>,
     /// How long requests wait for their job.
     pub job_wait: Duration,
@@ -51,6 +53,7 @@ impl Default for AppOptions {
             max_body_bytes: 64 * 1024,
             workers: false,
             oauth: false,
+            google_without_redirect: false,
             web_app_base_url: None,
             job_wait: Duration::from_secs(10),
             limits: api::Limits::default(),
@@ -208,7 +211,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
                 .unwrap_or("https://discord.com")
         )),
         discord_invite_url: None,
-        google: fake.map(|o| public(o, "/google/landing")),
+        google: fake
+            .filter(|_| !options.google_without_redirect)
+            .map(|o| public(o, "/google/landing")),
         google_client_id: fake.map(|_| crate::oauth::CLIENT_ID.into()),
         google_authorize_url: url(&format!(
             "{}/oauth2/authorize",

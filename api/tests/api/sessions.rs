@@ -87,6 +87,39 @@ async fn google_access_token_signs_in_and_me_answers() {
     assert_eq!(again["user"]["id"], body["user"]["id"]);
 }
 
+/// Seed 002's `.env` sets the Google client id and secret but no redirect URI: token sign-in
+/// works, and the redirect flow says what it is missing.
+#[tokio::test]
+async fn google_without_a_redirect_uri_signs_in_with_tokens_only() {
+    let app = spawn_app_with(AppOptions {
+        workers: true,
+        oauth: true,
+        google_without_redirect: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let account = Account::google("g-150", "seed2@example.test", true);
+    let body = signed_in(&app, &account).await;
+    assert_eq!(body["user"]["email"], "seed2@example.test");
+    for (what, resp) in [
+        ("start", app.post("/api/login/google").answer("start").await),
+        (
+            "code",
+            post_login(&app, json!({ "code": "c", "state": "s" })).await,
+        ),
+    ] {
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+        let error: Value = resp.json().await.expect("json");
+        assert_eq!(error["code"], "oauth_not_configured", "{what}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("GOOGLE_REDIRECT_URI")),
+            "{what}: {error}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn tokens_of_other_clients_and_unverified_emails_are_refused() {
     let app = oauth_app().await;
