@@ -17,7 +17,7 @@ use super::SessionTags;
 use super::profile::UserInfo;
 use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::onboarding::{STATE_TTL, authorize_url};
-use crate::responses::responses;
+use crate::responses::{ErrorJson, responses};
 use crate::state::AppState;
 
 /// A timed-out sign-in may be joined by repeating the request within this long.
@@ -145,7 +145,7 @@ impl GoogleApi {
                 if !code.is_empty() && code.len() <= 2048 && !st.is_empty() && st.len() <= 256 =>
             {
                 let Some(google) = &config.google else {
-                    return Ok(code_flow_not_configured(config));
+                    return Ok(LoginResult::Unavailable(code_flow_not_configured(config)));
                 };
                 let db = state.db();
                 let consumed = match store::one_time_tokens::consume_oauth_state(db, &st, "google")
@@ -269,10 +269,9 @@ impl GoogleApi {
     ) -> poem::Result<GoogleStartResult> {
         let config = state.config();
         let Some(client) = &config.google else {
-            let LoginResult::Unavailable(b) = code_flow_not_configured(config) else {
-                unreachable!("code_flow_not_configured answers 503")
-            };
-            return Ok(GoogleStartResult::Unavailable(b));
+            return Ok(GoogleStartResult::Unavailable(code_flow_not_configured(
+                config,
+            )));
         };
         if let Some((b, after)) = crate::limits::sign_in(&state, req).await? {
             return Ok(GoogleStartResult::TooMany(b, after));
@@ -312,24 +311,23 @@ impl GoogleApi {
     }
 }
 
+const NOT_CONFIGURED: &str = "Google sign-in is not configured";
+
 fn not_configured() -> LoginResult {
-    LoginResult::Unavailable(body(
-        "oauth_not_configured",
-        "Google sign-in is not configured",
-    ))
+    LoginResult::Unavailable(body("oauth_not_configured", NOT_CONFIGURED))
 }
 
-/// The redirect (authorization-code) flow needs a redirect URI registered with Google; a
-/// deployment with only the client id and secret (seed 002's `.env`) signs in with tokens.
-fn code_flow_not_configured(config: &crate::state::ApiConfig) -> LoginResult {
-    if config.google_client_id.is_none() {
-        return not_configured();
-    }
-    LoginResult::Unavailable(body(
-        "oauth_not_configured",
+/// Why the redirect (authorization-code) flow is off, for both of its endpoints: Google is
+/// not configured at all, or it has no redirect URI (seed 002's `.env` sets only the client
+/// id and secret, and signs in with tokens).
+fn code_flow_not_configured(config: &crate::state::ApiConfig) -> ErrorJson {
+    let message = if config.google_client_id.is_none() {
+        NOT_CONFIGURED
+    } else {
         "Google sign-in with a code is not configured: set GOOGLE_REDIRECT_URI (sign-in with \
-         an access token works without it)",
-    ))
+         an access token works without it)"
+    };
+    body("oauth_not_configured", message)
 }
 
 fn pending(id: &jobs::JobId) -> LoginResult {

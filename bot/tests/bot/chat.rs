@@ -1,19 +1,25 @@
 //! Seed 001: who the bot answers, `/login`, chat replies with voice notes and images.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use testkit::discord::{FakeDiscord, GENERAL_CHANNEL, GUILD_ID};
 use testkit::eventually;
 
 use crate::support::{Options, WAIT, World};
 
-/// How many chat completions the fake OpenAI was asked for.
-fn chats(world: &World) -> usize {
+/// The chat completions the fake OpenAI was asked for, oldest first (their JSON bodies).
+fn chat_requests(world: &World) -> Vec<Value> {
     world
         .openai
         .requests()
         .into_iter()
         .filter(|(p, _)| p == "chat/completions")
-        .count()
+        .map(|(_, body)| body)
+        .collect()
+}
+
+/// How many chat completions the fake OpenAI was asked for.
+fn chats(world: &World) -> usize {
+    chat_requests(world).len()
 }
 
 #[tokio::test]
@@ -229,13 +235,7 @@ async fn bypass_auth_chats_with_unverified_members_but_not_with_strangers() {
         .await;
     let answer = world.discord.posts(FakeDiscord::dm_channel(512))[0].clone();
     assert!(answer.content().contains("/login"), "{}", answer.content());
-    let chats = world
-        .openai
-        .requests()
-        .into_iter()
-        .filter(|(path, _)| path.ends_with("chat/completions"))
-        .count();
-    assert_eq!(chats, 1, "only the linked member chatted");
+    assert_eq!(chats(&world), 1, "only the linked member chatted");
 }
 
 #[tokio::test]
@@ -253,12 +253,8 @@ async fn a_conversation_sends_its_earlier_turns_with_each_message() {
     world
         .wait_post_with("the second answer", dm, "Second answer.")
         .await;
-    let requests = world.openai.requests();
-    let chats: Vec<_> = requests
-        .iter()
-        .filter(|(path, _)| path.ends_with("chat/completions"))
-        .collect();
-    let turns: Vec<(String, String)> = chats[1].1["messages"]
+    let requests = chat_requests(&world);
+    let turns: Vec<(String, String)> = requests[1]["messages"]
         .as_array()
         .expect("messages")
         .iter()
