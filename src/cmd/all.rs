@@ -1,5 +1,5 @@
-//! `concierge all`: every role in one process, for development and small deployments. The
-//! database is migrated first; the bot runs only when its token is set, and the process says
+//! `concierge all`: every role in one process, for development and small deployments. It
+//! checks first that PostgreSQL and Redis answer, then migrates the database; the bot runs only when its token is set, and the process says
 //! so before anything starts.
 
 use concierge::config::Config;
@@ -7,6 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Migrates, then runs the API, the workers and (with a token) the bot until shutdown.
 pub(crate) async fn run(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // Before anything starts: a missing service is one line, not a migration and a long wait.
+    super::services::require(config).await?;
     super::migrate::run(config, None).await?;
     // Said before anything starts, so it is the first thing an operator reads.
     let with_bot = config.discord.bot_token.is_some();

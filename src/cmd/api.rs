@@ -11,7 +11,7 @@ pub(crate) async fn run(config: &Config, shutdown: CancellationToken) -> anyhow:
     let pool = store::connect(&config.database.settings);
     let redis = redis::Client::open(config.redis.url.expose())
         .context("REDIS_URL is not a usable Redis URL")?;
-    let producer = super::producer(config).await?;
+    let producer = super::services::producer(config).await?;
     let state = api::AppState::new(
         pool.clone(),
         redis,

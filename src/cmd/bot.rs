@@ -22,7 +22,7 @@ pub(crate) async fn serve(config: &Config, shutdown: CancellationToken) -> anyho
     let Some(token) = &config.discord.bot_token else {
         return Ok(());
     };
-    let producer = super::producer(config).await?;
+    let producer = super::services::producer(config).await?;
     let deps = bot::BotDeps {
         db: store::connect(&config.database.settings),
         producer,

@@ -12,7 +12,9 @@
 //! - `healthcheck.rs`: `concierge healthcheck`, for container healthchecks
 //! - `reseal.rs`: `concierge reseal`, sealing stored tokens under the current key
 //! - `openapi.rs`: `concierge openapi`, printing or checking the committed spec
-//! - this file: what several commands share (the Redis producer, the error chain)
+//! - `services.rs`: whether PostgreSQL and Redis answer, and the Redis producer every role
+//!   builds
+//! - this file: the error chain every command's failure is printed with
 
 pub(crate) mod all;
 pub(crate) mod api;
@@ -22,10 +24,8 @@ pub(crate) mod migrate;
 pub(crate) mod openapi;
 pub(crate) mod probe;
 pub(crate) mod reseal;
+pub(crate) mod services;
 pub(crate) mod worker;
-
-use anyhow::Context;
-use concierge::config::Config;
 
 /// `outer: cause: root cause`, skipping a cause whose text its parent already repeats (sqlx
 /// and refinery both quote their source in their own message).
@@ -41,13 +41,4 @@ pub(crate) fn error_chain(e: &anyhow::Error) -> String {
         }
     }
     out
-}
-
-/// The job queues' producer, over its own Redis connection.
-async fn producer(config: &Config) -> anyhow::Result<jobs::Producer> {
-    let client = redis::Client::open(config.redis.url.expose())
-        .context("REDIS_URL is not a usable Redis URL")?;
-    jobs::Producer::connect(client, &config.redis.key_prefix)
-        .await
-        .context("cannot reach Redis (REDIS_URL)")
 }

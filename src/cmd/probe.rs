@@ -44,7 +44,7 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     use jobs::probe_run::{self, ProbeRunKeys};
-    let producer = super::producer(config).await?;
+    let producer = super::services::producer(config).await?;
     let keys = jobs::redis::QueueKeys::new(producer.prefix(), &args.queue);
     let mut conn = producer.connection();
     let (run_id, enqueued) = match &args.check {

@@ -12,7 +12,7 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
     serve_metrics: bool,
 ) -> anyhow::Result<()> {
-    let producer = super::producer(config).await?;
+    let producer = super::services::producer(config).await?;
     let settings = config.workers.settings(&config.server, serve_metrics);
     let db = store::connect(&config.database.settings);
     let email = config

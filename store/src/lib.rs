@@ -39,7 +39,7 @@ pub mod secret;
 pub mod sessions;
 pub mod users;
 
-pub use pool::{DatabaseSettings, connect, ensure_database, ping};
+pub use pool::{DatabaseSettings, connect, ensure_database, ping, reach_server};
 /// The error of every query, for crates that do not depend on sqlx themselves.
 pub use sqlx::Error as StoreError;
 pub use sqlx::PgPool as Pool;

@@ -142,6 +142,15 @@ pub async fn ensure_database(settings: &DatabaseSettings) -> Result<bool, sqlx::
     Ok(created)
 }
 
+/// Opens and closes one connection to the server's `postgres` maintenance database: does the
+/// server answer (the configured database need not exist yet)?
+pub async fn reach_server(settings: &DatabaseSettings) -> Result<(), sqlx::Error> {
+    PgConnection::connect_with(&settings.options.clone().database("postgres"))
+        .await?
+        .close()
+        .await
+}
+
 /// Quotes an SQL identifier (for the few statements that cannot take parameters).
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

@@ -109,6 +109,90 @@ fn the_bot_without_a_token_says_so() {
     assert!(stderr.contains("DISCORD_BOT_TOKEN is not set"), "{stderr}");
 }
 
+/// Nothing listens on port 1 of loopback: a connection there is refused at once.
+const NOBODY: &str = "127.0.0.1:1";
+
+#[tokio::test]
+async fn all_says_in_one_line_which_service_is_missing_and_how_to_get_it() {
+    let cli = Cli::new();
+    let db = TestDb::empty().await;
+    let silent_postgres = format!("postgres://postgres@{NOBODY}/concierge");
+    let silent_redis = format!("redis://:hunter2@{NOBODY}");
+    let url = db.url();
+    let cases = [
+        (
+            vec![
+                ("DATABASE_URL", silent_postgres.as_str()),
+                ("REDIS_URL", silent_redis.as_str()),
+            ],
+            vec![
+                format!("PostgreSQL at {NOBODY}/concierge (DATABASE_URL"),
+                format!("Redis at {NOBODY} (REDIS_URL"),
+            ],
+        ),
+        (
+            vec![
+                ("DATABASE_URL", url.as_str()),
+                ("REDIS_URL", silent_redis.as_str()),
+            ],
+            vec![format!("Redis at {NOBODY} (REDIS_URL")],
+        ),
+    ];
+    for (env, named) in cases {
+        let started = Instant::now();
+        let (code, stderr) = cli.run(&["all"], &env);
+        assert_eq!(code, 1, "{stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
+        assert_eq!(errors.len(), 1, "one line: {stderr}");
+        for name in &named {
+            assert!(errors[0].contains(name.as_str()), "{name} in {stderr}");
+        }
+        assert!(
+            errors[0].contains("scripts/services")
+                && errors[0].contains("docker compose -f docker/compose.yaml up"),
+            "both ways to get them: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "said at once, not after a long wait"
+        );
+    }
+    assert_eq!(
+        store::migrate::applied_version(&db.pool)
+            .await
+            .expect("query"),
+        None,
+        "nothing started (not even the migrations) while Redis was missing"
+    );
+}
+
+#[test]
+fn a_role_waiting_for_redis_says_so_and_then_how_to_get_it() {
+    let cli = Cli::new();
+    let silent_redis = format!("redis://{NOBODY}");
+    let mut worker = Running::start(
+        &cli,
+        &["worker"],
+        &[
+            ("REDIS_URL", silent_redis.as_str()),
+            ("LOG_FORMAT", "json"),
+            ("WORKER_METRICS_PORT", "0"),
+        ],
+    );
+    let waiting = worker.wait_for(Duration::from_secs(5), |v| {
+        message(v) == "waiting for Redis (REDIS_URL) to answer"
+    });
+    assert_eq!(waiting["redis"], NOBODY, "{waiting}");
+    assert_eq!(worker.wait_exit(Duration::from_secs(30)), 1);
+    let last = worker.seen.last().expect("a last line");
+    assert!(
+        last.contains(&format!("cannot reach Redis at {NOBODY} (REDIS_URL)"))
+            && last.contains("scripts/services"),
+        "{last}"
+    );
+}
+
 #[test]
 fn help_describes_every_command() {
     let cli = Cli::new();
