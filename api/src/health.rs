@@ -1,7 +1,8 @@
 //! Health: `GET /api/health` says the process is alive (for liveness probes, no
 //! dependencies); `GET /api/health/ready` says whether it can serve (readiness probes);
-//! `GET /api/health/detailed` checks the database, Redis and the schema version
-//! and answers 503 naming what is down.
+//! `GET /api/health/detailed` checks the database, Redis, the schema version, the queues
+//! (sizes, oldest job, pause) and the workers (live processes, last heartbeat), and answers
+//! 503 naming what is down.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, Tags};
 
+use crate::admin::{QueueSummary, summaries};
 use crate::auth::AdminAuth;
 use crate::error::ErrorBody;
 use crate::responses::responses;
@@ -47,6 +49,8 @@ pub enum OverallStatus {
 pub enum CheckStatus {
     Up,
     Down,
+    /// Not checked: what it is read from (Redis, for the queues and workers) is down.
+    Unknown,
 }
 
 /// One dependency.
@@ -71,11 +75,39 @@ pub struct MigrationsCheck {
     pub error: Option<String>,
 }
 
+/// The job queues: `down` while one is paused (its jobs wait until an admin resumes it).
+#[derive(Debug, Object)]
+pub struct QueuesCheck {
+    pub status: CheckStatus,
+    /// What is wrong, e.g. `paused: exchange_oauth_code (sign-ins wait until it is resumed)`.
+    pub error: Option<String>,
+    /// The paused queues.
+    pub paused: Vec<String>,
+    /// Every queue's sizes (empty when they could not be read).
+    pub queues: Vec<QueueSummary>,
+}
+
+/// The workers: `down` when none is live, or when a queue with jobs waiting has none.
+#[derive(Debug, Object)]
+pub struct WorkersCheck {
+    pub status: CheckStatus,
+    /// What is wrong, e.g. `no live worker takes send_email (12 waiting)`.
+    pub error: Option<String>,
+    /// Worker processes with a heartbeat in the last two leases.
+    pub live: u32,
+    /// The newest heartbeat of any worker (UNIX ms); absent when none is live.
+    pub last_heartbeat_ms: Option<u64>,
+    /// Queues no live worker takes.
+    pub queues_without_workers: Vec<String>,
+}
+
 #[derive(Debug, Object)]
 pub struct Checks {
     pub database: DependencyCheck,
     pub redis: DependencyCheck,
     pub migrations: MigrationsCheck,
+    pub queues: QueuesCheck,
+    pub workers: WorkersCheck,
 }
 
 /// Health of the process and everything it depends on.
@@ -84,7 +116,8 @@ pub struct DetailedHealth {
     /// `healthy` when every check is up.
     pub status: OverallStatus,
     pub timestamp: DateTime<Utc>,
-    /// Names of the checks that are down (`database`, `redis`, `migrations`).
+    /// Names of the checks that are down (`database`, `redis`, `migrations`, `queues`,
+    /// `workers`).
     pub failing: Vec<String>,
     pub checks: Checks,
     pub build: BuildInfo,
@@ -163,8 +196,10 @@ impl HealthApi {
         }
     }
 
-    /// Dependency health: database, Redis and schema version, with build information.
-    /// Answers 503 when anything is down, naming it in `failing`. Admin only.
+    /// Dependency health: database, Redis, schema version, the queues (sizes, oldest job,
+    /// paused) and the workers (live processes, last heartbeat), with build information.
+    /// Answers 503 when anything is down, naming it in `failing` and saying why in its
+    /// check's `error`. Admin only.
     #[oai(path = "/detailed", method = "get", operation_id = "health_detailed")]
     async fn detailed(&self, state: Data<&AppState>, _auth: AdminAuth) -> DetailedHealthResponse {
         let (database, redis, migrations) = tokio::join!(
@@ -172,11 +207,14 @@ impl HealthApi {
             check_redis(&state),
             check_migrations(&state)
         );
+        let (queues, workers) = check_jobs(&state, redis.status).await;
         let mut failing = Vec::new();
         for (name, status) in [
             ("database", database.status),
             ("redis", redis.status),
             ("migrations", migrations.status),
+            ("queues", queues.status),
+            ("workers", workers.status),
         ] {
             if status == CheckStatus::Down {
                 failing.push(name.to_owned());
@@ -194,6 +232,8 @@ impl HealthApi {
                 database,
                 redis,
                 migrations,
+                queues,
+                workers,
             },
             build: state.build().clone(),
         };
@@ -271,5 +311,121 @@ async fn check_migrations(state: &AppState) -> MigrationsCheck {
             expected_version,
             error: Some(e),
         },
+    }
+}
+
+/// The queues and the workers, read from Redis (when it is up).
+async fn check_jobs(state: &AppState, redis: CheckStatus) -> (QueuesCheck, WorkersCheck) {
+    let unknown = |error: String| {
+        (
+            QueuesCheck {
+                status: CheckStatus::Unknown,
+                error: Some(error.clone()),
+                paused: Vec::new(),
+                queues: Vec::new(),
+            },
+            WorkersCheck {
+                status: CheckStatus::Unknown,
+                error: Some(error),
+                live: 0,
+                last_heartbeat_ms: None,
+                queues_without_workers: Vec::new(),
+            },
+        )
+    };
+    if redis != CheckStatus::Up {
+        return unknown("not checked: Redis is down".into());
+    }
+    let producer = state.producer();
+    let lease = jobs::QueueConfig::default().lease;
+    let read = async {
+        let queues = summaries(producer).await?;
+        let mut workers = Vec::with_capacity(queues.len());
+        for queue in &queues {
+            workers.push(producer.workers(&queue.queue, lease).await?);
+        }
+        Ok::<_, jobs::QueueError>((queues, workers))
+    };
+    let (queues, workers) = match timed(read).await {
+        (Ok(read), _) => read,
+        (Err(e), _) => return unknown(format!("not checked: {e}")),
+    };
+    let paused: Vec<String> = queues
+        .iter()
+        .filter(|q| q.paused)
+        .map(|q| q.queue.clone())
+        .collect();
+    let queues_check = QueuesCheck {
+        status: if paused.is_empty() {
+            CheckStatus::Up
+        } else {
+            CheckStatus::Down
+        },
+        error: (!paused.is_empty()).then(|| {
+            let what = paused
+                .iter()
+                .map(|q| format!("{q} ({})", waits_for(q)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("paused by an admin: {what}; resume it on the dashboard")
+        }),
+        paused,
+        queues: Vec::new(),
+    };
+    let processes: std::collections::HashSet<(&str, u32)> = workers
+        .iter()
+        .flatten()
+        .map(|w| (w.host.as_str(), w.pid))
+        .collect();
+    let last_heartbeat_ms = workers.iter().flatten().map(|w| w.last_heartbeat_ms).max();
+    let idle: Vec<&QueueSummary> = queues
+        .iter()
+        .zip(&workers)
+        .filter(|(_, w)| w.is_empty())
+        .map(|(q, _)| q)
+        .collect();
+    let starved: Vec<String> = idle
+        .iter()
+        .filter(|q| q.waiting > 0)
+        .map(|q| format!("{} ({} waiting)", q.queue, q.waiting))
+        .collect();
+    let error = if processes.is_empty() {
+        Some(format!(
+            "no live worker (none has heartbeated in the last {} s): start `concierge worker`",
+            (lease * 2).as_secs()
+        ))
+    } else if !starved.is_empty() {
+        Some(format!("no live worker takes {}", starved.join(", ")))
+    } else {
+        None
+    };
+    let workers_check = WorkersCheck {
+        status: if error.is_none() {
+            CheckStatus::Up
+        } else {
+            CheckStatus::Down
+        },
+        error,
+        live: u32::try_from(processes.len()).unwrap_or(u32::MAX),
+        last_heartbeat_ms,
+        queues_without_workers: idle.iter().map(|q| q.queue.clone()).collect(),
+    };
+    (
+        QueuesCheck {
+            queues,
+            ..queues_check
+        },
+        workers_check,
+    )
+}
+
+/// What waits while `queue` is paused, in a user's words.
+fn waits_for(queue: &str) -> &'static str {
+    use jobs::{ChatReply, ExchangeOauthCode, GenerateImage, Job, SendEmail};
+    match queue {
+        ExchangeOauthCode::QUEUE => "sign-ins and Discord links wait until it is resumed",
+        SendEmail::QUEUE => "no mail goes out until it is resumed",
+        ChatReply::QUEUE | GenerateImage::QUEUE => "the bot's answers wait until it is resumed",
+        _ => "its jobs wait until it is resumed",
     }
 }

@@ -23,6 +23,9 @@ pub mod board;
 mod queues;
 mod views;
 
+pub(crate) use self::queues::summaries;
+pub(crate) use self::views::QueueSummary;
+
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{OpenApi, Tags};

@@ -177,7 +177,10 @@ pub(super) async fn job(state: &AppState, queue: &str, id: &str) -> poem::Result
     })
 }
 
-async fn summaries(producer: &jobs::Producer) -> Result<Vec<QueueSummary>, jobs::QueueError> {
+/// Every queue's sizes, pause state and oldest job, for the dashboard and the health check.
+pub(crate) async fn summaries(
+    producer: &jobs::Producer,
+) -> Result<Vec<QueueSummary>, jobs::QueueError> {
     let mut out = Vec::new();
     for queue in jobs::QUEUES {
         let depth = producer.depth(queue).await?;

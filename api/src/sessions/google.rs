@@ -214,16 +214,16 @@ impl GoogleApi {
         {
             Ok(status) => status,
             // This process has as many waiting requests as it may: answer at once.
-            Err(jobs::QueueError::Busy) => return Ok(pending(&id)),
+            Err(jobs::QueueError::Busy) => return Ok(pending(&state, &id, None).await),
             Err(e) => return Err(step_failed("waiting for the sign-in job", e)),
         };
         let Some(status) = status else {
-            return Ok(pending(&id));
+            return Ok(pending(&state, &id, None).await);
         };
         let outcome = match status.state {
             JobState::Done => crate::exchange::outcome(&status),
             JobState::Failed | JobState::Dead => None,
-            _ => return Ok(pending(&id)),
+            _ => return Ok(pending(&state, &id, Some(status.state)).await),
         };
         match outcome {
             Some(ExchangeOutcome::SignedIn { user_id, .. }) => {
@@ -330,11 +330,42 @@ fn code_flow_not_configured(config: &crate::state::ApiConfig) -> ErrorJson {
     body("oauth_not_configured", message)
 }
 
-fn pending(id: &jobs::JobId) -> LoginResult {
+/// The sign-in is still queued or running after the wait: 202 with its id, and what it waits
+/// for, in words that are true (a paused queue, no worker, or Google taking its time).
+async fn pending(state: &AppState, id: &jobs::JobId, job: Option<JobState>) -> LoginResult {
+    let message = match why_pending(state, job).await {
+        Some(reason) => {
+            format!("{reason}; repeat the same request later, or poll /api/jobs/{{id}}")
+        }
+        None => "Google is slow to answer; repeat the same request, or poll /api/jobs/{id}".into(),
+    };
     LoginResult::Pending(Json(PendingLogin {
         job_id: id.to_string(),
-        message: "Google is slow to answer; repeat the same request, or poll /api/jobs/{id}".into(),
+        message,
     }))
+}
+
+/// Why a sign-in has not started, when it is not Google: its queue is paused, or no worker
+/// takes it. `None` when it runs (or either cannot be read: the answer stays the generic one).
+async fn why_pending(state: &AppState, job: Option<JobState>) -> Option<&'static str> {
+    if matches!(job, Some(JobState::Running | JobState::Retrying)) {
+        return None;
+    }
+    let producer = state.producer();
+    if producer
+        .is_paused(ExchangeOauthCode::QUEUE)
+        .await
+        .unwrap_or(false)
+    {
+        return Some("sign-ins are paused by an administrator (queue exchange_oauth_code)");
+    }
+    let lease = jobs::QueueConfig::default().lease;
+    match producer.workers(ExchangeOauthCode::QUEUE, lease).await {
+        Ok(workers) if workers.is_empty() => {
+            Some("no worker is running to take sign-ins (queue exchange_oauth_code)")
+        }
+        _ => None,
+    }
 }
 
 fn rejected(error: ExchangeError) -> LoginResult {

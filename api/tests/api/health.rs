@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use testkit::{AppOptions, TcpProxy, spawn_app, spawn_app_with};
 
-use crate::support::{Answer, header};
+use crate::support::{Answer, app_with_workers, header};
 
 async fn detailed(app: &testkit::TestApp) -> (StatusCode, Value) {
     let resp = app
@@ -34,9 +34,17 @@ async fn liveness_needs_nothing() {
 
 #[tokio::test]
 async fn detailed_health_reports_every_dependency_up() {
-    let app = spawn_app().await;
-    let (status, body) = detailed(&app).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let app = app_with_workers().await;
+    // The workers register with their first heartbeat.
+    let body = testkit::eventually(
+        std::time::Duration::from_secs(10),
+        "the in-process workers never showed as live",
+        async || {
+            let (status, body) = detailed(&app).await;
+            (status == StatusCode::OK).then_some(body)
+        },
+    )
+    .await;
     assert_eq!(body["status"], "healthy");
     assert_eq!(body["failing"], serde_json::json!([]));
     assert_eq!(body["checks"]["database"]["status"], "up");
@@ -47,6 +55,136 @@ async fn detailed_health_reports_every_dependency_up() {
     assert_eq!(body["checks"]["migrations"]["expected_version"], expected);
     assert_eq!(body["build"]["version"], "test");
     assert!(body["timestamp"].is_string());
+
+    let queues = &body["checks"]["queues"];
+    assert_eq!(queues["status"], "up", "{body}");
+    assert_eq!(queues["paused"], serde_json::json!([]));
+    let listed: Vec<&str> = queues["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .map(|q| q["queue"].as_str().expect("name"))
+        .collect();
+    assert_eq!(listed, jobs::QUEUES, "every queue, in order");
+    let send_email = &queues["queues"][listed
+        .iter()
+        .position(|q| *q == "send_email")
+        .expect("send_email")];
+    for field in [
+        "waiting",
+        "running",
+        "scheduled",
+        "retrying",
+        "dead",
+        "oldest_age_seconds",
+    ] {
+        assert!(send_email[field].is_u64(), "{field}: {send_email}");
+    }
+    let workers = &body["checks"]["workers"];
+    assert_eq!(workers["status"], "up", "{body}");
+    assert_eq!(workers["live"], 1, "one process: {workers}");
+    let beat = workers["last_heartbeat_ms"].as_u64().expect("a heartbeat");
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    assert!(now.abs_diff(beat) < 10_000, "recent: {beat} vs {now}");
+}
+
+#[tokio::test]
+async fn detailed_health_says_when_no_worker_runs_and_which_queue_waits() {
+    // The API alone: nothing takes the jobs it pushes.
+    let app = spawn_app().await;
+    let (status, body) = detailed(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["workers"]));
+    let workers = &body["checks"]["workers"];
+    assert_eq!(workers["live"], 0);
+    assert!(workers["last_heartbeat_ms"].is_null());
+    let error = workers["error"].as_str().expect("why");
+    assert!(
+        error.contains("no live worker") && error.contains("concierge worker"),
+        "{error}"
+    );
+    assert_eq!(
+        workers["queues_without_workers"]
+            .as_array()
+            .expect("list")
+            .len(),
+        jobs::QUEUES.len()
+    );
+    // A job waits: its queue is counted.
+    let resp = app
+        .post("/api/user/onboarding")
+        .json(&serde_json::json!({ "name": "Waiting", "email": "waiting@example.test", "communicationChannel": "email" }))
+        .answer("onboarding")
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (_, body) = detailed(&app).await;
+    let queues = body["checks"]["queues"]["queues"]
+        .as_array()
+        .expect("queues");
+    let send_email = queues
+        .iter()
+        .find(|q| q["queue"] == "send_email")
+        .expect("send_email");
+    assert_eq!(send_email["waiting"], 1, "{send_email}");
+}
+
+#[tokio::test]
+async fn a_paused_sign_in_queue_is_named_by_health_and_by_the_sign_in() {
+    let app = spawn_app_with(AppOptions {
+        workers: true,
+        oauth: true,
+        job_wait: std::time::Duration::from_millis(300),
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = app
+        .post_admin("/api/admin/queues/exchange_oauth_code/pause")
+        .answer("pause")
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    let account = testkit::oauth::Account::google("g-paused", "paused@example.test", true);
+    let resp = crate::sessions::login(&app, &account).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let pending: Value = resp.json().await.expect("json");
+    let message = pending["message"].as_str().expect("message");
+    assert!(
+        message.contains("paused by an administrator") && message.contains("exchange_oauth_code"),
+        "says what is really wrong, not that Google is slow: {message}"
+    );
+    assert!(!message.contains("Google is slow"), "{message}");
+
+    let body = testkit::eventually(
+        std::time::Duration::from_secs(10),
+        "health never named the paused queue alone",
+        async || {
+            let (status, body) = detailed(&app).await;
+            (status == StatusCode::SERVICE_UNAVAILABLE
+                && body["failing"] == serde_json::json!(["queues"]))
+            .then_some(body)
+        },
+    )
+    .await;
+    let queues = &body["checks"]["queues"];
+    assert_eq!(queues["status"], "down");
+    assert_eq!(queues["paused"], serde_json::json!(["exchange_oauth_code"]));
+    let error = queues["error"].as_str().expect("why");
+    assert!(
+        error.contains("exchange_oauth_code") && error.contains("sign-ins"),
+        "{error}"
+    );
+
+    let resp = app
+        .post_admin("/api/admin/queues/exchange_oauth_code/resume")
+        .answer("resume")
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = crate::sessions::login(&app, &account).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "resumed, sign-ins go through"
+    );
 }
 
 #[tokio::test]
@@ -79,7 +217,8 @@ async fn detailed_health_requires_an_admin() {
             .await
             .status()
     };
-    assert_eq!(bearer(&admin.token).await, StatusCode::OK);
+    // Let in: 503, not 401 (no worker runs beside this app, so health is not all up).
+    assert_eq!(bearer(&admin.token).await, StatusCode::SERVICE_UNAVAILABLE);
     let last_used: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT last_used_at FROM api_tokens WHERE id = $1")
             .bind(admin.record.id)
@@ -123,8 +262,13 @@ async fn detailed_health_names_postgres_when_it_stops() {
         ..AppOptions::default()
     })
     .await;
-    let (status, body) = detailed(&app).await;
-    assert_eq!(status, StatusCode::OK, "through the proxy first: {body}");
+    let (_, body) = detailed(&app).await;
+    // No worker runs here, so only the workers are down at first.
+    assert_eq!(
+        body["failing"],
+        serde_json::json!(["workers"]),
+        "through the proxy first: {body}"
+    );
 
     proxy.stop();
     let started = std::time::Instant::now();
@@ -151,15 +295,22 @@ async fn detailed_health_names_redis_when_it_stops() {
         ..AppOptions::default()
     })
     .await;
-    let (status, body) = detailed(&app).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = detailed(&app).await;
+    assert_eq!(body["failing"], serde_json::json!(["workers"]), "{body}");
 
     proxy.stop();
     let (status, body) = detailed(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["failing"], serde_json::json!(["redis"]));
+    assert_eq!(
+        body["failing"],
+        serde_json::json!(["redis"]),
+        "the queues and workers are not checked, not called down"
+    );
     assert_eq!(body["checks"]["redis"]["status"], "down");
     assert_eq!(body["checks"]["database"]["status"], "up");
+    for check in ["queues", "workers"] {
+        assert_eq!(body["checks"][check]["status"], "unknown", "{body}");
+    }
 }
 
 #[tokio::test]
@@ -187,7 +338,11 @@ async fn detailed_health_names_a_schema_behind_the_build() {
     .await;
     let (status, body) = detailed(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["failing"], serde_json::json!(["migrations"]));
+    // No worker runs beside this app either.
+    assert_eq!(
+        body["failing"],
+        serde_json::json!(["migrations", "workers"])
+    );
     assert!(body["checks"]["migrations"]["applied_version"].is_null());
     assert!(
         body["checks"]["migrations"]["error"]

@@ -380,9 +380,9 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
     let token = created["token"].as_str().expect("token").to_owned();
     assert!(token.starts_with("cnc_"));
     let health = || {
-        app.get("/api/health/detailed")
+        app.get("/api/admin/queues")
             .bearer_auth(&token)
-            .answer("health")
+            .answer("queues")
     };
     assert_eq!(health().await.status(), StatusCode::OK);
     let list = app.get_admin("/api/tokens").answer_json("list").await;

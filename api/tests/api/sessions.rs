@@ -390,6 +390,11 @@ async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
     let pending: Value = resp.json().await.expect("json");
     let job_id = pending["job_id"].as_str().expect("job id").to_owned();
     assert_eq!(job_status(&app, &job_id).await["progress"], "pending");
+    let message = pending["message"].as_str().expect("message");
+    assert!(
+        message.contains("no worker is running"),
+        "no worker takes it, and the answer says so: {message}"
+    );
 
     let workers = LateWorkers::start(&app, None);
     // Repeating the request joins the same job (no second exchange) and gets the tokens…
