@@ -30,6 +30,8 @@
 //!   throttling of failed admin authentication.
 //! - [`client`]: the caller's address behind trusted proxies, as limits count it.
 //! - `limits`: what an anonymous or hostile caller may cost (429 with `Retry-After`).
+//! - `login_log`: seed 002's login log: sign-ins, refreshes, sign-outs and username changes as
+//!   audit rows and `LOGIN_LOG_FILE` lines.
 //! - [`jwt`]: the access tokens we issue.
 //! - [`error`]: the JSON error body and the mapping of every error to it; `.or_500("step")`
 //!   names the failed step of a 500 in the log.
@@ -52,6 +54,7 @@ mod invitations;
 mod job_status;
 pub mod jwt;
 mod limits;
+mod login_log;
 pub mod middleware;
 mod onboarding;
 mod pages;

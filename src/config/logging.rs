@@ -1,5 +1,6 @@
 //! Logs: the `tracing` filter and the line format, read from `RUST_LOG`, or seed 002's
-//! `LOG_LEVEL` and `DEBUG` (keys of the YAML `server` section), and `LOG_FORMAT`. The filter is
+//! `LOG_LEVEL` and `DEBUG` (keys of the YAML `server` section), and `LOG_FORMAT`; and where
+//! seed 002's login log goes (`LOGIN_LOG_FILE`). The filter is
 //! checked here so a typo stops the start with one line instead of silencing the logs.
 
 use super::error::{ConfigError, invalid};
@@ -16,6 +17,11 @@ pub struct LoggingConfig {
     /// `human` (default) or `json` (one object per line, for log shippers). `LOG_FORMAT`,
     /// `server.log_format`.
     pub format: LogFormat,
+    /// Seed 002's login log: a line per sign-in, refresh, sign-out and username change (each
+    /// is an audit row too). `LOGIN_LOG_FILE`, `server.login_log_file`; default
+    /// `logs/login.log` (relative to the working directory, created when missing); `off`: no
+    /// file, audit rows only. Written by the API role.
+    pub login_log_file: Option<std::path::PathBuf>,
 }
 
 /// How each log line is written.
@@ -73,5 +79,14 @@ pub(super) fn resolve(r: &Resolver<'_>, f: &FileServer) -> Result<LoggingConfig,
             ));
         }
     };
-    Ok(LoggingConfig { filter, format })
+    let login_log_file =
+        match r.string_or("LOGIN_LOG_FILE", f.login_log_file.clone(), "logs/login.log") {
+            off if off.eq_ignore_ascii_case("off") => None,
+            path => Some(path.into()),
+        };
+    Ok(LoggingConfig {
+        filter,
+        format,
+        login_log_file,
+    })
 }

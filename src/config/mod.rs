@@ -169,6 +169,7 @@ impl Config {
             max_waiters: self.limits.max_job_waiters,
             limits: self.limits.api(),
             trusted_proxies: self.security.trusted_proxies.clone(),
+            login_log_file: self.logging.login_log_file.clone(),
         }
     }
 
@@ -214,6 +215,13 @@ mod tests {
         assert_eq!(c.redis.url.expose(), "redis://127.0.0.1:6379");
         assert_eq!(c.logging.filter, "info");
         assert_eq!(c.logging.format, LogFormat::Human);
+        assert_eq!(
+            c.logging.login_log_file.as_deref(),
+            Some(Path::new("logs/login.log")),
+            "seed 002's login log"
+        );
+        let off = load(&[("LOGIN_LOG_FILE", "off")], None).expect("valid");
+        assert_eq!(off.logging.login_log_file, None);
         assert!(
             matches!(c.email.transport, EmailTransport::Files { ref dir } if dir == Path::new("data/outbox"))
         );

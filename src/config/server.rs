@@ -42,6 +42,7 @@ pub(super) struct FileServer {
     pub(super) debug: Option<bool>,
     pub(super) log_level: Option<String>,
     pub(super) log_format: Option<String>,
+    pub(super) login_log_file: Option<String>,
     max_body_bytes: Option<usize>,
     shutdown_grace_seconds: Option<u64>,
     board_port: Option<u16>,

@@ -117,12 +117,13 @@ pub async fn rotate(
     }))
 }
 
+/// Revokes a live family; false when it was revoked already.
 async fn revoke_family(
     tx: &mut sqlx::PgConnection,
     family_id: Uuid,
     reason: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<bool, sqlx::Error> {
+    let revoked = sqlx::query!(
         r#"UPDATE refresh_token_families SET revoked_at = now(), revoked_reason = $2
            WHERE id = $1 AND revoked_at IS NULL"#,
         family_id,
@@ -130,24 +131,26 @@ async fn revoke_family(
     )
     .execute(tx)
     .await?;
-    Ok(())
+    Ok(revoked.rows_affected() > 0)
 }
 
-/// Logs out: revokes the family of `presented`. Returns false when the token is unknown.
-pub async fn revoke(pool: &PgPool, presented: &str) -> Result<bool, sqlx::Error> {
+/// Logs out: revokes the family of `presented`. Returns its user when this ended a live
+/// session; `None` when the token is unknown or its session had ended already.
+pub async fn revoke(pool: &PgPool, presented: &str) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let family = sqlx::query_scalar!(
-        "SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
+    let family = sqlx::query!(
+        "SELECT f.id, f.user_id FROM refresh_tokens t \
+         JOIN refresh_token_families f ON f.id = t.family_id WHERE t.token_hash = $1",
         secret::digest(presented)
     )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(family) = family else {
-        return Ok(false);
+        return Ok(None);
     };
-    revoke_family(&mut tx, family, "logout").await?;
+    let ended = revoke_family(&mut tx, family.id, "logout").await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(ended.then_some(family.user_id))
 }
 
 /// Whether a family is revoked (tests and the admin view).

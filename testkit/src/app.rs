@@ -42,6 +42,8 @@ pub struct AppOptions {
     pub redis_prefix: Option<String>,
     /// Use this admin key instead of a fresh one (a second replica of one deployment).
     pub api_key: Option<String>,
+    /// Seed 002's login log file (`LOGIN_LOG_FILE`); none unless set.
+    pub login_log_file: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -62,6 +64,7 @@ impl Default for AppOptions {
             smtp_port: None,
             redis_prefix: None,
             api_key: None,
+            login_log_file: None,
         }
     }
 }
@@ -229,6 +232,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         max_waiters: options.max_waiters,
         limits: options.limits,
         trusted_proxies: options.trusted_proxies.clone(),
+        login_log_file: options.login_log_file.clone(),
     };
     let mail_dir = std::env::temp_dir().join(format!("concierge-mail-{}", uuid::Uuid::new_v4()));
     if options.workers {

@@ -16,6 +16,7 @@ use jobs::{OauthProvider, PushOptions};
 use super::SessionTags;
 use super::profile::UserInfo;
 use crate::error::{ErrorBody, Or500, body, step_failed};
+use crate::login_log::LoginEvent;
 use crate::onboarding::{STATE_TTL, authorize_url};
 use crate::responses::{ErrorJson, responses};
 use crate::state::AppState;
@@ -226,7 +227,7 @@ impl GoogleApi {
             _ => return Ok(pending(&state, &id, Some(status.state)).await),
         };
         match outcome {
-            Some(ExchangeOutcome::SignedIn { user_id, .. }) => {
+            Some(ExchangeOutcome::SignedIn { user_id, created }) => {
                 if claim_once && !claim(&state, &id).await? {
                     return Ok(LoginResult::Unauthorized(body(
                         "invalid_token",
@@ -242,7 +243,13 @@ impl GoogleApi {
                         "the account no longer exists",
                     )));
                 };
+                let (id, email) = (user.id, user.email.clone());
                 let tokens = issue_tokens(&state, user).await?;
+                let event = LoginEvent::SignedIn {
+                    provider: "google",
+                    created,
+                };
+                crate::login_log::record(&state, req, id, &email, event).await?;
                 Ok(LoginResult::Ok(Json(tokens)))
             }
             Some(ExchangeOutcome::Rejected { error }) => Ok(rejected(error)),

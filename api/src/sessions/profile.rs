@@ -1,5 +1,6 @@
 //! The signed-in user: `GET /api/me`, and `POST /api/update_username`.
 
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -7,6 +8,7 @@ use poem_openapi::{Object, OpenApi};
 use super::SessionTags;
 use crate::auth::UserJwt;
 use crate::error::{ErrorBody, Or500, body, step_failed};
+use crate::login_log::LoginEvent;
 use crate::responses::responses;
 use crate::state::AppState;
 use crate::validate::DisplayName;
@@ -83,6 +85,7 @@ impl ProfileApi {
     async fn update_username(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         auth: UserJwt,
         request: Json<UsernameRequest>,
     ) -> poem::Result<UsernameResult> {
@@ -118,6 +121,10 @@ impl ProfileApi {
             .await
             .or_500("reading the renamed user")?
             .ok_or_else(|| step_failed("reading the renamed user", "it vanished"))?;
+        let event = LoginEvent::UsernameChanged {
+            to: username.as_str(),
+        };
+        crate::login_log::record(&state, req, user.id, &user.email, event).await?;
         Ok(UsernameResult::Ok(Json(user.into())))
     }
 

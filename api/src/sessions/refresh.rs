@@ -1,12 +1,14 @@
 //! Sessions after sign-in: `POST /api/refresh` trades a refresh token for the next one (a
 //! token presented twice revokes its whole session), `POST /api/logout` ends a session.
 
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::SessionTags;
 use crate::error::{ErrorBody, Or500, body};
+use crate::login_log::LoginEvent;
 use crate::responses::responses;
 use crate::state::AppState;
 
@@ -60,6 +62,7 @@ impl RefreshApi {
     async fn refresh(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         request: Json<RefreshRequest>,
     ) -> poem::Result<RefreshResult> {
         let config = state.config();
@@ -72,9 +75,16 @@ impl RefreshApi {
                 let user = store::users::find(state.db(), issued.user_id)
                     .await
                     .or_500("reading the session's user")?;
-                let role = user.map(|u| u.role).unwrap_or_default();
-                let (access_token, expires_in) =
-                    crate::jwt::issue(&config.jwt, issued.user_id, &role, issued.family_id);
+                let (access_token, expires_in) = crate::jwt::issue(
+                    &config.jwt,
+                    issued.user_id,
+                    user.as_ref().map_or("", |u| u.role.as_str()),
+                    issued.family_id,
+                );
+                if let Some(user) = &user {
+                    let event = LoginEvent::Refreshed;
+                    crate::login_log::record(&state, req, user.id, &user.email, event).await?;
+                }
                 Ok(RefreshResult::Ok(Json(RefreshedTokens {
                     access_token,
                     refresh_token: issued.refresh_token,
@@ -102,11 +112,21 @@ impl RefreshApi {
     async fn logout(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         request: Json<RefreshRequest>,
     ) -> poem::Result<LogoutResult> {
-        store::sessions::revoke(state.db(), &request.refresh_token)
+        let ended = store::sessions::revoke(state.db(), &request.refresh_token)
             .await
             .or_500("revoking the session")?;
+        if let Some(user_id) = ended {
+            let user = store::users::find(state.db(), user_id)
+                .await
+                .or_500("reading the signed-out user")?;
+            if let Some(user) = user {
+                let event = LoginEvent::SignedOut;
+                crate::login_log::record(&state, req, user.id, &user.email, event).await?;
+            }
+        }
         Ok(LogoutResult::Ok(Json(Done {
             success: true,
             message: "signed out".into(),

@@ -420,3 +420,94 @@ async fn a_slow_code_sign_in_answers_202_and_is_joined_by_repeating_it() {
     );
     workers.stop().await;
 }
+
+/// Seed 002's `logs/login.log`: each sign-in, refresh, sign-out and username change is an audit
+/// row and a line in the seed's format, in order; a second logout of the same session is not a
+/// second sign-out.
+#[tokio::test]
+async fn sessions_are_audited_and_written_to_the_login_log() {
+    let dir = std::env::temp_dir().join(format!("login-log-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("logs/login.log");
+    let app = spawn_app_with(AppOptions {
+        workers: true,
+        oauth: true,
+        login_log_file: Some(file.clone()),
+        ..AppOptions::default()
+    })
+    .await;
+    let account = Account::google("g-log", "logged@example.test", true);
+    let first = signed_in(&app, &account).await;
+    let user_id = first["user"]["id"].as_i64().expect("id");
+    let refresh_token = first["refresh_token"].as_str().expect("refresh token");
+    let resp = refresh(&app, refresh_token).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let rotated: Value = resp.json().await.expect("json");
+    let resp = app
+        .post("/api/update_username")
+        .bearer_auth(first["access_token"].as_str().expect("jwt"))
+        .json(&json!({ "new_username": "logger" }))
+        .answer("rename")
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again = signed_in(&app, &account).await;
+    assert_eq!(again["user"]["id"], user_id);
+    let logout = |token: String| {
+        app.post("/api/logout")
+            .json(&json!({ "refresh_token": token }))
+            .answer("logout")
+    };
+    let token = rotated["refresh_token"].as_str().expect("token").to_owned();
+    assert_eq!(logout(token.clone()).await.status(), StatusCode::OK);
+    assert_eq!(logout(token).await.status(), StatusCode::OK);
+
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE target = $1 ORDER BY id")
+            .bind(format!("user:{user_id}"))
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("rows");
+    assert_eq!(
+        actions,
+        [
+            "login.signed_in",
+            "login.refreshed",
+            "login.username_changed",
+            "login.signed_in",
+            "login.signed_out"
+        ]
+    );
+    let detail: Value = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'login.signed_in' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("row");
+    assert_eq!(
+        detail,
+        json!({ "ip": "127.0.0.1", "provider": "google", "new_user": true })
+    );
+
+    let log = std::fs::read_to_string(&file).expect("the log file and its directory are made");
+    let messages: Vec<&str> = log
+        .lines()
+        .map(|line| {
+            let (at, message) = line.split_once(" - ").expect("`<time> - <message>`");
+            assert!(
+                chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S,%3f").is_ok(),
+                "seed 002's asctime: {at}"
+            );
+            message
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "New user registered and logged in: logged@example.test from 127.0.0.1",
+            "Tokens refreshed for user: logged@example.test from 127.0.0.1",
+            "Username updated for user logged@example.test to logger from 127.0.0.1",
+            "Successful login for existing user: logged@example.test from 127.0.0.1",
+            "Logout for user: logged@example.test from 127.0.0.1",
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
