@@ -59,6 +59,11 @@ enum Command {
         /// Stop at this schema version instead of the newest.
         #[arg(long, value_name = "VERSION")]
         target: Option<i32>,
+        /// Adopt the database of the systems Concierge replaces: move the tables found before
+        /// the first migration to the schema `legacy` (every row kept), migrate, then import
+        /// their users (emails, roles, usernames, Discord and Google ids, invitation tokens).
+        #[arg(long)]
+        adopt: bool,
     },
     /// Push N probe jobs and check that each ran exactly once; prints one JSON line
     /// (enqueued, completed, duplicates, lost, jobs_per_s, p50_ms, p99_ms, max_ms).
@@ -185,7 +190,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::All => cmd::all::run(&config, shutdown).await?,
         Command::Api => cmd::api::run(&config, shutdown).await?,
-        Command::Migrate { target } => cmd::migrate::run(&config, target).await?,
+        Command::Migrate { target, adopt } => {
+            cmd::migrate::run(&config, target, adopt).await?;
+        }
         Command::Worker => cmd::worker::run(&config, shutdown, true).await?,
         Command::Probe(args) => return cmd::probe::run(&config, args, shutdown).await,
         Command::Bot => return cmd::bot::run(&config, shutdown).await,

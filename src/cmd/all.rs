@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) async fn run(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     // Before anything starts: a missing service is one line, not a migration and a long wait.
     super::services::require(config).await?;
-    super::migrate::run(config, None).await?;
+    super::migrate::run(config, None, false).await?;
     // Said before anything starts, so it is the first thing an operator reads.
     let with_bot = config.discord.bot_token.is_some();
     if !with_bot {

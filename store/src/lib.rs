@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`pool`]: connect options, the pool, creating the database when it is missing
 //! - [`migrate`]: refinery on a sqlx connection, with a lock so replicas migrate one at a time
+//! - [`adopt`]: taking over the replaced systems' database (their tables set aside in
+//!   `legacy`, their users converted)
 //! - [`secret`]: random secrets and their SHA-256 digests, the only form in which we store them
 //! - [`email`]: the one canonical form of an email address
 //! - [`users`]: people, their onboarding, listing and deletion
@@ -22,6 +24,7 @@
 //! - [`one_time_tokens`]: single-use secrets (invitations, verification, auth codes)
 //! - [`maintenance`]: the periodic sweep's deletions
 
+pub mod adopt;
 pub mod api_tokens;
 pub mod audit;
 pub mod chat_messages;

@@ -239,6 +239,54 @@ async fn migrate_creates_the_database_and_applies_every_migration() {
     assert!(stderr.contains("created the database"), "{stderr}");
 }
 
+#[tokio::test]
+async fn migrate_adopts_a_replaced_systems_database_only_when_asked() {
+    let cli = Cli::new();
+    let db = TestDb::empty().await;
+    let seed = include_str!("../../store/tests/store/fixtures/legacy/seed_004a.sql");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(seed))
+        .execute(&db.pool)
+        .await
+        .expect("seed 004's database");
+    let url = db.url();
+    let (code, stderr) = cli.run(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert_eq!(code, 1, "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "one line: {stderr}");
+    assert!(
+        errors[0].contains("activity_log, alembic_version, user_sessions, users")
+            && errors[0].contains("concierge migrate --adopt"),
+        "names the tables and the way on: {stderr}"
+    );
+    assert_eq!(
+        store::migrate::applied_version(&db.pool)
+            .await
+            .expect("query"),
+        None,
+        "nothing was changed"
+    );
+
+    let (code, stderr) = cli.run(&["migrate", "--adopt"], &[("DATABASE_URL", &url)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("adopted: 5 legacy rows: 4 users, 1 merged"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("legacy_id=3") && stderr.contains("beta_tester"),
+        "{stderr}"
+    );
+    assert_eq!(
+        store::migrate::applied_version(&db.pool)
+            .await
+            .expect("query"),
+        Some(store::migrate::latest_version())
+    );
+    // Adopted once: a later start is a plain migration.
+    let (code, stderr) = cli.run(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// A running `concierge api` whose stderr (JSON logs) is collected line by line.
 pub(crate) struct Running {
     child: Child,

@@ -2,6 +2,7 @@
 //! the schema the code expects is the schema the migrations build, and upgrades lose nothing)
 //! and the queries.
 
+mod adopt;
 mod api_tokens;
 mod identities;
 mod migrations;
