@@ -3,4 +3,5 @@
 
 mod chat;
 mod gate;
+mod gateway;
 mod support;

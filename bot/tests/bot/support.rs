@@ -33,6 +33,9 @@ pub struct Options {
     pub respond_to_all: bool,
     /// `BYPASS_AUTH`.
     pub bypass_auth: bool,
+    /// The application's privileged intents are switched off at Discord: the bot cannot
+    /// get ready (the world does not wait for it).
+    pub privileged_intents_off: bool,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Default for Options {
             fallback_channel: true,
             respond_to_all: false,
             bypass_auth: false,
+            privileged_intents_off: false,
         }
     }
 }
@@ -65,6 +69,8 @@ impl World {
         let redis = TestRedis::new().await;
         let producer = redis.producer().await;
         let discord = FakeDiscord::start().await;
+        discord.add_channel(LOG_CHANNEL);
+        discord.add_channel(FALLBACK_CHANNEL);
         let openai = FakeOpenAi::start().await;
         let mut world = World {
             db,
@@ -93,13 +99,27 @@ impl World {
             attempts_per_member: 10,
             attempts_window: Duration::from_secs(60),
         };
+        if options.privileged_intents_off {
+            world.discord.disable_privileged_intents();
+        }
         world.bot = Some(tokio::spawn(bot::run(
             deps,
             settings,
             world.stop_bot.clone(),
         )));
-        world.discord.wait_ready().await;
+        if !options.privileged_intents_off {
+            world.discord.wait_ready().await;
+        }
         world
+    }
+
+    /// How the bot's run ended, within `WAIT`.
+    pub async fn bot_exit(&mut self) -> anyhow::Result<()> {
+        let bot = self.bot.take().expect("the bot runs");
+        tokio::time::timeout(WAIT, bot)
+            .await
+            .expect("the bot stopped")
+            .expect("the bot task did not panic")
     }
 
     /// Starts (or restarts) the workers, pointed at the fakes.

@@ -1,8 +1,9 @@
-//! Discord's objects as the fake writes them: the fields serenity 0.12 requires, and no more.
+//! Discord's objects as the fake writes them: every field Discord's OpenAPI description
+//! requires of its answers (checked by a test against `schema`), and what serenity 0.12 reads.
 
 use serde_json::{Value, json};
 
-use super::{BOT_ID, GUILD_ID, MEMBER_ROLE_ID};
+use super::{APPLICATION_ID, BOT_ID, GUILD_ID, MEMBER_ROLE_ID};
 
 /// When every fixed object was created (joins and messages of the past).
 pub(super) const TIMESTAMP: &str = "2024-01-01T00:00:00.000000+00:00";
@@ -11,26 +12,74 @@ pub(super) fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
 
+/// A user as other objects embed it (Discord's `UserResponse`).
+fn some_user(id: u64, username: &str) -> Value {
+    json!({ "id": id.to_string(), "username": username, "avatar": null, "discriminator": "0",
+            "public_flags": 0, "flags": 0, "global_name": null, "primary_guild": null })
+}
+
 pub(super) fn user_json(user: u64) -> Value {
-    json!({ "id": user.to_string(), "username": format!("user{user}"), "avatar": null, "discriminator": "0" })
+    some_user(user, &format!("user{user}"))
 }
 
 /// The bot as a message's author or mention.
 fn bot_json() -> Value {
-    json!({ "id": BOT_ID.to_string(), "username": "concierge", "bot": true, "avatar": null })
+    let mut bot = some_user(BOT_ID, "concierge");
+    bot["bot"] = json!(true);
+    bot
 }
 
-/// The bot as a user (`/users/@me`, READY).
+/// The bot as the token's own user (`/users/@me`, READY: `UserPIIResponse`).
 pub(super) fn bot_user_json() -> Value {
     let mut user = bot_json();
-    user["discriminator"] = json!("0");
+    user["mfa_enabled"] = json!(false);
+    user["locale"] = json!("en-US");
     user
 }
 
-/// `user` as a guild member who joined at `joined_at`.
+/// The bot's application (`GET /applications/@me`: `PrivateApplicationResponse`).
+pub(super) fn application_json() -> Value {
+    json!({
+        "id": APPLICATION_ID.to_string(), "name": "Concierge", "icon": null, "description": "",
+        "type": null, "bot_public": false, "bot_require_code_grant": false,
+        "verify_key": "0".repeat(64), "flags": 0, "flags_new": "0", "redirect_uris": [],
+        "interactions_endpoint_url": null, "role_connections_verification_url": null,
+        "owner": user_json(1), "approximate_guild_count": 1,
+        "approximate_user_install_count": 0, "approximate_user_authorization_count": 0,
+        "explicit_content_filter": 0, "team": null, "eligible_oauth2_scopes": [],
+    })
+}
+
+/// The DM channel with `user` (`PrivateChannelResponse`).
+pub(super) fn dm_channel_json(user: u64) -> Value {
+    json!({
+        "id": super::FakeDiscord::dm_channel(user).to_string(), "type": 1, "flags": 0,
+        "last_message_id": null, "recipients": [user_json(user)],
+    })
+}
+
+/// A registered command (`ApplicationCommandResponse`): what was sent, with its ids.
+pub(super) fn command_json(id: u64, mut sent: Value) -> Value {
+    sent["id"] = json!(id.to_string());
+    sent["application_id"] = json!(APPLICATION_ID.to_string());
+    sent["version"] = json!("1");
+    for (field, default) in [
+        ("type", json!(1)),
+        ("description", json!("")),
+        ("default_member_permissions", Value::Null),
+    ] {
+        if sent.get(field).is_none() {
+            sent[field] = default;
+        }
+    }
+    sent
+}
+
+/// `user` as a guild member who joined at `joined_at` (`GuildMemberResponse`).
 pub(super) fn member_json(user: u64, joined_at: &str, pending: bool) -> Value {
     json!({ "user": user_json(user), "roles": [], "joined_at": joined_at, "deaf": false,
-            "mute": false, "flags": 0, "pending": pending })
+            "mute": false, "flags": 0, "pending": pending, "avatar": null, "banner": null,
+            "communication_disabled_until": null, "nick": null, "premium_since": null })
 }
 
 /// A message of `author` in `channel`.
@@ -46,7 +95,7 @@ pub(super) fn message_json(
         "id": id.to_string(), "channel_id": channel, "author": author, "content": content,
         "timestamp": TIMESTAMP, "edited_timestamp": null, "tts": false, "mention_everyone": false,
         "mentions": mentions, "mention_roles": [], "attachments": attachments, "embeds": [],
-        "pinned": false, "type": 0,
+        "pinned": false, "type": 0, "flags": 0, "components": [],
     })
 }
 
@@ -82,9 +131,10 @@ pub(super) fn posted_message_json(
 
 /// The guild's roles, as Discord describes them (serenity 0.12 requires `colors`).
 fn role_json(id: u64, name: &str, position: i32) -> Value {
-    json!({ "id": id.to_string(), "name": name, "color": 0, "colors": { "primary_color": 0 },
+    json!({ "id": id.to_string(), "name": name, "color": 0,
+            "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
             "hoist": false, "managed": false, "mentionable": false, "permissions": "0",
-            "position": position })
+            "position": position, "icon": null, "unicode_emoji": null, "flags": 0 })
 }
 
 /// `@everyone` and `Member`.

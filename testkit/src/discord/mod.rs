@@ -25,10 +25,14 @@
 mod gateway;
 mod json;
 mod rest;
+mod rules;
+mod schema;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use poem::{EndpointExt, get};
 use serde_json::Value;
@@ -96,10 +100,30 @@ struct State {
     rate_limited_posts: u32,
     /// Members in the guild (for GET member).
     members: HashSet<u64>,
-    /// (channel, nonce) → the message id first created with it.
-    nonces: HashMap<(String, String), u64>,
+    /// Users Discord knows: the bot, and everyone a scripted event showed (DMs to others are
+    /// refused with 10013).
+    users: HashSet<u64>,
+    /// Channels that exist: the guild's text channel and every DM channel opened or written
+    /// in (posts elsewhere are refused with 10003).
+    channels: HashSet<u64>,
+    /// Interactions by id, for their deadlines and single first answer.
+    interactions: HashMap<String, Interaction>,
+    /// The bot's recent nonces (`enforce_nonce`): nonce → (message id, its channel, when).
+    nonces: HashMap<String, (u64, u64, Instant)>,
     /// The last snowflake handed out (messages, interactions, channels' messages).
     next_id: u64,
+    /// The gateway's session: every dispatch sent, in order, for RESUME to replay.
+    gateway: gateway::Session,
+}
+
+/// A slash command's interaction as Discord tracks it.
+#[derive(Debug, Clone)]
+struct Interaction {
+    token: String,
+    /// When it was created (moved back by [`FakeDiscord::pass_time`]).
+    at: Instant,
+    /// Answered once already.
+    acked: bool,
 }
 
 impl State {
@@ -139,6 +163,8 @@ impl FakeDiscord {
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(State {
             next_id: 10_000,
+            users: HashSet::from([BOT_ID]),
+            channels: HashSet::from([GENERAL_CHANNEL]),
             ..State::default()
         }));
         let (events, _) = broadcast::channel(256);
@@ -151,7 +177,8 @@ impl FakeDiscord {
         };
         let app = rest::routes().at("/gateway", get(gateway::session));
         let ws_url = shared.ws_url.clone();
-        let (addr, stop) = crate::oauth::serve(app.data(shared), "fake Discord").await;
+        let app = app.around(rules::headers).data(shared);
+        let (addr, stop) = crate::oauth::serve(app, "fake Discord").await;
         let _ = ws_url.set(format!("ws://{addr}/gateway"));
         Self {
             url: format!("http://{addr}"),
@@ -205,7 +232,10 @@ impl FakeDiscord {
             Err(requests) => {
                 let seen: Vec<String> = requests
                     .iter()
-                    .map(|r| format!("{} {} {}", r.method, r.path, r.body))
+                    .map(|r| match r.refused {
+                        Some(code) => format!("{} {} {} (refused: {code})", r.method, r.path, r.body),
+                        None => format!("{} {} {}", r.method, r.path, r.body),
+                    })
                     .collect();
                 panic!(
                     "timed out waiting for {what}; requests:\n{}",
@@ -248,6 +278,30 @@ impl FakeDiscord {
     /// Kicks fail with 50013 Missing Permissions.
     pub fn forbid_kicks(&self) {
         self.with(|s| s.forbid_kicks = true);
+    }
+
+    /// Lets `duration` pass for the fake's deadlines: interactions age (3 s to answer, 15
+    /// minutes for their token) and nonces leave the window in which they de-duplicate.
+    pub fn pass_time(&self, duration: Duration) {
+        self.with(|s| {
+            for i in s.interactions.values_mut() {
+                i.at = i.at.checked_sub(duration).unwrap_or(i.at);
+            }
+            for (_, _, at) in s.nonces.values_mut() {
+                *at = at.checked_sub(duration).unwrap_or(*at);
+            }
+        });
+    }
+
+    /// Adds a text channel to the guild (besides [`GENERAL_CHANNEL`]): posts to a channel
+    /// that does not exist are refused with 10003.
+    pub fn add_channel(&self, channel: u64) {
+        self.with(|s| s.channels.insert(channel));
+    }
+
+    /// Makes `user` known to Discord without a gateway event (a user the bot never saw).
+    pub fn add_user(&self, user: u64) {
+        self.with(|s| s.users.insert(user));
     }
 
     /// Whether `user` is in the guild now.

@@ -2,14 +2,21 @@
 //! and error bodies; every request is recorded (and wakes the tests waiting on it).
 
 use poem::http::StatusCode;
-use poem::web::{Data, Json, Multipart, Path};
+use poem::web::{Data, Json, Path};
 use poem::{IntoResponse, Request, Response, Route, get, handler, post, put};
 use serde_json::{Value, json};
 
+use std::time::{Duration, Instant};
+
 use super::json::{
-    TIMESTAMP, bot_user_json, member_json, posted_message_json, roles_json, user_json,
+    TIMESTAMP, application_json, bot_user_json, command_json, dm_channel_json, member_json,
+    posted_message_json, roles_json,
 };
-use super::{APPLICATION_ID, DM_CHANNELS, FakeDiscord, GENERAL_CHANNEL, Recorded, Shared};
+use super::rules::{self, Files, Incoming};
+use super::{
+    APPLICATION_ID, DM_CHANNELS, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, MEMBER_ROLE_ID,
+    Recorded, Shared, State,
+};
 
 /// The REST routes (the gateway's WebSocket route is added beside them).
 pub(super) fn routes() -> Route {
@@ -20,11 +27,11 @@ pub(super) fn routes() -> Route {
         .at("/api/v10/oauth2/applications/@me", get(current_application))
         .at("/api/v10/users/@me/channels", post(create_dm))
         .at("/api/v10/channels/:channel/messages", post(create_message))
-        .at("/api/v10/channels/:channel/typing", post(no_content))
+        .at("/api/v10/channels/:channel/typing", post(typing))
         .at("/api/v10/guilds/:guild/roles", get(roles))
         .at(
             "/api/v10/guilds/:guild/members/:user/roles/:role",
-            put(add_role).delete(no_content),
+            put(add_role).delete(remove_role),
         )
         .at(
             "/api/v10/guilds/:guild/members/:user",
@@ -39,7 +46,7 @@ pub(super) fn routes() -> Route {
 }
 
 /// One of Discord's JSON errors (`code` is Discord's, not HTTP's).
-fn error(status: StatusCode, code: u32, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, code: u32, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
@@ -55,7 +62,7 @@ fn record(
 }
 
 /// Records a request the fake refused as Discord would, with the code it answered.
-fn record_refused(
+pub(super) fn record_refused(
     shared: &Shared,
     req: &Request,
     body: Value,
@@ -92,108 +99,156 @@ fn record_as(
     shared.notify.notify_waiters();
 }
 
-/// A JSON body or a multipart one (`payload_json` + `files[n]`).
-async fn read_body(req: &Request, body: poem::Body) -> (Value, Vec<(String, String, Vec<u8>)>) {
-    let is_multipart = req
-        .content_type()
-        .is_some_and(|c| c.starts_with("multipart/form-data"));
-    if !is_multipart {
-        let bytes = body.into_vec().await.unwrap_or_default();
-        return (
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            Vec::new(),
-        );
-    }
-    let mut json_body = Value::Null;
-    let mut files = Vec::new();
-    let Ok(mut multipart) =
-        <Multipart as poem::FromRequest>::from_request(req, &mut poem::RequestBody::new(body))
-            .await
-    else {
-        return (Value::Null, files);
-    };
-    while let Ok(Some(field)) = multipart.next_field().await {
-        let name = field.name().unwrap_or("").to_owned();
-        let file_name = field.file_name().unwrap_or("").to_owned();
-        let bytes = field.bytes().await.unwrap_or_default();
-        if name == "payload_json" {
-            json_body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        } else {
-            files.push((name, file_name, bytes));
-        }
-    }
-    (json_body, files)
-}
-
 #[handler]
 fn gateway_url(shared: Data<&Shared>) -> Json<Value> {
     Json(json!({ "url": shared.ws_url.get() }))
 }
 
+/// How long an interaction may wait for its first answer (Discord: 3 s), and how long its
+/// token then works for follow-ups and edits (15 minutes).
+const CALLBACK_DEADLINE: Duration = Duration::from_secs(3);
+const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// How long Discord remembers a nonce of one author (it says "the past few minutes").
+pub(super) const NONCE_WINDOW: Duration = Duration::from_secs(2 * 60);
+
+/// Reads and admits a request (see `rules`), or answers as Discord refuses it.
+macro_rules! admit {
+    ($shared:expr, $req:expr, $body:expr, $path:expr) => {
+        match rules::admit(&$shared, $req, $body, $path).await {
+            Ok(incoming) => incoming,
+            Err(refused) => return refused,
+        }
+    };
+}
+
+/// Refuses a request that names something that does not exist, recording the code.
+fn unknown(shared: &Shared, req: &Request, incoming: Incoming, code: u32, what: &str) -> Response {
+    record_refused(shared, req, incoming.json, incoming.files, code);
+    error(StatusCode::NOT_FOUND, code, &format!("Unknown {what}"))
+}
+
+/// Why a guild, role or member in a path names nothing: 10004, 10011 or 10007.
+fn missing_in_guild(s: &State, guild: &str, user: Option<u64>, role: Option<&str>) -> Option<(u32, &'static str)> {
+    if guild != GUILD_ID.to_string() {
+        return Some((10004, "Guild"));
+    }
+    if let Some(role) = role
+        && role != GUILD_ID.to_string()
+        && role != MEMBER_ROLE_ID.to_string()
+    {
+        return Some((10011, "Role"));
+    }
+    match user {
+        Some(user) if !s.members.contains(&user) => Some((10007, "Member")),
+        _ => None,
+    }
+}
+
 #[handler]
-fn no_content(req: &Request, shared: Data<&Shared>) -> StatusCode {
-    record(&shared, req, Value::Null, Vec::new(), false);
-    StatusCode::NO_CONTENT
+async fn typing(
+    req: &Request,
+    Path(channel): Path<u64>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
+    let incoming = admit!(shared, req, body, "/channels/{channel_id}/typing");
+    if !shared.state.lock().is_ok_and(|s| s.channels.contains(&channel)) {
+        return unknown(&shared, req, incoming, 10003, "Channel");
+    }
+    record(&shared, req, incoming.json, incoming.files, false);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// The application of the bot's token: `GET /applications/@me`, and the older
 /// `/oauth2/applications/@me` serenity's `get_current_application_info` asks.
 #[handler]
-fn current_application(req: &Request, shared: Data<&Shared>) -> Json<Value> {
-    record(&shared, req, Value::Null, Vec::new(), false);
-    Json(json!({
-        "id": APPLICATION_ID.to_string(), "name": "Concierge", "icon": null,
-        "description": "", "bot_public": false, "bot_require_code_grant": false,
-        "verify_key": "0".repeat(64), "team": null, "owner": bot_user_json(),
-        "flags": 0,
-    }))
+async fn current_application(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
+    let incoming = admit!(shared, req, body, "/applications/@me");
+    record(&shared, req, incoming.json, incoming.files, false);
+    Json(application_json()).into_response()
 }
 
 #[handler]
-fn current_user(req: &Request, shared: Data<&Shared>) -> Json<Value> {
-    record(&shared, req, Value::Null, Vec::new(), false);
-    Json(bot_user_json())
+async fn current_user(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
+    let incoming = admit!(shared, req, body, "/users/@me");
+    record(&shared, req, incoming.json, incoming.files, false);
+    Json(bot_user_json()).into_response()
 }
 
+/// An interaction's first answer: within 3 s of it, once (10062 Unknown interaction after
+/// that or for an interaction that never was; 40060 for a second answer).
 #[handler]
-async fn callback(req: &Request, body: poem::Body, shared: Data<&Shared>) -> StatusCode {
-    let (json_body, files) = read_body(req, body).await;
-    record(&shared, req, json_body, files, false);
-    StatusCode::NO_CONTENT
+async fn callback(
+    req: &Request,
+    Path((id, token)): Path<(String, String)>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
+    let incoming = admit!(
+        shared,
+        req,
+        body,
+        "/interactions/{interaction_id}/{interaction_token}/callback"
+    );
+    let verdict = {
+        let mut s = shared.state.lock().expect("state");
+        match s.interactions.get_mut(&id) {
+            Some(i) if i.token == token && i.at.elapsed() <= CALLBACK_DEADLINE && !i.acked => {
+                i.acked = true;
+                None
+            }
+            Some(i) if i.token == token && i.acked => Some(40060),
+            _ => Some(10062),
+        }
+    };
+    match verdict {
+        None => {
+            record(&shared, req, incoming.json, incoming.files, false);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Some(40060) => {
+            record_refused(&shared, req, incoming.json, incoming.files, 40060);
+            error(
+                StatusCode::BAD_REQUEST,
+                40060,
+                "Interaction has already been acknowledged.",
+            )
+        }
+        Some(code) => unknown(&shared, req, incoming, code, "interaction"),
+    }
 }
 
 #[handler]
 async fn create_dm(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let (json_body, _) = read_body(req, body).await;
-    record(&shared, req, json_body.clone(), Vec::new(), false);
-    let user: u64 = json_body["recipient_id"]
+    let incoming = admit!(shared, req, body, "/users/@me/channels");
+    let user: Option<u64> = incoming.json["recipient_id"]
         .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    Json(json!({
-        "id": FakeDiscord::dm_channel(user).to_string(), "type": 1, "last_message_id": null,
-        "recipients": [user_json(user)],
-    }))
-    .into_response()
+        .and_then(|s| s.parse().ok());
+    let known = {
+        let mut s = shared.state.lock().expect("state");
+        match user {
+            Some(user) if s.users.contains(&user) => {
+                s.channels.insert(FakeDiscord::dm_channel(user));
+                Some(user)
+            }
+            _ => None,
+        }
+    };
+    let Some(user) = known else {
+        return unknown(&shared, req, incoming, 10013, "User");
+    };
+    record(&shared, req, incoming.json, Vec::new(), false);
+    Json(dm_channel_json(user)).into_response()
 }
 
 /// The most characters a message's `content` may have.
 const MESSAGE_CONTENT_LIMIT: usize = 2000;
 
-/// Why Discord refuses to create a message, as it answers: the code and the 400 it sends.
-#[derive(Debug)]
-struct Refusal(u32, Response);
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        self.1
-    }
-}
-
 /// Discord's documented refusals of a message body: nothing to show (50006: no content,
 /// file, embed, sticker or poll), or content over 2,000 characters (50035, with the field's
-/// error as Discord nests it).
-fn refused_message(body: &Value, files: &[(String, String, Vec<u8>)]) -> Option<Refusal> {
+/// error as Discord nests it). The spec's schema allows 4,000: Discord's limit for bots is
+/// 2,000.
+fn refused_message(body: &Value, files: &Files) -> Option<(u32, Response)> {
     let content = body["content"].as_str().unwrap_or("");
     let listed = |field: &str| body[field].as_array().is_some_and(|a| !a.is_empty());
     let empty = content.is_empty()
@@ -202,7 +257,7 @@ fn refused_message(body: &Value, files: &[(String, String, Vec<u8>)]) -> Option<
         && !listed("sticker_ids")
         && body["poll"].is_null();
     if empty {
-        return Some(Refusal(
+        return Some((
             50006,
             error(
                 StatusCode::BAD_REQUEST,
@@ -220,7 +275,7 @@ fn refused_message(body: &Value, files: &[(String, String, Vec<u8>)]) -> Option<
                 "message": "Must be 2000 or fewer in length.",
             }]}},
         });
-        return Some(Refusal(
+        return Some((
             50035,
             (StatusCode::BAD_REQUEST, Json(answer)).into_response(),
         ));
@@ -231,27 +286,26 @@ fn refused_message(body: &Value, files: &[(String, String, Vec<u8>)]) -> Option<
 #[handler]
 async fn create_message(
     req: &Request,
-    Path(channel): Path<String>,
+    Path(channel): Path<u64>,
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let (json_body, files) = read_body(req, body).await;
-    if let Some(refusal) = refused_message(&json_body, &files) {
-        record_refused(&shared, req, json_body, files, refusal.0);
-        return refusal.into_response();
+    let incoming = admit!(shared, req, body, "/channels/{channel_id}/messages");
+    if let Some((code, answer)) = refused_message(&incoming.json, &incoming.files) {
+        record_refused(&shared, req, incoming.json, incoming.files, code);
+        return answer;
     }
-    let closed = channel
-        .parse::<u64>()
-        .ok()
-        .and_then(|c| c.checked_sub(DM_CHANNELS))
-        .is_some_and(|user| {
-            shared
-                .state
-                .lock()
-                .is_ok_and(|s| s.closed_dms.contains(&user))
-        });
+    if !shared.state.lock().is_ok_and(|s| s.channels.contains(&channel)) {
+        return unknown(&shared, req, incoming, 10003, "Channel");
+    }
+    let closed = channel.checked_sub(DM_CHANNELS).is_some_and(|user| {
+        shared
+            .state
+            .lock()
+            .is_ok_and(|s| s.closed_dms.contains(&user))
+    });
     if closed {
-        record(&shared, req, json_body, files, false);
+        record(&shared, req, incoming.json, incoming.files, false);
         return error(
             StatusCode::FORBIDDEN,
             50007,
@@ -264,7 +318,7 @@ async fn create_message(
         hit
     });
     if limited {
-        record(&shared, req, json_body, files, true);
+        record(&shared, req, incoming.json, incoming.files, true);
         return (
             StatusCode::TOO_MANY_REQUESTS,
             Json(
@@ -274,36 +328,66 @@ async fn create_message(
         )
             .into_response();
     }
-    let nonce = json_body["nonce"].as_str().map(str::to_owned);
-    let enforce = json_body["enforce_nonce"].as_bool() == Some(true);
-    let (id, duplicate) = {
+    // `enforce_nonce`: a nonce this author used in the past few minutes returns that message
+    // (from whichever channel), and creates none.
+    let nonce = match &incoming.json["nonce"] {
+        Value::String(n) => Some(n.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let enforce = incoming.json["enforce_nonce"].as_bool() == Some(true);
+    let (id, first_channel, duplicate) = {
         let mut s = shared.state.lock().expect("state");
+        s.nonces.retain(|_, (_, _, at)| at.elapsed() < NONCE_WINDOW);
         match nonce.filter(|_| enforce) {
-            Some(n) => match s.nonces.get(&(channel.clone(), n.clone())) {
-                Some(id) => (*id, true),
+            Some(n) => match s.nonces.get(&n) {
+                Some((id, first, _)) => (*id, *first, true),
                 None => {
                     let id = s.next_id();
-                    s.nonces.insert((channel.clone(), n), id);
-                    (id, false)
+                    s.nonces.insert(n, (id, channel, Instant::now()));
+                    (id, channel, false)
                 }
             },
-            None => (s.next_id(), false),
+            None => (s.next_id(), channel, false),
         }
     };
-    let response = posted_message_json(id, &channel, &json_body, &files);
-    record(&shared, req, json_body, files, duplicate);
+    let response = posted_message_json(id, &first_channel.to_string(), &incoming.json, &incoming.files);
+    record(&shared, req, incoming.json, incoming.files, duplicate);
     Json(response).into_response()
 }
 
 #[handler]
-fn roles(req: &Request, shared: Data<&Shared>) -> Json<Value> {
-    record(&shared, req, Value::Null, Vec::new(), false);
-    Json(roles_json())
+async fn roles(
+    req: &Request,
+    Path(guild): Path<String>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/roles");
+    if guild != GUILD_ID.to_string() {
+        return unknown(&shared, req, incoming, 10004, "Guild");
+    }
+    record(&shared, req, incoming.json, incoming.files, false);
+    Json(roles_json()).into_response()
 }
 
 #[handler]
-fn add_role(req: &Request, shared: Data<&Shared>) -> Response {
-    record(&shared, req, Value::Null, Vec::new(), false);
+async fn add_role(
+    req: &Request,
+    Path((guild, user, role)): Path<(String, u64, String)>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}/roles/{role_id}");
+    let missing = shared
+        .state
+        .lock()
+        .ok()
+        .and_then(|s| missing_in_guild(&s, &guild, Some(user), Some(&role)));
+    if let Some((code, what)) = missing {
+        return unknown(&shared, req, incoming, code, what);
+    }
+    record(&shared, req, incoming.json, incoming.files, false);
     if shared.state.lock().is_ok_and(|s| s.forbid_roles) {
         return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
     }
@@ -311,21 +395,57 @@ fn add_role(req: &Request, shared: Data<&Shared>) -> Response {
 }
 
 #[handler]
-fn get_member(
+async fn remove_role(
     req: &Request,
-    Path((_, user)): Path<(String, u64)>,
+    Path((guild, user, role)): Path<(String, u64, String)>,
+    body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    record(&shared, req, Value::Null, Vec::new(), false);
-    if !shared.state.lock().is_ok_and(|s| s.members.contains(&user)) {
-        return error(StatusCode::NOT_FOUND, 10007, "Unknown Member");
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}/roles/{role_id}");
+    let missing = shared
+        .state
+        .lock()
+        .ok()
+        .and_then(|s| missing_in_guild(&s, &guild, Some(user), Some(&role)));
+    if let Some((code, what)) = missing {
+        return unknown(&shared, req, incoming, code, what);
     }
+    record(&shared, req, incoming.json, incoming.files, false);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[handler]
+async fn get_member(
+    req: &Request,
+    Path((guild, user)): Path<(String, u64)>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
+    let missing = shared
+        .state
+        .lock()
+        .ok()
+        .and_then(|s| missing_in_guild(&s, &guild, Some(user), None));
+    if let Some((code, what)) = missing {
+        return unknown(&shared, req, incoming, code, what);
+    }
+    record(&shared, req, incoming.json, incoming.files, false);
     Json(member_json(user, TIMESTAMP, false)).into_response()
 }
 
 #[handler]
-fn kick(req: &Request, Path((_, user)): Path<(String, u64)>, shared: Data<&Shared>) -> Response {
-    record(&shared, req, Value::Null, Vec::new(), false);
+async fn kick(
+    req: &Request,
+    Path((guild, user)): Path<(String, u64)>,
+    body: poem::Body,
+    shared: Data<&Shared>,
+) -> Response {
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
+    if guild != GUILD_ID.to_string() {
+        return unknown(&shared, req, incoming, 10004, "Guild");
+    }
+    record(&shared, req, incoming.json, incoming.files, false);
     let mut s = shared.state.lock().expect("state");
     if s.forbid_kicks {
         return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
@@ -336,22 +456,48 @@ fn kick(req: &Request, Path((_, user)): Path<(String, u64)>, shared: Data<&Share
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// The answer of an acknowledged interaction, edited through its application's webhook and
+/// the interaction's token, for 15 minutes (10015 Unknown Webhook for another application or a
+/// token that never was, 50027 once expired, 10008 Unknown Message before the first answer).
 #[handler]
 async fn edit_original(
     req: &Request,
-    Path((app, _)): Path<(String, String)>,
+    Path((app, token)): Path<(String, String)>,
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let (json_body, files) = read_body(req, body).await;
-    // An interaction's webhook belongs to its application: any other id names no webhook.
-    if app != APPLICATION_ID.to_string() {
-        record_refused(&shared, req, json_body, files, 10015);
-        return error(StatusCode::NOT_FOUND, 10015, "Unknown Webhook");
+    let incoming = admit!(
+        shared,
+        req,
+        body,
+        "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
+    );
+    let problem = {
+        let s = shared.state.lock().expect("state");
+        match s.interactions.values().find(|i| i.token == token) {
+            _ if app != APPLICATION_ID.to_string() => Some((10015, "Unknown Webhook")),
+            None => Some((10015, "Unknown Webhook")),
+            Some(i) if i.at.elapsed() > TOKEN_LIFETIME => Some((50027, "Invalid Webhook Token")),
+            Some(i) if !i.acked => Some((10008, "Unknown Message")),
+            Some(_) => None,
+        }
+    };
+    if let Some((code, message)) = problem {
+        record_refused(&shared, req, incoming.json, incoming.files, code);
+        let status = if code == 50027 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        return error(status, code, message);
+    }
+    if let Some((code, answer)) = refused_message(&incoming.json, &incoming.files) {
+        record_refused(&shared, req, incoming.json, incoming.files, code);
+        return answer;
     }
     let id = shared.state.lock().expect("state").next_id();
-    let response = posted_message_json(id, &GENERAL_CHANNEL.to_string(), &json_body, &files);
-    record(&shared, req, json_body, files, false);
+    let response = posted_message_json(id, &GENERAL_CHANNEL.to_string(), &incoming.json, &incoming.files);
+    record(&shared, req, incoming.json, incoming.files, false);
     Json(response).into_response()
 }
 
@@ -362,30 +508,19 @@ async fn commands(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let (json_body, files) = read_body(req, body).await;
+    let incoming = admit!(shared, req, body, "/applications/{application_id}/commands");
     if app != APPLICATION_ID.to_string() {
-        record_refused(&shared, req, json_body, files, 10002);
-        return error(StatusCode::NOT_FOUND, 10002, "Unknown Application");
+        return unknown(&shared, req, incoming, 10002, "Application");
     }
-    let echoed: Vec<Value> = json_body
+    let echoed: Vec<Value> = incoming
+        .json
         .as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(i, mut c)| {
-            c["id"] = json!((7000 + i).to_string());
-            c["application_id"] = json!(APPLICATION_ID.to_string());
-            c["version"] = json!("1");
-            if c.get("type").is_none() {
-                c["type"] = json!(1);
-            }
-            if c.get("description").is_none() {
-                c["description"] = json!("");
-            }
-            c
-        })
+        .map(|(i, c)| command_json(7000 + i as u64, c))
         .collect();
-    record(&shared, req, json_body, Vec::new(), false);
+    record(&shared, req, incoming.json, Vec::new(), false);
     Json(Value::Array(echoed)).into_response()
 }

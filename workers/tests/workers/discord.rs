@@ -97,10 +97,23 @@ async fn our_client_never_sends_an_empty_message() {
 #[tokio::test]
 async fn interaction_webhooks_answer_only_to_the_application_id() {
     let discord = FakeDiscord::start().await;
+    // An interaction, acknowledged: its original answer may now be edited.
+    let token = discord.slash(1, "ping", json!([]), Some("0"));
+    let id = token.trim_start_matches("itoken-");
+    let acked = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v10/interactions/{id}/{token}/callback",
+            discord.url
+        ))
+        .json(&json!({ "type": 5 }))
+        .send()
+        .await
+        .expect("the fake answers");
+    assert_eq!(acked.status(), StatusCode::NO_CONTENT);
     let edit = |app: u64| {
         reqwest::Client::new()
             .patch(format!(
-                "{}/api/v10/webhooks/{app}/itoken-1/messages/@original",
+                "{}/api/v10/webhooks/{app}/{token}/messages/@original",
                 discord.url
             ))
             .json(&json!({ "content": "done" }))

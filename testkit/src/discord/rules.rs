@@ -1,0 +1,219 @@
+//! What Discord refuses before a REST request does anything, as Discord answers it:
+//!
+//! - no `Authorization: Bot <token>`, or another token: 401 (40001); interaction callbacks
+//!   and webhooks are authorised by the token in their path instead;
+//! - a body that is not JSON or `multipart/form-data` (`payload_json` + `files[n]`), or JSON
+//!   that does not parse: 400 (50109);
+//! - a body that does not match its operation's request schema in Discord's OpenAPI
+//!   description (`schema`), or a `files[n]` with no `attachments[]` entry of id `n`: 400
+//!   (50035 Invalid Form Body, with `errors`);
+//!
+//! and the rate-limit headers Discord puts on every answer (`X-RateLimit-*`), which serenity
+//! reads to pace itself.
+
+use poem::http::{HeaderValue, StatusCode};
+use poem::web::{Json, Multipart};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use serde_json::{Value, json};
+
+use super::rest::{error, record_refused};
+use super::{Shared, TOKEN, schema};
+
+/// A request's files: (field name, file name, bytes).
+pub(super) type Files = Vec<(String, String, Vec<u8>)>;
+
+/// A request Discord would take so far: its JSON (or `payload_json`) and its files.
+pub(super) struct Incoming {
+    pub(super) json: Value,
+    pub(super) files: Files,
+}
+
+/// Checks `req` (whose operation the spec writes as `path`) against the rules above and
+/// reads its body; a refusal is recorded with its code and is the answer to send.
+pub(super) async fn admit(
+    shared: &Shared,
+    req: &Request,
+    body: poem::Body,
+    path: &str,
+) -> Result<Incoming, Response> {
+    let refuse = |incoming: Incoming, status, code, message: &str| {
+        record_refused(shared, req, incoming.json, incoming.files, code);
+        error(status, code, message)
+    };
+    let by_path_token = path.starts_with("/interactions/") || path.starts_with("/webhooks/");
+    let authorised = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bot {TOKEN}"));
+    let incoming = match read(req, body).await {
+        Ok(incoming) => incoming,
+        Err(why) => {
+            let nothing = Incoming {
+                json: Value::Null,
+                files: Vec::new(),
+            };
+            return Err(refuse(nothing, StatusCode::BAD_REQUEST, 50109, &why));
+        }
+    };
+    if !by_path_token && !authorised {
+        return Err(refuse(
+            incoming,
+            StatusCode::UNAUTHORIZED,
+            40001,
+            "401: Unauthorized",
+        ));
+    }
+    let method = req.method().as_str();
+    if let Some(expected) = schema::request(method, path, "application/json") {
+        let mut errors = schema::validate(expected, &incoming.json);
+        errors.extend(unmatched_files(&incoming));
+        if !errors.is_empty() {
+            tracing::warn!(path, ?errors, "fake Discord: Invalid Form Body (50035)");
+            record_refused(
+                shared,
+                req,
+                incoming.json.clone(),
+                incoming.files.clone(),
+                50035,
+            );
+            return Err(invalid_form(&errors));
+        }
+    }
+    Ok(incoming)
+}
+
+/// Discord's 400 for a body that breaks its form's rules, each error under `errors`.
+pub(super) fn invalid_form(errors: &[String]) -> Response {
+    let listed: Vec<Value> = errors
+        .iter()
+        .map(|e| json!({ "code": "INVALID_FORM_BODY", "message": e }))
+        .collect();
+    let answer = json!({
+        "code": 50035,
+        "message": "Invalid Form Body",
+        "errors": { "_errors": listed },
+    });
+    (StatusCode::BAD_REQUEST, Json(answer)).into_response()
+}
+
+/// Every `files[n]` must be described by an `attachments[]` entry whose `id` is `n`.
+fn unmatched_files(incoming: &Incoming) -> Vec<String> {
+    let ids: Vec<String> = incoming.json["attachments"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|a| match &a["id"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    incoming
+        .files
+        .iter()
+        .filter_map(|(field, _, _)| {
+            let n = field.strip_prefix("files[")?.strip_suffix(']')?;
+            (!ids.iter().any(|id| id == n))
+                .then(|| format!("{field}: no attachments[] entry has id {n}"))
+        })
+        .chain(incoming.files.iter().filter_map(|(field, _, _)| {
+            (!(field.starts_with("files[") && field.ends_with(']')))
+                .then(|| format!("{field}: not a files[n] field"))
+        }))
+        .collect()
+}
+
+/// A JSON body, a multipart one (`payload_json` + `files[n]`), or none; `Err` says why
+/// Discord could not read it.
+async fn read(req: &Request, body: poem::Body) -> Result<Incoming, String> {
+    let kind = req.content_type().unwrap_or("").to_owned();
+    if kind.starts_with("multipart/form-data") {
+        let mut json = Value::Null;
+        let mut files = Vec::new();
+        let mut multipart =
+            <Multipart as poem::FromRequest>::from_request(req, &mut poem::RequestBody::new(body))
+                .await
+                .map_err(|e| format!("unreadable multipart body: {e}"))?;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| format!("unreadable multipart field: {e}"))?
+        {
+            let name = field.name().unwrap_or("").to_owned();
+            let file_name = field.file_name().unwrap_or("").to_owned();
+            let bytes = field.bytes().await.unwrap_or_default();
+            if name == "payload_json" {
+                json = serde_json::from_slice(&bytes)
+                    .map_err(|_| "payload_json is not valid JSON".to_owned())?;
+            } else {
+                files.push((name, file_name, bytes));
+            }
+        }
+        return Ok(Incoming { json, files });
+    }
+    let bytes = body.into_vec().await.unwrap_or_default();
+    if bytes.is_empty() {
+        return Ok(Incoming {
+            json: Value::Null,
+            files: Vec::new(),
+        });
+    }
+    if !kind.starts_with("application/json") {
+        return Err(format!(
+            "the body is {kind:?}, not application/json or multipart/form-data"
+        ));
+    }
+    let json = serde_json::from_slice(&bytes)
+        .map_err(|_| "The request body contains invalid JSON.".to_owned())?;
+    Ok(Incoming {
+        json,
+        files: Vec::new(),
+    })
+}
+
+/// Discord's rate-limit headers on every answer: a bucket per route, five requests a second
+/// (a 429 carries `Retry-After` and an empty bucket; see `rest::create_message`).
+pub(super) async fn headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let bucket = format!("{:x}", bucket_of(req.uri().path()));
+    let mut response = next.call(req).await?.into_response();
+    let limited = response.status() == StatusCode::TOO_MANY_REQUESTS;
+    let reset = chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + 1.0;
+    let set = |response: &mut Response, name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    };
+    set(&mut response, "x-ratelimit-limit", "5".into());
+    set(
+        &mut response,
+        "x-ratelimit-remaining",
+        if limited { "0" } else { "4" }.into(),
+    );
+    set(&mut response, "x-ratelimit-reset", format!("{reset:.3}"));
+    let after = if limited { "0.050" } else { "1.000" };
+    set(&mut response, "x-ratelimit-reset-after", after.into());
+    set(&mut response, "x-ratelimit-bucket", bucket);
+    if limited {
+        set(&mut response, "retry-after", "1".into());
+        set(&mut response, "x-ratelimit-scope", "user".into());
+        set(&mut response, "x-ratelimit-global", "false".into());
+    }
+    Ok(response)
+}
+
+/// A route's bucket: its path with the ids that do not pick a bucket (anything but the
+/// channel, guild or webhook) left out.
+fn bucket_of(path: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (i, part) in path.split('/').enumerate() {
+        if i > 4 && part.bytes().all(|b| b.is_ascii_digit()) {
+            "{id}".hash(&mut hasher);
+        } else {
+            part.hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
