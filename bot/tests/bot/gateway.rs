@@ -18,7 +18,11 @@ async fn disallowed_intents_stop_the_bot_with_a_reason() {
     let text = format!("{error:#}").to_lowercase();
     assert!(text.contains("intent"), "says it is the intents: {text}");
     assert!(
-        world.discord.requests().iter().all(|r| !r.path.ends_with("/commands")),
+        world
+            .discord
+            .requests()
+            .iter()
+            .all(|r| !r.path.ends_with("/commands")),
         "it never got ready"
     );
 }
@@ -31,7 +35,9 @@ async fn a_message_sent_while_the_bot_was_away_is_replayed_and_answered() {
     // Dispatched while no connection is open: only a RESUME's replay can deliver it.
     world.dm(520, "are you there?");
     let dm = FakeDiscord::dm_channel(520);
-    world.wait_posts("the reply to the replayed message", dm, 1).await;
+    world
+        .wait_posts("the reply to the replayed message", dm, 1)
+        .await;
     let (_, _, replayed, _) = world.discord.gateway_counts();
     assert!(replayed >= 1, "the message came by the RESUME's replay");
     assert_eq!(world.discord.connections(), 2);
@@ -50,19 +56,31 @@ async fn an_invalid_session_makes_the_bot_identify_again() {
     .await;
     let dm = FakeDiscord::dm_channel(521);
     world.dm(521, "after a new session");
-    world.wait_posts("the reply in the new session", dm, 1).await;
+    world
+        .wait_posts("the reply in the new session", dm, 1)
+        .await;
 }
 
 #[tokio::test]
 async fn the_bot_asks_for_compressed_payloads_and_reads_them() {
     let world = World::start(Options::default()).await;
     let identify = world.discord.identify().expect("identified");
-    assert_eq!(identify["compress"], true, "serenity asks for payload compression");
+    assert_eq!(
+        identify["compress"], true,
+        "serenity asks for payload compression"
+    );
     let (_, compressed, _, _) = world.discord.gateway_counts();
-    assert!(compressed >= 2, "READY and GUILD_CREATE came compressed, and were read");
+    assert!(
+        compressed >= 2,
+        "READY and GUILD_CREATE came compressed, and were read"
+    );
     world.linked_user(522, "zlib@example.test").await;
     world.dm(522, "compressed?");
     world
-        .wait_posts("the reply to a compressed message", FakeDiscord::dm_channel(522), 1)
+        .wait_posts(
+            "the reply to a compressed message",
+            FakeDiscord::dm_channel(522),
+            1,
+        )
         .await;
 }

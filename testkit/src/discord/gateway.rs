@@ -342,9 +342,8 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
                     };
                     let Ok(payload) = serde_json::from_str::<Value>(&body) else { continue };
                     match payload["op"].as_u64() {
-                        Some(1) => {
-                            if sink.send(text(json!({ "op": 11 }))).await.is_err() { break }
-                        }
+                        Some(1) if sink.send(text(json!({ "op": 11 }))).await.is_err() => break,
+                        Some(1) => {}
                         Some(2) => {
                             let d = &payload["d"];
                             let token_ok = d["token"] == format!("Bot {TOKEN}");

@@ -233,7 +233,9 @@ impl FakeDiscord {
                 let seen: Vec<String> = requests
                     .iter()
                     .map(|r| match r.refused {
-                        Some(code) => format!("{} {} {} (refused: {code})", r.method, r.path, r.body),
+                        Some(code) => {
+                            format!("{} {} {} (refused: {code})", r.method, r.path, r.body)
+                        }
                         None => format!("{} {} {}", r.method, r.path, r.body),
                     })
                     .collect();

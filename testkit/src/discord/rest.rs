@@ -14,8 +14,8 @@ use super::json::{
 };
 use super::rules::{self, Files, Incoming};
 use super::{
-    APPLICATION_ID, DM_CHANNELS, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, MEMBER_ROLE_ID,
-    Recorded, Shared, State,
+    APPLICATION_ID, DM_CHANNELS, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, MEMBER_ROLE_ID, Recorded,
+    Shared, State,
 };
 
 /// The REST routes (the gateway's WebSocket route is added beside them).
@@ -128,7 +128,12 @@ fn unknown(shared: &Shared, req: &Request, incoming: Incoming, code: u32, what: 
 }
 
 /// Why a guild, role or member in a path names nothing: 10004, 10011 or 10007.
-fn missing_in_guild(s: &State, guild: &str, user: Option<u64>, role: Option<&str>) -> Option<(u32, &'static str)> {
+fn missing_in_guild(
+    s: &State,
+    guild: &str,
+    user: Option<u64>,
+    role: Option<&str>,
+) -> Option<(u32, &'static str)> {
     if guild != GUILD_ID.to_string() {
         return Some((10004, "Guild"));
     }
@@ -152,7 +157,11 @@ async fn typing(
     shared: Data<&Shared>,
 ) -> Response {
     let incoming = admit!(shared, req, body, "/channels/{channel_id}/typing");
-    if !shared.state.lock().is_ok_and(|s| s.channels.contains(&channel)) {
+    if !shared
+        .state
+        .lock()
+        .is_ok_and(|s| s.channels.contains(&channel))
+    {
         return unknown(&shared, req, incoming, 10003, "Channel");
     }
     record(&shared, req, incoming.json, incoming.files, false);
@@ -295,7 +304,11 @@ async fn create_message(
         record_refused(&shared, req, incoming.json, incoming.files, code);
         return answer;
     }
-    if !shared.state.lock().is_ok_and(|s| s.channels.contains(&channel)) {
+    if !shared
+        .state
+        .lock()
+        .is_ok_and(|s| s.channels.contains(&channel))
+    {
         return unknown(&shared, req, incoming, 10003, "Channel");
     }
     let closed = channel.checked_sub(DM_CHANNELS).is_some_and(|user| {
@@ -351,7 +364,12 @@ async fn create_message(
             None => (s.next_id(), channel, false),
         }
     };
-    let response = posted_message_json(id, &first_channel.to_string(), &incoming.json, &incoming.files);
+    let response = posted_message_json(
+        id,
+        &first_channel.to_string(),
+        &incoming.json,
+        &incoming.files,
+    );
     record(&shared, req, incoming.json, incoming.files, duplicate);
     Json(response).into_response()
 }
@@ -378,7 +396,12 @@ async fn add_role(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}/roles/{role_id}");
+    let incoming = admit!(
+        shared,
+        req,
+        body,
+        "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+    );
     let missing = shared
         .state
         .lock()
@@ -401,7 +424,12 @@ async fn remove_role(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}/roles/{role_id}");
+    let incoming = admit!(
+        shared,
+        req,
+        body,
+        "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+    );
     let missing = shared
         .state
         .lock()
@@ -496,7 +524,12 @@ async fn edit_original(
         return answer;
     }
     let id = shared.state.lock().expect("state").next_id();
-    let response = posted_message_json(id, &GENERAL_CHANNEL.to_string(), &incoming.json, &incoming.files);
+    let response = posted_message_json(
+        id,
+        &GENERAL_CHANNEL.to_string(),
+        &incoming.json,
+        &incoming.files,
+    );
     record(&shared, req, incoming.json, incoming.files, false);
     Json(response).into_response()
 }

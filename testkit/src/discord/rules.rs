@@ -118,10 +118,13 @@ fn unmatched_files(incoming: &Incoming) -> Vec<String> {
             (!ids.iter().any(|id| id == n))
                 .then(|| format!("{field}: no attachments[] entry has id {n}"))
         })
-        .chain(incoming.files.iter().filter_map(|(field, _, _)| {
-            (!(field.starts_with("files[") && field.ends_with(']')))
-                .then(|| format!("{field}: not a files[n] field"))
-        }))
+        .chain(
+            incoming
+                .files
+                .iter()
+                .filter(|(field, _, _)| !(field.starts_with("files[") && field.ends_with(']')))
+                .map(|(field, _, _)| format!("{field}: not a files[n] field")),
+        )
         .collect()
 }
 

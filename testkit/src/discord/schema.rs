@@ -35,8 +35,8 @@ pub(crate) fn request(method: &str, path: &str, content_type: &str) -> Option<&'
 #[cfg(test)]
 pub(crate) fn response(method: &str, path: &str, status: u16) -> Option<&'static Value> {
     let operation = &SPEC["paths"][path][method.to_ascii_lowercase()];
-    let schema = &operation["responses"][status.to_string()]["content"]["application/json"]
-        ["schema"];
+    let schema =
+        &operation["responses"][status.to_string()]["content"]["application/json"]["schema"];
     (!schema.is_null()).then_some(schema)
 }
 
@@ -122,7 +122,11 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
             _ => Vec::new(),
         };
         if !names.is_empty() && !names.iter().any(|n| type_matches(n, value)) {
-            errors.push(format!("{}: expected {}, got {value}", here(), names.join(" or ")));
+            errors.push(format!(
+                "{}: expected {}, got {value}",
+                here(),
+                names.join(" or ")
+            ));
             return;
         }
     }
@@ -134,7 +138,11 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     if let Some(allowed) = rules.get("enum").and_then(Value::as_array)
         && !allowed.contains(value)
     {
-        errors.push(format!("{}: {value} is not one of {}", here(), Value::from(allowed.clone())));
+        errors.push(format!(
+            "{}: {value} is not one of {}",
+            here(),
+            Value::from(allowed.clone())
+        ));
     }
     for union in ["oneOf", "anyOf"] {
         if let Some(branches) = rules.get(union).and_then(Value::as_array) {
@@ -291,24 +299,39 @@ mod tests {
     use super::{request, validate};
 
     fn message(body: serde_json::Value) -> Vec<String> {
-        let schema = request("POST", "/channels/{channel_id}/messages", "application/json")
-            .expect("the spec describes message posts");
+        let schema = request(
+            "POST",
+            "/channels/{channel_id}/messages",
+            "application/json",
+        )
+        .expect("the spec describes message posts");
         validate(schema, &body)
     }
 
     #[test]
     fn message_bodies_are_checked_against_the_spec() {
         assert_eq!(
-            message(json!({ "content": "hi", "nonce": "abc", "enforce_nonce": true,
-                            "allowed_mentions": { "parse": [] } })),
+            message(
+                json!({ "content": "hi", "nonce": "abc", "enforce_nonce": true,
+                            "allowed_mentions": { "parse": [] } })
+            ),
             Vec::<String>::new()
         );
         let wrong = [
             (json!({ "content": 5 }), "content"),
             (json!({ "nonce": "x".repeat(26) }), "nonce"),
-            (json!({ "allowed_mentions": { "parse": ["nobody"] } }), "allowed_mentions.parse.0"),
-            (json!({ "allowed_mentions": { "users": ["12x"] } }), "allowed_mentions.users.0"),
-            (json!({ "attachments": [{ "filename": "a.png" }] }), "id is required"),
+            (
+                json!({ "allowed_mentions": { "parse": ["nobody"] } }),
+                "allowed_mentions.parse.0",
+            ),
+            (
+                json!({ "allowed_mentions": { "users": ["12x"] } }),
+                "allowed_mentions.users.0",
+            ),
+            (
+                json!({ "attachments": [{ "filename": "a.png" }] }),
+                "id is required",
+            ),
             (json!({ "embeds": vec![json!({}); 11] }), "embeds"),
             (json!({ "tts": "yes" }), "tts"),
         ];

@@ -11,7 +11,9 @@ use super::json::{
     application_json, bot_user_json, command_json, dm_channel_json, member_json,
     posted_message_json, roles_json,
 };
-use super::{APPLICATION_ID, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, MEMBER_ROLE_ID, TOKEN, schema};
+use super::{
+    APPLICATION_ID, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, MEMBER_ROLE_ID, TOKEN, schema,
+};
 
 struct Call {
     discord: FakeDiscord,
@@ -94,26 +96,57 @@ async fn bodies_that_are_not_json_or_break_the_spec_are_refused() {
     refused(broken, StatusCode::BAD_REQUEST, 50109).await;
     for (body, named) in [
         (json!({ "content": "hi", "nonce": "n".repeat(26) }), "nonce"),
-        (json!({ "content": "hi", "allowed_mentions": { "parse": ["all"] } }), "allowed_mentions"),
+        (
+            json!({ "content": "hi", "allowed_mentions": { "parse": ["all"] } }),
+            "allowed_mentions",
+        ),
         (json!({ "content": "hi", "tts": "no" }), "tts"),
         (json!({ "content": ["hi"] }), "content"),
     ] {
-        let answer = refused(call.post(GENERAL, body.clone()), StatusCode::BAD_REQUEST, 50035).await;
-        assert!(answer["errors"].to_string().contains(named), "{body}: {answer}");
+        let answer = refused(
+            call.post(GENERAL, body.clone()),
+            StatusCode::BAD_REQUEST,
+            50035,
+        )
+        .await;
+        assert!(
+            answer["errors"].to_string().contains(named),
+            "{body}: {answer}"
+        );
     }
     let recipient = json!({ "recipient_id": 12 });
-    refused(call.post("/users/@me/channels", recipient), StatusCode::BAD_REQUEST, 50035).await;
+    refused(
+        call.post("/users/@me/channels", recipient),
+        StatusCode::BAD_REQUEST,
+        50035,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn messages_follow_discords_rules() {
     let call = Call::new().await;
-    refused(call.post(GENERAL, json!({})), StatusCode::BAD_REQUEST, 50006).await;
-    refused(call.post(GENERAL, json!({ "content": "" })), StatusCode::BAD_REQUEST, 50006).await;
+    refused(
+        call.post(GENERAL, json!({})),
+        StatusCode::BAD_REQUEST,
+        50006,
+    )
+    .await;
+    refused(
+        call.post(GENERAL, json!({ "content": "" })),
+        StatusCode::BAD_REQUEST,
+        50006,
+    )
+    .await;
     let long = json!({ "content": "x".repeat(2001) });
     refused(call.post(GENERAL, long), StatusCode::BAD_REQUEST, 50035).await;
-    let (status, _) = Call::answer(call.post(GENERAL, json!({ "content": "x".repeat(2000) }))).await;
-    assert_eq!(status, StatusCode::OK, "2,000 characters is the limit, not over it");
+    let (status, _) =
+        Call::answer(call.post(GENERAL, json!({ "content": "x".repeat(2000) }))).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "2,000 characters is the limit, not over it"
+    );
 
     // A file must be described by an attachment of its number.
     let upload = |payload: Value, field: &str| {
@@ -127,9 +160,15 @@ async fn messages_follow_discords_rules() {
     };
     let stray = upload(json!({ "content": "see" }), "files[0]");
     refused(stray, StatusCode::BAD_REQUEST, 50035).await;
-    let mismatched = upload(json!({ "attachments": [{ "id": "1", "filename": "a.png" }] }), "files[0]");
+    let mismatched = upload(
+        json!({ "attachments": [{ "id": "1", "filename": "a.png" }] }),
+        "files[0]",
+    );
     refused(mismatched, StatusCode::BAD_REQUEST, 50035).await;
-    let described = upload(json!({ "attachments": [{ "id": "0", "filename": "a.png" }] }), "files[0]");
+    let described = upload(
+        json!({ "attachments": [{ "id": "0", "filename": "a.png" }] }),
+        "files[0]",
+    );
     let (status, message) = Call::answer(described).await;
     assert_eq!(status, StatusCode::OK, "{message}");
     assert_eq!(message["attachments"][0]["filename"], "a.png");
@@ -139,7 +178,12 @@ async fn messages_follow_discords_rules() {
 async fn ids_that_name_nothing_are_refused() {
     let call = Call::new().await;
     let hi = json!({ "content": "hi" });
-    refused(call.post("/channels/4003/messages", hi.clone()), StatusCode::NOT_FOUND, 10003).await;
+    refused(
+        call.post("/channels/4003/messages", hi.clone()),
+        StatusCode::NOT_FOUND,
+        10003,
+    )
+    .await;
     // A DM channel exists once opened, for a user Discord knows.
     let dm = format!("/channels/{}/messages", FakeDiscord::dm_channel(77));
     refused(call.post(&dm, hi.clone()), StatusCode::NOT_FOUND, 10003).await;
@@ -152,19 +196,43 @@ async fn ids_that_name_nothing_are_refused() {
     assert_eq!(status, StatusCode::OK);
 
     let put = |path: &str| call.bot(reqwest::Method::PUT, path);
-    let member_role = |guild: u64, user: u64, role: u64| {
-        format!("/guilds/{guild}/members/{user}/roles/{role}")
-    };
-    refused(put(&member_role(201, 77, MEMBER_ROLE_ID)), StatusCode::NOT_FOUND, 10004).await;
-    refused(put(&member_role(GUILD_ID, 77, 902)), StatusCode::NOT_FOUND, 10011).await;
-    refused(put(&member_role(GUILD_ID, 78, MEMBER_ROLE_ID)), StatusCode::NOT_FOUND, 10007).await;
+    let member_role =
+        |guild: u64, user: u64, role: u64| format!("/guilds/{guild}/members/{user}/roles/{role}");
+    refused(
+        put(&member_role(201, 77, MEMBER_ROLE_ID)),
+        StatusCode::NOT_FOUND,
+        10004,
+    )
+    .await;
+    refused(
+        put(&member_role(GUILD_ID, 77, 902)),
+        StatusCode::NOT_FOUND,
+        10011,
+    )
+    .await;
+    refused(
+        put(&member_role(GUILD_ID, 78, MEMBER_ROLE_ID)),
+        StatusCode::NOT_FOUND,
+        10007,
+    )
+    .await;
     let (status, _) = Call::answer(put(&member_role(GUILD_ID, 77, MEMBER_ROLE_ID))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let get = |path: &str| call.bot(reqwest::Method::GET, path);
     refused(get("/guilds/201/roles"), StatusCode::NOT_FOUND, 10004).await;
-    refused(get(&format!("/guilds/{GUILD_ID}/members/78")), StatusCode::NOT_FOUND, 10007).await;
+    refused(
+        get(&format!("/guilds/{GUILD_ID}/members/78")),
+        StatusCode::NOT_FOUND,
+        10007,
+    )
+    .await;
     let commands = format!("/applications/{}/commands", APPLICATION_ID + 1);
-    refused(call.bot(reqwest::Method::PUT, &commands).json(&json!([])), StatusCode::NOT_FOUND, 10002).await;
+    refused(
+        call.bot(reqwest::Method::PUT, &commands).json(&json!([])),
+        StatusCode::NOT_FOUND,
+        10002,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -187,12 +255,27 @@ async fn interactions_are_answered_once_within_their_deadlines() {
     let (status, _) = Call::answer(answer(&id, &token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "the first answer, in time");
     refused(answer(&id, &token), StatusCode::BAD_REQUEST, 40060).await;
-    refused(edit(APPLICATION_ID + 1, &token), StatusCode::NOT_FOUND, 10015).await;
-    refused(edit(APPLICATION_ID, "itoken-0"), StatusCode::NOT_FOUND, 10015).await;
+    refused(
+        edit(APPLICATION_ID + 1, &token),
+        StatusCode::NOT_FOUND,
+        10015,
+    )
+    .await;
+    refused(
+        edit(APPLICATION_ID, "itoken-0"),
+        StatusCode::NOT_FOUND,
+        10015,
+    )
+    .await;
     let (status, edited) = Call::answer(edit(APPLICATION_ID, &token)).await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     call.discord.pass_time(Duration::from_secs(15 * 60 + 1));
-    refused(edit(APPLICATION_ID, &token), StatusCode::UNAUTHORIZED, 50027).await;
+    refused(
+        edit(APPLICATION_ID, &token),
+        StatusCode::UNAUTHORIZED,
+        50027,
+    )
+    .await;
 
     // An interaction not answered within 3 s is gone.
     let late = call.discord.slash(80, "ping", json!([]), Some("0"));
@@ -214,7 +297,10 @@ async fn nonces_deduplicate_for_a_few_minutes_per_author() {
     };
     let (_, first) = Call::answer(once(GENERAL_CHANNEL)).await;
     let (_, again) = Call::answer(once(GENERAL_CHANNEL)).await;
-    assert_eq!(first["id"], again["id"], "the same message, not a second one");
+    assert_eq!(
+        first["id"], again["id"],
+        "the same message, not a second one"
+    );
     Call::answer(call.post("/users/@me/channels", json!({ "recipient_id": "81" }))).await;
     let (_, elsewhere) = Call::answer(once(FakeDiscord::dm_channel(81))).await;
     assert_eq!(
@@ -224,7 +310,10 @@ async fn nonces_deduplicate_for_a_few_minutes_per_author() {
     assert_eq!(call.discord.posts(GENERAL_CHANNEL).len(), 1);
     call.discord.pass_time(super::rest::NONCE_WINDOW);
     let (_, later) = Call::answer(once(GENERAL_CHANNEL)).await;
-    assert_ne!(first["id"], later["id"], "past the window, the nonce is forgotten");
+    assert_ne!(
+        first["id"], later["id"],
+        "past the window, the nonce is forgotten"
+    );
     assert_eq!(call.discord.posts(GENERAL_CHANNEL).len(), 2);
 }
 
@@ -232,7 +321,11 @@ async fn nonces_deduplicate_for_a_few_minutes_per_author() {
 async fn rate_limits_carry_discords_headers() {
     let call = Call::new().await;
     call.discord.rate_limit_posts(1);
-    let resp = call.post(GENERAL, json!({ "content": "hi" })).send().await.expect("answer");
+    let resp = call
+        .post(GENERAL, json!({ "content": "hi" }))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     for header in [
         "retry-after",
@@ -243,12 +336,20 @@ async fn rate_limits_carry_discords_headers() {
         "x-ratelimit-bucket",
         "x-ratelimit-scope",
     ] {
-        assert!(resp.headers().contains_key(header), "{header}: {:?}", resp.headers());
+        assert!(
+            resp.headers().contains_key(header),
+            "{header}: {:?}",
+            resp.headers()
+        );
     }
     assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
     let body: Value = resp.json().await.expect("json");
     assert!(body["retry_after"].is_number());
-    let ok = call.post(GENERAL, json!({ "content": "hi" })).send().await.expect("answer");
+    let ok = call
+        .post(GENERAL, json!({ "content": "hi" }))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(ok.status(), StatusCode::OK);
     assert!(ok.headers().contains_key("x-ratelimit-bucket"));
 }
@@ -263,9 +364,17 @@ fn the_fakes_answers_carry_what_the_spec_requires() {
     );
     let answers = [
         ("POST", "/channels/{channel_id}/messages", message.clone()),
-        ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", message),
+        (
+            "PATCH",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+            message,
+        ),
         ("POST", "/users/@me/channels", dm_channel_json(77)),
-        ("GET", "/guilds/{guild_id}/members/{user_id}", member_json(77, "2024-01-01T00:00:00+00:00", false)),
+        (
+            "GET",
+            "/guilds/{guild_id}/members/{user_id}",
+            member_json(77, "2024-01-01T00:00:00+00:00", false),
+        ),
         ("GET", "/guilds/{guild_id}/roles", roles_json()),
         ("GET", "/users/@me", bot_user_json()),
         ("GET", "/applications/@me", application_json()),
@@ -273,7 +382,10 @@ fn the_fakes_answers_carry_what_the_spec_requires() {
         (
             "PUT",
             "/applications/{application_id}/commands",
-            json!([command_json(7000, json!({ "name": "ping", "description": "Ping" }))]),
+            json!([command_json(
+                7000,
+                json!({ "name": "ping", "description": "Ping" })
+            )]),
         ),
     ];
     for (method, path, answer) in answers {
