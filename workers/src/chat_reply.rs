@@ -126,6 +126,7 @@ pub async fn handle(
     };
     discord
         .post(
+            &deps.db,
             job.channel_id,
             &format!("chat:{}", job.message_id),
             &content,

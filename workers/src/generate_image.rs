@@ -50,7 +50,13 @@ pub async fn handle(
                 None => format!("image:{}", lease.job_id),
             };
             discord
-                .post(job.channel_id, &key, &format!("🎨 {caption}"), vec![file])
+                .post(
+                    &deps.db,
+                    job.channel_id,
+                    &key,
+                    &format!("🎨 {caption}"),
+                    vec![file],
+                )
                 .await
                 .map_err(job_error)?;
         }

@@ -114,6 +114,7 @@ pub async fn report(deps: &Deps, guild: Option<u64>, key: &str, text: &str) {
     };
     if let Err(e) = discord
         .post(
+            &deps.db,
             channel,
             &format!("report:{key}"),
             &format!("⚠️ {text}"),

@@ -72,7 +72,7 @@ pub async fn handle(
     let sent = async {
         let channel = discord.dm_channel(job.discord_user_id).await?;
         discord
-            .post(channel.get(), &key, &content, Vec::new())
+            .post(&deps.db, channel.get(), &key, &content, Vec::new())
             .await
     }
     .await;
@@ -93,7 +93,10 @@ pub async fn handle(
                 return Err(AbortError::new(DiscordError::DmsClosed).into());
             };
             let mention = format!("<@{}> {content}", job.discord_user_id);
-            match discord.post(channel, &key, &mention, Vec::new()).await {
+            match discord
+                .post(&deps.db, channel, &key, &mention, Vec::new())
+                .await
+            {
                 Ok(()) => Ok(DmOutcome::Fallback {
                     channel_id: channel,
                 }),

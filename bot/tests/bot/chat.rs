@@ -286,8 +286,9 @@ async fn a_reply_job_that_runs_twice_posts_once() {
     let dm = FakeDiscord::dm_channel(502);
     let message = world.dm(502, "hi");
     world.wait_posts("the reply", dm, 1).await;
-    // The same job again, as after a worker died between posting and recording the post:
-    // the stored reply is posted again with the same nonce, and Discord drops it.
+    // The same job again, as after a worker died between posting the reply and recording
+    // it: the post's own record (per part) keeps it from going out again; and had the worker
+    // died before that record too, the same nonce makes Discord drop it.
     // (First let the first run finish recording its post.)
     eventually(WAIT, "the first run never finished", async || {
         let recorded: i64 = sqlx::query_scalar(
@@ -299,10 +300,14 @@ async fn a_reply_job_that_runs_twice_posts_once() {
         (recorded == 1).then_some(())
     })
     .await;
-    sqlx::query("DELETE FROM job_effects WHERE idempotency_key LIKE 'chat_reply:%'")
-        .execute(&world.db.pool)
-        .await
-        .expect("forget the effect");
+    let forget = async |pattern: &str| {
+        sqlx::query("DELETE FROM job_effects WHERE idempotency_key LIKE $1")
+            .bind(pattern)
+            .execute(&world.db.pool)
+            .await
+            .expect("forget the effect");
+    };
+    forget("chat_reply:%").await;
     let reply = async || {
         let job = jobs::ChatReply {
             user_id: user,
@@ -313,12 +318,26 @@ async fn a_reply_job_that_runs_twice_posts_once() {
         let pushed = world.producer.push(&job).await.expect("push");
         world.finished("chat_reply", pushed.id()).await
     };
+    let posts_sent = || {
+        world
+            .discord
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+            .count()
+    };
     let status = reply().await;
     assert_eq!(status.state, jobs::JobState::Done);
+    assert_eq!(posts_sent(), 1, "the recorded part was not sent again");
+    forget("chat_reply:%").await;
+    forget("discord-post:%").await;
+    let status = reply().await;
+    assert_eq!(status.state, jobs::JobState::Done);
+    assert_eq!(posts_sent(), 2, "with no record at all, it is sent again…");
     assert_eq!(
         world.discord.posts(dm).len(),
         1,
-        "Discord dropped the duplicate by nonce"
+        "…and Discord drops the duplicate by nonce"
     );
     let duplicates = world
         .discord

@@ -98,6 +98,8 @@ struct State {
     resumes: u32,
     /// Message posts still to answer with 429 (Discord's rate limit).
     rate_limited_posts: u32,
+    /// After this many more message posts, the next one fails with 500 (once).
+    fail_after_posts: Option<u32>,
     /// Members in the guild (for GET member).
     members: HashSet<u64>,
     /// Users Discord knows: the bot, and everyone a scripted event showed (DMs to others are
@@ -275,6 +277,12 @@ impl FakeDiscord {
     /// The next `n` message posts get 429 with `retry_after`, as Discord's rate limit does.
     pub fn rate_limit_posts(&self, n: u32) {
         self.with(|s| s.rate_limited_posts = n);
+    }
+
+    /// After `posts` more message posts are taken, the next one fails with 500 Internal Server
+    /// Error (once): a post cut off halfway through a long message.
+    pub fn fail_after_posts(&self, posts: u32) {
+        self.with(|s| s.fail_after_posts = Some(posts));
     }
 
     /// Kicks fail with 50013 Missing Permissions.

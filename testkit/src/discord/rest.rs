@@ -325,6 +325,28 @@ async fn create_message(
             "Cannot send messages to this user",
         );
     }
+    let failing = shared
+        .state
+        .lock()
+        .is_ok_and(|mut s| match s.fail_after_posts {
+            Some(0) => {
+                s.fail_after_posts = None;
+                true
+            }
+            Some(n) => {
+                s.fail_after_posts = Some(n - 1);
+                false
+            }
+            None => false,
+        });
+    if failing {
+        record_refused(&shared, req, incoming.json, incoming.files, 0);
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            0,
+            "500: Internal Server Error",
+        );
+    }
     let limited = shared.state.lock().is_ok_and(|mut s| {
         let hit = s.rate_limited_posts > 0;
         s.rate_limited_posts = s.rate_limited_posts.saturating_sub(1);

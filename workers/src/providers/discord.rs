@@ -133,10 +133,15 @@ impl Discord {
         ok(channel.id)
     }
 
-    /// Posts `content` (split at Discord's limit) and `files` in `channel`. Each part carries
-    /// a nonce derived from `key` with `enforce_nonce`, so a retried job does not post twice.
+    /// Posts `content` (split at Discord's limit) and `files` in `channel`, once per `key`
+    /// however often it is called. Each part carries a nonce derived from `key` with
+    /// `enforce_nonce` (Discord drops a repeat within a few minutes), and each posted part is
+    /// recorded in `ledger` (`job_effects`), so a retry hours later posts only the parts that
+    /// were not: at most the one part cut off between its post and its record can repeat, and
+    /// only when the retry comes after Discord forgot its nonce.
     pub async fn post(
         &self,
+        ledger: &store::Pool,
         channel: u64,
         key: &str,
         content: &str,
@@ -153,6 +158,13 @@ impl Discord {
         let last = parts.len().saturating_sub(1);
         let mut files = Some(files);
         for (i, part) in parts.iter().enumerate() {
+            let posted = format!("discord-post:{key}:{i}");
+            if store::job_effects::done(ledger, &posted)
+                .await
+                .map_err(|e| DiscordError::Transient(format!("reading the post ledger: {e}")))?
+            {
+                continue;
+            }
             let mut message = CreateMessage::new()
                 .nonce(Nonce::String(nonce(key, i)))
                 .enforce_nonce(true)
@@ -167,10 +179,15 @@ impl Discord {
                     message = message.add_file(CreateAttachment::bytes(f.bytes, f.name));
                 }
             }
-            message
+            let sent = message
                 .execute(&*self.http, (ChannelId::new(channel), None))
                 .await?;
             jobs::metrics::provider_call("discord", "ok");
+            let detail =
+                serde_json::json!({ "channel": channel, "message_id": sent.id.get(), "part": i });
+            store::job_effects::record(ledger, &posted, "discord", key, "posted", detail)
+                .await
+                .map_err(|e| DiscordError::Transient(format!("recording the post: {e}")))?;
         }
         Ok(())
     }

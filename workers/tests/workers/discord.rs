@@ -1,6 +1,7 @@
 //! The fake Discord refuses what Discord refuses (its documented limits of a message, webhooks
 //! of another application), so a handler that would be refused in production fails its tests
-//! too; and our client never sends a message Discord would refuse for being empty.
+//! too; and our client never sends a message Discord would refuse for being empty, nor a part
+//! of a long message twice however late it is retried.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -67,14 +68,22 @@ async fn the_fake_refuses_empty_and_oversized_messages_as_discord_does() {
     assert_eq!(discord.posts(GENERAL_CHANNEL).len(), 2);
 }
 
+/// Our client, pointed at `fake`.
+fn client(fake: &FakeDiscord) -> Discord {
+    Discord::new(&DiscordSettings {
+        token: Secret::new(TOKEN),
+        proxy: Some(fake.url.clone()),
+    })
+}
+
 #[tokio::test]
 async fn our_client_never_sends_an_empty_message() {
     let fake = FakeDiscord::start().await;
-    let discord = Discord::new(&DiscordSettings {
-        token: Secret::new(TOKEN),
-        proxy: Some(fake.url.clone()),
-    });
-    let refused = discord.post(GENERAL_CHANNEL, "empty", "", Vec::new()).await;
+    let db = testkit::TestDb::new().await;
+    let discord = client(&fake);
+    let refused = discord
+        .post(&db.pool, GENERAL_CHANNEL, "empty", "", Vec::new())
+        .await;
     assert!(
         matches!(refused, Err(DiscordError::Rejected(_))),
         "{refused:?}"
@@ -87,11 +96,56 @@ async fn our_client_never_sends_an_empty_message() {
         bytes: b"\x89PNG".to_vec(),
     };
     discord
-        .post(GENERAL_CHANNEL, "file", "", vec![file])
+        .post(&db.pool, GENERAL_CHANNEL, "file", "", vec![file])
         .await
         .expect("a file alone is posted");
     assert_eq!(fake.posts(GENERAL_CHANNEL).len(), 1);
     assert!(fake.refusals().is_empty());
+}
+
+/// Discord forgets a nonce after a few minutes: a retry that comes later must not post again
+/// the parts of a long message that went out before it was cut off.
+#[tokio::test]
+async fn a_late_retry_of_a_long_post_posts_each_part_once() {
+    let fake = FakeDiscord::start().await;
+    let db = testkit::TestDb::new().await;
+    let discord = client(&fake);
+    let long = format!(
+        "{}\n{}\n{}",
+        "a".repeat(1900),
+        "b".repeat(1900),
+        "c".repeat(1900)
+    );
+    fake.fail_after_posts(1);
+    let cut = discord
+        .post(&db.pool, GENERAL_CHANNEL, "job-long", &long, Vec::new())
+        .await;
+    assert!(matches!(cut, Err(DiscordError::Transient(_))), "{cut:?}");
+    assert_eq!(
+        fake.posts(GENERAL_CHANNEL).len(),
+        1,
+        "the first part went out"
+    );
+    // Hours later: Discord no longer knows the nonces.
+    fake.pass_time(std::time::Duration::from_secs(3600));
+    discord
+        .post(&db.pool, GENERAL_CHANNEL, "job-long", &long, Vec::new())
+        .await
+        .expect("the retry posts the rest");
+    discord
+        .post(&db.pool, GENERAL_CHANNEL, "job-long", &long, Vec::new())
+        .await
+        .expect("a third run posts nothing");
+    let posts = fake.posts(GENERAL_CHANNEL);
+    let firsts: Vec<char> = posts
+        .iter()
+        .map(|p| p.content().chars().next().expect("text"))
+        .collect();
+    assert_eq!(firsts, ['a', 'b', 'c'], "each part once, in order");
+    assert!(
+        posts.iter().all(|p| !p.duplicate),
+        "no part came back as a nonce duplicate: the ledger, not the nonce, kept them once"
+    );
 }
 
 #[tokio::test]
