@@ -76,9 +76,14 @@ pub async fn handle(
         None => store::members::pending_guilds(&deps.db, job.discord_user_id).await?,
     };
     let mut granted = 0;
+    // The role first, then the gate: a grant that fails for now leaves the guild pending, so
+    // the retry (which asks which guilds are pending) grants it. Where no grant can ever work
+    // (no such role, no permission) the gate is passed anyway: the member proved who they
+    // are and must not be kicked for the server's setup.
     for guild in guilds {
-        store::members::verified(&deps.db, guild, job.discord_user_id, user_id).await?;
+        let pass = || store::members::verified(&deps.db, guild, job.discord_user_id, user_id);
         let Some(role) = member_role(&deps, guild).await? else {
+            pass().await?;
             report(
                 &deps,
                 Some(guild),
@@ -95,9 +100,13 @@ pub async fn handle(
             .add_role(guild, job.discord_user_id, role)
             .await
         {
-            Ok(()) => granted += 1,
+            Ok(()) => {
+                pass().await?;
+                granted += 1;
+            }
             Err(e) if e.is_transient() => return Err(e.into()),
             Err(e) => {
+                pass().await?;
                 report(
                     &deps,
                     Some(guild),

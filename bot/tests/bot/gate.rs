@@ -52,6 +52,37 @@ async fn a_member_who_verifies_gets_the_role_and_is_never_kicked() {
     assert_eq!(kicks(&world.discord.requests(), 600), 0);
 }
 
+/// A role grant that fails for now is retried until the member has the role: the gate is
+/// passed only with it (before, the first attempt passed the gate, and the retry, finding no
+/// guild pending, ended without the role).
+#[tokio::test]
+async fn a_role_grant_that_fails_for_now_is_retried_until_given() {
+    let world = World::start(Options::default()).await;
+    let token = world.invitee("retried@example.test").await;
+    world.discord.fail_role_grants(1);
+    world.discord.member_joins(605, false);
+    let dm = FakeDiscord::dm_channel(605);
+    world.wait_posts("the instructions", dm, 1).await;
+    world.dm(605, &format!("retried@example.test {token}"));
+    let requests = world
+        .discord
+        .wait_for("the role, on the second try", WAIT, |r| {
+            r.iter()
+                .any(|r| r.path == role_grant(605) && r.method == "PUT" && r.refused.is_none())
+        })
+        .await;
+    let failed = requests
+        .iter()
+        .filter(|r| r.path == role_grant(605) && r.refused == Some(0))
+        .count();
+    assert_eq!(failed, 1, "the first grant failed");
+    world.wait_posts("the confirmation", dm, 2).await;
+    let pending: Vec<u64> = store::members::pending_guilds(&world.db.pool, 605)
+        .await
+        .expect("gate");
+    assert!(pending.is_empty(), "the gate is passed once the role is given");
+}
+
 /// Waits for the kick job of the (only) member and returns its result.
 async fn wait_kick_job(world: &World) -> serde_json::Value {
     let done_key = world.producer.keys::<jobs::KickExpiredMember>().done();

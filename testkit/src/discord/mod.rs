@@ -92,6 +92,8 @@ struct State {
     closed_dms: HashSet<u64>,
     /// Role grants fail with 50013 ([`FakeDiscord::forbid_roles`]).
     forbid_roles: bool,
+    /// Role grants still to fail with 500 ([`FakeDiscord::fail_role_grants`]).
+    failing_role_grants: u32,
     /// Kicks fail with 50013 ([`FakeDiscord::forbid_kicks`]).
     forbid_kicks: bool,
     /// RESUMEs received (after a reconnect).
@@ -272,6 +274,11 @@ impl FakeDiscord {
     /// Role grants fail with 50013 Missing Permissions.
     pub fn forbid_roles(&self) {
         self.with(|s| s.forbid_roles = true);
+    }
+
+    /// The next `n` role grants fail with 500 Internal Server Error (Discord failing for now).
+    pub fn fail_role_grants(&self, n: u32) {
+        self.with(|s| s.failing_role_grants = n);
     }
 
     /// The next `n` message posts get 429 with `retry_after`, as Discord's rate limit does.

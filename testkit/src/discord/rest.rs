@@ -432,6 +432,19 @@ async fn add_role(
     if let Some((code, what)) = missing {
         return unknown(&shared, req, incoming, code, what);
     }
+    let failing = shared.state.lock().is_ok_and(|mut s| {
+        let hit = s.failing_role_grants > 0;
+        s.failing_role_grants = s.failing_role_grants.saturating_sub(1);
+        hit
+    });
+    if failing {
+        record_refused(&shared, req, incoming.json, incoming.files, 0);
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            0,
+            "500: Internal Server Error",
+        );
+    }
     record(&shared, req, incoming.json, incoming.files, false);
     if shared.state.lock().is_ok_and(|s| s.forbid_roles) {
         return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
