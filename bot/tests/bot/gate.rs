@@ -80,7 +80,43 @@ async fn a_role_grant_that_fails_for_now_is_retried_until_given() {
     let pending: Vec<u64> = store::members::pending_guilds(&world.db.pool, 605)
         .await
         .expect("gate");
-    assert!(pending.is_empty(), "the gate is passed once the role is given");
+    assert!(
+        pending.is_empty(),
+        "the gate is passed once the role is given"
+    );
+}
+
+/// Issue 13: `/api/verify-discord` verifies as the bot does. A member waiting at the gate who
+/// verifies on the web gets the Member role and is not kicked at the deadline (before, the API
+/// verified inline and the scheduled kick still fired).
+#[tokio::test]
+async fn verifying_on_the_web_lifts_the_gate_and_gives_the_role() {
+    let world = World::start(Options::verifying_within(Duration::from_secs(4))).await;
+    let token = world.invitee("web@example.test").await;
+    world.discord.member_joins(607, false);
+    let dm = FakeDiscord::dm_channel(607);
+    world.wait_posts("the instructions", dm, 1).await;
+    let api = testkit::spawn_app_with(testkit::AppOptions {
+        database_url: Some(world.db.url()),
+        redis_prefix: Some(world.redis.prefix.clone()),
+        ..testkit::AppOptions::default()
+    })
+    .await;
+    let resp = api
+        .post_admin("/api/verify-discord")
+        .json(&json!({ "email": "web@example.test", "token": token, "discord_id": "607" }))
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(resp.status().as_u16(), 200);
+    world
+        .discord
+        .wait_for("the role", WAIT, |r| grants(r, 607) > 0)
+        .await;
+    let kick_job = wait_kick_job(&world).await;
+    assert_eq!(kick_job["outcome"], "not_needed");
+    assert!(world.discord.is_member(607));
+    assert_eq!(kicks(&world.discord.requests(), 607), 0);
 }
 
 /// Waits for the kick job of the (only) member and returns its result.

@@ -1,28 +1,40 @@
-//! A fake Discord that serenity really talks to: REST under `/api/v10` and a WebSocket gateway.
+//! A fake Discord that serenity really talks to, as strict as Discord: REST under `/api/v10`
+//! and a WebSocket gateway.
 //!
-//! - `GET /api/v10/gateway` answers this server's `ws://` URL; the gateway sends Hello, checks
-//!   Identify (token, intents), sends READY and GUILD_CREATE for one guild, acknowledges
-//!   heartbeats, answers RESUME with RESUMED, and forwards the dispatches a test scripts
-//!   ([`FakeDiscord::message`], [`FakeDiscord::member_joins`], [`FakeDiscord::slash`]…) with
-//!   increasing sequence numbers.
 //! - REST: DM channels, messages (JSON or multipart `payload_json` + `files[n]`), typing,
 //!   roles, members, kicks, interaction callbacks and edits, command registration, with
-//!   Discord's status codes (204 where Discord answers 204) and error bodies (50007 DMs closed,
-//!   50013 missing permissions, 10007 unknown member). Message nonces with `enforce_nonce` are
-//!   honoured as Discord does: the same nonce in a channel returns the first message.
+//!   Discord's status codes (204 where Discord answers 204), error bodies and rate-limit
+//!   headers. Every request is checked before it does anything (`rules`): the bot's token
+//!   (40001), a readable body (50109), the body against its operation's schema in Discord's
+//!   OpenAPI description, vendored in `testkit/spec/` (50035), and each `files[n]` against an
+//!   `attachments[]` id. Then Discord's own rules: no empty message (50006), 2,000 characters
+//!   (50035), ids that name nothing (10003 channel, 10004 guild, 10011 role, 10007 member,
+//!   10013 user, 10002 application, 10015 webhook), one answer per interaction within 3 s
+//!   (10062, 40060) and 15 minutes for its token (50027), nonces with `enforce_nonce`
+//!   de-duplicating per author for two minutes, 50007 closed DMs, 50013 missing permissions,
+//!   429 with `Retry-After`.
+//! - Gateway: Hello, Identify checked (token 4004, privileged intents 4014), READY and
+//!   GUILD_CREATE, heartbeats, RESUME replaying what the client missed (or op 9 when a test
+//!   asks), payloads zlib-compressed for a client that asks, and the dispatches a test scripts
+//!   ([`FakeDiscord::message`], [`FakeDiscord::member_joins`], [`FakeDiscord::slash`]…).
 //!
-//! Every REST request is recorded; tests wait for the ones they expect with
-//! [`FakeDiscord::wait_for`] (woken by each request, no polling).
+//! Every REST request is recorded, refused ones with their code; tests wait for the ones they
+//! expect with [`FakeDiscord::wait_for`] (woken by each request, no polling). Time-bound rules
+//! are tested without sleeping: [`FakeDiscord::pass_time`] ages what the fake remembers.
 //!
 //! # Layout
 //! - this file: [`FakeDiscord`] (start, the test's switches, what was recorded) and the state
 //!   its server shares
-//! - `rest`: the REST endpoints and how a request is read and recorded
-//! - `gateway`: the WebSocket session, and the dispatches a test scripts through it
-//! - `json`: Discord's objects (users, members, messages, roles, the guild) as the fake
-//!   writes them
+//! - `rules`: what is refused before any endpoint runs, and the rate-limit headers
+//! - `schema`: the vendored OpenAPI description and the JSON Schema validator over it
+//! - `rest`: the REST endpoints, their own refusals, and how a request is recorded
+//! - `interactions`: interaction answers and edits, and command registration
+//! - `gateway`: the WebSocket session and its log, and the dispatches a test scripts
+//! - `json`: Discord's objects as the fake writes them (every field the spec requires)
+//! - `tests`: a test per refusal, and the answers against the spec
 
 mod gateway;
+mod interactions;
 mod json;
 mod rest;
 mod rules;
@@ -67,9 +79,8 @@ pub struct Recorded {
     pub files: Vec<(String, String, Vec<u8>)>,
     /// A message post the fake answered with an earlier message (same nonce).
     pub duplicate: bool,
-    /// The Discord error code the fake refused it with, as Discord would (an empty message,
-    /// content over 2,000 characters, a webhook or commands of another application id);
-    /// `None` when it was taken.
+    /// The Discord error code the fake refused it with, as Discord would (see the module's
+    /// list; 0 for a scripted 500); `None` when it was taken.
     pub refused: Option<u32>,
 }
 

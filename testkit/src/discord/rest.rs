@@ -1,5 +1,6 @@
 //! The REST endpoints under `/api/v10`, as serenity calls them, with Discord's status codes
-//! and error bodies; every request is recorded (and wakes the tests waiting on it).
+//! and error bodies; every request is recorded (and wakes the tests waiting on it). The
+//! interactions' and commands' endpoints are in `interactions`.
 
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
@@ -8,15 +9,13 @@ use serde_json::{Value, json};
 
 use std::time::{Duration, Instant};
 
+use super::interactions;
 use super::json::{
-    TIMESTAMP, application_json, bot_user_json, command_json, dm_channel_json, member_json,
-    posted_message_json, roles_json,
+    TIMESTAMP, application_json, bot_user_json, dm_channel_json, member_json, posted_message_json,
+    roles_json,
 };
-use super::rules::{self, Files, Incoming};
-use super::{
-    APPLICATION_ID, DM_CHANNELS, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, MEMBER_ROLE_ID, Recorded,
-    Shared, State,
-};
+use super::rules::{Files, Incoming};
+use super::{DM_CHANNELS, FakeDiscord, GUILD_ID, MEMBER_ROLE_ID, Recorded, Shared, State};
 
 /// The REST routes (the gateway's WebSocket route is added beside them).
 pub(super) fn routes() -> Route {
@@ -37,12 +36,18 @@ pub(super) fn routes() -> Route {
             "/api/v10/guilds/:guild/members/:user",
             get(get_member).delete(kick),
         )
-        .at("/api/v10/interactions/:id/:token/callback", post(callback))
+        .at(
+            "/api/v10/interactions/:id/:token/callback",
+            post(interactions::callback),
+        )
         .at(
             "/api/v10/webhooks/:app/:token/messages/@original",
-            poem::patch(edit_original),
+            poem::patch(interactions::edit_original),
         )
-        .at("/api/v10/applications/:app/commands", put(commands))
+        .at(
+            "/api/v10/applications/:app/commands",
+            put(interactions::commands),
+        )
 }
 
 /// One of Discord's JSON errors (`code` is Discord's, not HTTP's).
@@ -51,7 +56,7 @@ pub(super) fn error(status: StatusCode, code: u32, message: &str) -> Response {
 }
 
 /// Records a request (its path without `/api/v10`) and wakes whoever waits on requests.
-fn record(
+pub(super) fn record(
     shared: &Shared,
     req: &Request,
     body: Value,
@@ -106,15 +111,15 @@ fn gateway_url(shared: Data<&Shared>) -> Json<Value> {
 
 /// How long an interaction may wait for its first answer (Discord: 3 s), and how long its
 /// token then works for follow-ups and edits (15 minutes).
-const CALLBACK_DEADLINE: Duration = Duration::from_secs(3);
-const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+pub(super) const CALLBACK_DEADLINE: Duration = Duration::from_secs(3);
+pub(super) const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// How long Discord remembers a nonce of one author (it says "the past few minutes").
 pub(super) const NONCE_WINDOW: Duration = Duration::from_secs(2 * 60);
 
 /// Reads and admits a request (see `rules`), or answers as Discord refuses it.
-macro_rules! admit {
+macro_rules! admit_or_refuse {
     ($shared:expr, $req:expr, $body:expr, $path:expr) => {
-        match rules::admit(&$shared, $req, $body, $path).await {
+        match $crate::discord::rules::admit(&$shared, $req, $body, $path).await {
             Ok(incoming) => incoming,
             Err(refused) => return refused,
         }
@@ -122,7 +127,13 @@ macro_rules! admit {
 }
 
 /// Refuses a request that names something that does not exist, recording the code.
-fn unknown(shared: &Shared, req: &Request, incoming: Incoming, code: u32, what: &str) -> Response {
+pub(super) fn unknown(
+    shared: &Shared,
+    req: &Request,
+    incoming: Incoming,
+    code: u32,
+    what: &str,
+) -> Response {
     record_refused(shared, req, incoming.json, incoming.files, code);
     error(StatusCode::NOT_FOUND, code, &format!("Unknown {what}"))
 }
@@ -156,7 +167,7 @@ async fn typing(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(shared, req, body, "/channels/{channel_id}/typing");
+    let incoming = admit_or_refuse!(shared, req, body, "/channels/{channel_id}/typing");
     if !shared
         .state
         .lock()
@@ -172,64 +183,21 @@ async fn typing(
 /// `/oauth2/applications/@me` serenity's `get_current_application_info` asks.
 #[handler]
 async fn current_application(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let incoming = admit!(shared, req, body, "/applications/@me");
+    let incoming = admit_or_refuse!(shared, req, body, "/applications/@me");
     record(&shared, req, incoming.json, incoming.files, false);
     Json(application_json()).into_response()
 }
 
 #[handler]
 async fn current_user(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let incoming = admit!(shared, req, body, "/users/@me");
+    let incoming = admit_or_refuse!(shared, req, body, "/users/@me");
     record(&shared, req, incoming.json, incoming.files, false);
     Json(bot_user_json()).into_response()
 }
 
-/// An interaction's first answer: within 3 s of it, once (10062 Unknown interaction after
-/// that or for an interaction that never was; 40060 for a second answer).
-#[handler]
-async fn callback(
-    req: &Request,
-    Path((id, token)): Path<(String, String)>,
-    body: poem::Body,
-    shared: Data<&Shared>,
-) -> Response {
-    let incoming = admit!(
-        shared,
-        req,
-        body,
-        "/interactions/{interaction_id}/{interaction_token}/callback"
-    );
-    let verdict = {
-        let mut s = shared.state.lock().expect("state");
-        match s.interactions.get_mut(&id) {
-            Some(i) if i.token == token && i.at.elapsed() <= CALLBACK_DEADLINE && !i.acked => {
-                i.acked = true;
-                None
-            }
-            Some(i) if i.token == token && i.acked => Some(40060),
-            _ => Some(10062),
-        }
-    };
-    match verdict {
-        None => {
-            record(&shared, req, incoming.json, incoming.files, false);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Some(40060) => {
-            record_refused(&shared, req, incoming.json, incoming.files, 40060);
-            error(
-                StatusCode::BAD_REQUEST,
-                40060,
-                "Interaction has already been acknowledged.",
-            )
-        }
-        Some(code) => unknown(&shared, req, incoming, code, "interaction"),
-    }
-}
-
 #[handler]
 async fn create_dm(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let incoming = admit!(shared, req, body, "/users/@me/channels");
+    let incoming = admit_or_refuse!(shared, req, body, "/users/@me/channels");
     let user: Option<u64> = incoming.json["recipient_id"]
         .as_str()
         .and_then(|s| s.parse().ok());
@@ -257,7 +225,7 @@ const MESSAGE_CONTENT_LIMIT: usize = 2000;
 /// file, embed, sticker or poll), or content over 2,000 characters (50035, with the field's
 /// error as Discord nests it). The spec's schema allows 4,000: Discord's limit for bots is
 /// 2,000.
-fn refused_message(body: &Value, files: &Files) -> Option<(u32, Response)> {
+pub(super) fn refused_message(body: &Value, files: &Files) -> Option<(u32, Response)> {
     let content = body["content"].as_str().unwrap_or("");
     let listed = |field: &str| body[field].as_array().is_some_and(|a| !a.is_empty());
     let empty = content.is_empty()
@@ -299,7 +267,7 @@ async fn create_message(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(shared, req, body, "/channels/{channel_id}/messages");
+    let incoming = admit_or_refuse!(shared, req, body, "/channels/{channel_id}/messages");
     if let Some((code, answer)) = refused_message(&incoming.json, &incoming.files) {
         record_refused(&shared, req, incoming.json, incoming.files, code);
         return answer;
@@ -403,7 +371,7 @@ async fn roles(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/roles");
+    let incoming = admit_or_refuse!(shared, req, body, "/guilds/{guild_id}/roles");
     if guild != GUILD_ID.to_string() {
         return unknown(&shared, req, incoming, 10004, "Guild");
     }
@@ -418,7 +386,7 @@ async fn add_role(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(
+    let incoming = admit_or_refuse!(
         shared,
         req,
         body,
@@ -459,7 +427,7 @@ async fn remove_role(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(
+    let incoming = admit_or_refuse!(
         shared,
         req,
         body,
@@ -484,7 +452,7 @@ async fn get_member(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
+    let incoming = admit_or_refuse!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
     let missing = shared
         .state
         .lock()
@@ -504,7 +472,7 @@ async fn kick(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
+    let incoming = admit_or_refuse!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
     if guild != GUILD_ID.to_string() {
         return unknown(&shared, req, incoming, 10004, "Guild");
     }
@@ -519,76 +487,4 @@ async fn kick(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// The answer of an acknowledged interaction, edited through its application's webhook and
-/// the interaction's token, for 15 minutes (10015 Unknown Webhook for another application or a
-/// token that never was, 50027 once expired, 10008 Unknown Message before the first answer).
-#[handler]
-async fn edit_original(
-    req: &Request,
-    Path((app, token)): Path<(String, String)>,
-    body: poem::Body,
-    shared: Data<&Shared>,
-) -> Response {
-    let incoming = admit!(
-        shared,
-        req,
-        body,
-        "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
-    );
-    let problem = {
-        let s = shared.state.lock().expect("state");
-        match s.interactions.values().find(|i| i.token == token) {
-            _ if app != APPLICATION_ID.to_string() => Some((10015, "Unknown Webhook")),
-            None => Some((10015, "Unknown Webhook")),
-            Some(i) if i.at.elapsed() > TOKEN_LIFETIME => Some((50027, "Invalid Webhook Token")),
-            Some(i) if !i.acked => Some((10008, "Unknown Message")),
-            Some(_) => None,
-        }
-    };
-    if let Some((code, message)) = problem {
-        record_refused(&shared, req, incoming.json, incoming.files, code);
-        let status = if code == 50027 {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::NOT_FOUND
-        };
-        return error(status, code, message);
-    }
-    if let Some((code, answer)) = refused_message(&incoming.json, &incoming.files) {
-        record_refused(&shared, req, incoming.json, incoming.files, code);
-        return answer;
-    }
-    let id = shared.state.lock().expect("state").next_id();
-    let response = posted_message_json(
-        id,
-        &GENERAL_CHANNEL.to_string(),
-        &incoming.json,
-        &incoming.files,
-    );
-    record(&shared, req, incoming.json, incoming.files, false);
-    Json(response).into_response()
-}
-
-#[handler]
-async fn commands(
-    req: &Request,
-    Path(app): Path<String>,
-    body: poem::Body,
-    shared: Data<&Shared>,
-) -> Response {
-    let incoming = admit!(shared, req, body, "/applications/{application_id}/commands");
-    if app != APPLICATION_ID.to_string() {
-        return unknown(&shared, req, incoming, 10002, "Application");
-    }
-    let echoed: Vec<Value> = incoming
-        .json
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| command_json(7000 + i as u64, c))
-        .collect();
-    record(&shared, req, incoming.json, Vec::new(), false);
-    Json(Value::Array(echoed)).into_response()
-}
+pub(super) use admit_or_refuse as admit;
