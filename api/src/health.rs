@@ -337,7 +337,7 @@ async fn check_jobs(state: &AppState, redis: CheckStatus) -> (QueuesCheck, Worke
         return unknown("not checked: Redis is down".into());
     }
     let producer = state.producer();
-    let lease = jobs::QueueConfig::default().lease;
+    let lease = state.config().job_lease;
     let read = async {
         let queues = summaries(producer).await?;
         let mut workers = Vec::with_capacity(queues.len());

@@ -74,6 +74,9 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// The workers' job lease (`JOB_LEASE_SECONDS`): a worker that heartbeated within two of
+    /// them is live (the dashboard, the health check).
+    pub job_lease: Duration,
     /// Seed 002's login log (`LOGIN_LOG_FILE`): sign-ins, refreshes, sign-outs and username
     /// changes as lines; `None`: audit rows only.
     pub login_log_file: Option<std::path::PathBuf>,

@@ -170,6 +170,7 @@ impl Config {
             limits: self.limits.api(),
             trusted_proxies: self.security.trusted_proxies.clone(),
             login_log_file: self.logging.login_log_file.clone(),
+            job_lease: self.workers.lease,
         }
     }
 

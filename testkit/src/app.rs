@@ -233,6 +233,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         limits: options.limits,
         trusted_proxies: options.trusted_proxies.clone(),
         login_log_file: options.login_log_file.clone(),
+        job_lease: jobs::QueueConfig::default().lease,
     };
     let mail_dir = std::env::temp_dir().join(format!("concierge-mail-{}", uuid::Uuid::new_v4()));
     if options.workers {

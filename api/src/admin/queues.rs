@@ -68,7 +68,7 @@ pub(super) async fn queues(state: &AppState) -> poem::Result<QueuesResult> {
 }
 
 pub(super) async fn workers(state: &AppState) -> poem::Result<WorkersResult> {
-    let lease = jobs::QueueConfig::default().lease;
+    let lease = state.config().job_lease;
     let mut out = Vec::new();
     for queue in jobs::QUEUES {
         for w in state

@@ -366,7 +366,7 @@ async fn why_pending(state: &AppState, job: Option<JobState>) -> Option<&'static
     {
         return Some("sign-ins are paused by an administrator (queue exchange_oauth_code)");
     }
-    let lease = jobs::QueueConfig::default().lease;
+    let lease = state.config().job_lease;
     match producer.workers(ExchangeOauthCode::QUEUE, lease).await {
         Ok(workers) if workers.is_empty() => {
             Some("no worker is running to take sign-ins (queue exchange_oauth_code)")

@@ -114,7 +114,7 @@ async fn bodies_that_are_not_json_or_break_the_spec_are_refused() {
             "{body}: {answer}"
         );
     }
-    let recipient = json!({ "recipient_id": 12 });
+    let recipient = json!({ "recipient_id": "12x" });
     refused(
         call.post("/users/@me/channels", recipient),
         StatusCode::BAD_REQUEST,
