@@ -15,6 +15,17 @@ pub async fn done(pool: &PgPool, key: &str) -> Result<bool, sqlx::Error> {
     Ok(found)
 }
 
+/// The detail recorded under `key`, when an effect was.
+pub async fn detail(pool: &PgPool, key: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let found = sqlx::query_scalar!(
+        r#"SELECT detail AS "detail!" FROM job_effects WHERE idempotency_key = $1"#,
+        key
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(found)
+}
+
 /// Records an effect; returns false when one was already recorded under `key`.
 pub async fn record(
     pool: &PgPool,

@@ -73,17 +73,16 @@ pub async fn handle(
     };
     let guilds = match job.guild_id {
         Some(g) => vec![g],
-        None => store::members::pending_guilds(&deps.db, job.discord_user_id).await?,
+        None => waiting_guilds(&deps, &lease, job.discord_user_id).await?,
     };
     let mut granted = 0;
-    // The role first, then the gate: a grant that fails for now leaves the guild pending, so
-    // the retry (which asks which guilds are pending) grants it. Where no grant can ever work
-    // (no such role, no permission) the gate is passed anyway: the member proved who they
-    // are and must not be kicked for the server's setup.
+    let mut refused = None;
+    // The gate first, then the role: a member who proved who they are is never kicked, even
+    // while Discord refuses the role for now (the retry, which finds the same guilds in the
+    // ledger, grants it) or for good (no such role, no permission: reported).
     for guild in guilds {
-        let pass = || store::members::verified(&deps.db, guild, job.discord_user_id, user_id);
+        store::members::verified(&deps.db, guild, job.discord_user_id, user_id).await?;
         let Some(role) = member_role(&deps, guild).await? else {
-            pass().await?;
             report(
                 &deps,
                 Some(guild),
@@ -100,13 +99,9 @@ pub async fn handle(
             .add_role(guild, job.discord_user_id, role)
             .await
         {
-            Ok(()) => {
-                pass().await?;
-                granted += 1;
-            }
+            Ok(()) => granted += 1,
             Err(e) if e.is_transient() => return Err(e.into()),
             Err(e) => {
-                pass().await?;
                 report(
                     &deps,
                     Some(guild),
@@ -117,15 +112,41 @@ pub async fn handle(
                     ),
                 )
                 .await;
-                return Err(AbortError::new(e).into());
+                refused.get_or_insert(e);
             }
         }
+    }
+    // A role no retry can give ends the job (after every guild had its turn).
+    if let Some(e) = refused {
+        return Err(AbortError::new(e).into());
     }
     answer(&deps, &job, &lease, Answer::Verified).await?;
     Ok(VerifyOutcome::Verified {
         user_id,
         roles_granted: granted,
     })
+}
+
+/// The guilds where the member waits at the gate, as the job's first run found them: kept in
+/// the ledger, so a retry (after the gate was passed and a role grant failed for now) grants
+/// the same guilds' roles instead of finding none pending.
+async fn waiting_guilds(deps: &Deps, lease: &Lease, member: u64) -> Result<Vec<u64>, BoxDynError> {
+    let key = format!("verify-guilds:{}", lease.job_id);
+    if let Some(detail) = store::job_effects::detail(&deps.db, &key).await? {
+        return Ok(serde_json::from_value(detail["guilds"].clone())?);
+    }
+    let guilds = store::members::pending_guilds(&deps.db, member).await?;
+    let detail = serde_json::json!({ "guilds": guilds });
+    store::job_effects::record(
+        &deps.db,
+        &key,
+        "verify_member",
+        &lease.job_id.to_string(),
+        "gate",
+        detail,
+    )
+    .await?;
+    Ok(guilds)
 }
 
 impl Handles for VerifyMember {

@@ -86,6 +86,23 @@ async fn a_role_grant_that_fails_for_now_is_retried_until_given() {
     );
 }
 
+/// The gate is passed as soon as the member proved who they are: while Discord refuses the
+/// role (here for good), the deadline passes and the kick finds nothing to do.
+#[tokio::test]
+async fn a_verified_member_is_not_kicked_while_discord_refuses_the_role() {
+    let world = World::start(Options::verifying_within(Duration::from_secs(3))).await;
+    let token = world.invitee("patient@example.test").await;
+    world.discord.fail_role_grants(u32::MAX);
+    world.discord.member_joins(606, false);
+    let dm = FakeDiscord::dm_channel(606);
+    world.wait_posts("the instructions", dm, 1).await;
+    world.dm(606, &format!("patient@example.test {token}"));
+    let kick_job = wait_kick_job(&world).await;
+    assert_eq!(kick_job["outcome"], "not_needed", "{kick_job}");
+    assert!(world.discord.is_member(606));
+    assert_eq!(kicks(&world.discord.requests(), 606), 0);
+}
+
 /// Issue 13: `/api/verify-discord` verifies as the bot does. A member waiting at the gate who
 /// verifies on the web gets the Member role and is not kicked at the deadline (before, the API
 /// verified inline and the scheduled kick still fired).
