@@ -21,25 +21,42 @@ pub(crate) async fn run(config: &Config, target: Option<i32>, adopt: bool) -> an
         tracing::info!(database = %target_name, "created the database");
     }
     let pool = store::connect(settings);
-    let foreign = store::adopt::foreign_tables(&pool)
+    let found = store::adopt::foreign_tables(&pool)
         .await
         .with_context(|| format!("reading the tables of {target_name}"))?;
-    if !foreign.is_empty() {
-        if !adopt {
-            anyhow::bail!(
-                "{target_name} holds tables Concierge did not make ({}): to adopt them, run \
-                 `concierge migrate --adopt` (it moves them to the schema `legacy`, keeps every \
-                 row and imports their users; see the README's \"Adopting an existing \
-                 database\"), or point DATABASE_URL at an empty database",
-                foreign.join(", ")
-            );
-        }
-        store::adopt::set_aside(&pool, &foreign)
-            .await
-            .with_context(|| {
-                format!("moving the tables of {target_name} to the schema `legacy`")
+    match found {
+        store::adopt::Found::Nothing => {}
+        store::adopt::Found::OursWithoutHistory(tables) => anyhow::bail!(
+            "{target_name} holds Concierge's own tables ({}) without their migration history \
+             (refinery_schema_history): restore it from a backup; adopting them would take \
+             Concierge's own users for legacy ones",
+            tables.join(", ")
+        ),
+        store::adopt::Found::Legacy(tables) if !adopt => anyhow::bail!(
+            "{target_name} holds tables Concierge did not make ({}): to adopt them, run \
+             `concierge migrate --adopt` (it moves them to the schema `legacy`, keeps every \
+             row and imports their users; see the README's \"Adopting an existing \
+             database\"), or point DATABASE_URL at an empty database",
+            tables.join(", ")
+        ),
+        store::adopt::Found::Legacy(_) => {
+            let moved = store::adopt::set_aside(&pool).await.with_context(|| {
+                format!("moving the objects of {target_name} to the schema `legacy`")
             })?;
-        tracing::info!(tables = %foreign.join(", "), "moved the existing tables to the schema `legacy`");
+            if let store::adopt::Found::Legacy(tables) = moved {
+                tracing::info!(tables = %tables.join(", "), "moved the existing tables to the schema `legacy`");
+            }
+        }
+    }
+    if !adopt
+        && store::adopt::pending(&pool)
+            .await
+            .with_context(|| format!("reading the tables of {target_name}"))?
+    {
+        anyhow::bail!(
+            "an adoption of {target_name} was started and its import has not run: finish it \
+             with `concierge migrate --adopt` before serving this database"
+        );
     }
     let applied = store::migrate::run(&pool, target)
         .await

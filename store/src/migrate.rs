@@ -17,7 +17,7 @@ mod embedded {
 }
 
 /// Arbitrary, fixed key of the advisory lock held while migrating ("concierg" in ASCII).
-const MIGRATION_LOCK: i64 = 0x636f_6e63_6965_7267;
+pub(crate) const MIGRATION_LOCK: i64 = 0x636f_6e63_6965_7267;
 
 /// Why migrating failed.
 #[derive(Debug, thiserror::Error)]

@@ -109,6 +109,18 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
     let mut discord_ids: HashSet<String> = HashSet::new();
     let mut google_ids: HashSet<String> = HashSet::new();
     let now = Utc::now();
+    // Rows whose addresses are one mailbox but for case: each claims it, and the old systems
+    // could not tell which was its owner; none of them brings a credential along.
+    let mut claimants: HashMap<String, Vec<i64>> = HashMap::new();
+    for row in &rows {
+        let email: Option<String> = row.get("email");
+        if let Some(Ok(email)) = email.as_deref().map(Email::parse) {
+            claimants
+                .entry(email.as_str().to_lowercase())
+                .or_default()
+                .push(row.get("id"));
+        }
+    }
     for row in rows {
         report.rows += 1;
         let legacy = LegacyUser {
@@ -163,8 +175,29 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
             map(&mut tx, id, Some(user_id), &outcome).await?;
             continue;
         }
+        let others: Vec<i64> = claimants
+            .get(&key)
+            .map(|ids| ids.iter().copied().filter(|other| *other != id).collect())
+            .unwrap_or_default();
+        let contested = !others.is_empty();
+        if contested {
+            report.changed.push((
+                id,
+                format!(
+                    "shares its email with legacy rows {others:?}: imported without its \
+                     password, role, verification, links and invitation (each row claims the \
+                     address; decide by hand who owns it)"
+                ),
+            ));
+        }
         let username = match legacy.username.as_deref().map(str::trim) {
             None | Some("") => None,
+            Some(name) if name.chars().any(char::is_control) => {
+                report
+                    .changed
+                    .push((id, "username left out: it holds control characters".into()));
+                None
+            }
             Some(name) if name.chars().count() > 64 => {
                 report
                     .changed
@@ -186,6 +219,7 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
+            _ if contested => "personal_only",
             Some("admin" | "owner") => "admin",
             None | Some("personal_only" | "user" | "") => "personal_only",
             Some(other) => {
@@ -209,17 +243,28 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
             .token
             .as_deref()
             .is_some_and(|t| !t.trim().is_empty());
-        let verified = legacy.verified.unwrap_or(false);
+        let verified = legacy.verified.unwrap_or(false) && !contested;
+        let (discord_id, google_id, token) = if contested {
+            (None, None, None)
+        } else {
+            (legacy.discord_id, legacy.google_id, legacy.token)
+        };
+        let password = legacy.password_hash.filter(|h| !h.is_empty() && !contested);
         let created = legacy.created_at.unwrap_or(now);
         let updated = legacy.updated_at.unwrap_or(created);
         let verified_at = verified.then_some(updated);
-        let user_id: i64 = sqlx::query_scalar(
+        // A row the schema refuses (a username or address another row has under Postgres'
+        // own `lower()`, a length a CHECK refuses) is skipped alone, not the whole import.
+        sqlx::raw_sql("SAVEPOINT legacy_row")
+            .execute(&mut *tx)
+            .await?;
+        let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
             "INSERT INTO users (email, password_hash, full_name, username, role, is_active, \
              personality, communication_channel, verified, verified_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(email.as_str())
-        .bind(legacy.password_hash.filter(|h| !h.is_empty()))
+        .bind(password)
         .bind(legacy.full_name.filter(|n| !n.trim().is_empty()))
         .bind(&username)
         .bind(role)
@@ -231,15 +276,38 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
         .bind(created)
         .bind(updated)
         .fetch_one(&mut *tx)
-        .await?;
+        .await;
+        let user_id = match inserted {
+            Ok(user_id) => {
+                sqlx::raw_sql("RELEASE SAVEPOINT legacy_row")
+                    .execute(&mut *tx)
+                    .await?;
+                user_id
+            }
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("23505" | "23514")) =>
+            {
+                sqlx::raw_sql("ROLLBACK TO SAVEPOINT legacy_row")
+                    .execute(&mut *tx)
+                    .await?;
+                let why = format!("refused by the schema: {}", e.message());
+                map(&mut tx, id, None, &format!("skipped: {why}")).await?;
+                report.skipped.push((id, why));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         report.users += 1;
         by_email.insert(key, (id, user_id));
         let mut outcome = String::from("imported");
 
-        if let Some(subject) = legacy.discord_id.map(|d| d.trim().to_owned())
+        if let Some(subject) = discord_id.map(|d| d.trim().to_owned())
             && !subject.is_empty()
         {
-            if subject.parse::<u64>().is_err() || !discord_ids.insert(subject.clone()) {
+            let snowflake = subject
+                .parse::<i64>()
+                .is_ok_and(|n| n > 0 && n.to_string() == subject);
+            if !snowflake || !discord_ids.insert(subject.clone()) {
                 report.changed.push((
                     id,
                     format!("Discord id {subject:?} left out: not an id, or an earlier row's"),
@@ -259,29 +327,32 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
                 outcome.push_str(", Discord link");
             }
         }
-        if let Some(subject) = legacy.google_id.map(|g| g.trim().to_owned())
-            && !subject.is_empty()
-            && google_ids.insert(subject.clone())
-        {
-            link(
-                &mut tx,
-                user_id,
-                "google",
-                GOOGLE_ISSUER,
-                &subject,
-                true,
-                created,
-            )
-            .await?;
-            report.google_links += 1;
-            outcome.push_str(", Google link");
-        }
-        if let Some(token) = legacy
-            .token
+        if let Some(subject) = google_id
             .as_deref()
             .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .filter(|g| !g.is_empty())
         {
+            if !google_ids.insert(subject.to_owned()) {
+                report.changed.push((
+                    id,
+                    format!("Google id {subject:?} left out: an earlier row's"),
+                ));
+            } else {
+                link(
+                    &mut tx,
+                    user_id,
+                    "google",
+                    GOOGLE_ISSUER,
+                    subject,
+                    true,
+                    created,
+                )
+                .await?;
+                report.google_links += 1;
+                outcome.push_str(", Google link");
+            }
+        }
+        if let Some(token) = token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let expires = token_expires.unwrap_or(created);
             let status = if verified {
                 report.invitations.1 += 1;
