@@ -8,9 +8,9 @@
 //!
 //! The seed's own messages are kept word for word (sign-in, new user, username change); it
 //! wrote nothing on refresh or sign-out, whose lines are ours. Times are UTC. The file is
-//! opened for each line in append mode, so a rotated log is followed without a restart, and a
-//! line is one `write` (appends of one write do not interleave). A file that cannot be written
-//! is logged as a warning and does not fail the request: the audit row is the record.
+//! opened for each line in append mode (created readable by its owner only), so a rotated log
+//! is followed without a restart, and a line is one `write` (appends of one write do not
+//! interleave). Neither the row nor the line can fail the request (see [`record`]).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -74,20 +74,24 @@ impl LoginEvent<'_> {
     }
 }
 
-/// Records `event` of user `user_id` (whose address is `email`): the audit row (its failure
-/// fails the request, like every audited action), then the file's line.
+/// Records `event` of user `user_id` (whose address is `email`): the audit row, then the
+/// file's line. Neither can fail the request: they come after what they record happened (a
+/// rotated refresh token, issued tokens), and a client whose answer is lost to a failed
+/// write would retry into a reuse and lose its session. A failure is logged as an error.
 pub(crate) async fn record(
     state: &AppState,
     req: &Request,
     user_id: i64,
     email: &str,
     event: LoginEvent<'_>,
-) -> poem::Result<()> {
+) {
     let ip = crate::client::address(req, &state.config().trusted_proxies);
     let who = format!("user:{user_id}");
-    state
-        .audit(&who, event.action(), Some(&who), event.detail(ip))
-        .await?;
+    let detail = event.detail(ip);
+    if let Err(e) = store::audit::record(state.db(), &who, event.action(), Some(&who), detail).await
+    {
+        tracing::error!(action = event.action(), error = %e, "cannot record the sign-in in the audit log");
+    }
     if let Some(path) = &state.config().login_log_file {
         let from = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         let line = format!(
@@ -99,22 +103,29 @@ pub(crate) async fn record(
             tracing::warn!(file = %path.display(), error = %e, "cannot write the login log (LOGIN_LOG_FILE)");
         }
     }
-    Ok(())
 }
 
-/// A value as it goes into a line: one line, whatever it holds (a username is the user's
-/// text; a line break in it would forge the next line).
+/// A value as it goes into a line: one line, read as written. Control characters, line and
+/// paragraph separators (U+2028/9, which Python's `splitlines` splits on), bidirectional and
+/// invisible format characters (which reorder or hide text in a viewer) become spaces: a
+/// username must not forge the next line or disguise its own.
 fn clean(value: &str) -> String {
     value
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            let hidden = matches!(c,
+                '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}' | '\u{061C}');
+            if c.is_control() || hidden { ' ' } else { c }
+        })
         .collect()
 }
 
 /// Appends `line` to `path`, creating the file and its directory when missing.
 async fn append(path: &Path, line: &str) -> std::io::Result<()> {
     let mut options = tokio::fs::OpenOptions::new();
-    options.create(true).append(true);
+    // It names people and their addresses: readable by its owner only.
+    options.create(true).append(true).mode(0o600);
     let open = || options.open(path);
     let mut file = match open().await {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -125,7 +136,9 @@ async fn append(path: &Path, line: &str) -> std::io::Result<()> {
         }
         opened => opened?,
     };
-    file.write_all(line.as_bytes()).await
+    file.write_all(line.as_bytes()).await?;
+    // tokio writes in the background; flushing waits for it, so a full disk is reported here.
+    file.flush().await
 }
 
 #[cfg(test)]
@@ -148,5 +161,6 @@ mod tests {
             "Username updated for user ada@example.com to ada from ::1"
         );
         assert_eq!(clean("x\n2026-01-01 - forged"), "x 2026-01-01 - forged");
+        assert_eq!(clean("x\u{2028}y\u{202E}z"), "x y z");
     }
 }

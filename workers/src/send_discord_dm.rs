@@ -94,7 +94,13 @@ pub async fn handle(
             };
             let mention = format!("<@{}> {content}", job.discord_user_id);
             match discord
-                .post(&deps.db, channel, &key, &mention, Vec::new())
+                .post(
+                    &deps.db,
+                    channel,
+                    &format!("fallback:{key}"),
+                    &mention,
+                    Vec::new(),
+                )
                 .await
             {
                 Ok(()) => Ok(DmOutcome::Fallback {

@@ -215,7 +215,8 @@ impl GoogleApi {
         {
             Ok(status) => status,
             // This process has as many waiting requests as it may: answer at once.
-            Err(jobs::QueueError::Busy) => return Ok(pending(&state, &id, None).await),
+            // No look at why: at saturation, an answer must cost nothing more.
+            Err(jobs::QueueError::Busy) => return Ok(slow(&id)),
             Err(e) => return Err(step_failed("waiting for the sign-in job", e)),
         };
         let Some(status) = status else {
@@ -249,7 +250,7 @@ impl GoogleApi {
                     provider: "google",
                     created,
                 };
-                crate::login_log::record(&state, req, id, &email, event).await?;
+                crate::login_log::record(&state, req, id, &email, event).await;
                 Ok(LoginResult::Ok(Json(tokens)))
             }
             Some(ExchangeOutcome::Rejected { error }) => Ok(rejected(error)),
@@ -340,15 +341,20 @@ fn code_flow_not_configured(config: &crate::state::ApiConfig) -> ErrorJson {
 /// The sign-in is still queued or running after the wait: 202 with its id, and what it waits
 /// for, in words that are true (a paused queue, no worker, or Google taking its time).
 async fn pending(state: &AppState, id: &jobs::JobId, job: Option<JobState>) -> LoginResult {
-    let message = match why_pending(state, job).await {
-        Some(reason) => {
-            format!("{reason}; repeat the same request later, or poll /api/jobs/{{id}}")
-        }
-        None => "Google is slow to answer; repeat the same request, or poll /api/jobs/{id}".into(),
-    };
+    match why_pending(state, job).await {
+        Some(reason) => LoginResult::Pending(Json(PendingLogin {
+            job_id: id.to_string(),
+            message: format!("{reason}; repeat the same request later, or poll /api/jobs/{{id}}"),
+        })),
+        None => slow(id),
+    }
+}
+
+/// The sign-in runs and Google takes its time.
+fn slow(id: &jobs::JobId) -> LoginResult {
     LoginResult::Pending(Json(PendingLogin {
         job_id: id.to_string(),
-        message,
+        message: "Google is slow to answer; repeat the same request, or poll /api/jobs/{id}".into(),
     }))
 }
 

@@ -124,7 +124,7 @@ impl ProfileApi {
         let event = LoginEvent::UsernameChanged {
             to: username.as_str(),
         };
-        crate::login_log::record(&state, req, user.id, &user.email, event).await?;
+        crate::login_log::record(&state, req, user.id, &user.email, event).await;
         Ok(UsernameResult::Ok(Json(user.into())))
     }
 

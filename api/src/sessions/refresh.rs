@@ -83,7 +83,7 @@ impl RefreshApi {
                 );
                 if let Some(user) = &user {
                     let event = LoginEvent::Refreshed;
-                    crate::login_log::record(&state, req, user.id, &user.email, event).await?;
+                    crate::login_log::record(&state, req, user.id, &user.email, event).await;
                 }
                 Ok(RefreshResult::Ok(Json(RefreshedTokens {
                     access_token,
@@ -124,7 +124,7 @@ impl RefreshApi {
                 .or_500("reading the signed-out user")?;
             if let Some(user) = user {
                 let event = LoginEvent::SignedOut;
-                crate::login_log::record(&state, req, user.id, &user.email, event).await?;
+                crate::login_log::record(&state, req, user.id, &user.email, event).await;
             }
         }
         Ok(LogoutResult::Ok(Json(Done {

@@ -31,9 +31,11 @@ async fn disallowed_intents_stop_the_bot_with_a_reason() {
 async fn a_message_sent_while_the_bot_was_away_is_replayed_and_answered() {
     let world = World::start(Options::default()).await;
     world.linked_user(520, "away@example.test").await;
+    world.discord.hold_resumes();
     world.discord.drop_connection().await;
-    // Dispatched while no connection is open: only a RESUME's replay can deliver it.
+    // Dispatched while the bot cannot be connected: only the RESUME's replay can deliver it.
     world.dm(520, "are you there?");
+    world.discord.release_resumes();
     let dm = FakeDiscord::dm_channel(520);
     world
         .wait_posts("the reply to the replayed message", dm, 1)

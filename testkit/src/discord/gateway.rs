@@ -56,6 +56,8 @@ pub(super) struct Session {
     pub(super) invalidated: u32,
     /// Connections that ended.
     disconnects: u32,
+    /// RESUMEs wait until the test lets them through ([`FakeDiscord::hold_resumes`]).
+    holding_resumes: bool,
 }
 
 impl Session {
@@ -100,6 +102,18 @@ impl FakeDiscord {
         if closed.await.is_err() {
             panic!("the gateway connection did not close");
         }
+    }
+
+    /// RESUMEs wait (the client stays away) until [`FakeDiscord::release_resumes`]: what is
+    /// dispatched meanwhile can only arrive by the replay.
+    pub fn hold_resumes(&self) {
+        self.with(|s| s.gateway.holding_resumes = true);
+    }
+
+    /// Lets held RESUMEs through.
+    pub fn release_resumes(&self) {
+        self.with(|s| s.gateway.holding_resumes = false);
+        self.notify.notify_waiters();
     }
 
     /// The next RESUME is refused with op 9 Invalid Session (not resumable).
@@ -344,6 +358,11 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
                     match payload["op"].as_u64() {
                         Some(1) if sink.send(text(json!({ "op": 11 }))).await.is_err() => break,
                         Some(1) => {}
+                        Some(2 | 6) if cursor.is_some() => {
+                            // Discord: identifying (or resuming) twice on one connection.
+                            let _ = sink.send(close(4005, "Already authenticated.")).await;
+                            break;
+                        }
                         Some(2) => {
                             let d = &payload["d"];
                             let token_ok = d["token"] == format!("Bot {TOKEN}");
@@ -380,9 +399,24 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
                             cursor = start.ok();
                         }
                         Some(6) => {
+                            let d = &payload["d"];
+                            if d["token"] != format!("Bot {TOKEN}") {
+                                let _ = sink.send(close(4004, "Authentication failed.")).await;
+                                break;
+                            }
+                            let held = crate::wait::until(&shared.notify, Duration::from_secs(20), || {
+                                match shared.state.lock() {
+                                    Ok(s) if s.gateway.holding_resumes => Err(()),
+                                    _ => Ok(()),
+                                }
+                            });
+                            let _ = held.await;
+                            // An unknown session, or no sequence to resume from, is not
+                            // resumable: op 9, as Discord answers.
+                            let known = d["session_id"] == "fake-session" && d["seq"].is_u64();
                             let invalidate = shared.state.lock().is_ok_and(|mut s| {
                                 std::mem::take(&mut s.gateway.invalidate_next_resume)
-                            });
+                            }) || !known;
                             if invalidate {
                                 if let Ok(mut s) = shared.state.lock() {
                                     s.gateway.invalidated += 1;

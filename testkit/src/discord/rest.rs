@@ -286,7 +286,7 @@ async fn create_message(
             .is_ok_and(|s| s.closed_dms.contains(&user))
     });
     if closed {
-        record(&shared, req, incoming.json, incoming.files, false);
+        record_refused(&shared, req, incoming.json, incoming.files, 50007);
         return error(
             StatusCode::FORBIDDEN,
             50007,
@@ -413,10 +413,11 @@ async fn add_role(
             "500: Internal Server Error",
         );
     }
-    record(&shared, req, incoming.json, incoming.files, false);
     if shared.state.lock().is_ok_and(|s| s.forbid_roles) {
+        record_refused(&shared, req, incoming.json, incoming.files, 50013);
         return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
     }
+    record(&shared, req, incoming.json, incoming.files, false);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -476,14 +477,21 @@ async fn kick(
     if guild != GUILD_ID.to_string() {
         return unknown(&shared, req, incoming, 10004, "Guild");
     }
+    let refusal = {
+        let mut s = shared.state.lock().expect("state");
+        if s.forbid_kicks {
+            Some((StatusCode::FORBIDDEN, 50013, "Missing Permissions"))
+        } else if !s.members.remove(&user) {
+            Some((StatusCode::NOT_FOUND, 10007, "Unknown Member"))
+        } else {
+            None
+        }
+    };
+    if let Some((status, code, message)) = refusal {
+        record_refused(&shared, req, incoming.json, incoming.files, code);
+        return error(status, code, message);
+    }
     record(&shared, req, incoming.json, incoming.files, false);
-    let mut s = shared.state.lock().expect("state");
-    if s.forbid_kicks {
-        return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
-    }
-    if !s.members.remove(&user) {
-        return error(StatusCode::NOT_FOUND, 10007, "Unknown Member");
-    }
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -46,17 +46,13 @@ pub(super) async fn admit(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         == Some(&format!("Bot {TOKEN}"));
-    let incoming = match read(req, body).await {
-        Ok(incoming) => incoming,
-        Err(why) => {
-            let nothing = Incoming {
-                json: Value::Null,
-                files: Vec::new(),
-            };
-            return Err(refuse(nothing, StatusCode::BAD_REQUEST, 50109, &why));
-        }
+    let nothing = || Incoming {
+        json: Value::Null,
+        files: Vec::new(),
     };
+    // Authorisation comes first: an unauthorised caller learns nothing about its body.
     if !by_path_token && !authorised {
+        let incoming = read(req, body).await.unwrap_or_else(|_| nothing());
         return Err(refuse(
             incoming,
             StatusCode::UNAUTHORIZED,
@@ -64,6 +60,10 @@ pub(super) async fn admit(
             "401: Unauthorized",
         ));
     }
+    let incoming = match read(req, body).await {
+        Ok(incoming) => incoming,
+        Err(why) => return Err(refuse(nothing(), StatusCode::BAD_REQUEST, 50109, &why)),
+    };
     let method = req.method().as_str();
     if let Some(expected) = schema::request(method, path, "application/json") {
         let mut errors = schema::validate(expected, &incoming.json);

@@ -142,9 +142,14 @@ async fn a_late_retry_of_a_long_post_posts_each_part_once() {
         .map(|p| p.content().chars().next().expect("text"))
         .collect();
     assert_eq!(firsts, ['a', 'b', 'c'], "each part once, in order");
-    assert!(
-        posts.iter().all(|p| !p.duplicate),
-        "no part came back as a nonce duplicate: the ledger, not the nonce, kept them once"
+    let sent = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.refused.is_none())
+        .count();
+    assert_eq!(
+        sent, 3,
+        "the ledger, not the nonce, kept each part once: nothing re-sent"
     );
 }
 
