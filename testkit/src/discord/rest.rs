@@ -30,7 +30,7 @@ pub(super) fn routes() -> Route {
         .at("/api/v10/guilds/:guild/roles", get(roles))
         .at(
             "/api/v10/guilds/:guild/members/:user/roles/:role",
-            put(add_role).delete(remove_role),
+            put(member_role).delete(member_role),
         )
         .at(
             "/api/v10/guilds/:guild/members/:user",
@@ -309,17 +309,12 @@ async fn create_message(
         });
     if failing {
         record_refused(&shared, req, incoming.json, incoming.files, 0);
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            0,
-            "500: Internal Server Error",
-        );
+        return server_error();
     }
-    let limited = shared.state.lock().is_ok_and(|mut s| {
-        let hit = s.rate_limited_posts > 0;
-        s.rate_limited_posts = s.rate_limited_posts.saturating_sub(1);
-        hit
-    });
+    let limited = shared
+        .state
+        .lock()
+        .is_ok_and(|mut s| take_one(&mut s.rate_limited_posts));
     if limited {
         record(&shared, req, incoming.json, incoming.files, true);
         return (
@@ -379,8 +374,10 @@ async fn roles(
     Json(roles_json()).into_response()
 }
 
+/// A member's role given (`PUT`) or taken (`DELETE`): the guild, the role and the member must
+/// exist; a grant may fail for now (500) or for good (50013) when a test says so.
 #[handler]
-async fn add_role(
+async fn member_role(
     req: &Request,
     Path((guild, user, role)): Path<(String, u64, String)>,
     body: poem::Body,
@@ -400,50 +397,37 @@ async fn add_role(
     if let Some((code, what)) = missing {
         return unknown(&shared, req, incoming, code, what);
     }
-    let failing = shared.state.lock().is_ok_and(|mut s| {
-        let hit = s.failing_role_grants > 0;
-        s.failing_role_grants = s.failing_role_grants.saturating_sub(1);
-        hit
-    });
-    if failing {
-        record_refused(&shared, req, incoming.json, incoming.files, 0);
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            0,
-            "500: Internal Server Error",
-        );
-    }
-    if shared.state.lock().is_ok_and(|s| s.forbid_roles) {
-        record_refused(&shared, req, incoming.json, incoming.files, 50013);
-        return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
+    if req.method() == poem::http::Method::PUT {
+        let (failing, forbidden) = shared.state.lock().map_or((false, false), |mut s| {
+            (take_one(&mut s.failing_role_grants), s.forbid_roles)
+        });
+        if failing {
+            record_refused(&shared, req, incoming.json, incoming.files, 0);
+            return server_error();
+        }
+        if forbidden {
+            record_refused(&shared, req, incoming.json, incoming.files, 50013);
+            return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
+        }
     }
     record(&shared, req, incoming.json, incoming.files, false);
     StatusCode::NO_CONTENT.into_response()
 }
 
-#[handler]
-async fn remove_role(
-    req: &Request,
-    Path((guild, user, role)): Path<(String, u64, String)>,
-    body: poem::Body,
-    shared: Data<&Shared>,
-) -> Response {
-    let incoming = admit_or_refuse!(
-        shared,
-        req,
-        body,
-        "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
-    );
-    let missing = shared
-        .state
-        .lock()
-        .ok()
-        .and_then(|s| missing_in_guild(&s, &guild, Some(user), Some(&role)));
-    if let Some((code, what)) = missing {
-        return unknown(&shared, req, incoming, code, what);
-    }
-    record(&shared, req, incoming.json, incoming.files, false);
-    StatusCode::NO_CONTENT.into_response()
+/// Spends one of a test's scripted failures: whether there was one left.
+fn take_one(left: &mut u32) -> bool {
+    let hit = *left > 0;
+    *left = left.saturating_sub(1);
+    hit
+}
+
+/// Discord failing for now.
+fn server_error() -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        0,
+        "500: Internal Server Error",
+    )
 }
 
 #[handler]
