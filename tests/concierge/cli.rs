@@ -273,7 +273,7 @@ async fn migrate_adopts_a_replaced_systems_database_only_when_asked() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("legacy_id=3") && stderr.contains("beta_tester"),
+        stderr.contains("legacy_id=3") && stderr.contains("shares its email with legacy rows [4]"),
         "{stderr}"
     );
     assert_eq!(
