@@ -31,7 +31,8 @@
 //! - `interactions`: interaction answers and edits, and command registration
 //! - `gateway`: the WebSocket session and its log, and the dispatches a test scripts
 //! - `json`: Discord's objects as the fake writes them (every field the spec requires)
-//! - `tests`: a test per refusal, and the answers against the spec
+//! - `tests/`: a test per refusal (REST, and the gateway over a raw WebSocket), and the
+//!   answers against the spec
 
 mod gateway;
 mod interactions;

@@ -399,3 +399,5 @@ fn the_fakes_answers_carry_what_the_spec_requires() {
     broken.as_object_mut().expect("object").remove("id");
     assert!(!schema::validate(expected, &broken).is_empty());
 }
+
+mod gateway;
