@@ -1,8 +1,14 @@
 //! Bookkeeping of `concierge probe` runs: each probe job records that it ran (how often, and
 //! its enqueue → start latency) under its run id, so a probe can check, even from another
 //! process and after workers were killed, that every job ran exactly once.
+//!
+//! The probe measures the queue, not itself: the jobs that finish at about the same time are
+//! recorded together ([`Recorder`], a group commit), one Redis command a job (`HINCRBY` of
+//! its run count) and a few a batch (its latencies as a histogram, the run's last finish and
+//! expiries). Each job still waits for its record before it is acknowledged, so a crash
+//! cannot lose a record of a job that counts as done.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -22,7 +28,7 @@ pub struct ProbeRunKeys {
     pub meta: String,
     /// seq → how many times the job ran.
     pub runs: String,
-    /// seq → enqueue → start latency (ms) of its first run.
+    /// enqueue → start latency (ms) → how many runs started that late.
     pub latency: String,
 }
 
@@ -32,7 +38,7 @@ impl ProbeRunKeys {
         Self {
             meta: format!("{base}:meta"),
             runs: format!("{base}:runs"),
-            latency: format!("{base}:latency"),
+            latency: format!("{base}:latency_ms"),
         }
     }
 }
@@ -57,31 +63,104 @@ pub async fn pushed(conn: &mut ConnectionManager, keys: &ProbeRunKeys) -> Result
     Ok(())
 }
 
-/// Records one execution of `job`, which started at `started_ms`.
-pub async fn record(
-    conn: &mut ConnectionManager,
-    keys: &ProbeRunKeys,
-    job: &Probe,
-    started_ms: u64,
-) -> Result<(), QueueError> {
-    let seq = job.seq.to_string();
-    let _: () = redis::pipe()
-        .hincr(&keys.runs, &seq, 1)
-        .ignore()
-        .hset_nx(
-            &keys.latency,
-            &seq,
-            started_ms.saturating_sub(job.enqueued_at_ms),
-        )
-        .ignore()
-        .hset(&keys.meta, "last_done_ms", now_ms())
-        .ignore()
-        .expire(&keys.runs, RUN_TTL_SECONDS)
-        .ignore()
-        .expire(&keys.latency, RUN_TTL_SECONDS)
-        .ignore()
-        .query_async(conn)
-        .await?;
+/// How many records one batch writes at most.
+const BATCH: usize = 1024;
+
+/// One run of a probe job to record, and who waits for its record.
+struct Pending {
+    keys: ProbeRunKeys,
+    seq: u64,
+    latency_ms: u64,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Records probe runs in batches over one connection: whatever is waiting when a write
+/// starts goes into it.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    tx: tokio::sync::mpsc::UnboundedSender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Starts the writer (on the current runtime); it ends with the last clone.
+    pub fn spawn(conn: ConnectionManager) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Pending>();
+        tokio::spawn(async move {
+            let mut conn = conn;
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(pending) => batch.push(pending),
+                        Err(_) => break,
+                    }
+                }
+                let written = write(&mut conn, &batch).await.map_err(|e| e.to_string());
+                for pending in batch {
+                    let _ = pending.done.send(written.clone());
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Records one execution of `job`, which started at `started_ms`; returns once it is
+    /// written.
+    pub async fn record(
+        &self,
+        keys: &ProbeRunKeys,
+        job: &Probe,
+        started_ms: u64,
+    ) -> Result<(), QueueError> {
+        let (done, written) = tokio::sync::oneshot::channel();
+        let pending = Pending {
+            keys: keys.clone(),
+            seq: job.seq,
+            latency_ms: started_ms.saturating_sub(job.enqueued_at_ms),
+            done,
+        };
+        let stopped = || QueueError::Protocol("the probe recorder stopped".into());
+        self.tx.send(pending).map_err(|_| stopped())?;
+        written
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|e| QueueError::Protocol(format!("recording probe runs: {e}")))
+    }
+}
+
+/// One pipeline for a batch: a run count a job; a latency histogram, the last finish and the
+/// expiries per run.
+async fn write(conn: &mut ConnectionManager, batch: &[Pending]) -> Result<(), QueueError> {
+    let mut pipe = redis::pipe();
+    let mut runs: HashMap<&str, (&ProbeRunKeys, BTreeMap<u64, u64>)> = HashMap::new();
+    for pending in batch {
+        pipe.hincr(&pending.keys.runs, pending.seq, 1).ignore();
+        let (_, latencies) = runs
+            .entry(pending.keys.runs.as_str())
+            .or_insert_with(|| (&pending.keys, BTreeMap::new()));
+        *latencies.entry(pending.latency_ms).or_default() += 1;
+    }
+    let now = now_ms();
+    for (keys, latencies) in runs.values() {
+        for (ms, count) in latencies {
+            pipe.hincr(&keys.latency, ms, *count).ignore();
+        }
+        pipe.hset(&keys.meta, "last_done_ms", now)
+            .ignore()
+            .expire(&keys.runs, RUN_TTL_SECONDS)
+            .ignore()
+            .expire(&keys.latency, RUN_TTL_SECONDS)
+            .ignore();
+    }
+    let _: () = pipe.query_async(conn).await?;
     Ok(())
 }
 
@@ -128,15 +207,11 @@ pub async fn report(
     let enqueued = meta.get("enqueued").copied().unwrap_or(0);
     let completed = runs.len() as u64;
     let duplicates = runs.values().map(|n| n.saturating_sub(1)).sum();
-    let mut sorted: Vec<u64> = latencies.into_values().collect();
-    sorted.sort_unstable();
-    let pick = |q: f64| -> u64 {
-        if sorted.is_empty() {
-            return 0;
-        }
-        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-        sorted[rank - 1]
-    };
+    let histogram: BTreeMap<u64, u64> = latencies
+        .into_iter()
+        .filter_map(|(ms, count)| Some((ms.parse().ok()?, count)))
+        .collect();
+    let pick = |q: f64| percentile(&histogram, q);
     let started = meta.get("started_ms").copied().unwrap_or(0);
     let last = meta.get("last_done_ms").copied().unwrap_or(started);
     let elapsed_s = last.saturating_sub(started) as f64 / 1000.0;
@@ -154,7 +229,40 @@ pub async fn report(
         },
         p50_ms: pick(0.50),
         p99_ms: pick(0.99),
-        max_ms: sorted.last().copied().unwrap_or(0),
+        max_ms: histogram.keys().next_back().copied().unwrap_or(0),
         elapsed_s,
     })
+}
+
+/// The `q` quantile (nearest rank) of a histogram of values → counts; 0 when it is empty.
+fn percentile(histogram: &BTreeMap<u64, u64>, q: f64) -> u64 {
+    let total: u64 = histogram.values().sum();
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+    let mut seen = 0;
+    for (value, count) in histogram {
+        seen += count;
+        if seen >= rank {
+            return *value;
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::percentile;
+
+    #[test]
+    fn percentiles_of_a_histogram_are_nearest_ranks() {
+        let histogram = BTreeMap::from([(1, 50), (2, 49), (40, 1)]);
+        assert_eq!(percentile(&histogram, 0.50), 1);
+        assert_eq!(percentile(&histogram, 0.99), 2);
+        assert_eq!(percentile(&histogram, 1.0), 40);
+        assert_eq!(percentile(&BTreeMap::new(), 0.5), 0);
+    }
 }

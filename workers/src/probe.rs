@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use apalis_core::error::BoxDynError;
 use apalis_core::task::data::Data;
-use jobs::probe_run::{self, ProbeRunKeys};
+use jobs::probe_run::ProbeRunKeys;
 use jobs::redis::QueueKeys;
 use jobs::{Lease, Probe, now_ms};
 
@@ -26,7 +26,10 @@ pub async fn handle(
         &QueueKeys::new(deps.producer.prefix(), queue.as_ref()),
         &job.run_id,
     );
-    probe_run::record(&mut deps.producer.connection(), &keys, &job, started).await?;
+    deps.producer
+        .probe_recorder()
+        .record(&keys, &job, started)
+        .await?;
     Ok(())
 }
 

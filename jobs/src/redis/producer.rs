@@ -31,6 +31,8 @@ pub struct Producer {
     prefix: Arc<str>,
     /// One result subscription shared by every waiter of this producer and its clones.
     results: Arc<ResultHub>,
+    /// The probe jobs' group-commit recorder, started by the first probe that runs.
+    probe: Arc<std::sync::OnceLock<crate::probe_run::Recorder>>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -53,6 +55,7 @@ impl Producer {
             client,
             conn,
             prefix: prefix.into(),
+            probe: Arc::default(),
         };
         let mut conn = producer.conn.clone();
         let registry = QueueKeys::registry(prefix);
@@ -62,6 +65,13 @@ impl Producer {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The recorder of probe runs this producer and its clones share (on the first call's
+    /// runtime).
+    pub fn probe_recorder(&self) -> &crate::probe_run::Recorder {
+        self.probe
+            .get_or_init(|| crate::probe_run::Recorder::spawn(self.conn.clone()))
     }
 
     pub fn keys<J: Job>(&self) -> QueueKeys {
