@@ -311,28 +311,38 @@ async fn a_dropped_subscription_comes_back_and_waiters_still_wake() {
     })
     .await;
     // Kill the subscription's connection at the server, as a failover or a restart would.
+    // Its connection is open before its SUBSCRIBE has run: wait until Redis lists it.
     let mut admin = env.redis.connection().await;
-    let clients: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut admin)
-        .await
-        .expect("client list");
     let ours: Vec<String> = proxy
         .upstream_addresses()
         .iter()
         .map(|a| a.to_string())
         .collect();
-    let subscriber = clients
-        .lines()
-        .find(|line| {
-            line.contains(" sub=1 ")
-                && line
-                    .split_whitespace()
-                    .any(|f| ours.iter().any(|a| f == format!("addr={a}")))
-        })
-        .and_then(|line| line.split_whitespace().find_map(|f| f.strip_prefix("id=")))
-        .expect("our subscription is listed")
-        .to_owned();
+    let mut subscriber = None;
+    crate::support::eventually(
+        Duration::from_secs(5),
+        "our subscription is listed",
+        async || {
+            let clients: String = redis::cmd("CLIENT")
+                .arg("LIST")
+                .query_async(&mut admin)
+                .await
+                .expect("client list");
+            subscriber = clients
+                .lines()
+                .find(|line| {
+                    line.contains(" sub=1 ")
+                        && line
+                            .split_whitespace()
+                            .any(|f| ours.iter().any(|a| f == format!("addr={a}")))
+                })
+                .and_then(|line| line.split_whitespace().find_map(|f| f.strip_prefix("id=")))
+                .map(str::to_owned);
+            subscriber.is_some()
+        },
+    )
+    .await;
+    let subscriber = subscriber.expect("found");
     let _: () = redis::cmd("CLIENT")
         .arg("KILL")
         .arg("ID")
