@@ -9,8 +9,7 @@ use serde_json::Value;
 
 use super::json::{command_json, posted_message_json};
 use super::rest::{
-    CALLBACK_DEADLINE, TOKEN_LIFETIME, admit, error, record, record_refused, refused_message,
-    unknown,
+    CALLBACK_DEADLINE, TOKEN_LIFETIME, admit, record, refuse, refuse_with, refused_message, unknown,
 };
 use super::{APPLICATION_ID, GENERAL_CHANNEL, Shared};
 
@@ -46,11 +45,14 @@ pub(super) async fn callback(
             StatusCode::NO_CONTENT.into_response()
         }
         Some(40060) => {
-            record_refused(&shared, req, incoming.json, incoming.files, 40060);
-            error(
+            let message = "Interaction has already been acknowledged.";
+            refuse(
+                &shared,
+                req,
+                incoming,
                 StatusCode::BAD_REQUEST,
                 40060,
-                "Interaction has already been acknowledged.",
+                message,
             )
         }
         Some(code) => unknown(&shared, req, incoming, code, "interaction"),
@@ -84,17 +86,15 @@ pub(super) async fn edit_original(
         }
     };
     if let Some((code, message)) = problem {
-        record_refused(&shared, req, incoming.json, incoming.files, code);
         let status = if code == 50027 {
             StatusCode::UNAUTHORIZED
         } else {
             StatusCode::NOT_FOUND
         };
-        return error(status, code, message);
+        return refuse(&shared, req, incoming, status, code, message);
     }
     if let Some((code, answer)) = refused_message(&incoming.json, &incoming.files) {
-        record_refused(&shared, req, incoming.json, incoming.files, code);
-        return answer;
+        return refuse_with(&shared, req, incoming, code, answer);
     }
     let id = shared.state.lock().expect("state").next_id();
     let response = posted_message_json(

@@ -67,7 +67,7 @@ pub(super) fn record(
 }
 
 /// Records a request the fake refused as Discord would, with the code it answered.
-pub(super) fn record_refused(
+fn record_refused(
     shared: &Shared,
     req: &Request,
     body: Value,
@@ -117,7 +117,7 @@ pub(super) const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 pub(super) const NONCE_WINDOW: Duration = Duration::from_secs(2 * 60);
 
 /// Reads and admits a request (see `rules`), or answers as Discord refuses it.
-macro_rules! admit_or_refuse {
+macro_rules! admit {
     ($shared:expr, $req:expr, $body:expr, $path:expr) => {
         match $crate::discord::rules::admit(&$shared, $req, $body, $path).await {
             Ok(incoming) => incoming,
@@ -126,7 +126,32 @@ macro_rules! admit_or_refuse {
     };
 }
 
-/// Refuses a request that names something that does not exist, recording the code.
+/// Refuses a request as Discord would, recording it with the code: Discord's error `code`
+/// with `status` and `message`.
+pub(super) fn refuse(
+    shared: &Shared,
+    req: &Request,
+    incoming: Incoming,
+    status: StatusCode,
+    code: u32,
+    message: &str,
+) -> Response {
+    refuse_with(shared, req, incoming, code, error(status, code, message))
+}
+
+/// [`refuse`], answering `answer` (Discord's own body for that refusal).
+pub(super) fn refuse_with(
+    shared: &Shared,
+    req: &Request,
+    incoming: Incoming,
+    code: u32,
+    answer: Response,
+) -> Response {
+    record_refused(shared, req, incoming.json, incoming.files, code);
+    answer
+}
+
+/// Refuses a request that names something that does not exist (404 `Unknown …`).
 pub(super) fn unknown(
     shared: &Shared,
     req: &Request,
@@ -134,8 +159,21 @@ pub(super) fn unknown(
     code: u32,
     what: &str,
 ) -> Response {
-    record_refused(shared, req, incoming.json, incoming.files, code);
-    error(StatusCode::NOT_FOUND, code, &format!("Unknown {what}"))
+    let message = format!("Unknown {what}");
+    refuse(shared, req, incoming, StatusCode::NOT_FOUND, code, &message)
+}
+
+/// Refuses a request with Discord failing for now (a test's scripted 500).
+fn fail_for_now(shared: &Shared, req: &Request, incoming: Incoming) -> Response {
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    refuse(
+        shared,
+        req,
+        incoming,
+        status,
+        0,
+        "500: Internal Server Error",
+    )
 }
 
 /// Why a guild, role or member in a path names nothing: 10004, 10011 or 10007.
@@ -167,7 +205,7 @@ async fn typing(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/channels/{channel_id}/typing");
+    let incoming = admit!(shared, req, body, "/channels/{channel_id}/typing");
     if !shared
         .state
         .lock()
@@ -183,21 +221,21 @@ async fn typing(
 /// `/oauth2/applications/@me` serenity's `get_current_application_info` asks.
 #[handler]
 async fn current_application(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/applications/@me");
+    let incoming = admit!(shared, req, body, "/applications/@me");
     record(&shared, req, incoming.json, incoming.files, false);
     Json(application_json()).into_response()
 }
 
 #[handler]
 async fn current_user(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/users/@me");
+    let incoming = admit!(shared, req, body, "/users/@me");
     record(&shared, req, incoming.json, incoming.files, false);
     Json(bot_user_json()).into_response()
 }
 
 #[handler]
 async fn create_dm(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/users/@me/channels");
+    let incoming = admit!(shared, req, body, "/users/@me/channels");
     let user: Option<u64> = incoming.json["recipient_id"]
         .as_str()
         .and_then(|s| s.parse().ok());
@@ -267,10 +305,9 @@ async fn create_message(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/channels/{channel_id}/messages");
+    let incoming = admit!(shared, req, body, "/channels/{channel_id}/messages");
     if let Some((code, answer)) = refused_message(&incoming.json, &incoming.files) {
-        record_refused(&shared, req, incoming.json, incoming.files, code);
-        return answer;
+        return refuse_with(&shared, req, incoming, code, answer);
     }
     if !shared
         .state
@@ -286,11 +323,14 @@ async fn create_message(
             .is_ok_and(|s| s.closed_dms.contains(&user))
     });
     if closed {
-        record_refused(&shared, req, incoming.json, incoming.files, 50007);
-        return error(
+        let message = "Cannot send messages to this user";
+        return refuse(
+            &shared,
+            req,
+            incoming,
             StatusCode::FORBIDDEN,
             50007,
-            "Cannot send messages to this user",
+            message,
         );
     }
     let failing = shared
@@ -308,8 +348,7 @@ async fn create_message(
             None => false,
         });
     if failing {
-        record_refused(&shared, req, incoming.json, incoming.files, 0);
-        return server_error();
+        return fail_for_now(&shared, req, incoming);
     }
     let limited = shared
         .state
@@ -366,7 +405,7 @@ async fn roles(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/guilds/{guild_id}/roles");
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/roles");
     if guild != GUILD_ID.to_string() {
         return unknown(&shared, req, incoming, 10004, "Guild");
     }
@@ -383,7 +422,7 @@ async fn member_role(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit_or_refuse!(
+    let incoming = admit!(
         shared,
         req,
         body,
@@ -402,12 +441,18 @@ async fn member_role(
             (take_one(&mut s.failing_role_grants), s.forbid_roles)
         });
         if failing {
-            record_refused(&shared, req, incoming.json, incoming.files, 0);
-            return server_error();
+            return fail_for_now(&shared, req, incoming);
         }
         if forbidden {
-            record_refused(&shared, req, incoming.json, incoming.files, 50013);
-            return error(StatusCode::FORBIDDEN, 50013, "Missing Permissions");
+            let message = "Missing Permissions";
+            return refuse(
+                &shared,
+                req,
+                incoming,
+                StatusCode::FORBIDDEN,
+                50013,
+                message,
+            );
         }
     }
     record(&shared, req, incoming.json, incoming.files, false);
@@ -421,15 +466,6 @@ fn take_one(left: &mut u32) -> bool {
     hit
 }
 
-/// Discord failing for now.
-fn server_error() -> Response {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        0,
-        "500: Internal Server Error",
-    )
-}
-
 #[handler]
 async fn get_member(
     req: &Request,
@@ -437,7 +473,7 @@ async fn get_member(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
     let missing = shared
         .state
         .lock()
@@ -457,7 +493,7 @@ async fn kick(
     body: poem::Body,
     shared: Data<&Shared>,
 ) -> Response {
-    let incoming = admit_or_refuse!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
+    let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
     if guild != GUILD_ID.to_string() {
         return unknown(&shared, req, incoming, 10004, "Guild");
     }
@@ -472,11 +508,10 @@ async fn kick(
         }
     };
     if let Some((status, code, message)) = refusal {
-        record_refused(&shared, req, incoming.json, incoming.files, code);
-        return error(status, code, message);
+        return refuse(&shared, req, incoming, status, code, message);
     }
     record(&shared, req, incoming.json, incoming.files, false);
     StatusCode::NO_CONTENT.into_response()
 }
 
-pub(super) use admit_or_refuse as admit;
+pub(super) use admit;

@@ -16,7 +16,7 @@ use poem::web::{Json, Multipart};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use serde_json::{Value, json};
 
-use super::rest::{error, record_refused};
+use super::rest::{refuse, refuse_with};
 use super::{Shared, TOKEN, schema};
 
 /// A request's files: (field name, file name, bytes).
@@ -36,10 +36,6 @@ pub(super) async fn admit(
     body: poem::Body,
     path: &str,
 ) -> Result<Incoming, Response> {
-    let refuse = |incoming: Incoming, status, code, message: &str| {
-        record_refused(shared, req, incoming.json, incoming.files, code);
-        error(status, code, message)
-    };
     let by_path_token = path.starts_with("/interactions/") || path.starts_with("/webhooks/");
     let authorised = req
         .headers()
@@ -54,6 +50,8 @@ pub(super) async fn admit(
     if !by_path_token && !authorised {
         let incoming = read(req, body).await.unwrap_or_else(|_| nothing());
         return Err(refuse(
+            shared,
+            req,
             incoming,
             StatusCode::UNAUTHORIZED,
             40001,
@@ -62,7 +60,10 @@ pub(super) async fn admit(
     }
     let incoming = match read(req, body).await {
         Ok(incoming) => incoming,
-        Err(why) => return Err(refuse(nothing(), StatusCode::BAD_REQUEST, 50109, &why)),
+        Err(why) => {
+            let status = StatusCode::BAD_REQUEST;
+            return Err(refuse(shared, req, nothing(), status, 50109, &why));
+        }
     };
     let method = req.method().as_str();
     if let Some(expected) = schema::request(method, path, "application/json") {
@@ -70,14 +71,13 @@ pub(super) async fn admit(
         errors.extend(unmatched_files(&incoming));
         if !errors.is_empty() {
             tracing::warn!(path, ?errors, "fake Discord: Invalid Form Body (50035)");
-            record_refused(
+            return Err(refuse_with(
                 shared,
                 req,
-                incoming.json.clone(),
-                incoming.files.clone(),
+                incoming,
                 50035,
-            );
-            return Err(invalid_form(&errors));
+                invalid_form(&errors),
+            ));
         }
     }
     Ok(incoming)
