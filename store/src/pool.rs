@@ -113,8 +113,7 @@ pub fn connect(settings: &DatabaseSettings) -> PgPool {
 #[tracing::instrument(skip_all, fields(database = settings.database_name()))]
 pub async fn ensure_database(settings: &DatabaseSettings) -> Result<bool, sqlx::Error> {
     let name = settings.database_name().to_owned();
-    let mut conn =
-        PgConnection::connect_with(&settings.options.clone().database("postgres")).await?;
+    let mut conn = maintenance(settings).await?;
     let exists = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
         name
@@ -145,10 +144,12 @@ pub async fn ensure_database(settings: &DatabaseSettings) -> Result<bool, sqlx::
 /// Opens and closes one connection to the server's `postgres` maintenance database: does the
 /// server answer (the configured database need not exist yet)?
 pub async fn reach_server(settings: &DatabaseSettings) -> Result<(), sqlx::Error> {
-    PgConnection::connect_with(&settings.options.clone().database("postgres"))
-        .await?
-        .close()
-        .await
+    maintenance(settings).await?.close().await
+}
+
+/// A connection to the server's `postgres` database, which exists before ours does.
+async fn maintenance(settings: &DatabaseSettings) -> Result<PgConnection, sqlx::Error> {
+    PgConnection::connect_with(&settings.options.clone().database("postgres")).await
 }
 
 /// Quotes an SQL identifier (for the few statements that cannot take parameters).
