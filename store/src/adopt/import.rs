@@ -13,7 +13,6 @@ use crate::identities::{DISCORD_ISSUER, GOOGLE_ISSUER};
 /// One legacy row, read whatever its table's shape.
 struct LegacyUser {
     id: i64,
-    email: Option<String>,
     full_name: Option<String>,
     username: Option<String>,
     password_hash: Option<String>,
@@ -111,21 +110,28 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
     let now = Utc::now();
     // Rows whose addresses are one mailbox but for case: each claims it, and the old systems
     // could not tell which was its owner; none of them brings a credential along.
+    // Each row's address, parsed once.
+    let emails: Vec<Option<Result<Email, crate::email::InvalidEmail>>> = rows
+        .iter()
+        .map(|row| {
+            row.get::<Option<String>, _>("email")
+                .as_deref()
+                .map(Email::parse)
+        })
+        .collect();
     let mut claimants: HashMap<String, Vec<i64>> = HashMap::new();
-    for row in &rows {
-        let email: Option<String> = row.get("email");
-        if let Some(Ok(email)) = email.as_deref().map(Email::parse) {
+    for (row, email) in rows.iter().zip(&emails) {
+        if let Some(Ok(email)) = email {
             claimants
                 .entry(email.as_str().to_lowercase())
                 .or_default()
                 .push(row.get("id"));
         }
     }
-    for row in rows {
+    for (row, email) in rows.into_iter().zip(emails) {
         report.rows += 1;
         let legacy = LegacyUser {
             id: row.get("id"),
-            email: row.get("email"),
             full_name: row.get("full_name"),
             username: row.get("username"),
             password_hash: row.get("password_hash"),
@@ -142,7 +148,7 @@ pub async fn import(pool: &PgPool, invitation_ttl: Duration) -> Result<Report, s
             token_created_at: row.get("token_created_at"),
         };
         let id = legacy.id;
-        let email = match legacy.email.as_deref().map(Email::parse) {
+        let email = match email {
             Some(Ok(email)) => email,
             Some(Err(e)) => {
                 report.skipped.push((id, format!("email: {e}")));
