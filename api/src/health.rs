@@ -355,23 +355,6 @@ async fn check_jobs(state: &AppState, redis: CheckStatus) -> (QueuesCheck, Worke
         .filter(|q| q.paused)
         .map(|q| q.queue.clone())
         .collect();
-    let queues_check = QueuesCheck {
-        status: if paused.is_empty() {
-            CheckStatus::Up
-        } else {
-            CheckStatus::Down
-        },
-        error: (!paused.is_empty()).then(|| {
-            let what = paused
-                .iter()
-                .map(|q| format!("{q} ({})", waits_for(q)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("paused by an admin: {what}; resume it on the dashboard")
-        }),
-        paused,
-        queues: Vec::new(),
-    };
     let processes: std::collections::HashSet<(&str, u32)> = workers
         .iter()
         .flatten()
@@ -389,7 +372,7 @@ async fn check_jobs(state: &AppState, redis: CheckStatus) -> (QueuesCheck, Worke
         .filter(|q| q.waiting > 0)
         .map(|q| format!("{} ({} waiting)", q.queue, q.waiting))
         .collect();
-    let error = if processes.is_empty() {
+    let workers_error = if processes.is_empty() {
         Some(format!(
             "no live worker (none has heartbeated in the last {} s): start `concierge worker`",
             (lease * 2).as_secs()
@@ -400,23 +383,36 @@ async fn check_jobs(state: &AppState, redis: CheckStatus) -> (QueuesCheck, Worke
         None
     };
     let workers_check = WorkersCheck {
-        status: if error.is_none() {
-            CheckStatus::Up
-        } else {
-            CheckStatus::Down
-        },
-        error,
+        status: up_unless(workers_error.is_some()),
+        error: workers_error,
         live: u32::try_from(processes.len()).unwrap_or(u32::MAX),
         last_heartbeat_ms,
         queues_without_workers: idle.iter().map(|q| q.queue.clone()).collect(),
     };
-    (
-        QueuesCheck {
-            queues,
-            ..queues_check
-        },
-        workers_check,
-    )
+    let queues_error = (!paused.is_empty()).then(|| {
+        let what = paused
+            .iter()
+            .map(|q| format!("{q} ({})", waits_for(q)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("paused by an admin: {what}; resume it on the dashboard")
+    });
+    let queues_check = QueuesCheck {
+        status: up_unless(queues_error.is_some()),
+        error: queues_error,
+        paused,
+        queues,
+    };
+    (queues_check, workers_check)
+}
+
+/// `down` when something is wrong, else `up`.
+fn up_unless(wrong: bool) -> CheckStatus {
+    if wrong {
+        CheckStatus::Down
+    } else {
+        CheckStatus::Up
+    }
 }
 
 /// What waits while `queue` is paused, in a user's words.
