@@ -81,14 +81,6 @@ pub struct Recorder {
     tx: tokio::sync::mpsc::UnboundedSender<Pending>,
 }
 
-impl std::fmt::Debug for Pending {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending")
-            .field("seq", &self.seq)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Recorder {
     /// Starts the writer (on the current runtime); it ends with the last clone.
     pub fn spawn(conn: ConnectionManager) -> Self {
