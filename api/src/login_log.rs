@@ -1,6 +1,6 @@
 //! Seed 002's login log: every sign-in, refresh, sign-out and username change is an audit row
 //! (`audit_log`, action `login.…`, actor and target `user:<id>`, the client's address in
-//! `detail`) and, unless `LOGIN_LOG_FILE` is empty, a line of seed 002's `logs/login.log`:
+//! `detail`) and, unless `LOGIN_LOG_FILE` is `off`, a line of seed 002's `logs/login.log`:
 //!
 //! ```text
 //! 2026-12-02 02:31:22,123 - Successful login for existing user: ada@example.com from 203.0.113.7

@@ -1,5 +1,6 @@
 //! `concierge all`: every role in one process, for development and small deployments. It
-//! checks first that PostgreSQL and Redis answer, then migrates the database; the bot runs only when its token is set, and the process says
+//! checks first that PostgreSQL and Redis answer, then migrates the database; the bot runs
+//! only when its token is set, and the process says
 //! so before anything starts.
 
 use concierge::config::Config;
