@@ -8,9 +8,8 @@ use poem::{IntoResponse, Request, Response, handler};
 use serde_json::Value;
 
 use super::json::{command_json, posted_message_json};
-use super::rest::{
-    CALLBACK_DEADLINE, TOKEN_LIFETIME, admit, record, refuse, refuse_with, refused_message, unknown,
-};
+use super::rest::{CALLBACK_DEADLINE, TOKEN_LIFETIME, admit, refused_message};
+use super::rules::{record, refuse, refuse_with, unknown};
 use super::{APPLICATION_ID, GENERAL_CHANNEL, Shared};
 
 /// An interaction's first answer: within 3 s of it, once (10062 Unknown interaction after

@@ -25,7 +25,8 @@
 //! # Layout
 //! - this file: [`FakeDiscord`] (start, the test's switches, what was recorded) and the state
 //!   its server shares
-//! - `rules`: what is refused before any endpoint runs, and the rate-limit headers
+//! - `rules`: what is refused before any endpoint runs, the rate-limit headers, and how a
+//!   request is recorded, taken or refused
 //! - `schema`: the vendored OpenAPI description and the JSON Schema validator over it
 //! - `rest`: the REST endpoints, their own refusals, and how a request is recorded
 //! - `interactions`: interaction answers and edits, and command registration

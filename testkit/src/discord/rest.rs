@@ -1,6 +1,6 @@
 //! The REST endpoints under `/api/v10`, as serenity calls them, with Discord's status codes
-//! and error bodies; every request is recorded (and wakes the tests waiting on it). The
-//! interactions' and commands' endpoints are in `interactions`.
+//! and error bodies; every request is recorded (and wakes the tests waiting on it, see
+//! `rules`). The interactions' and commands' endpoints are in `interactions`.
 
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
@@ -14,8 +14,8 @@ use super::json::{
     TIMESTAMP, application_json, bot_user_json, dm_channel_json, member_json, posted_message_json,
     roles_json,
 };
-use super::rules::{Files, Incoming};
-use super::{DM_CHANNELS, FakeDiscord, GUILD_ID, MEMBER_ROLE_ID, Recorded, Shared, State};
+use super::rules::{Files, Incoming, error, record, refuse, refuse_with, unknown};
+use super::{DM_CHANNELS, FakeDiscord, GUILD_ID, MEMBER_ROLE_ID, Shared, State};
 
 /// The REST routes (the gateway's WebSocket route is added beside them).
 pub(super) fn routes() -> Route {
@@ -50,60 +50,6 @@ pub(super) fn routes() -> Route {
         )
 }
 
-/// One of Discord's JSON errors (`code` is Discord's, not HTTP's).
-pub(super) fn error(status: StatusCode, code: u32, message: &str) -> Response {
-    (status, Json(json!({ "code": code, "message": message }))).into_response()
-}
-
-/// Records a request (its path without `/api/v10`) and wakes whoever waits on requests.
-pub(super) fn record(
-    shared: &Shared,
-    req: &Request,
-    body: Value,
-    files: Vec<(String, String, Vec<u8>)>,
-    duplicate: bool,
-) {
-    record_as(shared, req, body, files, duplicate, None);
-}
-
-/// Records a request the fake refused as Discord would, with the code it answered.
-fn record_refused(
-    shared: &Shared,
-    req: &Request,
-    body: Value,
-    files: Vec<(String, String, Vec<u8>)>,
-    code: u32,
-) {
-    record_as(shared, req, body, files, false, Some(code));
-}
-
-fn record_as(
-    shared: &Shared,
-    req: &Request,
-    body: Value,
-    files: Vec<(String, String, Vec<u8>)>,
-    duplicate: bool,
-    refused: Option<u32>,
-) {
-    let path = req
-        .uri()
-        .path()
-        .strip_prefix("/api/v10")
-        .unwrap_or(req.uri().path())
-        .to_owned();
-    if let Ok(mut s) = shared.state.lock() {
-        s.requests.push(Recorded {
-            method: req.method().to_string(),
-            path,
-            body,
-            files,
-            duplicate,
-            refused,
-        });
-    }
-    shared.notify.notify_waiters();
-}
-
 #[handler]
 fn gateway_url(shared: Data<&Shared>) -> Json<Value> {
     Json(json!({ "url": shared.ws_url.get() }))
@@ -124,43 +70,6 @@ macro_rules! admit {
             Err(refused) => return refused,
         }
     };
-}
-
-/// Refuses a request as Discord would, recording it with the code: Discord's error `code`
-/// with `status` and `message`.
-pub(super) fn refuse(
-    shared: &Shared,
-    req: &Request,
-    incoming: Incoming,
-    status: StatusCode,
-    code: u32,
-    message: &str,
-) -> Response {
-    refuse_with(shared, req, incoming, code, error(status, code, message))
-}
-
-/// [`refuse`], answering `answer` (Discord's own body for that refusal).
-pub(super) fn refuse_with(
-    shared: &Shared,
-    req: &Request,
-    incoming: Incoming,
-    code: u32,
-    answer: Response,
-) -> Response {
-    record_refused(shared, req, incoming.json, incoming.files, code);
-    answer
-}
-
-/// Refuses a request that names something that does not exist (404 `Unknown …`).
-pub(super) fn unknown(
-    shared: &Shared,
-    req: &Request,
-    incoming: Incoming,
-    code: u32,
-    what: &str,
-) -> Response {
-    let message = format!("Unknown {what}");
-    refuse(shared, req, incoming, StatusCode::NOT_FOUND, code, &message)
 }
 
 /// Refuses a request with Discord failing for now (a test's scripted 500).

@@ -9,15 +9,14 @@
 //!   (50035 Invalid Form Body, with `errors`);
 //!
 //! and the rate-limit headers Discord puts on every answer (`X-RateLimit-*`), which serenity
-//! reads to pace itself.
+//! reads to pace itself; and how every endpoint records a request, taken or refused.
 
 use poem::http::{HeaderValue, StatusCode};
 use poem::web::{Json, Multipart};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use serde_json::{Value, json};
 
-use super::rest::{refuse, refuse_with};
-use super::{Shared, TOKEN, schema};
+use super::{Recorded, Shared, TOKEN, schema};
 
 /// A request's files: (field name, file name, bytes).
 pub(super) type Files = Vec<(String, String, Vec<u8>)>;
@@ -219,4 +218,95 @@ fn bucket_of(path: &str) -> u64 {
         }
     }
     hasher.finish()
+}
+
+/// One of Discord's JSON errors (`code` is Discord's, not HTTP's).
+pub(super) fn error(status: StatusCode, code: u32, message: &str) -> Response {
+    (status, Json(json!({ "code": code, "message": message }))).into_response()
+}
+
+/// Records a request (its path without `/api/v10`) and wakes whoever waits on requests.
+pub(super) fn record(
+    shared: &Shared,
+    req: &Request,
+    body: Value,
+    files: Vec<(String, String, Vec<u8>)>,
+    duplicate: bool,
+) {
+    record_as(shared, req, body, files, duplicate, None);
+}
+
+/// Records a request the fake refused as Discord would, with the code it answered.
+fn record_refused(
+    shared: &Shared,
+    req: &Request,
+    body: Value,
+    files: Vec<(String, String, Vec<u8>)>,
+    code: u32,
+) {
+    record_as(shared, req, body, files, false, Some(code));
+}
+
+fn record_as(
+    shared: &Shared,
+    req: &Request,
+    body: Value,
+    files: Vec<(String, String, Vec<u8>)>,
+    duplicate: bool,
+    refused: Option<u32>,
+) {
+    let path = req
+        .uri()
+        .path()
+        .strip_prefix("/api/v10")
+        .unwrap_or(req.uri().path())
+        .to_owned();
+    if let Ok(mut s) = shared.state.lock() {
+        s.requests.push(Recorded {
+            method: req.method().to_string(),
+            path,
+            body,
+            files,
+            duplicate,
+            refused,
+        });
+    }
+    shared.notify.notify_waiters();
+}
+
+/// Refuses a request as Discord would, recording it with the code: Discord's error `code`
+/// with `status` and `message`.
+pub(super) fn refuse(
+    shared: &Shared,
+    req: &Request,
+    incoming: Incoming,
+    status: StatusCode,
+    code: u32,
+    message: &str,
+) -> Response {
+    refuse_with(shared, req, incoming, code, error(status, code, message))
+}
+
+/// [`refuse`], answering `answer` (Discord's own body for that refusal).
+pub(super) fn refuse_with(
+    shared: &Shared,
+    req: &Request,
+    incoming: Incoming,
+    code: u32,
+    answer: Response,
+) -> Response {
+    record_refused(shared, req, incoming.json, incoming.files, code);
+    answer
+}
+
+/// Refuses a request that names something that does not exist (404 `Unknown …`).
+pub(super) fn unknown(
+    shared: &Shared,
+    req: &Request,
+    incoming: Incoming,
+    code: u32,
+    what: &str,
+) -> Response {
+    let message = format!("Unknown {what}");
+    refuse(shared, req, incoming, StatusCode::NOT_FOUND, code, &message)
 }
