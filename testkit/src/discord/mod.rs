@@ -28,7 +28,7 @@
 //! - `rules`: what is refused before any endpoint runs, the rate-limit headers, and how a
 //!   request is recorded, taken or refused
 //! - `schema`: the vendored OpenAPI description and the JSON Schema validator over it
-//! - `rest`: the REST endpoints, their own refusals, and how a request is recorded
+//! - `rest`: the REST endpoints and their own refusals
 //! - `interactions`: interaction answers and edits, and command registration
 //! - `gateway`: the WebSocket session and its log, and the dispatches a test scripts
 //! - `json`: Discord's objects as the fake writes them (every field the spec requires)
