@@ -22,8 +22,10 @@ use serde_json::json;
 use crate::measure::report;
 use crate::subject::{Bench, Settings, Subject};
 
+mod bullmq;
 mod cases;
 mod measure;
+mod pin;
 mod subject;
 
 #[derive(Debug, Parser)]
@@ -66,6 +68,22 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/concierge_bench"
     )]
     database_url: String,
+    /// Do not pin Redis to CPU 0 and the bench (and what it starts) to CPU 1.
+    #[arg(long)]
+    no_pin: bool,
+    /// Skip the BullMQ baseline (then no line carries a ratio).
+    #[arg(long)]
+    skip_bullmq: bool,
+    /// Where `bench.mjs` is (default: this crate's `bullmq/`).
+    #[arg(long)]
+    bullmq_dir: Option<PathBuf>,
+    /// Run only the BullMQ comparison: BullMQ, then `concierge worker` and the in-process
+    /// worker's drain, enqueue, latency and memory cases against it.
+    #[arg(long)]
+    only_bullmq_comparison: bool,
+    /// How long the memory soak runs at full speed (default 600 s; 60 s with --quick).
+    #[arg(long)]
+    soak_seconds: Option<u64>,
 }
 
 #[tokio::main]
@@ -86,7 +104,10 @@ async fn main() -> anyhow::Result<()> {
         concierge: args.concierge,
         storm_requests: args.storm_requests,
         database_url: args.database_url,
+        bullmq_dir: args.bullmq_dir,
     })?;
+    // Restores Redis's CPU mask when the run ends, however it ends.
+    let _pinned = pin::pin(&bench.client, &bench.settings.redis_url, !args.no_pin).await?;
     let quick = args.quick;
     let subjects: Vec<Subject> = if args.skip_apalis_redis {
         vec![Subject::Concierge]
@@ -112,6 +133,12 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     case!("redis_benchmark", "redis", bench.redis_benchmark());
+    if !args.skip_bullmq {
+        bullmq_comparison(&bench, quick, args.soak_seconds).await;
+        if args.only_bullmq_comparison {
+            return bench.forget_all();
+        }
+    }
     for &subject in &subjects {
         let name = subject.name();
         let single = if quick { 20_000 } else { 100_000 };
@@ -169,4 +196,107 @@ async fn main() -> anyhow::Result<()> {
     }
     // Leave nothing behind.
     bench.forget_all()
+}
+
+/// Issue 14's comparison in one run: BullMQ first (its best concurrency is the baseline),
+/// then the same cases of ours, each with its ratio, and a summary of the targets.
+async fn bullmq_comparison(bench: &Bench, quick: bool, soak_seconds: Option<u64>) {
+    macro_rules! case {
+        ($name:expr, $subject:expr, $run:expr) => {
+            match $run {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    report(json!({"case": $name, "subject": $subject, "error": format!("{e:#}")}));
+                    None
+                }
+            }
+        };
+    }
+    let (drain_n, single, bulk) = if quick {
+        (50_000, 20_000, 100_000)
+    } else {
+        (200_000, 100_000, 1_000_000)
+    };
+    let bullmq = "bullmq-6.7.0";
+    if case!("install", bullmq, bench.bullmq_install().await).is_some() {
+        case!("drain", bullmq, bench.bullmq_drain(drain_n).await);
+        case!("enqueue", bullmq, bench.bullmq_enqueue(single, bulk).await);
+        for rate in [1_000, 10_000] {
+            case!(
+                "latency_at_rate",
+                bullmq,
+                bench.bullmq_latency(rate, if quick { 3 } else { 10 }).await
+            );
+        }
+    }
+    let concierge = Subject::Concierge;
+    let default_drain = case!(
+        "worker_drain",
+        "concierge",
+        bench.worker_drain(drain_n, None).await
+    );
+    for c in [16, 64, 256] {
+        case!(
+            "worker_drain",
+            "concierge",
+            bench.worker_drain(drain_n, Some(c)).await
+        );
+    }
+    // Flat from 1k to 1M queued.
+    if !quick {
+        case!(
+            "worker_drain",
+            "concierge",
+            bench.worker_drain(1_000_000, None).await
+        );
+    }
+    case!(
+        "worker_drain",
+        "concierge",
+        bench.worker_drain(1_000, None).await
+    );
+    let in_process = case!("drain", "concierge", bench.drain(concierge, drain_n).await).flatten();
+    let enqueue = case!(
+        "enqueue_single",
+        "concierge",
+        bench.enqueue_single(concierge, single, 32).await
+    );
+    let queue = "bulk-cmp";
+    let bulk_rate = case!(
+        "enqueue_bulk",
+        "concierge",
+        bench.enqueue_bulk(concierge, queue, bulk, 10_000).await
+    );
+    case!("cleanup", "concierge", bench.forget_keys(queue));
+    for rate in [1_000, 10_000] {
+        case!(
+            "latency_at_rate",
+            "concierge",
+            bench
+                .latency_at_rate(concierge, rate, if quick { 3 } else { 10 })
+                .await
+        );
+    }
+    case!(
+        "latency_after_idle",
+        "concierge",
+        bench
+            .latency_after_idle(
+                concierge,
+                Duration::from_secs(10),
+                if quick { 2 } else { 5 }
+            )
+            .await
+    );
+    case!("worker_rss", "concierge", bench.worker_rss().await);
+    let soak = Duration::from_secs(soak_seconds.unwrap_or(if quick { 60 } else { 600 }));
+    case!("memory_soak", "concierge", bench.memory_soak(soak).await);
+    let x = |ours: Option<f64>, key: &str| bullmq::ratio(ours.unwrap_or(0.0), bench.baseline(key));
+    report(json!({
+        "case": "summary",
+        "worker_default_x_bullmq": x(default_drain, bullmq::key::DRAIN), "target_worker": 2.0,
+        "in_process_x_bullmq": x(in_process, bullmq::key::DRAIN), "target_in_process": 2.5,
+        "enqueue_32_x_bullmq": x(enqueue, bullmq::key::ENQUEUE), "target_enqueue": 5.0,
+        "bulk_x_bullmq": x(bulk_rate, bullmq::key::BULK), "target_bulk": 5.0,
+    }));
 }

@@ -11,15 +11,20 @@ use std::time::{Duration, Instant};
 pub struct Seen {
     /// Jobs run since the last reset: what a drain waits for.
     done: AtomicU64,
-    /// Enqueue → start of each job run since the last reset.
-    latencies_ms: Mutex<Vec<u64>>,
+    /// Enqueue → start of each job run since the last reset, in microseconds.
+    latencies_us: Mutex<Vec<u64>>,
+    /// When the latest job ran: a drain ends there, not at the next poll.
+    last: Mutex<Option<Instant>>,
 }
 
 impl Seen {
-    /// One job started `latency_ms` after it was enqueued.
-    pub fn ran(&self, latency_ms: u64) {
-        if let Ok(mut l) = self.latencies_ms.lock() {
-            l.push(latency_ms);
+    /// One job started `latency_us` after it was enqueued.
+    pub fn ran(&self, latency_us: u64) {
+        if let Ok(mut l) = self.latencies_us.lock() {
+            l.push(latency_us);
+        }
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(Instant::now());
         }
         self.done.fetch_add(1, Ordering::SeqCst);
     }
@@ -31,15 +36,18 @@ impl Seen {
 
     pub fn reset(&self) {
         self.done.store(0, Ordering::SeqCst);
-        if let Ok(mut l) = self.latencies_ms.lock() {
+        if let Ok(mut l) = self.latencies_us.lock() {
             l.clear();
+        }
+        if let Ok(mut last) = self.last.lock() {
+            *last = None;
         }
     }
 
-    /// p50, p99 and max of the latencies, in ms (0 when none).
+    /// p50, p99 and max of the latencies, in µs (0 when none).
     pub fn percentiles(&self) -> (u64, u64, u64) {
         let mut l = self
-            .latencies_ms
+            .latencies_us
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default();
@@ -53,7 +61,8 @@ impl Seen {
         (pick(0.5), pick(0.99), l.last().copied().unwrap_or(0))
     }
 
-    /// Waits until `target` jobs ran, or `limit` passed; returns the time it took if complete.
+    /// Waits until `target` jobs ran, or `limit` passed; returns the time from the call to
+    /// the last job's run if complete.
     pub async fn wait_done(&self, target: u64, limit: Duration) -> Option<Duration> {
         let started = Instant::now();
         let mut last = 0;
@@ -61,7 +70,8 @@ impl Seen {
         loop {
             let done = self.done();
             if done >= target {
-                return Some(started.elapsed());
+                let at = self.last.lock().ok().and_then(|l| *l);
+                return Some(at.map_or_else(|| started.elapsed(), |at| at.duration_since(started)));
             }
             if done != last {
                 last = done;
@@ -71,7 +81,7 @@ impl Seen {
             if started.elapsed() > limit || last_progress.elapsed() > Duration::from_secs(40) {
                 return None;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 }
@@ -137,4 +147,11 @@ pub fn mib(kib: u64) -> f64 {
 
 fn tenths(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+/// Microseconds since the UNIX epoch.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
-use jobs::{Job, Producer, QueueConfig, RedisBackend, now_ms};
+use jobs::{Job, Producer, QueueConfig, RedisBackend};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::measure::Seen;
+use crate::measure::{Seen, now_us};
 
 /// What the cases take from the command line.
 #[derive(Debug)]
@@ -33,6 +33,8 @@ pub struct Settings {
     pub storm_requests: usize,
     /// Postgres for the login storm's API.
     pub database_url: String,
+    /// Where `bench.mjs` and its `node_modules` are (default: `bench/bullmq`).
+    pub bullmq_dir: Option<PathBuf>,
 }
 
 /// One benchmark environment: a key prefix of its own on the shared Redis.
@@ -44,13 +46,15 @@ pub struct Bench {
     pub prefix: String,
     /// What the in-process workers' handlers saw, reset by each case.
     pub seen: Arc<Seen>,
+    /// BullMQ's figures of this run, which the Concierge lines are reported against.
+    pub baseline: std::sync::Mutex<std::collections::BTreeMap<&'static str, f64>>,
 }
 
 /// The no-op job both backends run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchJob {
     seq: u64,
-    enqueued_at_ms: u64,
+    enqueued_at_us: u64,
 }
 
 impl Job for BenchJob {
@@ -58,7 +62,7 @@ impl Job for BenchJob {
 }
 
 async fn handler(job: BenchJob, seen: Data<Arc<Seen>>) -> Result<(), BoxDynError> {
-    seen.ran(now_ms().saturating_sub(job.enqueued_at_ms));
+    seen.ran(now_us().saturating_sub(job.enqueued_at_us));
     Ok(())
 }
 
@@ -85,6 +89,7 @@ impl Bench {
             client,
             prefix: format!("bench:{}", std::process::id()),
             seen: Arc::default(),
+            baseline: Default::default(),
         })
     }
 
@@ -107,7 +112,7 @@ impl Bench {
     pub fn job(seq: u64) -> BenchJob {
         BenchJob {
             seq,
-            enqueued_at_ms: now_ms(),
+            enqueued_at_us: now_us(),
         }
     }
 
@@ -225,18 +230,26 @@ impl WorkerHandle {
     }
 }
 
-/// `concierge worker` serving the probe queue under `prefix`, `concurrency` jobs at once,
-/// quiet and without a metrics port; the caller spawns it.
-pub fn worker_process(binary: &Path, redis_url: &str, prefix: &str, concurrency: usize) -> Command {
+/// `concierge worker` serving the catalogue's queues and the probe queue under `prefix`,
+/// `concurrency` probe jobs at once (`None`: its default), quiet and without a metrics port;
+/// the caller spawns it.
+pub fn worker_process(
+    binary: &Path,
+    redis_url: &str,
+    prefix: &str,
+    concurrency: Option<usize>,
+) -> Command {
     let mut cmd = Command::new(binary);
     cmd.arg("worker")
         .env("REDIS_URL", redis_url)
         .env("REDIS_KEY_PREFIX", prefix)
-        .env("WORKER_CONCURRENCY_PROBE", concurrency.to_string())
         .env("WORKER_METRICS_PORT", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    if let Some(concurrency) = concurrency {
+        cmd.env("WORKER_CONCURRENCY_PROBE", concurrency.to_string());
+    }
     cmd
 }
 

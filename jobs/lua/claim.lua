@@ -1,15 +1,41 @@
--- Start attempts of stream entries this consumer just received (XREADGROUP) or took over from
--- a dead consumer (XAUTOCLAIM). KEYS[1] = key base.
--- ARGV: now (ms), consumer, group, dead TTL (ms); then pairs: stream entry id, job id.
+-- Start attempts of stream entries: up to ARGV[5] new ones this script reads for the consumer
+-- itself (XREADGROUP without BLOCK: a fetch in one round trip), and the pairs given after it,
+-- which the consumer just received from a blocking read or took over from a dead consumer
+-- (XAUTOCLAIM). KEYS[1] = key base.
+-- ARGV: now (ms), consumer, group, dead TTL (ms), how many new entries to read (0: none); then
+-- pairs: stream entry id, job id.
 -- Counts the attempt; a job past its max attempts (its last worker died) goes to the
 -- dead-letter set instead. Returns 8 values per job to run:
 -- entry, id, payload, attempts (this one included), max, enqueued, run_at, trace ('' if none).
 local base = KEYS[1]
 local stream = base .. ':stream'
 local now, consumer, group, dead_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local read = tonumber(ARGV[5])
+local pairs_in = {}
+for i = 6, #ARGV, 2 do
+  pairs_in[#pairs_in + 1] = ARGV[i]
+  pairs_in[#pairs_in + 1] = ARGV[i + 1]
+end
+if read > 0 then
+  local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', read, 'STREAMS', stream, '>')
+  if reply then
+    for _, e in ipairs(reply[1][2]) do
+      local fields, id = e[2], nil
+      for f = 1, #fields, 2 do
+        if fields[f] == 'id' then id = fields[f + 1] end
+      end
+      if id then
+        pairs_in[#pairs_in + 1] = e[1]
+        pairs_in[#pairs_in + 1] = id
+      else
+        redis.call('XACK', stream, group, e[1])
+      end
+    end
+  end
+end
 local out = {}
-for i = 5, #ARGV, 2 do
-  local entry, id = ARGV[i], ARGV[i + 1]
+for i = 1, #pairs_in, 2 do
+  local entry, id = pairs_in[i], pairs_in[i + 1]
   local job = base .. ':job:' .. id
   local v = redis.call('HMGET', job, 'args', 'attempts', 'max', 'enqueued', 'run_at', 'trace')
   if not v[1] then

@@ -1,13 +1,14 @@
 -- Enqueue (or schedule) jobs. KEYS[1] = the queue's key base ("<prefix>:{<queue>}").
--- ARGV[1] = now (ms); ARGV[2] = the pusher's trace context ('' for none); then 6 values per
--- job: id, payload, max_attempts, run_at (ms),
+-- ARGV[1] = now (ms); ARGV[2] = the pusher's trace context ('' for none); ARGV[3] = '1' to
+-- keep these jobs' results once done (field k), else ''; then 6 values per job: id, payload,
+-- max_attempts, run_at (ms),
 -- idempotency key ('' for none), idempotency TTL (ms).
 -- Returns one string per job: 'new:<id>', or 'dup:<id of the earlier job>'.
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
-local trace = ARGV[2]
+local trace, keep = ARGV[2], ARGV[3]
 local out = {}
-for i = 3, #ARGV, 6 do
+for i = 4, #ARGV, 6 do
   local id, payload, max = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local run_at, ikey, ittl = tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
   local earlier = nil
@@ -31,6 +32,7 @@ for i = 3, #ARGV, 6 do
       redis.call('XADD', base .. ':stream', '*', 'id', id)
     end
     if trace ~= '' then redis.call('HSET', job, 'trace', trace) end
+    if keep ~= '' then redis.call('HSET', job, 'k', 1) end
     out[#out + 1] = 'new:' .. id
   end
 end

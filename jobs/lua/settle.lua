@@ -1,31 +1,30 @@
 -- Record the outcomes of attempts, many per call. KEYS[1] = key base.
--- ARGV: now (ms), group, TTL of done jobs (ms), TTL of failed/dead jobs (ms), done-index size;
--- then 5 values per attempt: stream entry, job id, outcome ('done' | 'retry' | 'failed' |
--- 'dead'), result JSON or error text, retry at (ms).
+-- ARGV: now (ms), group, TTL of kept results (ms), TTL of failed/dead jobs (ms), done-index
+-- size, '1' when the queue keeps every done job's result (else ''), the newest stream entry of
+-- this call; then 5 values per attempt: stream entry, job id, outcome ('done' | 'retry' |
+-- 'failed' | 'dead'), result JSON or error text, retry at (ms).
 -- Returns one code per attempt: 1 recorded, 0 the job no longer exists, -1 another worker took
 -- the job over meanwhile (its lease expired): that worker's attempt decides, this one is dropped.
+-- A done job's hash is deleted unless its queue keeps results or its push asked to (field k):
+-- what stays of it is its id in the bounded done index. Failed and dead jobs keep theirs.
+-- Per attempt this is 3 calls on the hot path (XACK, HMGET, DEL); the index, the announcement
+-- and the day's counters are one call each per batch.
 local base = KEYS[1]
 local stream = base .. ':stream'
 local now, group = tonumber(ARGV[1]), ARGV[2]
 local done_ttl, dead_ttl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local results = base .. ':results'
+local keep_all, newest = ARGV[6] ~= '', ARGV[7]
 local codes = {}
 local counts = {}
-local newest = nil
-local function older(a, b)
-  local am, as = a:match('(%d+)-(%d+)')
-  local bm, bs = b:match('(%d+)-(%d+)')
-  am, bm = tonumber(am), tonumber(bm)
-  if am ~= bm then return am < bm end
-  return tonumber(as) < tonumber(bs)
-end
-local any_done, any_dead = false, false
-for i = 6, #ARGV, 5 do
+local done_index = {}
+local announce = {}
+local any_dead = false
+for i = 8, #ARGV, 5 do
   local entry, id, outcome, value, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local job = base .. ':job:' .. id
   redis.call('XACK', stream, group, entry)
-  if not newest or older(newest, entry) then newest = entry end
-  local current = redis.call('HGET', job, 'entry')
+  local v = redis.call('HMGET', job, 'entry', 'k')
+  local current = v[1]
   if not current then
     codes[#codes + 1] = redis.call('EXISTS', job) == 0 and 0 or -1
   elseif current ~= entry then
@@ -33,11 +32,15 @@ for i = 6, #ARGV, 5 do
   else
     counts[outcome] = (counts[outcome] or 0) + 1
     if outcome == 'done' then
-      redis.call('HSET', job, 'state', 'done', 'result', value, 'finished', now, 'entry', '')
-      redis.call('PEXPIRE', job, done_ttl)
-      redis.call('ZADD', base .. ':done', now, id)
-      redis.call('PUBLISH', results, id)
-      any_done = true
+      if keep_all or v[2] then
+        redis.call('HSET', job, 'state', 'done', 'result', value, 'finished', now, 'entry', '')
+        redis.call('PEXPIRE', job, done_ttl)
+      else
+        redis.call('DEL', job)
+      end
+      done_index[#done_index + 1] = now
+      done_index[#done_index + 1] = id
+      announce[#announce + 1] = id
     elseif outcome == 'retry' then
       redis.call('HSET', job, 'state', 'retrying', 'error', value, 'finished', now, 'entry', '')
       redis.call('ZADD', base .. ':delayed', retry_at, id)
@@ -46,7 +49,7 @@ for i = 6, #ARGV, 5 do
       redis.call('HSET', job, 'state', outcome, 'error', value, 'finished', now, 'entry', '')
       redis.call('PEXPIRE', job, dead_ttl)
       redis.call('ZADD', base .. ':dead', now, id)
-      redis.call('PUBLISH', results, id)
+      announce[#announce + 1] = id
       any_dead = true
     end
     codes[#codes + 1] = 1
@@ -59,15 +62,20 @@ end
 local pending = redis.call('XPENDING', stream, group)
 local floor = newest
 if tonumber(pending[1]) > 0 then floor = pending[2] end
-if floor then redis.call('XTRIM', stream, 'MINID', '~', floor) end
--- Trim the indexes, count the day's outcomes.
-if any_done then
+if floor and floor ~= '' then redis.call('XTRIM', stream, 'MINID', '~', floor) end
+-- The done index (newest `keep`, none older than the result TTL), the dead-letter set's age
+-- limit, the announcement (ids separated by spaces) and the day's counts.
+if #done_index > 0 then
   local index = base .. ':done'
+  redis.call('ZADD', index, unpack(done_index))
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now - done_ttl)
   redis.call('ZREMRANGEBYRANK', index, 0, -(keep + 1))
 end
 if any_dead then
   redis.call('ZREMRANGEBYSCORE', base .. ':dead', '-inf', now - dead_ttl)
+end
+if #announce > 0 then
+  redis.call('PUBLISH', base .. ':results', table.concat(announce, ' '))
 end
 local day = base .. ':daily:' .. math.floor(now / 86400000)
 local counted = false

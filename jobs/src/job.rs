@@ -15,6 +15,10 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     const MAX_ATTEMPTS: u32 = 5;
     /// How long one attempt may run before it counts as failed (and is retried).
     const TIMEOUT: Duration = Duration::from_secs(60);
+    /// Keep each done job's state and result for the result TTL, for someone who waits for it
+    /// ([`crate::Producer::wait`]) or reads it later. Without it a done job's hash is deleted
+    /// as it is recorded: a waiter already waiting still learns it finished, with no result.
+    const KEEP_RESULT: bool = false;
 }
 
 /// A job's id: a UUIDv7 string (time-ordered), unique across queues.
@@ -82,6 +86,9 @@ pub struct PushOptions {
     /// Push into this queue instead of [`Job::QUEUE`] (a probe queue of its own, say). A
     /// worker must serve that queue with the same job type.
     pub queue: Option<String>,
+    /// Keep these jobs' state and result once done, whatever their queue does (see
+    /// [`Job::KEEP_RESULT`]).
+    pub keep_result: bool,
 }
 
 impl PushOptions {
@@ -126,6 +133,12 @@ impl PushOptions {
 
     pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
         self.max_attempts = Some(max_attempts);
+        self
+    }
+
+    /// Keep the result once done, for a later [`crate::Producer::wait`] or status read.
+    pub fn keep_result(mut self) -> Self {
+        self.keep_result = true;
         self
     }
 }
@@ -204,4 +217,26 @@ pub struct JobStatus {
     /// The W3C `traceparent` of the request or event that pushed it.
     #[serde(default)]
     pub trace: Option<String>,
+}
+
+impl JobStatus {
+    /// What is known of a done job whose queue keeps no results once its hash is gone: its
+    /// id, its queue, done, and (from the done index) when it finished.
+    pub fn done_without_result(queue: &str, id: &JobId) -> Self {
+        Self {
+            id: id.clone(),
+            queue: queue.to_owned(),
+            state: JobState::Done,
+            attempts: 0,
+            max_attempts: 0,
+            result: None,
+            error: None,
+            enqueued_at_ms: None,
+            run_at_ms: None,
+            started_at_ms: None,
+            finished_at_ms: None,
+            payload: None,
+            trace: None,
+        }
+    }
 }

@@ -28,9 +28,15 @@ pub struct WorkersConfig {
     /// A job's lease: a worker that stops heartbeating loses its jobs to others this long
     /// after its last heartbeat. `JOB_LEASE_SECONDS`, `workers.lease_seconds`; default 6.
     pub lease: Duration,
-    /// How long finished jobs' states and results stay in Redis. `JOB_RESULT_TTL_SECONDS`,
-    /// `workers.result_ttl_seconds`; default 3600.
+    /// How long a kept result (and the done index's entries) stays in Redis.
+    /// `JOB_RESULT_TTL_SECONDS`, `workers.result_ttl_seconds`; default 3600.
     pub result_ttl: Duration,
+    /// Keep every done job's state and result for `result_ttl`, not only those someone waits
+    /// for (`exchange_oauth_code`). `JOB_KEEP_RESULTS`, `workers.keep_results`; default
+    /// false: a done job's hash is deleted as it is recorded, and only its id stays in the done
+    /// index (the newest 10,000 per queue), so Redis holds nothing per finished job at full
+    /// speed. On, each done job holds about 1 KB for the TTL.
+    pub keep_results: bool,
     /// How long dead jobs stay in the dead-letter set. `JOB_DEAD_TTL_DAYS`,
     /// `workers.dead_ttl_days`; default 7.
     pub dead_ttl: Duration,
@@ -54,6 +60,7 @@ pub(super) struct FileWorkers {
     probe_queues: Option<Vec<String>>,
     lease_seconds: Option<u64>,
     result_ttl_seconds: Option<u64>,
+    keep_results: Option<bool>,
     dead_ttl_days: Option<u64>,
     sweep_interval_seconds: Option<u64>,
     metrics_port: Option<u16>,
@@ -111,6 +118,9 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig,
             f.result_ttl_seconds,
         )?
         .unwrap_or(3600);
+    let keep_results = r
+        .bool("JOB_KEEP_RESULTS", "workers.keep_results", f.keep_results)?
+        .unwrap_or(false);
     let dead_ttl = r
         .parse(
             "JOB_DEAD_TTL_DAYS",
@@ -136,6 +146,7 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig,
         probe_queues,
         lease: Duration::from_secs(lease),
         result_ttl: Duration::from_secs(result_ttl),
+        keep_results,
         dead_ttl: Duration::from_secs(dead_ttl * 86_400),
         sweep_every: Duration::from_secs(sweep),
         metrics_port: r
@@ -157,6 +168,7 @@ impl WorkersConfig {
                 lease: self.lease,
                 heartbeat: (self.lease / 6).max(Duration::from_millis(200)),
                 result_ttl: self.result_ttl,
+                keep_results: self.keep_results,
                 dead_ttl: self.dead_ttl,
                 ..jobs::QueueConfig::default()
             },

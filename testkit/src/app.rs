@@ -317,6 +317,8 @@ pub fn fast_workers() -> workers::WorkerSettings {
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
         idle_wait: Duration::from_millis(100),
+        // The tests wait for and read the outcomes of all kinds of jobs, after they finished.
+        keep_results: true,
         ..jobs::QueueConfig::default()
     };
     queue.heartbeat = Duration::from_millis(500);

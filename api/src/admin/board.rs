@@ -352,17 +352,37 @@ async fn events(state: Data<&AppState>) -> Response {
             return futures::stream::empty().boxed();
         };
         let producer = producer.clone();
-        let entries = messages.filter_map(move |message| {
-            let producer = producer.clone();
-            async move {
-                let channel = message.get_channel_name().to_owned();
-                let queue = channel.split_once('{')?.1.split_once('}')?.0.to_owned();
-                let id: String = message.get_payload().ok()?;
-                let status = producer.status(&queue, &JobId(id)).await.ok()??;
-                let entry = finished_entry(&status);
-                serde_json::to_string(&entry).ok().map(Event::message)
-            }
-        });
+        // One announcement names every job one settle call finished, separated by spaces; a
+        // done job of a queue that keeps no results has no hash left, and is shown as done.
+        let entries = messages
+            .then(move |message| {
+                let producer = producer.clone();
+                async move {
+                    let channel = message.get_channel_name().to_owned();
+                    let Some(queue) = channel
+                        .split_once('{')
+                        .and_then(|(_, rest)| rest.split_once('}'))
+                        .map(|(queue, _)| queue.to_owned())
+                    else {
+                        return Vec::new();
+                    };
+                    let ids: String = message.get_payload().unwrap_or_default();
+                    let mut events = Vec::new();
+                    for id in ids.split(' ').filter(|id| !id.is_empty()) {
+                        let id = JobId(id.to_owned());
+                        let status = match producer.status(&queue, &id).await {
+                            Ok(Some(status)) => status,
+                            Ok(None) => jobs::JobStatus::done_without_result(&queue, &id),
+                            Err(_) => continue,
+                        };
+                        if let Ok(text) = serde_json::to_string(&finished_entry(&status)) {
+                            events.push(Event::message(text));
+                        }
+                    }
+                    events
+                }
+            })
+            .flat_map(futures::stream::iter);
         // First, once subscribed: the reconnection delay (this also tells a client that
         // every job finishing from now on will be announced).
         futures::stream::once(async { Event::retry(3000) })

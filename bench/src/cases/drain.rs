@@ -7,6 +7,7 @@ use apalis::prelude::TaskSink;
 use jobs::{PushOptions, now_ms};
 use serde_json::json;
 
+use crate::bullmq::{key, ratio};
 use crate::measure::{redis_cpu, redis_cpu_us_per_job, report};
 use crate::subject::{Bench, BenchJob, Subject};
 
@@ -25,7 +26,9 @@ impl Bench {
         let rate = took.map(|t| n as f64 / t.as_secs_f64());
         report(json!({
             "case": "drain", "subject": subject.name(), "queued": n, "completed": done,
+            "concurrency": self.settings.concurrency,
             "jobs_per_s": rate.map(f64::round), "redis_cpu_us_per_job": cpu_us,
+            "x_bullmq": rate.filter(|_| subject == Subject::Concierge).and_then(|r| ratio(r, self.baseline(key::DRAIN))),
             "note": if took.is_none() { "did not complete: the queue stopped making progress" } else { "" },
         }));
         self.forget_keys(&queue)?;

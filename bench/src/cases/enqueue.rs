@@ -7,6 +7,7 @@ use apalis::prelude::TaskSink;
 use jobs::PushOptions;
 use serde_json::json;
 
+use crate::bullmq::{key, ratio};
 use crate::measure::{redis_cpu, redis_cpu_us_per_job, report};
 use crate::subject::{Bench, BenchJob, Subject};
 
@@ -19,13 +20,16 @@ impl Bench {
         callers: u64,
     ) -> anyhow::Result<f64> {
         let queue = format!("single-{callers}");
+        // One producer shared by every caller, as one API process shares one (and as BullMQ's
+        // callers share one `Queue`).
+        let shared = self.producer().await?;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for c in 0..callers {
             let per = n / callers;
             match subject {
                 Subject::Concierge => {
-                    let producer = self.producer().await?;
+                    let producer = shared.clone();
                     let options = PushOptions::default().in_queue(queue.clone());
                     tasks.push(tokio::spawn(async move {
                         for i in 0..per {
@@ -55,7 +59,8 @@ impl Bench {
         }
         let rate = n as f64 / started.elapsed().as_secs_f64();
         report(
-            json!({"case": "enqueue_single", "subject": subject.name(), "jobs": n, "callers": callers, "jobs_per_s": rate.round()}),
+            json!({"case": "enqueue_single", "subject": subject.name(), "jobs": n, "callers": callers, "jobs_per_s": rate.round(),
+                "x_bullmq": (subject == Subject::Concierge && callers == 32).then(|| ratio(rate, self.baseline(key::ENQUEUE))).flatten()}),
         );
         Ok(rate)
     }
@@ -100,7 +105,8 @@ impl Bench {
         let cpu_us = redis_cpu_us_per_job(&self.client, cpu, n).await?;
         let rate = n as f64 / elapsed;
         report(
-            json!({"case": "enqueue_bulk", "subject": subject.name(), "jobs": n, "batch": batch, "jobs_per_s": rate.round(), "redis_cpu_us_per_job": cpu_us}),
+            json!({"case": "enqueue_bulk", "subject": subject.name(), "jobs": n, "batch": batch, "jobs_per_s": rate.round(), "redis_cpu_us_per_job": cpu_us,
+                "x_bullmq": (subject == Subject::Concierge).then(|| ratio(rate, self.baseline(key::BULK))).flatten()}),
         );
         Ok(rate)
     }

@@ -9,6 +9,9 @@
 //! - `rss`: `worker_rss`, the memory of a `concierge worker` process
 //! - `scaling`: 1, 2 and 4 `concierge worker` processes on one queue
 //! - `login_storm`: issue 11's anonymous-cost case against `concierge api` and `worker`
+//! - `worker_drain`: `concierge worker` at its defaults (and at set concurrencies) draining
+//!   probe jobs, checked for jobs run twice or lost (issue 14, against BullMQ)
+//! - `soak`: `memory_soak`, Redis memory per finished job after minutes at full speed
 
 mod drain;
 mod enqueue;
@@ -17,3 +20,5 @@ mod login_storm;
 mod redis_benchmark;
 mod rss;
 mod scaling;
+mod soak;
+mod worker_drain;

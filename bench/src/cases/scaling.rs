@@ -28,7 +28,7 @@ impl Bench {
                     &binary,
                     &self.settings.redis_url,
                     &prefix,
-                    concurrency,
+                    Some(concurrency),
                 )
                 .spawn()
                 .with_context(|| format!("cannot start {}", binary.display()))?;

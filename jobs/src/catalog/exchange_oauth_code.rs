@@ -47,6 +47,8 @@ impl Job for ExchangeOauthCode {
     // The browser waits for this one: few, fast attempts.
     const MAX_ATTEMPTS: u32 = 3;
     const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+    // The API waits for the outcome, and the pending page reads it afterwards.
+    const KEEP_RESULT: bool = true;
 }
 
 /// The result of an `exchange_oauth_code` job.

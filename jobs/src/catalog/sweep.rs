@@ -17,4 +17,6 @@ pub struct Sweep {
 impl Job for Sweep {
     const QUEUE: &'static str = "sweep";
     const MAX_ATTEMPTS: u32 = 3;
+    // What it removed is the admin's record of the sweep: one result every few minutes.
+    const KEEP_RESULT: bool = true;
 }

@@ -1,7 +1,9 @@
 //! Acknowledgement: the layer the backend puts around every handler (outermost, so it sees the
 //! final outcome after timeouts and panics). It opens the job's tracing span and records the
 //! outcome of the attempt in one script call:
-//! - success → `done`, result stored (JSON) for the result TTL;
+//! - success → `done`: its id goes to the bounded done index and its hash is deleted, unless
+//!   the queue or the push keeps results (then the result is stored, JSON, for the result
+//!   TTL);
 //! - `AbortError` (permanent failure) → `failed`, into the dead-letter set, no retry;
 //! - any other error or a timeout, attempts left → `retrying` after exponential backoff with
 //!   jitter (or the delay of a `RetryAfterError`);
@@ -311,7 +313,9 @@ async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, Qu
         .arg(GROUP)
         .arg(shared.config.result_ttl.as_millis() as u64)
         .arg(shared.config.dead_ttl.as_millis() as u64)
-        .arg(shared.config.done_index_max);
+        .arg(shared.config.done_index_max)
+        .arg(if shared.config.keep_results { "1" } else { "" })
+        .arg(newest_entry(batch.iter().map(|r| r.lease.entry.as_str())).unwrap_or(""));
     for request in batch {
         let (kind, value, at) = match &request.outcome {
             Outcome::Done { result } => ("done", result.as_str(), 0),
@@ -328,6 +332,18 @@ async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, Qu
     }
     let mut conn = shared.conn.clone();
     Ok(invocation.invoke_async(&mut conn).await?)
+}
+
+/// The newest of some stream entry ids (`<ms>-<seq>`): ordered by both numbers, not as text.
+fn newest_entry<'a>(entries: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let order = |e: &str| {
+        let (ms, seq) = e.split_once('-').unwrap_or((e, "0"));
+        (
+            ms.parse::<u64>().unwrap_or(0),
+            seq.parse::<u64>().unwrap_or(0),
+        )
+    };
+    entries.max_by_key(|e| order(e))
 }
 
 /// The first error of type `T` in the chain (handlers often wrap an `AbortError`).
@@ -405,4 +421,16 @@ pub async fn release_held(
         .await?;
     let entries: Vec<String> = held.into_iter().map(|(entry, ..)| entry).collect();
     release(&mut conn, &keys, &entries).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_entry;
+
+    #[test]
+    fn the_newest_entry_compares_numbers_not_text() {
+        let entries = ["999-5", "1000-0", "1000-10", "1000-9"];
+        assert_eq!(newest_entry(entries.into_iter()), Some("1000-10"));
+        assert_eq!(newest_entry(std::iter::empty()), None);
+    }
 }

@@ -34,7 +34,7 @@ use super::error::QueueError;
 use super::fetch::fetch_loop;
 use super::keeper::keep_loop;
 use super::keys::QueueKeys;
-use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer, RawPush, push_raw};
+use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer, PushCall, RawPush, push_raw};
 use super::shared::{Feed, Lease, Shared};
 use crate::job::{Job, JobId};
 
@@ -133,6 +133,8 @@ impl<J: Job> RedisBackend<J> {
         config: QueueConfig,
         concurrency: usize,
     ) -> Self {
+        let mut config = config;
+        config.keep_results |= J::KEEP_RESULT;
         Self::idle(Arc::new(Shared {
             keys: QueueKeys::new(producer.prefix(), queue),
             config,
@@ -291,7 +293,12 @@ fn poll_flush<J: Job>(
             .unwrap_or_default();
         this.sink_flush = Some(BoxSyncFuture::new(
             async move {
-                push_raw(&mut conn, &keys, items, DEFAULT_IDEMPOTENCY_TTL, &trace).await?;
+                let call = PushCall {
+                    idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
+                    trace: &trace,
+                    keep_result: false,
+                };
+                push_raw(&mut conn, &keys, items, &call).await?;
                 Ok(())
             }
             .boxed(),

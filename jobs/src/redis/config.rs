@@ -16,8 +16,15 @@ pub struct QueueConfig {
     pub idle_wait: Duration,
     /// Jobs claimed ahead of free capacity. 0 means: as many as the worker's concurrency.
     pub prefetch: usize,
-    /// How long a finished (done, failed, dead) job's state and result are kept.
+    /// How long a finished job's state and result are kept: failed and dead jobs always, done
+    /// jobs only where a result is kept (`keep_results`, [`crate::Job::KEEP_RESULT`],
+    /// [`crate::PushOptions::keep_result`]).
     pub result_ttl: Duration,
+    /// Keep every done job's state and result for `result_ttl`. Off by default: a done job's
+    /// hash is deleted when it is recorded (it only stays in the bounded done index), so a
+    /// queue at full speed holds no memory per finished job. A queue whose job type sets
+    /// [`crate::Job::KEEP_RESULT`] keeps them whatever this says.
+    pub keep_results: bool,
     /// How long a dead job stays in the dead-letter set for inspection and replay.
     pub dead_ttl: Duration,
     /// How many recently done jobs are listed for the dashboard.
@@ -37,6 +44,7 @@ impl Default for QueueConfig {
             idle_wait: Duration::from_millis(250),
             prefetch: 0,
             result_ttl: Duration::from_secs(3600),
+            keep_results: false,
             dead_ttl: Duration::from_secs(7 * 86_400),
             done_index_max: 10_000,
             backoff_base: Duration::from_secs(1),

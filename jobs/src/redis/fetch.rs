@@ -1,7 +1,8 @@
-//! The fetcher: the task of a worker run that brings jobs in. It blocks on `XREADGROUP` (woken
-//! by the push itself, no polling) whenever the worker has room, promotes due delayed jobs in
-//! bounded chunks first, claims what it reads (counting the attempt, `claim.lua`) and hands
-//! the jobs to apalis through the run's bounded channel. Redis errors never end it: it logs,
+//! The fetcher: the task of a worker run that brings jobs in. Whenever the worker has room for
+//! a batch it promotes due delayed jobs in bounded chunks, reads and claims new jobs (counting
+//! the attempt, `claim.lua`, one round trip while the stream has more) or, once the stream ran
+//! dry, blocks on `XREADGROUP` (woken by the push itself, no polling), and hands the jobs to
+//! apalis through the run's bounded channel. Redis errors never end it: it logs,
 //! backs off and tries again.
 
 use std::time::Duration;
@@ -73,9 +74,20 @@ async fn blocking_connection(
         .await?)
 }
 
-/// The fetcher of one worker run: whenever the worker has room, promotes due delayed jobs,
-/// blocks on `XREADGROUP` for new ones and claims what it reads, until the run stops; then
-/// hands back what it claimed but could not deliver.
+/// Longest time between two promotions of due delayed jobs while jobs keep coming (an idle
+/// fetcher promotes before each blocking read anyway). It also bounds how late a busy worker
+/// sees a pause.
+const PROMOTE_EVERY: Duration = Duration::from_millis(100);
+
+/// The fetcher of one worker run: whenever at least half the run's channel is free, promotes
+/// due delayed jobs (at most every [`PROMOTE_EVERY`] while busy) and reads and claims new jobs,
+/// in one script call while the stream has more (`claim.lua` reads them itself), blocking on
+/// `XREADGROUP` only once it ran dry; until the run stops, then hands back what it claimed but
+/// could not deliver.
+///
+/// Waiting for half the channel, not one free slot, makes each round bring a batch: at
+/// concurrency 16 a round used to bring the one or two jobs that finished meanwhile, three
+/// round trips each.
 pub(crate) async fn fetch_loop(feed: Feed) {
     let shared = &feed.shared;
     let keys = &shared.keys;
@@ -84,15 +96,21 @@ pub(crate) async fn fetch_loop(feed: Feed) {
     let mut backoff = Duration::from_millis(50);
     let mut group_ready = false;
     let mut undelivered: Vec<String> = Vec::new();
+    let low = (feed.tx.max_capacity() / 2).max(1);
+    // When delayed jobs were last promoted, and when the next one is due.
+    let mut promoted: Option<tokio::time::Instant> = None;
+    let mut next_due: Option<u64> = None;
+    // The last read left the stream empty: block on the next one.
+    let mut dry = true;
     'fetching: loop {
-        let permit = tokio::select! {
-            permit = feed.tx.reserve() => match permit {
+        let permits = tokio::select! {
+            permits = feed.tx.reserve_many(low) => match permits {
                 Ok(p) => p,
                 Err(_) => break,
             },
             () = feed.stop.cancelled() => break,
         };
-        let room = feed.tx.capacity() + 1;
+        let room = feed.tx.capacity() + low;
         let fetched = async {
             if !group_ready {
                 ensure_group(&mut conn, keys).await?;
@@ -104,15 +122,26 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 .await?;
                 group_ready = true;
             }
-            let (next_due, paused) =
-                promote_due(&mut conn, keys, shared.config.promote_chunk).await?;
-            if paused {
-                // An admin paused the queue: claim nothing, look again after the idle wait.
-                tokio::select! {
-                    () = tokio::time::sleep(shared.config.idle_wait) => {}
-                    () = feed.stop.cancelled() => {}
+            let promote = dry
+                || promoted.is_none_or(|at| at.elapsed() >= PROMOTE_EVERY)
+                || next_due.is_some_and(|due| due <= now_ms());
+            if promote {
+                let (due, paused) =
+                    promote_due(&mut conn, keys, shared.config.promote_chunk).await?;
+                promoted = Some(tokio::time::Instant::now());
+                next_due = due;
+                if paused {
+                    // An admin paused the queue: claim nothing, look again after the idle wait.
+                    tokio::select! {
+                        () = tokio::time::sleep(shared.config.idle_wait) => {}
+                        () = feed.stop.cancelled() => {}
+                    }
+                    dry = true;
+                    return Ok(Vec::new());
                 }
-                return Ok(Vec::new());
+            }
+            if !dry {
+                return claim(&mut conn, shared, &feed.consumer, room, &[]).await;
             }
             let mut wait = shared.config.idle_wait;
             if let Some(due) = next_due {
@@ -148,17 +177,20 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                     Some((e.id, id))
                 })
                 .collect();
-            claim(&mut conn, shared, &feed.consumer, &entries).await
+            claim(&mut conn, shared, &feed.consumer, 0, &entries).await
         }
         .await;
         match fetched {
             Ok(tasks) => {
                 backoff = Duration::from_millis(50);
+                // A full batch: the stream may hold more, read on without blocking.
+                dry = tasks.len() < room;
                 let mut tasks = tasks.into_iter();
-                if let Some(first) = tasks.next() {
-                    permit.send(first);
-                } else {
-                    drop(permit);
+                for permit in permits {
+                    match tasks.next() {
+                        Some(task) => permit.send(task),
+                        None => break,
+                    }
                 }
                 for task in tasks {
                     tokio::select! {
@@ -170,7 +202,8 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 }
             }
             Err(e) => {
-                drop(permit);
+                drop(permits);
+                dry = true;
                 if let QueueError::Redis(re) = &e
                     && re.code() == Some("NOGROUP")
                 {
@@ -193,14 +226,17 @@ pub(crate) async fn fetch_loop(feed: Feed) {
     }
 }
 
-/// Claims stream entries for this consumer (counting the attempt) and builds apalis tasks.
+/// Claims stream entries for this consumer (counting the attempt) and builds apalis tasks:
+/// up to `read` new entries the script reads itself, and `entries` (stream entry, job id)
+/// received from a blocking read or taken over.
 pub(crate) async fn claim(
     conn: &mut ConnectionManager,
     shared: &Shared,
     consumer: &str,
+    read: usize,
     entries: &[(String, String)],
 ) -> Result<Vec<Task<Vec<u8>>>, QueueError> {
-    if entries.is_empty() {
+    if read == 0 && entries.is_empty() {
         return Ok(Vec::new());
     }
     let now = now_ms();
@@ -210,7 +246,8 @@ pub(crate) async fn claim(
         .arg(now)
         .arg(consumer)
         .arg(GROUP)
-        .arg(shared.config.dead_ttl.as_millis() as u64);
+        .arg(shared.config.dead_ttl.as_millis() as u64)
+        .arg(read);
     for (entry, id) in entries {
         invocation.arg(entry).arg(id);
     }

@@ -105,7 +105,9 @@ async fn take_over(
             tracing::info!(queue = %shared.keys.queue, jobs = entries.len(), "taking over jobs of a worker that stopped");
         }
         budget = budget.saturating_sub(entries.len().max(1));
-        let mut claimed = claim(conn, shared, consumer, &entries).await?.into_iter();
+        let mut claimed = claim(conn, shared, consumer, 0, &entries)
+            .await?
+            .into_iter();
         while let Some(task) = claimed.next() {
             let entry = task.data().get::<Lease>().map(|l| l.entry.clone());
             tokio::select! {

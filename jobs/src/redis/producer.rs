@@ -144,7 +144,12 @@ impl Producer {
         let trace = crate::trace::current()
             .map(|t| t.to_string())
             .unwrap_or_default();
-        push_raw(&mut self.conn.clone(), &keys, items, ttl, &trace).await
+        let push = PushCall {
+            idempotency_ttl: ttl,
+            trace: &trace,
+            keep_result: options.keep_result,
+        };
+        push_raw(&mut self.conn.clone(), &keys, items, &push).await
     }
 
     /// The status of a job, `None` when it never existed or was trimmed after its TTL.
@@ -207,22 +212,36 @@ pub(crate) struct RawPush {
     pub idempotency_key: Option<String>,
 }
 
+/// What one push call's jobs share.
+#[derive(Debug)]
+pub(crate) struct PushCall<'a> {
+    pub idempotency_ttl: Duration,
+    /// The pusher's trace context, `""` for none.
+    pub trace: &'a str,
+    /// Keep the jobs' results once done ([`PushOptions::keep_result`]).
+    pub keep_result: bool,
+}
+
 /// Pushes encoded jobs: one script call per chunk, all calls pipelined in one round trip.
 pub(crate) async fn push_raw(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     items: Vec<RawPush>,
-    idempotency_ttl: Duration,
-    trace: &str,
+    call: &PushCall<'_>,
 ) -> Result<Vec<Pushed>, QueueError> {
-    let ttl = idempotency_ttl.as_millis() as u64;
+    let ttl = call.idempotency_ttl.as_millis() as u64;
+    let keep = if call.keep_result { "1" } else { "" };
     let now = now_ms();
     // Each chunk's call is sent as soon as it is encoded, so encoding the next chunk overlaps
     // with Redis running the previous one; the multiplexed connection pipelines them.
     let mut calls = Vec::with_capacity(items.len().div_ceil(PUSH_CHUNK));
     for chunk in items.chunks(PUSH_CHUNK) {
         let mut invocation = scripts::PUSH.prepare_invoke();
-        invocation.key(&keys.base).arg(now).arg(trace);
+        invocation
+            .key(&keys.base)
+            .arg(now)
+            .arg(call.trace)
+            .arg(keep);
         for item in chunk {
             invocation
                 .arg(item.id.as_str())

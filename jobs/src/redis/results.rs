@@ -11,9 +11,14 @@
 //! A waiter always re-reads the job's state after it subscribed and after each wake-up, so an
 //! announcement missed while the connection was being re-established (every waiter is woken
 //! when it comes back) or sent before the subscription costs nothing but a re-read.
+//!
+//! One announcement names every job a settle call finished, separated by spaces. A done job
+//! whose queue keeps no results has no hash left to re-read: a waiter that saw its id
+//! announced takes it as done, without a result; one that arrives later waits in vain (a job
+//! somebody waits for belongs in a queue that keeps results, [`crate::Job::KEEP_RESULT`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -41,7 +46,15 @@ pub(crate) struct ResultHub {
 }
 
 /// One waiting request: its id (to leave the list) and how to wake it.
-type Waiter = (u64, Arc<Notify>);
+type Waiter = (u64, Arc<Wake>);
+
+/// How a waiter is woken, and whether it was its job's announcement that woke it (not a
+/// reconnect).
+#[derive(Default)]
+struct Wake {
+    notify: Notify,
+    announced: AtomicBool,
+}
 
 #[derive(Default)]
 struct HubState {
@@ -68,7 +81,7 @@ struct Registration<'a> {
     hub: &'a ResultHub,
     key: (String, String),
     id: u64,
-    notify: Arc<Notify>,
+    wake: Arc<Wake>,
 }
 
 impl Drop for Registration<'_> {
@@ -124,11 +137,14 @@ impl ResultHub {
             let mut conn = conn;
             loop {
                 // Armed before the read: a wake-up between the read and the wait is kept.
-                let notified = registration.notify.notified();
-                if let Some(status) = status(&mut conn, keys, id).await?
-                    && status.state.is_terminal()
-                {
-                    return Ok(Some(status));
+                let notified = registration.wake.notify.notified();
+                match status(&mut conn, keys, id).await? {
+                    Some(status) if status.state.is_terminal() => return Ok(Some(status)),
+                    // Announced, and its hash is gone: done in a queue that keeps no results.
+                    None if registration.wake.announced.load(Ordering::Acquire) => {
+                        return Ok(Some(JobStatus::done_without_result(&keys.queue, id)));
+                    }
+                    _ => {}
                 }
                 notified.await;
             }
@@ -141,7 +157,7 @@ impl ResultHub {
     }
 
     fn register(&self, channel: String, id: &JobId) -> Result<Registration<'_>, QueueError> {
-        let notify = Arc::new(Notify::new());
+        let wake = Arc::new(Wake::default());
         let waiter = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let key = (channel, id.as_str().to_owned());
         let mut state = self.lock();
@@ -153,12 +169,12 @@ impl ResultHub {
             .waiters
             .entry(key.clone())
             .or_default()
-            .push((waiter, notify.clone()));
+            .push((waiter, wake.clone()));
         Ok(Registration {
             hub: self,
             key,
             id: waiter,
-            notify,
+            wake,
         })
     }
 
@@ -196,12 +212,20 @@ impl ResultHub {
         });
     }
 
-    /// Wakes the waiters of one announced job.
-    fn announce(&self, channel: &str, id: &str) {
+    /// Wakes the waiters of the announced jobs (ids separated by spaces).
+    fn announce(&self, channel: &str, ids: &str) {
         let state = self.lock();
-        if let Some(list) = state.waiters.get(&(channel.to_owned(), id.to_owned())) {
-            for (_, notify) in list {
-                notify.notify_one();
+        if state.waiters.is_empty() {
+            return;
+        }
+        let mut key = (channel.to_owned(), String::new());
+        for id in ids.split(' ') {
+            id.clone_into(&mut key.1);
+            if let Some(list) = state.waiters.get(&key) {
+                for (_, wake) in list {
+                    wake.announced.store(true, Ordering::Release);
+                    wake.notify.notify_one();
+                }
             }
         }
     }
@@ -209,8 +233,8 @@ impl ResultHub {
     /// Wakes every waiter: after a reconnect, announcements may have been missed.
     fn wake_all(&self) {
         let state = self.lock();
-        for (_, notify) in state.waiters.values().flatten() {
-            notify.notify_one();
+        for (_, wake) in state.waiters.values().flatten() {
+            wake.notify.notify_one();
         }
     }
 }

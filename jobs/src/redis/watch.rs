@@ -158,15 +158,28 @@ impl Watch {
                     "the result subscription closed".into(),
                 ));
             };
-            let Ok(id) = message.get_payload::<String>() else {
+            let Ok(ids) = message.get_payload::<String>() else {
                 continue;
             };
-            if self.waiting.contains(&id)
-                && let Some(s) = job_status(&mut self.conn, &self.keys, &id).await?
-                && s.state.is_terminal()
-            {
-                self.waiting.remove(&id);
-                self.ready.push_back(s);
+            // One announcement names every job a settle call finished; a done job of a queue
+            // that keeps no results has no hash left, and is reported done without a result.
+            for id in ids.split(' ') {
+                if !self.waiting.contains(id) {
+                    continue;
+                }
+                let found = match job_status(&mut self.conn, &self.keys, id).await? {
+                    None => Some(JobStatus::done_without_result(
+                        &self.keys.queue,
+                        &JobId(id.to_owned()),
+                    )),
+                    found => found,
+                };
+                if let Some(s) = found
+                    && s.state.is_terminal()
+                {
+                    self.waiting.remove(id);
+                    self.ready.push_back(s);
+                }
             }
         }
     }

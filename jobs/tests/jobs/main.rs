@@ -5,4 +5,5 @@
 mod conformance;
 mod introspection;
 mod producer;
+mod results;
 mod support;

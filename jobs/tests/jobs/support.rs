@@ -108,6 +108,8 @@ pub fn fast_config() -> QueueConfig {
         idle_wait: Duration::from_millis(100),
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_millis(500),
+        // Most tests read a done job's status after it finished; `results.rs` tests the default.
+        keep_results: true,
         ..QueueConfig::default()
     }
 }

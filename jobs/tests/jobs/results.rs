@@ -1,0 +1,214 @@
+//! What a done job leaves in Redis at the defaults: nothing but its id in the bounded done
+//! index, unless its queue or its push keeps the result; waiters already waiting still learn
+//! it finished, and the dashboard still lists it.
+
+use std::time::Duration;
+
+use apalis::prelude::{BoxDynError, WorkerBuilder, WorkerBuilderExt};
+use jobs::{Job, JobState, Producer, PushOptions, QueueConfig, RedisBackend};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Behaviour, Env, TestJob, eventually, fast_config};
+
+const QUEUE: &str = <TestJob as Job>::QUEUE;
+
+/// `fast_config` with the production default: done jobs keep no result.
+fn default_keeping() -> QueueConfig {
+    QueueConfig {
+        keep_results: false,
+        ..fast_config()
+    }
+}
+
+fn succeed(n: u64) -> TestJob {
+    TestJob {
+        n,
+        behaviour: Behaviour::Succeed,
+    }
+}
+
+async fn job_keys(env: &Env) -> Vec<String> {
+    env.redis
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains(":job:"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_done_job_leaves_only_its_id_in_the_done_index() {
+    let env = Env::new().await;
+    let batch: Vec<TestJob> = (0..200).map(succeed).collect();
+    let pushed = env
+        .producer
+        .push_bulk(&batch, PushOptions::default())
+        .await
+        .expect("push");
+    // Waiters registered before the jobs run: every one is woken by the batched announcement
+    // (one PUBLISH names every job of a settle call) and learns the job is done.
+    let waits = pushed
+        .iter()
+        .take(20)
+        .map(|p| env.producer.wait(QUEUE, p.id(), Duration::from_secs(10)));
+    let waits = futures::future::join_all(waits);
+    let worker = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        env.worker(default_keeping(), 64, Duration::from_secs(10))
+    };
+    let (statuses, worker) = tokio::join!(waits, worker);
+    for (status, p) in statuses.into_iter().zip(&pushed) {
+        let status = status.expect("wait").expect("woken as done");
+        assert_eq!(status.state, JobState::Done, "{}", p.id());
+        assert_eq!(status.result, None, "no result is kept");
+    }
+    eventually(Duration::from_secs(10), "all ran", async || {
+        env.ledger.totals().0 == 200
+    })
+    .await;
+    worker.stop().await;
+    assert_eq!(env.ledger.totals(), (200, 200), "each ran once");
+    let left = job_keys(&env).await;
+    assert!(left.is_empty(), "done jobs left their hashes: {left:?}");
+    // The dashboard still lists them as done, newest first, with when they finished.
+    let listed = env
+        .producer
+        .list(QUEUE, Some(JobState::Done), 0, 500)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 200);
+    assert!(listed.iter().all(|s| s.state == JobState::Done));
+    assert!(listed.iter().all(|s| s.finished_at_ms.is_some()));
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].finished_at_ms >= w[1].finished_at_ms)
+    );
+    // A late status read knows nothing: the result was never kept.
+    let late = env
+        .producer
+        .status(QUEUE, pushed[0].id())
+        .await
+        .expect("status");
+    assert!(late.is_none());
+}
+
+#[tokio::test]
+async fn a_push_can_ask_to_keep_its_result() {
+    let env = Env::new().await;
+    let kept = env
+        .producer
+        .push_with(&succeed(21), PushOptions::default().keep_result())
+        .await
+        .expect("push");
+    let dropped = env.producer.push(&succeed(22)).await.expect("push");
+    let worker = env.worker(default_keeping(), 4, Duration::from_secs(10));
+    eventually(Duration::from_secs(10), "both ran", async || {
+        env.ledger.totals().0 == 2
+    })
+    .await;
+    worker.stop().await;
+    let status = env
+        .producer
+        .wait(QUEUE, kept.id(), Duration::from_secs(1))
+        .await
+        .expect("wait")
+        .expect("kept");
+    assert_eq!(status.result, Some(serde_json::json!(42)));
+    let gone = env
+        .producer
+        .status(QUEUE, dropped.id())
+        .await
+        .expect("status");
+    assert!(gone.is_none(), "the other one's hash was deleted");
+}
+
+#[tokio::test]
+async fn failed_jobs_keep_their_error_whatever_the_setting() {
+    let env = Env::new().await;
+    let pushed = env
+        .producer
+        .push(&TestJob {
+            n: 5,
+            behaviour: Behaviour::Abort,
+        })
+        .await
+        .expect("push");
+    let worker = env.worker(default_keeping(), 2, Duration::from_secs(10));
+    let status = env.finished(&pushed, Duration::from_secs(10)).await;
+    worker.stop().await;
+    assert_eq!(status.state, JobState::Failed);
+    let again = env
+        .producer
+        .status(QUEUE, pushed.id())
+        .await
+        .expect("status")
+        .expect("a failed job stays for inspection and replay");
+    assert!(again.error.is_some());
+}
+
+/// A job type whose results its queue keeps (like `exchange_oauth_code`, which the API waits
+/// for).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Kept {
+    n: u64,
+}
+
+impl Job for Kept {
+    const QUEUE: &'static str = "kept_results";
+    const KEEP_RESULT: bool = true;
+}
+
+async fn double(job: Kept) -> Result<u64, BoxDynError> {
+    Ok(job.n * 2)
+}
+
+#[tokio::test]
+async fn a_job_type_that_keeps_results_keeps_them_at_the_defaults() {
+    let env = Env::new().await;
+    let pushed = env.producer.push(&Kept { n: 8 }).await.expect("push");
+    let stop = CancellationToken::new();
+    // On a runtime of its own, as the worker binaries run it (apalis' worker future is not
+    // `Send`).
+    let worker = {
+        let (client, prefix) = (env.redis.client.clone(), env.redis.prefix.clone());
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("worker runtime");
+            runtime.block_on(async move {
+                let producer = Producer::connect(client, &prefix).await.expect("producer");
+                let backend = RedisBackend::<Kept>::new(&producer, default_keeping(), 2);
+                let worker = WorkerBuilder::new(jobs::redis::worker_name("kept").as_str())
+                    .backend(backend)
+                    .concurrency(2)
+                    .catch_panic()
+                    .build(double);
+                let _ = worker
+                    .run_until(async move {
+                        stop.cancelled().await;
+                        Ok::<(), std::io::Error>(())
+                    })
+                    .await;
+            });
+        })
+    };
+    let status = env
+        .producer
+        .wait(Kept::QUEUE, pushed.id(), Duration::from_secs(10))
+        .await
+        .expect("wait")
+        .expect("done");
+    stop.cancel();
+    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    assert_eq!(status.result, Some(serde_json::json!(16)));
+    let later = env
+        .producer
+        .status(Kept::QUEUE, pushed.id())
+        .await
+        .expect("status")
+        .expect("still there after the wait");
+    assert_eq!(later.result, Some(serde_json::json!(16)));
+}
