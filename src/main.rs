@@ -170,7 +170,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(run(cli.command, config));
+    // On the runtime's workers, not the main thread: `block_on` would poll the command (the
+    // worker's apalis monitor, the API's server) on a thread of its own, and every wake-up
+    // between it and the tasks it spawned would cross threads (a context switch each on a
+    // worker pinned to one CPU).
+    let result = runtime.block_on(async move {
+        tokio::spawn(run(cli.command, config))
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("the command panicked: {e}")))
+    });
     let code = match result {
         Ok(code) => code,
         Err(e) => {

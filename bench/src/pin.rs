@@ -90,8 +90,11 @@ pub async fn pin(client: &redis::Client, redis_url: &str, enabled: bool) -> anyh
         }
     }
     let node = output("node", &["--version"]).unwrap_or_else(|| "missing".to_owned());
-    let commit =
-        output("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
+    let commit = output("git", &["rev-parse", "--short", "HEAD"])
+        .map(|c| if dirty { format!("{c}+changes") } else { c })
+        .unwrap_or_else(|| "unknown".to_owned());
     report(json!({
         "case": "machine",
         "cpu_model": cpu_model(),

@@ -17,7 +17,8 @@ use super::server::ServerConfig;
 #[derive(Debug, Clone)]
 pub struct WorkersConfig {
     /// Jobs a worker process runs at once per queue. `WORKER_CONCURRENCY`,
-    /// `workers.concurrency`; default 16.
+    /// `workers.concurrency`; default 64, the fastest of 16, 64 and 256 for `concierge worker`
+    /// draining no-op jobs (`bench/README.md`, issue 14: 16 ran at 0.4× of 64's rate).
     pub concurrency: usize,
     /// Per-queue overrides: `WORKER_CONCURRENCY_<QUEUE>` (e.g. `WORKER_CONCURRENCY_PROBE=64`),
     /// `workers.queue_concurrency: {probe: 64}`.
@@ -71,7 +72,7 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileWorkers) -> Result<WorkersConfig,
         "WORKER_CONCURRENCY",
         "workers.concurrency",
         f.concurrency,
-        16,
+        64,
     )?;
     let mut queue_concurrency = f.queue_concurrency;
     for (name, value) in r.env.iter() {

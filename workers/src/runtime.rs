@@ -56,7 +56,7 @@ impl Default for WorkerSettings {
         Self {
             queue: QueueConfig::default(),
             concurrency: HashMap::new(),
-            default_concurrency: 16,
+            default_concurrency: 64,
             probe_queues: vec![Probe::QUEUE.to_owned()],
             grace: Duration::from_secs(30),
             sweep_every: Duration::from_secs(300),
