@@ -13,9 +13,10 @@
 //! when it comes back) or sent before the subscription costs nothing but a re-read.
 //!
 //! One announcement names every job a settle call finished, separated by spaces. A done job
-//! whose queue keeps no results has no hash left to re-read: a waiter that saw its id
-//! announced takes it as done, without a result; one that arrives later waits in vain (a job
-//! somebody waits for belongs in a queue that keeps results, [`crate::Job::KEEP_RESULT`]).
+//! whose queue keeps no results has no hash left to re-read: the status read finds it in the
+//! done index (done, without a result), and a waiter that saw its id announced takes it as
+//! done even once the index has dropped it. A job somebody waits for the result of belongs in
+//! a queue that keeps results ([`crate::Job::KEEP_RESULT`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use apalis_core::task::status::Status;
 use apalis_core::task::task_id::TaskId;
-use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use super::error::QueueError;
@@ -14,13 +13,25 @@ use super::keys::QueueKeys;
 use crate::job::{JobId, JobState, JobStatus};
 
 /// The status of job `id` of the queue of `keys`, `None` when it never existed or expired.
+/// A done job whose queue keeps no results has no hash: while its id is in the done index it
+/// is done, without a result (one round trip either way).
 pub(crate) async fn status(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     id: &JobId,
 ) -> Result<Option<JobStatus>, QueueError> {
-    let fields: HashMap<String, Vec<u8>> = conn.hgetall(keys.job(id.as_str())).await?;
-    Ok(parse_status(&keys.queue, id.as_str(), fields))
+    let (fields, finished): (HashMap<String, Vec<u8>>, Option<f64>) = redis::pipe()
+        .hgetall(keys.job(id.as_str()))
+        .zscore(keys.done(), id.as_str())
+        .query_async(conn)
+        .await?;
+    Ok(match parse_status(&keys.queue, id.as_str(), fields) {
+        None => finished.map(|at| JobStatus {
+            finished_at_ms: Some(at as u64),
+            ..JobStatus::done_without_result(&keys.queue, id)
+        }),
+        found => found,
+    })
 }
 
 /// Parses the hash of a job (HGETALL) into its status.

@@ -84,13 +84,23 @@ async fn a_done_job_leaves_only_its_id_in_the_done_index() {
             .windows(2)
             .all(|w| w[0].finished_at_ms >= w[1].finished_at_ms)
     );
-    // A late status read knows nothing: the result was never kept.
+    // A late status read, or a late waiter, learns it is done, without the result (never
+    // kept), while its id is in the done index.
     let late = env
         .producer
         .status(QUEUE, pushed[0].id())
         .await
-        .expect("status");
-    assert!(late.is_none());
+        .expect("status")
+        .expect("listed in the done index");
+    assert_eq!((late.state, late.result), (JobState::Done, None));
+    assert!(late.finished_at_ms.is_some());
+    let waited = env
+        .producer
+        .wait(QUEUE, pushed[199].id(), Duration::from_secs(1))
+        .await
+        .expect("wait")
+        .expect("answers at once");
+    assert_eq!(waited.state, JobState::Done);
 }
 
 #[tokio::test]
@@ -119,8 +129,13 @@ async fn a_push_can_ask_to_keep_its_result() {
         .producer
         .status(QUEUE, dropped.id())
         .await
-        .expect("status");
-    assert!(gone.is_none(), "the other one's hash was deleted");
+        .expect("status")
+        .expect("done");
+    assert_eq!(gone.result, None, "the other one's hash was deleted");
+    assert_eq!(
+        job_keys(&env).await,
+        [env.producer.keys::<TestJob>().job(kept.id().as_str())]
+    );
 }
 
 #[tokio::test]
