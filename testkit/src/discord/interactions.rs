@@ -7,9 +7,9 @@ use poem::web::{Data, Json, Path};
 use poem::{IntoResponse, Request, Response, handler};
 use serde_json::Value;
 
-use super::json::{command_json, posted_message_json};
+use super::json::command_json;
 use super::rest::{CALLBACK_DEADLINE, TOKEN_LIFETIME, admit, refused_message};
-use super::rules::{record, refuse, refuse_with, unknown};
+use super::rules::{posted, record, refuse, refuse_with, unknown};
 use super::{APPLICATION_ID, GENERAL_CHANNEL, Shared};
 
 /// An interaction's first answer: within 3 s of it, once (10062 Unknown interaction after
@@ -96,14 +96,7 @@ pub(super) async fn edit_original(
         return refuse_with(&shared, req, incoming, code, answer);
     }
     let id = shared.state.lock().expect("state").next_id();
-    let response = posted_message_json(
-        id,
-        &GENERAL_CHANNEL.to_string(),
-        &incoming.json,
-        &incoming.files,
-    );
-    record(&shared, req, incoming.json, incoming.files, false);
-    Json(response).into_response()
+    posted(&shared, req, incoming, id, GENERAL_CHANNEL, false)
 }
 
 #[handler]

@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::interactions;
 use super::json::{
-    TIMESTAMP, application_json, bot_user_json, dm_channel_json, member_json, posted_message_json,
-    roles_json,
+    TIMESTAMP, application_json, bot_user_json, dm_channel_json, member_json, roles_json,
 };
-use super::rules::{Files, Incoming, error, record, refuse, refuse_with, unknown};
+use super::rules::{Files, Incoming, error, posted, record, refuse, refuse_with, unknown};
 use super::{DM_CHANNELS, FakeDiscord, GUILD_ID, MEMBER_ROLE_ID, Shared, State};
 
 /// The REST routes (the gateway's WebSocket route is added beside them).
@@ -297,14 +296,7 @@ async fn create_message(
             None => (s.next_id(), channel, false),
         }
     };
-    let response = posted_message_json(
-        id,
-        &first_channel.to_string(),
-        &incoming.json,
-        &incoming.files,
-    );
-    record(&shared, req, incoming.json, incoming.files, duplicate);
-    Json(response).into_response()
+    posted(&shared, req, incoming, id, first_channel, duplicate)
 }
 
 #[handler]

@@ -225,6 +225,22 @@ pub(super) fn error(status: StatusCode, code: u32, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
+/// The answer to a message the fake accepted: the message object Discord returns (message
+/// `id` in `channel`), the request recorded (`duplicate`: a nonce's repeat).
+pub(super) fn posted(
+    shared: &Shared,
+    req: &Request,
+    incoming: Incoming,
+    id: u64,
+    channel: u64,
+    duplicate: bool,
+) -> Response {
+    let response =
+        super::json::posted_message_json(id, &channel.to_string(), &incoming.json, &incoming.files);
+    record(shared, req, incoming.json, incoming.files, duplicate);
+    Json(response).into_response()
+}
+
 /// Records a request (its path without `/api/v10`) and wakes whoever waits on requests.
 pub(super) fn record(
     shared: &Shared,
