@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, WorkerBuilder, WorkerBuilderExt};
-use jobs::{Job, JobState, Producer, PushOptions, QueueConfig, RedisBackend};
+use jobs::{Job, JobState, PushOptions, QueueConfig, RedisBackend};
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 
 use crate::support::{Behaviour, Env, TestJob, eventually, fast_config};
 
@@ -182,42 +181,27 @@ async fn double(job: Kept) -> Result<u64, BoxDynError> {
 async fn a_job_type_that_keeps_results_keeps_them_at_the_defaults() {
     let env = Env::new().await;
     let pushed = env.producer.push(&Kept { n: 8 }).await.expect("push");
-    let stop = CancellationToken::new();
-    // On a runtime of its own, as the worker binaries run it (apalis' worker future is not
-    // `Send`).
-    let worker = {
-        let (client, prefix) = (env.redis.client.clone(), env.redis.prefix.clone());
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("worker runtime");
-            runtime.block_on(async move {
-                let producer = Producer::connect(client, &prefix).await.expect("producer");
-                let backend = RedisBackend::<Kept>::new(&producer, default_keeping(), 2);
-                let worker = WorkerBuilder::new(jobs::redis::worker_name("kept").as_str())
-                    .backend(backend)
-                    .concurrency(2)
-                    .catch_panic()
-                    .build(double);
-                let _ = worker
-                    .run_until(async move {
-                        stop.cancelled().await;
-                        Ok::<(), std::io::Error>(())
-                    })
-                    .await;
-            });
-        })
-    };
+    let worker = env.spawn_worker(|producer, stop| async move {
+        let backend = RedisBackend::<Kept>::new(&producer, default_keeping(), 2);
+        let worker = WorkerBuilder::new(jobs::redis::worker_name("kept").as_str())
+            .backend(backend)
+            .concurrency(2)
+            .catch_panic()
+            .build(double);
+        let _ = worker
+            .run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+    });
     let status = env
         .producer
         .wait(Kept::QUEUE, pushed.id(), Duration::from_secs(10))
         .await
         .expect("wait")
         .expect("done");
-    stop.cancel();
-    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    worker.stop().await;
     assert_eq!(status.result, Some(serde_json::json!(16)));
     let later = env
         .producer

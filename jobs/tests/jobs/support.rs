@@ -143,18 +143,39 @@ impl Env {
             .unwrap_or_else(|| panic!("job {} not finished within {limit:?}", pushed.id()))
     }
 
-    /// Starts a worker of `TestJob` in this process, on a thread and runtime of its own (with
-    /// its own Redis connections), so that [`TestWorker::crash`] can kill it outright.
+    /// Starts a worker of `TestJob` in this process (see [`Env::spawn_worker`]).
     pub fn worker(&self, config: QueueConfig, concurrency: usize, timeout: Duration) -> TestWorker {
+        let ledger = self.ledger.clone();
+        self.spawn_worker(move |producer, stop| async move {
+            let backend = RedisBackend::<TestJob>::new(&producer, config, concurrency);
+            let worker = WorkerBuilder::new(jobs::redis::worker_name("test").as_str())
+                .backend(backend)
+                .concurrency(concurrency)
+                .timeout(timeout)
+                .catch_panic()
+                .data(ledger)
+                .build(handle);
+            let _ = worker
+                .run_until(async move {
+                    stop.cancelled().await;
+                    Ok::<(), std::io::Error>(())
+                })
+                .await;
+        })
+    }
+
+    /// Runs `serve` (a worker on the producer it is given, until the token is cancelled) on a
+    /// thread and runtime of its own, with its own Redis connections, so that
+    /// [`TestWorker::crash`] can kill it outright (apalis' worker future is not `Send` either).
+    pub fn spawn_worker<F, Fut>(&self, serve: F) -> TestWorker
+    where
+        F: FnOnce(Producer, CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
         let stop = CancellationToken::new();
         let kill = CancellationToken::new();
-        let name = jobs::redis::worker_name("test");
-        let (client, prefix, ledger) = (
-            self.redis.client.clone(),
-            self.redis.prefix.clone(),
-            self.ledger.clone(),
-        );
-        let (stop_token, kill_token, worker_name) = (stop.clone(), kill.clone(), name);
+        let (client, prefix) = (self.redis.client.clone(), self.redis.prefix.clone());
+        let (stop_token, kill_token) = (stop.clone(), kill.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -163,20 +184,8 @@ impl Env {
                 .expect("worker runtime");
             runtime.block_on(async move {
                 let producer = Producer::connect(client, &prefix).await.expect("producer");
-                let backend = RedisBackend::<TestJob>::new(&producer, config, concurrency);
-                let worker = WorkerBuilder::new(worker_name.as_str())
-                    .backend(backend)
-                    .concurrency(concurrency)
-                    .timeout(timeout)
-                    .catch_panic()
-                    .data(ledger)
-                    .build(handle);
-                let run = worker.run_until(async move {
-                    stop_token.cancelled().await;
-                    Ok::<(), std::io::Error>(())
-                });
                 tokio::select! {
-                    _ = run => {}
+                    () = serve(producer, stop_token) => {}
                     () = kill_token.cancelled() => {}
                 }
             });
