@@ -116,22 +116,7 @@ impl Producer {
     ) -> Result<Vec<JobStatus>, QueueError> {
         let keys = QueueKeys::new(self.prefix(), queue);
         let mut conn = self.connection();
-        // Done jobs of a queue that keeps no results have no hash: the done index's entry
-        // (id, when it finished) is all there is.
-        let mut finished: HashMap<String, u64> = HashMap::new();
         let ids = match state {
-            Some(JobState::Done) => {
-                let stop = (offset + limit).saturating_sub(1) as isize;
-                let listed: Vec<(String, f64)> = conn
-                    .zrevrange_withscores(keys.done(), offset as isize, stop)
-                    .await?;
-                let mut ids = Vec::with_capacity(listed.len());
-                for (id, at) in listed {
-                    finished.insert(id.clone(), at as u64);
-                    ids.push(id);
-                }
-                ids
-            }
             // Both live in the delayed set (apalis' `Pending`); the retrying set tells them apart.
             Some(JobState::Retrying) => {
                 let stop = (offset + limit).saturating_sub(1) as isize;
@@ -146,15 +131,7 @@ impl Producer {
         };
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let id = JobId(id);
-            let found = match status(&mut conn, &keys, &id).await? {
-                None => finished.get(id.as_str()).map(|&at| JobStatus {
-                    finished_at_ms: Some(at),
-                    ..JobStatus::done_without_result(queue, &id)
-                }),
-                found => found,
-            };
-            if let Some(s) = found {
+            if let Some(s) = status(&mut conn, &keys, &JobId(id)).await? {
                 // The retrying set may trail a promotion by one promote call.
                 if state == Some(JobState::Retrying) && s.state != JobState::Retrying {
                     continue;
