@@ -76,15 +76,24 @@ impl Bench {
         cmd
     }
 
-    /// Runs one mode to its end; its last JSON line.
-    async fn node_run(&self, mode: &str, args: &[(&str, String)]) -> anyhow::Result<Value> {
+    /// Runs one mode to its end, takes `field` of its result as the baseline `key`, and
+    /// reports the result.
+    async fn node_case(
+        &self,
+        mode: &str,
+        args: &[(&str, String)],
+        key: &'static str,
+        field: &str,
+    ) -> anyhow::Result<()> {
         let out = self.node(mode, args).output().await?;
         if !out.status.success() {
             bail!("node bench.mjs {mode} failed: {}", out.status);
         }
         let text = String::from_utf8_lossy(&out.stdout);
-        let last = text.lines().last().context("bench.mjs printed nothing")?;
-        Ok(serde_json::from_str(last)?)
+        let line = result(text.lines().last().context("bench.mjs printed nothing")?)?;
+        self.set_baseline(key, line[field].as_f64().unwrap_or(0.0));
+        report(line);
+        Ok(())
     }
 
     pub(crate) fn baseline(&self, key: &str) -> Option<f64> {
@@ -118,12 +127,10 @@ impl Bench {
             let done = lines.next_line().await?.context("bench.mjs ended early")?;
             // Redis CPU until the last job; the cleanup after it is not the drain's.
             let cpu_us = redis_cpu_us_per_job(&self.client, cpu, n).await?;
-            let mut line: Value = serde_json::from_str(&done)?;
+            let mut line = result(&done)?;
             let _ = child.wait().await;
             let rate = line["jobs_per_s"].as_f64().unwrap_or(0.0);
-            line["case"] = json!("drain");
             line["redis_cpu_us_per_job"] = json!(cpu_us);
-            line.as_object_mut().map(|o| o.remove("event"));
             report(line);
             if best.is_none_or(|(r, _)| rate > r) {
                 best = Some((rate, cpu_us));
@@ -138,50 +145,37 @@ impl Bench {
 
     /// BullMQ's `add` from 32 concurrent callers and `addBulk` in batches of 10,000.
     pub(crate) async fn bullmq_enqueue(&self, single: u64, bulk: u64) -> anyhow::Result<()> {
-        let mut line = self
-            .node_run(
-                "enqueue",
-                &[("jobs", single.to_string()), ("callers", "32".into())],
-            )
+        let args = [("jobs", single.to_string()), ("callers", "32".into())];
+        self.node_case("enqueue", &args, key::ENQUEUE, "jobs_per_s")
             .await?;
-        self.set_baseline(key::ENQUEUE, line["jobs_per_s"].as_f64().unwrap_or(0.0));
-        line.as_object_mut().map(|o| o.remove("event"));
-        report(line);
-        let mut line = self
-            .node_run(
-                "bulk",
-                &[("jobs", bulk.to_string()), ("batch", "10000".into())],
-            )
-            .await?;
-        self.set_baseline(key::BULK, line["jobs_per_s"].as_f64().unwrap_or(0.0));
-        line.as_object_mut().map(|o| o.remove("event"));
-        report(line);
-        Ok(())
+        let args = [("jobs", bulk.to_string()), ("batch", "10000".into())];
+        self.node_case("bulk", &args, key::BULK, "jobs_per_s").await
     }
 
     /// BullMQ's enqueue → start at `rate` jobs/s for `seconds`, worker and pusher in one
     /// process (as ours).
     pub(crate) async fn bullmq_latency(&self, rate: u64, seconds: u64) -> anyhow::Result<()> {
-        let mut line = self
-            .node_run(
-                "latency",
-                &[
-                    ("rate", rate.to_string()),
-                    ("seconds", seconds.to_string()),
-                    ("concurrency", "64".into()),
-                ],
-            )
-            .await?;
-        let p99 = line["p99_us"].as_f64().unwrap_or(0.0);
-        match rate {
-            1_000 => self.set_baseline(key::P99_1K, p99),
-            10_000 => self.set_baseline(key::P99_10K, p99),
-            _ => {}
-        }
-        line.as_object_mut().map(|o| o.remove("event"));
-        report(line);
-        Ok(())
+        let key = match rate {
+            1_000 => key::P99_1K,
+            10_000 => key::P99_10K,
+            _ => bail!("no baseline for {rate} jobs/s"),
+        };
+        let args = [
+            ("rate", rate.to_string()),
+            ("seconds", seconds.to_string()),
+            ("concurrency", "64".into()),
+        ];
+        self.node_case("latency", &args, key, "p99_us").await
     }
+}
+
+/// One result line of `bench.mjs`, without its `event` field.
+fn result(line: &str) -> anyhow::Result<Value> {
+    let mut value: Value = serde_json::from_str(line)?;
+    if let Some(o) = value.as_object_mut() {
+        o.remove("event");
+    }
+    Ok(value)
 }
 
 /// `ours / theirs` to two decimals (rates: higher is better), `None` without a baseline.

@@ -28,6 +28,20 @@ mod measure;
 mod pin;
 mod subject;
 
+/// Runs one case: its value, or `None` with the error recorded as the case's line. A case
+/// that fails is recorded, not fatal: apalis-redis cannot complete some of them.
+macro_rules! case {
+    ($name:expr, $subject:expr, $run:expr) => {
+        match $run {
+            Ok(v) => Some(v),
+            Err(e) => {
+                report(json!({"case": $name, "subject": $subject, "error": format!("{e:#}")}));
+                None
+            }
+        }
+    };
+}
+
 #[derive(Debug, Parser)]
 #[command(about = "Benchmark the job queue against apalis-redis 1.0 and redis-benchmark")]
 struct Args {
@@ -116,14 +130,6 @@ async fn main() -> anyhow::Result<()> {
     } else {
         vec![Subject::Concierge, Subject::ApalisRedis]
     };
-    // A case that fails is recorded, not fatal: apalis-redis cannot complete some of them.
-    macro_rules! case {
-        ($name:expr, $subject:expr, $run:expr) => {
-            if let Err(e) = $run {
-                report(json!({"case": $name, "subject": $subject, "error": format!("{e:#}")}));
-            }
-        };
-    }
     if args.only_scaling {
         case!("scaling", "concierge", bench.scaling().await);
         return Ok(());
@@ -201,17 +207,6 @@ async fn main() -> anyhow::Result<()> {
 /// Issue 14's comparison in one run: BullMQ first (its best concurrency is the baseline),
 /// then the same cases of ours, each with its ratio, and a summary of the targets.
 async fn bullmq_comparison(bench: &Bench, quick: bool, soak_seconds: Option<u64>) {
-    macro_rules! case {
-        ($name:expr, $subject:expr, $run:expr) => {
-            match $run {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    report(json!({"case": $name, "subject": $subject, "error": format!("{e:#}")}));
-                    None
-                }
-            }
-        };
-    }
     let (drain_n, single, bulk) = if quick {
         (50_000, 20_000, 100_000)
     } else {

@@ -109,6 +109,18 @@ impl Bench {
         Ok(apalis_redis::RedisStorage::new(conn).with_config(self.apalis_config(queue)))
     }
 
+    /// Probe jobs `seqs` of run `run_id`, stamped now, with no work and no padding.
+    pub fn probes(run_id: &str, seqs: std::ops::Range<u64>) -> Vec<jobs::Probe> {
+        seqs.map(|seq| jobs::Probe {
+            run_id: run_id.to_owned(),
+            seq,
+            enqueued_at_ms: jobs::now_ms(),
+            work_ms: 0,
+            padding: String::new(),
+        })
+        .collect()
+    }
+
     pub fn job(seq: u64) -> BenchJob {
         BenchJob {
             seq,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use jobs::{Producer, PushOptions, now_ms};
+use jobs::{Producer, PushOptions};
 use serde_json::json;
 
 use crate::measure::{mib, report, rss_kib};
@@ -28,15 +28,7 @@ impl Bench {
         let idle = rss_kib(child.id());
         let producer = Producer::connect(self.client.clone(), &prefix).await?;
         let n = if self.settings.quick { 50_000 } else { 200_000 };
-        let jobs: Vec<jobs::Probe> = (0..n)
-            .map(|seq| jobs::Probe {
-                run_id: "rss".into(),
-                seq,
-                enqueued_at_ms: now_ms(),
-                work_ms: 0,
-                padding: String::new(),
-            })
-            .collect();
+        let jobs = Bench::probes("rss", 0..n);
         for chunk in jobs.chunks(10_000) {
             producer.push_bulk(chunk, PushOptions::default()).await?;
         }

@@ -32,15 +32,7 @@ impl Bench {
         let mut conn = producer.connection();
         probe_run::begin(&mut conn, &keys, n).await?;
         for start in (0..n).step_by(10_000) {
-            let batch: Vec<Probe> = (start..(start + 10_000).min(n))
-                .map(|seq| Probe {
-                    run_id: run_id.clone(),
-                    seq,
-                    enqueued_at_ms: now_ms(),
-                    work_ms: 0,
-                    padding: String::new(),
-                })
-                .collect();
+            let batch = Bench::probes(&run_id, start..(start + 10_000).min(n));
             producer.push_bulk(&batch, PushOptions::default()).await?;
         }
         probe_run::pushed(&mut conn, &keys).await?;
