@@ -11,20 +11,24 @@ use std::time::{Duration, Instant};
 pub struct Seen {
     /// Jobs run since the last reset: what a drain waits for.
     done: AtomicU64,
-    /// Enqueue → start of each job run since the last reset, in microseconds.
-    latencies_us: Mutex<Vec<u64>>,
+    /// The runs since the last reset, behind one lock (each job takes it once).
+    runs: Mutex<Runs>,
+}
+
+#[derive(Debug, Default)]
+struct Runs {
+    /// Enqueue → start of each job run, in microseconds.
+    latencies_us: Vec<u64>,
     /// When the latest job ran: a drain ends there, not at the next poll.
-    last: Mutex<Option<Instant>>,
+    last: Option<Instant>,
 }
 
 impl Seen {
     /// One job started `latency_us` after it was enqueued.
     pub fn ran(&self, latency_us: u64) {
-        if let Ok(mut l) = self.latencies_us.lock() {
-            l.push(latency_us);
-        }
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(Instant::now());
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.latencies_us.push(latency_us);
+            runs.last = Some(Instant::now());
         }
         self.done.fetch_add(1, Ordering::SeqCst);
     }
@@ -36,20 +40,17 @@ impl Seen {
 
     pub fn reset(&self) {
         self.done.store(0, Ordering::SeqCst);
-        if let Ok(mut l) = self.latencies_us.lock() {
-            l.clear();
-        }
-        if let Ok(mut last) = self.last.lock() {
-            *last = None;
+        if let Ok(mut runs) = self.runs.lock() {
+            *runs = Runs::default();
         }
     }
 
     /// p50, p99 and max of the latencies, in µs (0 when none).
     pub fn percentiles(&self) -> (u64, u64, u64) {
         let mut l = self
-            .latencies_us
+            .runs
             .lock()
-            .map(|l| l.clone())
+            .map(|r| r.latencies_us.clone())
             .unwrap_or_default();
         l.sort_unstable();
         let pick = |q: f64| {
@@ -70,7 +71,7 @@ impl Seen {
         loop {
             let done = self.done();
             if done >= target {
-                let at = self.last.lock().ok().and_then(|l| *l);
+                let at = self.runs.lock().ok().and_then(|r| r.last);
                 return Some(at.map_or_else(|| started.elapsed(), |at| at.duration_since(started)));
             }
             if done != last {
