@@ -121,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
         bullmq_dir: args.bullmq_dir,
     })?;
     // Restores Redis's CPU mask when the run ends, however it ends.
-    let _pinned = pin::pin(&bench.client, &bench.settings.redis_url, !args.no_pin).await?;
+    let _pinned = pin::pin(&bench.client, !args.no_pin).await?;
     let quick = args.quick;
     let subjects: Vec<Subject> = if args.skip_apalis_redis {
         vec![Subject::Concierge]

@@ -52,14 +52,20 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
 /// Pins Redis to CPU 0 and this process (all its threads; children inherit it) to CPU 1,
 /// unless `enabled` is false, the machine has one CPU, or Redis is not on this machine; then
 /// prints the `machine` line.
-pub async fn pin(client: &redis::Client, redis_url: &str, enabled: bool) -> anyhow::Result<Pinned> {
+pub async fn pin(client: &redis::Client, enabled: bool) -> anyhow::Result<Pinned> {
     let server = redis_info(client, "server").await?;
     let redis_version = field(&server, "redis_version:").unwrap_or_default();
     let redis_pid: Option<u32> = field(&server, "process_id:").and_then(|p| p.parse().ok());
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let local = ["127.0.0.1", "localhost", "[::1]"]
-        .iter()
-        .any(|h| redis_url.contains(h));
+    // The host the client connects to, not a substring of the URL: only a Redis on this
+    // machine is ours to pin.
+    let local = match client.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, _) => {
+            ["127.0.0.1", "localhost", "::1", "[::1]"].contains(&host.as_str())
+        }
+        redis::ConnectionAddr::Unix(_) => true,
+        _ => false,
+    };
     let mut pinned = Pinned {
         redis_pid: None,
         previous: None,
