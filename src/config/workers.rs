@@ -17,8 +17,9 @@ use super::server::ServerConfig;
 #[derive(Debug, Clone)]
 pub struct WorkersConfig {
     /// Jobs a worker process runs at once per queue. `WORKER_CONCURRENCY`,
-    /// `workers.concurrency`; default 64, the fastest of 16, 64 and 256 for `concierge worker`
-    /// draining no-op jobs (`bench/README.md`, issue 14: 16 ran at 0.4× of 64's rate).
+    /// `workers.concurrency`; default 64, chosen by measuring `concierge worker` draining no-op
+    /// jobs at 16, 64 and 256 (`bench/README.md`, issue 14): 16 ran at half of 64's rate in
+    /// both runs, 256 at 0.54× in one and 1.11× in the other, with more memory (19.4 MiB).
     pub concurrency: usize,
     /// Per-queue overrides: `WORKER_CONCURRENCY_<QUEUE>` (e.g. `WORKER_CONCURRENCY_PROBE=64`),
     /// `workers.queue_concurrency: {probe: 64}`.
