@@ -184,3 +184,29 @@ impl WorkersConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::resolve::testing::{error, section};
+
+    #[test]
+    fn concurrency_and_kept_results_default_as_documented_and_are_read() {
+        let c = section(&[], "", resolve).expect("defaults");
+        assert_eq!(c.concurrency, 64);
+        assert!(!c.keep_results, "done jobs keep nothing by default");
+        let server = section(&[], "", crate::config::server::resolve).expect("server");
+        assert!(!c.settings(&server, false).queue.keep_results);
+        let c = section(&[("JOB_KEEP_RESULTS", "true")], "", resolve).expect("env");
+        assert!(c.keep_results);
+        assert!(
+            c.settings(&server, false).queue.keep_results,
+            "reaches the queues"
+        );
+        let c = section(&[], "keep_results: true\nconcurrency: 8", resolve).expect("yaml");
+        assert!(c.keep_results);
+        assert_eq!(c.concurrency, 8);
+        let e = error(&[("JOB_KEEP_RESULTS", "sometimes")], resolve);
+        assert!(e.starts_with("invalid setting JOB_KEEP_RESULTS"), "{e}");
+    }
+}
