@@ -95,13 +95,17 @@ struct Args {
     /// worker's drain, enqueue, latency and memory cases against it.
     #[arg(long)]
     only_bullmq_comparison: bool,
+    /// Run only the push cases: BullMQ's `add` and `addBulk`, then ours from 32 callers,
+    /// 1 caller, enqueue → start at 1,000 and 10,000 jobs/s, and in bulk (for working on the
+    /// push path).
+    #[arg(long)]
+    only_push: bool,
     /// How long the memory soak runs at full speed (default 600 s; 60 s with --quick).
     #[arg(long)]
     soak_seconds: Option<u64>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // Warnings and errors of both backends (why a case stalls) go to stderr.
     tracing_subscriber::fmt()
@@ -111,17 +115,30 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let bench = Bench::new(Settings {
-        redis_url: args.redis_url,
+        redis_url: args.redis_url.clone(),
         quick: args.quick,
         concurrency: args.concurrency,
         concurrency_per_replica: args.concurrency_per_replica,
-        concierge: args.concierge,
+        concierge: args.concierge.clone(),
         storm_requests: args.storm_requests,
-        database_url: args.database_url,
-        bullmq_dir: args.bullmq_dir,
+        database_url: args.database_url.clone(),
+        bullmq_dir: args.bullmq_dir.clone(),
     })?;
-    // Restores Redis's CPU mask when the run ends, however it ends.
-    let _pinned = pin::pin(&bench.client, !args.no_pin).await?;
+    // Pinned before the runtime starts, so the runtime sizes itself to the one CPU it has, as
+    // any process started under `taskset -c 1` would (tokio counts the CPUs it may run on);
+    // pinned after, its two threads would share that CPU. Restores Redis's CPU mask when the
+    // run ends, however it ends.
+    let _pinned = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(pin::pin(&bench.client, !args.no_pin))?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args, bench))
+}
+
+async fn run(args: Args, bench: Bench) -> anyhow::Result<()> {
     let quick = args.quick;
     let subjects: Vec<Subject> = if args.skip_apalis_redis {
         vec![Subject::Concierge]
@@ -137,6 +154,46 @@ async fn main() -> anyhow::Result<()> {
     if args.only_login_storm {
         case!("login_storm", "concierge", bench.login_storm().await);
         return Ok(());
+    }
+    if args.only_push {
+        let (single, bulk) = if quick {
+            (20_000, 100_000)
+        } else {
+            (100_000, 1_000_000)
+        };
+        if !args.skip_bullmq && case!("install", "bullmq", bench.bullmq_install().await).is_some() {
+            case!(
+                "enqueue",
+                "bullmq",
+                bench.bullmq_enqueue(single, bulk).await
+            );
+        }
+        let concierge = Subject::Concierge;
+        case!(
+            "enqueue_single",
+            "concierge",
+            bench.enqueue_single(concierge, single, 32).await
+        );
+        case!(
+            "enqueue_single",
+            "concierge",
+            bench.enqueue_single(concierge, single / 10, 1).await
+        );
+        for rate in [1_000, 10_000] {
+            case!(
+                "latency_at_rate",
+                "concierge",
+                bench.latency_at_rate(concierge, rate, 3).await
+            );
+        }
+        case!(
+            "enqueue_bulk",
+            "concierge",
+            bench
+                .enqueue_bulk(concierge, "bulk-only", bulk, 10_000)
+                .await
+        );
+        return bench.forget_all();
     }
     case!("redis_benchmark", "redis", bench.redis_benchmark());
     if !args.skip_bullmq {

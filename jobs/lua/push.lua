@@ -1,16 +1,17 @@
 -- Enqueue (or schedule) jobs. KEYS[1] = the queue's key base ("<prefix>:{<queue>}").
--- ARGV[1] = now (ms); ARGV[2] = the pusher's trace context ('' for none); ARGV[3] = '1' to
--- keep these jobs' results once done (field k), else ''; then 6 values per job: id, payload,
--- max_attempts, run_at (ms),
--- idempotency key ('' for none), idempotency TTL (ms).
+-- ARGV[1] = now (ms); then 8 values per job: id, payload, max_attempts, run_at (ms),
+-- idempotency key ('' for none), idempotency TTL (ms), the pusher's trace context ('' for
+-- none), '1' to keep the job's result once done (field k) or ''.
+-- The values are per job because one call may carry pushes from many callers (a producer
+-- coalesces concurrent single pushes into one call).
 -- Returns one string per job: 'new:<id>', or 'dup:<id of the earlier job>'.
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
-local trace, keep = ARGV[2], ARGV[3]
 local out = {}
-for i = 4, #ARGV, 6 do
+for i = 2, #ARGV, 8 do
   local id, payload, max = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local run_at, ikey, ittl = tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
+  local trace, keep = ARGV[i + 6], ARGV[i + 7]
   local earlier = nil
   if ikey ~= '' then
     local key = base .. ':idem:' .. ikey

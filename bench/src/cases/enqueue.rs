@@ -8,7 +8,7 @@ use jobs::PushOptions;
 use serde_json::json;
 
 use crate::bullmq::{key, ratio};
-use crate::measure::{redis_cpu, redis_cpu_us_per_job, report};
+use crate::measure::{own_cpu, redis_cpu, redis_cpu_us_per_job, report};
 use crate::subject::{Bench, BenchJob, Subject};
 
 impl Bench {
@@ -23,6 +23,8 @@ impl Bench {
         // One producer shared by every caller, as one API process shares one (and as BullMQ's
         // callers share one `Queue`).
         let shared = self.producer().await?;
+        let cpu = redis_cpu(&self.client).await?;
+        let own = own_cpu();
         let started = Instant::now();
         let mut tasks = Vec::new();
         for c in 0..callers {
@@ -58,8 +60,13 @@ impl Bench {
             t.await??;
         }
         let rate = n as f64 / started.elapsed().as_secs_f64();
+        let client_us = ((own_cpu() - own) * 1e7 / n as f64).round() / 10.0;
+        let redis_us = redis_cpu_us_per_job(&self.client, cpu, n).await?;
+        let calls = shared.single_push_calls();
+        let jobs_per_call = (subject == Subject::Concierge && calls > 0)
+            .then(|| (n as f64 / calls as f64 * 10.0).round() / 10.0);
         report(
-            json!({"case": "enqueue_single", "subject": subject.name(), "jobs": n, "callers": callers, "jobs_per_s": rate.round(),
+            json!({"case": "enqueue_single", "subject": subject.name(), "jobs": n, "callers": callers, "jobs_per_s": rate.round(), "redis_cpu_us_per_job": redis_us, "jobs_per_call": jobs_per_call, "client_cpu_us_per_job": client_us,
                 "x_bullmq": (subject == Subject::Concierge && callers == 32).then(|| ratio(rate, self.baseline(key::ENQUEUE))).flatten()}),
         );
         Ok(rate)

@@ -34,7 +34,8 @@ use super::error::QueueError;
 use super::fetch::fetch_loop;
 use super::keeper::keep_loop;
 use super::keys::QueueKeys;
-use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer, PushCall, RawPush, push_raw};
+use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer};
+use super::push::{RawPush, push_raw};
 use super::shared::{Feed, Lease, Shared};
 use crate::job::{Job, JobId};
 
@@ -273,6 +274,10 @@ fn poll_flush<J: Job>(
         if this.sink_buffer.is_empty() {
             return Poll::Ready(Ok(()));
         }
+        let trace: Arc<str> = crate::trace::current()
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+            .into();
         let items: Vec<RawPush> = this
             .sink_buffer
             .drain(..)
@@ -283,22 +288,17 @@ fn poll_flush<J: Job>(
                 max_attempts: task.max_attempts().map_or(J::MAX_ATTEMPTS, |m| m as u32),
                 run_at_ms: task.run_at().map_or(0, |s| s * 1000),
                 idempotency_key: task.idempotency_key().map(str::to_owned),
+                idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL.as_millis() as u64,
+                trace: trace.clone(),
+                keep_result: false,
                 payload: task.args,
             })
             .collect();
         let mut conn = this.shared.conn.clone();
         let keys = this.shared.keys.clone();
-        let trace = crate::trace::current()
-            .map(|t| t.to_string())
-            .unwrap_or_default();
         this.sink_flush = Some(BoxSyncFuture::new(
             async move {
-                let call = PushCall {
-                    idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
-                    trace: &trace,
-                    keep_result: false,
-                };
-                push_raw(&mut conn, &keys, items, &call).await?;
+                push_raw(&mut conn, &keys, items).await?;
                 Ok(())
             }
             .boxed(),

@@ -14,3 +14,15 @@ pub enum QueueError {
     #[error("too many requests are waiting for job results in this process")]
     Busy,
 }
+
+impl QueueError {
+    /// The same error for another caller that shared the failed call (a coalesced push): a
+    /// Redis error as it was, anything else by its message.
+    pub(crate) fn shared(&self) -> Self {
+        match self {
+            Self::Redis(e) => Self::Redis(e.clone()),
+            Self::Busy => Self::Busy,
+            other => Self::Protocol(other.to_string()),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - `producer.rs`: [`Producer`]: push, push in bulk, schedule, idempotency, wait for a result
+//! - `push.rs`: the push script's calls, and the lanes coalescing concurrent single pushes
 //! - `admin.rs`: the producer's admin methods (list, discard, replay, pause, depth, workers)
 //! - `results.rs`: the one result subscription every waiter of a producer shares
 //! - `backend.rs`: [`RedisBackend`] and the apalis traits a worker runs on
@@ -30,6 +31,7 @@ mod introspect;
 mod keeper;
 mod keys;
 mod producer;
+mod push;
 mod results;
 mod scripts;
 mod shared;

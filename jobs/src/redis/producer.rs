@@ -10,15 +10,11 @@ use redis::aio::ConnectionManager;
 
 use super::error::QueueError;
 use super::keys::QueueKeys;
+use super::push::{PushLanes, RawPush, push_raw};
 use super::results::{DEFAULT_MAX_WAITERS, ResultHub};
-use super::scripts;
 use super::status::status;
-use crate::clock::now_ms;
 use crate::job::{Job, JobId, JobStatus, PushOptions, Pushed};
 
-/// Jobs per push script call: keeps each call short (Redis runs one script at a time) while a
-/// bulk push of any size still goes out in one round trip (the calls are pipelined).
-const PUSH_CHUNK: usize = 1_000;
 /// How long an idempotency key is remembered when the push does not say.
 pub(crate) const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -33,6 +29,8 @@ pub struct Producer {
     results: Arc<ResultHub>,
     /// The probe jobs' group-commit recorder, started by the first probe that runs.
     probe: Arc<std::sync::OnceLock<crate::probe_run::Recorder>>,
+    /// Concurrent single pushes to a queue, coalesced into one script call (`push.rs`).
+    lanes: Arc<PushLanes>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -52,6 +50,7 @@ impl Producer {
         let conn = client.get_connection_manager_with_config(config).await?;
         let producer = Self {
             results: ResultHub::new(client.clone(), DEFAULT_MAX_WAITERS),
+            lanes: Arc::new(PushLanes::new(conn.clone())),
             client,
             conn,
             prefix: prefix.into(),
@@ -95,6 +94,13 @@ impl Producer {
             .ok_or_else(|| QueueError::Protocol("the push script answered nothing".into()))
     }
 
+    /// Script calls this producer and its clones made for single pushes so far. Concurrent
+    /// single pushes to one queue share a call, so under load this grows slower than the
+    /// number of pushes.
+    pub fn single_push_calls(&self) -> u64 {
+        self.lanes.calls()
+    }
+
     /// Enqueues many jobs in one round trip. Options apply to every job; an idempotency key
     /// gets the job's index appended, so each job is deduplicated on its own.
     pub async fn push_bulk<J: Job>(
@@ -117,7 +123,15 @@ impl Producer {
     ) -> Result<Vec<Pushed>, QueueError> {
         let max_attempts = options.max_attempts.unwrap_or(J::MAX_ATTEMPTS).max(1);
         let run_at_ms = options.run_at_ms.unwrap_or(0);
-        let items = jobs
+        let idempotency_ttl_ms = options
+            .idempotency_ttl
+            .unwrap_or(DEFAULT_IDEMPOTENCY_TTL)
+            .as_millis() as u64;
+        let trace: Arc<str> = crate::trace::current()
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+            .into();
+        let mut items = jobs
             .iter()
             .enumerate()
             .map(|(i, job)| {
@@ -133,23 +147,25 @@ impl Producer {
                             format!("{k}:{i}")
                         }
                     }),
+                    idempotency_ttl_ms,
+                    trace: trace.clone(),
+                    keep_result: options.keep_result,
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
-        let ttl = options.idempotency_ttl.unwrap_or(DEFAULT_IDEMPOTENCY_TTL);
         let keys = match &options.queue {
             Some(queue) => QueueKeys::new(&self.prefix, queue),
             None => self.keys::<J>(),
         };
-        let trace = crate::trace::current()
-            .map(|t| t.to_string())
-            .unwrap_or_default();
-        let push = PushCall {
-            idempotency_ttl: ttl,
-            trace: &trace,
-            keep_result: options.keep_result,
-        };
-        push_raw(&mut self.conn.clone(), &keys, items, &push).await
+        match (items.pop(), items.is_empty()) {
+            // One job: it joins whatever other single pushes to the queue wait right now.
+            (Some(item), true) => Ok(vec![self.lanes.push(&keys, item).await?]),
+            (Some(item), false) => {
+                items.push(item);
+                push_raw(&mut self.conn.clone(), &keys, items).await
+            }
+            (None, _) => Ok(Vec::new()),
+        }
     }
 
     /// The status of a job, `None` when it never existed or was trimmed after its TTL.
@@ -199,79 +215,4 @@ impl Producer {
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
     }
-}
-
-/// One job to push, already encoded.
-#[derive(Debug)]
-pub(crate) struct RawPush {
-    pub id: JobId,
-    pub payload: Vec<u8>,
-    pub max_attempts: u32,
-    /// 0: now.
-    pub run_at_ms: u64,
-    pub idempotency_key: Option<String>,
-}
-
-/// What one push call's jobs share.
-#[derive(Debug)]
-pub(crate) struct PushCall<'a> {
-    pub idempotency_ttl: Duration,
-    /// The pusher's trace context, `""` for none.
-    pub trace: &'a str,
-    /// Keep the jobs' results once done ([`PushOptions::keep_result`]).
-    pub keep_result: bool,
-}
-
-/// Pushes encoded jobs: one script call per chunk, all calls pipelined in one round trip.
-pub(crate) async fn push_raw(
-    conn: &mut ConnectionManager,
-    keys: &QueueKeys,
-    items: Vec<RawPush>,
-    call: &PushCall<'_>,
-) -> Result<Vec<Pushed>, QueueError> {
-    let ttl = call.idempotency_ttl.as_millis() as u64;
-    let keep = if call.keep_result { "1" } else { "" };
-    let now = now_ms();
-    // Each chunk's call is sent as soon as it is encoded, so encoding the next chunk overlaps
-    // with Redis running the previous one; the multiplexed connection pipelines them.
-    let mut calls = Vec::with_capacity(items.len().div_ceil(PUSH_CHUNK));
-    for chunk in items.chunks(PUSH_CHUNK) {
-        let mut invocation = scripts::PUSH.prepare_invoke();
-        invocation
-            .key(&keys.base)
-            .arg(now)
-            .arg(call.trace)
-            .arg(keep);
-        for item in chunk {
-            invocation
-                .arg(item.id.as_str())
-                .arg(item.payload.as_slice())
-                .arg(item.max_attempts.max(1))
-                .arg(item.run_at_ms)
-                .arg(item.idempotency_key.as_deref().unwrap_or(""))
-                .arg(ttl);
-        }
-        let mut conn = conn.clone();
-        calls.push(tokio::spawn(async move {
-            invocation.invoke_async::<Vec<String>>(&mut conn).await
-        }));
-    }
-    let mut replies = Vec::with_capacity(calls.len());
-    for call in calls {
-        replies.push(
-            call.await
-                .map_err(|e| QueueError::Protocol(format!("push task failed: {e}")))?,
-        );
-    }
-    let mut pushed = Vec::with_capacity(items.len());
-    for reply in replies {
-        for item in reply? {
-            pushed.push(match item.split_once(':') {
-                Some(("new", id)) => Pushed::Enqueued(JobId(id.to_owned())),
-                Some(("dup", id)) => Pushed::Duplicate(JobId(id.to_owned())),
-                _ => return Err(QueueError::Protocol(format!("push answered {item:?}"))),
-            });
-        }
-    }
-    Ok(pushed)
 }

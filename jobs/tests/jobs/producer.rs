@@ -360,3 +360,112 @@ async fn a_dropped_subscription_comes_back_and_waiters_still_wake() {
     worker.stop().await;
     assert!(proxy.connections() >= 3, "the subscription reconnected");
 }
+
+/// Concurrent single pushes share script calls, and each caller still gets its own job: its
+/// own id, payload, trace and options, and its own answer to an idempotency key.
+#[tokio::test]
+async fn concurrent_single_pushes_share_calls_and_each_gets_its_own_job() {
+    let env = Env::new().await;
+    let before = env.producer.single_push_calls();
+    let mut callers = Vec::new();
+    for n in 0..64u64 {
+        let producer = env.producer.clone();
+        let trace = jobs::trace::TraceParent::new_root();
+        callers.push(tokio::spawn(async move {
+            let job = TestJob {
+                n,
+                behaviour: Behaviour::Succeed,
+            };
+            // Every fourth caller asks for a delay, every eighth competes for one key.
+            let options = match n % 8 {
+                0 => PushOptions::idempotent("shared-key"),
+                4 => PushOptions::delay(Duration::from_secs(3600)),
+                _ => PushOptions::default(),
+            };
+            let pushed = jobs::trace::scope(trace, producer.push_with(&job, options)).await;
+            (n, trace, pushed.expect("push"))
+        }));
+    }
+    let mut results = Vec::new();
+    for caller in callers {
+        results.push(caller.await.expect("caller"));
+    }
+    let calls = env.producer.single_push_calls() - before;
+    assert!(
+        (1..64).contains(&calls),
+        "64 concurrent pushes went out in {calls} script calls"
+    );
+
+    let keyed: Vec<_> = results.iter().filter(|(n, ..)| n % 8 == 0).collect();
+    let winners: Vec<_> = keyed.iter().filter(|(.., p)| !p.is_duplicate()).collect();
+    assert_eq!(winners.len(), 1, "one push wins the shared key");
+    let winner = winners[0].2.id();
+    assert!(keyed.iter().all(|(.., p)| p.id() == winner));
+
+    let mut ids = std::collections::HashSet::new();
+    let mut conn = env.producer.connection();
+    for (n, trace, pushed) in results.iter().filter(|(.., p)| !p.is_duplicate()) {
+        assert!(ids.insert(pushed.id().clone()), "ids are distinct");
+        let status = env
+            .producer
+            .status(QUEUE, pushed.id())
+            .await
+            .expect("status")
+            .expect("exists");
+        assert_eq!(
+            status.payload,
+            Some(serde_json::json!({"n": n, "behaviour": "Succeed"})),
+            "caller {n} got its own job"
+        );
+        let scheduled = n % 8 == 4;
+        assert_eq!(status.state == JobState::Scheduled, scheduled, "job {n}");
+        let key = format!(
+            "{}:job:{}",
+            env.producer.keys::<TestJob>().base,
+            pushed.id()
+        );
+        let stored: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("trace")
+            .query_async(&mut conn)
+            .await
+            .expect("trace");
+        assert_eq!(
+            stored,
+            Some(trace.to_string()),
+            "job {n} keeps its caller's trace"
+        );
+    }
+    let depth = env.producer.depth(QUEUE).await.expect("depth");
+    // 64 callers: 8 compete for one key, 8 are delayed, the other 48 are pending.
+    assert_eq!((depth.stream, depth.delayed), (48 + 1, 8));
+}
+
+/// A caller that gives up on its push (a dropped request) after handing it over neither loses
+/// the push nor stalls the queue's later pushes.
+#[tokio::test]
+async fn a_push_whose_caller_gives_up_is_still_made_and_the_lane_goes_on() {
+    let env = Env::new().await;
+    let job = |n| TestJob {
+        n,
+        behaviour: Behaviour::Succeed,
+    };
+    // Polled once: the push joins the lane and a flush starts; then the caller drops it.
+    let gave_up = futures::FutureExt::now_or_never(env.producer.push(&job(1)));
+    assert!(
+        gave_up.is_none(),
+        "the push was still in flight when dropped"
+    );
+    crate::support::eventually(
+        Duration::from_secs(5),
+        "the abandoned push lands",
+        async || env.producer.depth(QUEUE).await.expect("depth").stream == 1,
+    )
+    .await;
+    let next = tokio::time::timeout(Duration::from_secs(5), env.producer.push(&job(2)))
+        .await
+        .expect("a later push is not stuck behind the abandoned one")
+        .expect("push");
+    assert!(!next.is_duplicate());
+    assert_eq!(env.producer.depth(QUEUE).await.expect("depth").stream, 2);
+}

@@ -1,0 +1,248 @@
+//! Pushing encoded jobs: the push script's calls, and the lanes that coalesce concurrent
+//! single pushes into one call.
+//!
+//! Each script call costs Redis a fixed overhead on top of its jobs' commands, so 32 API
+//! requests pushing one job each at the same moment cost far more as 32 calls than as one.
+//! A producer therefore keeps one lane per queue: a push joins the lane's waiting list, and
+//! while a call is in flight the pushes that arrive wait and go out together as the next one
+//! (group commit, the same pattern as the worker's settle loop). An idle lane adds no
+//! waiting: the first push starts a call at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use redis::aio::ConnectionManager;
+use tokio::sync::oneshot;
+
+use super::error::QueueError;
+use super::keys::QueueKeys;
+use super::scripts;
+use crate::clock::now_ms;
+use crate::job::{JobId, Pushed};
+
+/// Jobs per push script call: keeps each call short (Redis runs one script at a time) while a
+/// bulk push of any size still goes out in one round trip (the calls are pipelined).
+pub(crate) const PUSH_CHUNK: usize = 1_000;
+
+/// One job to push, already encoded.
+#[derive(Debug)]
+pub(crate) struct RawPush {
+    pub id: JobId,
+    pub payload: Vec<u8>,
+    pub max_attempts: u32,
+    /// 0: now.
+    pub run_at_ms: u64,
+    pub idempotency_key: Option<String>,
+    pub idempotency_ttl_ms: u64,
+    /// The pusher's trace context, `""` for none.
+    pub trace: Arc<str>,
+    /// Keep the job's result once done ([`crate::PushOptions::keep_result`]).
+    pub keep_result: bool,
+}
+
+/// Pushes encoded jobs: one script call per chunk, all calls pipelined in one round trip.
+/// The replies are in the order of `items`.
+pub(crate) async fn push_raw(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    items: Vec<RawPush>,
+) -> Result<Vec<Pushed>, QueueError> {
+    let now = now_ms();
+    let invocation = |chunk: &[RawPush]| {
+        let mut invocation = scripts::PUSH.prepare_invoke();
+        invocation.key(&keys.base).arg(now);
+        for item in chunk {
+            invocation
+                .arg(item.id.as_str())
+                .arg(item.payload.as_slice())
+                .arg(item.max_attempts.max(1))
+                .arg(item.run_at_ms)
+                .arg(item.idempotency_key.as_deref().unwrap_or(""))
+                .arg(item.idempotency_ttl_ms)
+                .arg(&*item.trace)
+                .arg(if item.keep_result { "1" } else { "" });
+        }
+        invocation
+    };
+    let replies = if items.len() <= PUSH_CHUNK {
+        vec![invocation(&items).invoke_async::<Vec<String>>(conn).await]
+    } else {
+        // Each chunk's call is sent as soon as it is encoded, so encoding the next chunk
+        // overlaps with Redis running the previous one; the multiplexed connection pipelines
+        // them.
+        let calls: Vec<_> = items
+            .chunks(PUSH_CHUNK)
+            .map(|chunk| {
+                let invocation = invocation(chunk);
+                let mut conn = conn.clone();
+                tokio::spawn(async move { invocation.invoke_async::<Vec<String>>(&mut conn).await })
+            })
+            .collect();
+        let mut replies = Vec::with_capacity(calls.len());
+        for call in calls {
+            replies.push(
+                call.await
+                    .map_err(|e| QueueError::Protocol(format!("push task failed: {e}")))?,
+            );
+        }
+        replies
+    };
+    let mut pushed = Vec::with_capacity(items.len());
+    for reply in replies {
+        for item in reply? {
+            pushed.push(match item.split_once(':') {
+                Some(("new", id)) => Pushed::Enqueued(JobId(id.to_owned())),
+                Some(("dup", id)) => Pushed::Duplicate(JobId(id.to_owned())),
+                _ => return Err(QueueError::Protocol(format!("push answered {item:?}"))),
+            });
+        }
+    }
+    if pushed.len() != items.len() {
+        return Err(QueueError::Protocol(format!(
+            "push answered {} jobs for {}",
+            pushed.len(),
+            items.len()
+        )));
+    }
+    Ok(pushed)
+}
+
+/// Calls a lane keeps in flight at once. Two, so Redis runs one call while this process
+/// answers the callers of the other and gathers the next: with one, Redis and the producer
+/// take turns and each waits for the other.
+const MAX_IN_FLIGHT: usize = 2;
+
+type Reply = oneshot::Sender<Result<Pushed, QueueError>>;
+
+/// A producer's lanes, one per queue it pushed single jobs to. Shared by the producer's clones.
+pub(crate) struct PushLanes {
+    conn: ConnectionManager,
+    lanes: Mutex<HashMap<String, Arc<Lane>>>,
+    /// Script calls the lanes made, for [`crate::Producer::single_push_calls`].
+    calls: Arc<AtomicU64>,
+}
+
+struct Lane {
+    keys: QueueKeys,
+    state: Mutex<LaneState>,
+}
+
+#[derive(Default)]
+struct LaneState {
+    waiting: Vec<(RawPush, Reply)>,
+    /// Flush tasks running; each takes whatever is waiting before it stops.
+    flushers: usize,
+    /// Of those, the ones waiting for a call's reply (the others are about to take a batch).
+    in_call: usize,
+}
+
+impl PushLanes {
+    pub(crate) fn new(conn: ConnectionManager) -> Self {
+        Self {
+            conn,
+            lanes: Mutex::default(),
+            calls: Arc::default(),
+        }
+    }
+
+    /// Script calls made for single pushes so far.
+    pub(crate) fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Pushes one job, together with whatever other pushes to its queue wait at that moment.
+    pub(crate) async fn push(&self, keys: &QueueKeys, item: RawPush) -> Result<Pushed, QueueError> {
+        let lane = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+            match lanes.get(&keys.base) {
+                Some(lane) => lane.clone(),
+                None => lanes
+                    .entry(keys.base.clone())
+                    .or_insert_with(|| {
+                        Arc::new(Lane {
+                            keys: keys.clone(),
+                            state: Mutex::default(),
+                        })
+                    })
+                    .clone(),
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut state = lane.lock();
+            state.waiting.push((item, tx));
+            // A new flusher only when every running one is inside a call: one that is not
+            // will take this push.
+            let start = state.flushers == state.in_call && state.flushers < MAX_IN_FLIGHT;
+            state.flushers += usize::from(start);
+            start
+        };
+        if start {
+            // A task of its own, not the caller's future: a caller that gives up (a dropped
+            // request) must not strand the pushes that joined its call.
+            tokio::spawn(flush(lane, self.conn.clone(), self.calls.clone()));
+        }
+        rx.await.map_err(|_| {
+            QueueError::Protocol("the push was abandoned: its runtime is shutting down".into())
+        })?
+    }
+}
+
+impl Lane {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Sends the lane's waiting pushes, one call at a time, until none wait.
+async fn flush(lane: Arc<Lane>, mut conn: ConnectionManager, calls: Arc<AtomicU64>) {
+    // Dropped without finishing (the runtime shut down mid-call): the lane must not stay
+    // marked as flushing, or every later push to it would wait forever. The pushes that were
+    // waiting fail (their senders are dropped) rather than hang.
+    struct Reset<'a>(&'a Lane, bool);
+    impl Drop for Reset<'_> {
+        fn drop(&mut self) {
+            if !self.1 {
+                let mut state = self.0.lock();
+                state.flushers = 0;
+                state.in_call = 0;
+                state.waiting.clear();
+            }
+        }
+    }
+    let mut reset = Reset(&lane, false);
+    loop {
+        // Let the callers just answered (and any other ready task) push again first, so
+        // their next pushes join this call instead of trailing it as a call of their own.
+        tokio::task::yield_now().await;
+        let batch: Vec<(RawPush, Reply)> = {
+            let mut state = lane.lock();
+            if state.waiting.is_empty() {
+                state.flushers -= 1;
+                reset.1 = true;
+                return;
+            }
+            state.in_call += 1;
+            let n = state.waiting.len().min(PUSH_CHUNK);
+            state.waiting.drain(..n).collect()
+        };
+        let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        calls.fetch_add(1, Ordering::Relaxed);
+        let result = push_raw(&mut conn, &lane.keys, items).await;
+        lane.lock().in_call -= 1;
+        match result {
+            Ok(pushed) => {
+                for (reply, pushed) in replies.into_iter().zip(pushed) {
+                    // A caller that gave up no longer listens; its job is pushed regardless.
+                    let _ = reply.send(Ok(pushed));
+                }
+            }
+            Err(error) => {
+                for reply in replies {
+                    let _ = reply.send(Err(error.shared()));
+                }
+            }
+        }
+    }
+}
