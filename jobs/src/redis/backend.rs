@@ -35,7 +35,7 @@ use super::fetch::fetch_loop;
 use super::keeper::keep_loop;
 use super::keys::QueueKeys;
 use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer};
-use super::push::{RawPush, push_raw};
+use super::push::{RawPush, current_trace, push_raw};
 use super::shared::{Feed, Lease, Shared};
 use crate::job::{Job, JobId};
 
@@ -274,10 +274,7 @@ fn poll_flush<J: Job>(
         if this.sink_buffer.is_empty() {
             return Poll::Ready(Ok(()));
         }
-        let trace: Arc<str> = crate::trace::current()
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-            .into();
+        let trace = current_trace();
         let items: Vec<RawPush> = this
             .sink_buffer
             .drain(..)

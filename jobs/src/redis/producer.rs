@@ -10,7 +10,7 @@ use redis::aio::ConnectionManager;
 
 use super::error::QueueError;
 use super::keys::QueueKeys;
-use super::push::{PushLanes, RawPush, push_raw};
+use super::push::{PushLanes, RawPush, current_trace, push_raw};
 use super::results::{DEFAULT_MAX_WAITERS, ResultHub};
 use super::status::status;
 use crate::job::{Job, JobId, JobStatus, PushOptions, Pushed};
@@ -127,10 +127,7 @@ impl Producer {
             .idempotency_ttl
             .unwrap_or(DEFAULT_IDEMPOTENCY_TTL)
             .as_millis() as u64;
-        let trace: Arc<str> = crate::trace::current()
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-            .into();
+        let trace = current_trace();
         let mut items = jobs
             .iter()
             .enumerate()
@@ -157,15 +154,13 @@ impl Producer {
             Some(queue) => QueueKeys::new(&self.prefix, queue),
             None => self.keys::<J>(),
         };
-        match (items.pop(), items.is_empty()) {
-            // One job: it joins whatever other single pushes to the queue wait right now.
-            (Some(item), true) => Ok(vec![self.lanes.push(&keys, item).await?]),
-            (Some(item), false) => {
-                items.push(item);
-                push_raw(&mut self.conn.clone(), &keys, items).await
-            }
-            (None, _) => Ok(Vec::new()),
+        // One job: it joins whatever other single pushes to the queue wait right now.
+        if items.len() == 1
+            && let Some(item) = items.pop()
+        {
+            return Ok(vec![self.lanes.push(&keys, item).await?]);
         }
+        push_raw(&mut self.conn.clone(), &keys, items).await
     }
 
     /// The status of a job, `None` when it never existed or was trimmed after its TTL.

@@ -4,9 +4,9 @@
 //! Each script call costs Redis a fixed overhead on top of its jobs' commands, so 32 API
 //! requests pushing one job each at the same moment cost far more as 32 calls than as one.
 //! A producer therefore keeps one lane per queue: a push joins the lane's waiting list, and
-//! while a call is in flight the pushes that arrive wait and go out together as the next one
-//! (group commit, the same pattern as the worker's settle loop). An idle lane adds no
-//! waiting: the first push starts a call at once.
+//! while the lane's calls are in flight (at most [`MAX_IN_FLIGHT`]) the pushes that arrive
+//! wait and go out together as the next one (group commit, the same pattern as the worker's
+//! settle loop). An idle lane adds no waiting: the first push starts a call at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +24,14 @@ use crate::job::{JobId, Pushed};
 /// Jobs per push script call: keeps each call short (Redis runs one script at a time) while a
 /// bulk push of any size still goes out in one round trip (the calls are pipelined).
 pub(crate) const PUSH_CHUNK: usize = 1_000;
+
+/// The pushing task's trace context as the push script stores it, `""` for none.
+pub(crate) fn current_trace() -> Arc<str> {
+    crate::trace::current()
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+        .into()
+}
 
 /// One job to push, already encoded.
 #[derive(Debug)]
@@ -48,6 +56,9 @@ pub(crate) async fn push_raw(
     keys: &QueueKeys,
     items: Vec<RawPush>,
 ) -> Result<Vec<Pushed>, QueueError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = now_ms();
     let invocation = |chunk: &[RawPush]| {
         let mut invocation = scripts::PUSH.prepare_invoke();
@@ -169,19 +180,24 @@ impl PushLanes {
             }
         };
         let (tx, rx) = oneshot::channel();
-        let start = {
+        let flusher = {
             let mut state = lane.lock();
             state.waiting.push((item, tx));
             // A new flusher only when every running one is inside a call: one that is not
             // will take this push.
-            let start = state.flushers == state.in_call && state.flushers < MAX_IN_FLIGHT;
-            state.flushers += usize::from(start);
-            start
+            (state.flushers == state.in_call && state.flushers < MAX_IN_FLIGHT).then(|| {
+                state.flushers += 1;
+                Flusher {
+                    lane: lane.clone(),
+                    in_call: false,
+                    stopped: false,
+                }
+            })
         };
-        if start {
+        if let Some(flusher) = flusher {
             // A task of its own, not the caller's future: a caller that gives up (a dropped
             // request) must not strand the pushes that joined its call.
-            tokio::spawn(flush(lane, self.conn.clone(), self.calls.clone()));
+            tokio::spawn(flush(flusher, self.conn.clone(), self.calls.clone()));
         }
         rx.await.map_err(|_| {
             QueueError::Protocol("the push was abandoned: its runtime is shutting down".into())
@@ -195,23 +211,36 @@ impl Lane {
     }
 }
 
-/// Sends the lane's waiting pushes, one call at a time, until none wait.
-async fn flush(lane: Arc<Lane>, mut conn: ConnectionManager, calls: Arc<AtomicU64>) {
-    // Dropped without finishing (the runtime shut down mid-call): the lane must not stay
-    // marked as flushing, or every later push to it would wait forever. The pushes that were
-    // waiting fail (their senders are dropped) rather than hang.
-    struct Reset<'a>(&'a Lane, bool);
-    impl Drop for Reset<'_> {
-        fn drop(&mut self) {
-            if !self.1 {
-                let mut state = self.0.lock();
-                state.flushers = 0;
-                state.in_call = 0;
-                state.waiting.clear();
-            }
+/// One counted flusher of a lane. It is created under the lane's lock when the flusher is
+/// counted and owned by its task, so however the task ends (it finds nothing waiting, or is
+/// dropped mid-call or before it ever ran, when its runtime shuts down) exactly its own share
+/// of the counts is given back and the lane never stays marked busy.
+struct Flusher {
+    lane: Arc<Lane>,
+    in_call: bool,
+    /// Stopped normally: the counts were given back under the lock that saw nothing waiting.
+    stopped: bool,
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        let mut state = self.lane.lock();
+        state.flushers -= 1;
+        state.in_call -= usize::from(self.in_call);
+        if state.flushers == 0 {
+            // No flusher is left to take them, and none can be started from here: the waiting
+            // pushes fail (their senders are dropped) rather than hang.
+            state.waiting.clear();
         }
     }
-    let mut reset = Reset(&lane, false);
+}
+
+/// Sends the lane's waiting pushes, one call at a time, until none wait.
+async fn flush(mut me: Flusher, mut conn: ConnectionManager, calls: Arc<AtomicU64>) {
+    let lane = me.lane.clone();
     loop {
         // Let the callers just answered (and any other ready task) push again first, so
         // their next pushes join this call instead of trailing it as a call of their own.
@@ -220,10 +249,11 @@ async fn flush(lane: Arc<Lane>, mut conn: ConnectionManager, calls: Arc<AtomicU6
             let mut state = lane.lock();
             if state.waiting.is_empty() {
                 state.flushers -= 1;
-                reset.1 = true;
+                me.stopped = true;
                 return;
             }
             state.in_call += 1;
+            me.in_call = true;
             let n = state.waiting.len().min(PUSH_CHUNK);
             state.waiting.drain(..n).collect()
         };
@@ -231,6 +261,7 @@ async fn flush(lane: Arc<Lane>, mut conn: ConnectionManager, calls: Arc<AtomicU6
         calls.fetch_add(1, Ordering::Relaxed);
         let result = push_raw(&mut conn, &lane.keys, items).await;
         lane.lock().in_call -= 1;
+        me.in_call = false;
         match result {
             Ok(pushed) => {
                 for (reply, pushed) in replies.into_iter().zip(pushed) {

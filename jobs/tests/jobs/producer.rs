@@ -469,3 +469,34 @@ async fn a_push_whose_caller_gives_up_is_still_made_and_the_lane_goes_on() {
     assert!(!next.is_duplicate());
     assert_eq!(env.producer.depth(QUEUE).await.expect("depth").stream, 2);
 }
+
+/// A push made from a runtime that shuts down before its flush ever ran (a clone of the
+/// producer used on another runtime) fails instead of leaving the queue's lane marked busy:
+/// later pushes from the runtime that lives on still go out.
+#[tokio::test]
+async fn a_flush_dropped_before_it_ran_does_not_stall_the_lane() {
+    let env = Env::new().await;
+    let job = |n| TestJob {
+        n,
+        behaviour: Behaviour::Succeed,
+    };
+    let producer = env.producer.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // `block_on` returns as soon as this future does, before the spawned flush runs.
+        let gave_up = runtime
+            .block_on(async { futures::FutureExt::now_or_never(producer.push(&job(1))).is_none() });
+        assert!(gave_up, "the push was still waiting for its flush");
+        drop(runtime);
+    })
+    .join()
+    .expect("the other runtime's thread");
+    let next = tokio::time::timeout(Duration::from_secs(5), env.producer.push(&job(2)))
+        .await
+        .expect("a later push is not stuck behind the dropped flush")
+        .expect("push");
+    assert!(!next.is_duplicate());
+}
