@@ -103,6 +103,25 @@ pub(crate) async fn peek(
     Ok(decided(peeked.or_500("reading a rate limit")?))
 }
 
+/// [`check`] on `hits`, then, when none refused, a look at each of `peeks` without counting,
+/// in one round trip: the 429 of a refusing hit, else `Some(wait)` for each peeked limit that
+/// has no room.
+pub(crate) async fn check_then_peek(
+    state: &AppState,
+    hits: &[(Limit, &str)],
+    peeks: &[(Limit, &str)],
+) -> poem::Result<Result<Vec<Option<Duration>>, TooMany>> {
+    let (hit, peeked) = state
+        .limiter()
+        .hit_then_peek(hits, peeks)
+        .await
+        .or_500("counting a rate limit")?;
+    Ok(match decided(hit) {
+        Some(wait) => Err(too_many(wait)),
+        None => Ok(peeked.into_iter().map(decided).collect()),
+    })
+}
+
 /// How long to wait, when the decision is no.
 fn decided(decision: Decision) -> Option<Duration> {
     match decision {

@@ -152,10 +152,19 @@ impl OnboardingApi {
             (l.onboarding_email(), per_source.as_str()),
             (l.onboarding_email_total(), lowered.as_str()),
         ];
-        if let Some((b, after)) = limits::check(&state, &checks).await? {
-            return Ok(OnboardingResult::TooMany(b, after));
-        }
-        let room = mail_room(&state, &email).await?;
+        // To this address exactly, then the shared caps (its inbox, all such mail): read in
+        // the same round trip as the budgets are counted.
+        let mailbox = email.mailbox_key();
+        let caps = jobs::ratelimit::anonymous_mail_caps(
+            l.mails_per_address,
+            l.anonymous_mails_per_hour,
+            &lowered,
+            &mailbox,
+        );
+        let room = match limits::check_then_peek(&state, &checks, &caps).await? {
+            Err((b, after)) => return Ok(OnboardingResult::TooMany(b, after)),
+            Ok(peeked) => MailRoom::of(&peeked),
+        };
         // An address that got its hourly cap of mails anyone can cause gets no new one: its
         // owner can use the code of any of them (they stay valid for a day). When the cap of
         // its inbox (aliases together) or of all such mail is what is reached, there is no
@@ -188,10 +197,11 @@ impl OnboardingApi {
                 personality: personality.as_ref().map(DisplayName::as_str),
                 channel: r.communication_channel.as_str(),
             },
+            LOGIN_CODE_TTL,
         )
         .await
         .or_500("recording the onboarding")?;
-        if onboarded.was_verified {
+        let Some(auth_code) = onboarded.login_code else {
             // Its owner may still need to link (or re-prove) a Discord account: a verified
             // account without a link that holds gets a code mailed (to its own address,
             // within the caps), never one in this answer.
@@ -213,7 +223,7 @@ impl OnboardingApi {
                     "this email belongs to a verified account; sign in instead"
                 },
             )));
-        }
+        };
         let user_id = onboarded.user_id;
         let mut verification = None;
         if r.communication_channel == Channel::Discord
@@ -242,9 +252,6 @@ impl OnboardingApi {
             );
             verification = Some((url, token));
         }
-        let auth_code = store::one_time_tokens::issue_login_code(db, user_id, LOGIN_CODE_TTL)
-            .await
-            .or_500("issuing the login code")?;
         if r.communication_channel == Channel::Email && !mail_capped {
             crate::discord::queue_verification_mail(&state, user_id, email.as_str()).await?;
         }
@@ -293,23 +300,18 @@ enum MailRoom {
     Full(Duration),
 }
 
-async fn mail_room(state: &AppState, email: &Email) -> poem::Result<MailRoom> {
-    let l = &state.config().limits;
-    let address = email.as_str().to_lowercase();
-    let mailbox = email.mailbox_key();
-    let [exact, shared @ ..] = jobs::ratelimit::anonymous_mail_caps(
-        l.mails_per_address,
-        l.anonymous_mails_per_hour,
-        &address,
-        &mailbox,
-    );
-    if limits::peek(state, &[exact]).await?.is_some() {
-        return Ok(MailRoom::AddressFull);
+impl MailRoom {
+    /// From the waits of [`anonymous_mail_caps`](jobs::ratelimit::anonymous_mail_caps), in
+    /// its order (`None` where a cap has room).
+    fn of(caps: &[Option<Duration>]) -> Self {
+        if caps.first().is_some_and(Option::is_some) {
+            return MailRoom::AddressFull;
+        }
+        match caps.iter().skip(1).flatten().max() {
+            Some(&wait) => MailRoom::Full(wait),
+            None => MailRoom::Free,
+        }
     }
-    Ok(match limits::peek(state, &shared).await? {
-        Some(wait) => MailRoom::Full(wait),
-        None => MailRoom::Free,
-    })
 }
 
 /// The provider's authorization URL for the authorization-code flow with PKCE S256.

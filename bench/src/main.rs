@@ -100,6 +100,13 @@ struct Args {
     /// push path).
     #[arg(long)]
     only_push: bool,
+    /// Run only the onboarding case: `POST /api/user/onboarding` from 64 clients against
+    /// `concierge api`, beside `pgbench` inserting single rows into the same Postgres.
+    #[arg(long)]
+    only_onboarding: bool,
+    /// How long each side of the onboarding case runs (default 30 s; 10 s with --quick).
+    #[arg(long)]
+    onboarding_seconds: Option<u64>,
     /// How long the memory soak runs at full speed (default 600 s; 60 s with --quick).
     #[arg(long)]
     soak_seconds: Option<u64>,
@@ -155,6 +162,17 @@ async fn run(args: Args, bench: Bench) -> anyhow::Result<()> {
         case!("login_storm", "concierge", bench.login_storm().await);
         return Ok(());
     }
+    let onboarding_seconds = args
+        .onboarding_seconds
+        .unwrap_or(if quick { 10 } else { 30 });
+    if args.only_onboarding {
+        case!(
+            "onboarding",
+            "concierge",
+            bench.onboarding(64, onboarding_seconds).await
+        );
+        return bench.forget_all();
+    }
     if args.only_push {
         let (single, bulk) = if quick {
             (20_000, 100_000)
@@ -197,7 +215,7 @@ async fn run(args: Args, bench: Bench) -> anyhow::Result<()> {
     }
     case!("redis_benchmark", "redis", bench.redis_benchmark());
     if !args.skip_bullmq {
-        bullmq_comparison(&bench, quick, args.soak_seconds).await;
+        bullmq_comparison(&bench, quick, args.soak_seconds, onboarding_seconds).await;
         if args.only_bullmq_comparison {
             return bench.forget_all();
         }
@@ -263,7 +281,12 @@ async fn run(args: Args, bench: Bench) -> anyhow::Result<()> {
 
 /// Issue 14's comparison in one run: BullMQ first (its best concurrency is the baseline),
 /// then the same cases of ours, each with its ratio, and a summary of the targets.
-async fn bullmq_comparison(bench: &Bench, quick: bool, soak_seconds: Option<u64>) {
+async fn bullmq_comparison(
+    bench: &Bench,
+    quick: bool,
+    soak_seconds: Option<u64>,
+    onboarding_seconds: u64,
+) {
     let (drain_n, single, bulk) = if quick {
         (50_000, 20_000, 100_000)
     } else {
@@ -343,6 +366,11 @@ async fn bullmq_comparison(bench: &Bench, quick: bool, soak_seconds: Option<u64>
     case!("worker_rss", "concierge", bench.worker_rss().await);
     let soak = Duration::from_secs(soak_seconds.unwrap_or(if quick { 60 } else { 600 }));
     case!("memory_soak", "concierge", bench.memory_soak(soak).await);
+    let onboarding = case!(
+        "onboarding",
+        "concierge",
+        bench.onboarding(64, onboarding_seconds).await
+    );
     let x = |ours: Option<f64>, key: &str| bullmq::ratio(ours.unwrap_or(0.0), bench.baseline(key));
     report(json!({
         "case": "summary",
@@ -350,5 +378,6 @@ async fn bullmq_comparison(bench: &Bench, quick: bool, soak_seconds: Option<u64>
         "in_process_x_bullmq": x(in_process, bullmq::key::DRAIN), "target_in_process": 2.5,
         "enqueue_32_x_bullmq": x(enqueue, bullmq::key::ENQUEUE), "target_enqueue": 5.0,
         "bulk_x_bullmq": x(bulk_rate, bullmq::key::BULK), "target_bulk": 5.0,
+        "onboarding_x_pgbench": onboarding.as_ref().map(|o| o["api_x_pgbench"].clone()), "target_onboarding": 0.7,
     }));
 }

@@ -4,6 +4,7 @@
 //! mails are capped per address and per recipient, and failed admin authentication per
 //! address. Keys are hashed: emails and addresses never sit in Redis in clear.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -101,7 +102,8 @@ pub enum Decision {
     },
 }
 
-/// Counts attempts under `<prefix>:rl:<scope>:<key>`.
+/// Counts attempts under `<prefix>:rl:{rl}:<scope>:<key>`: every counter in one Redis
+/// Cluster slot (the `{rl}` hash tag), so one script call checks all the limits of a request.
 #[derive(Clone)]
 pub struct RateLimiter {
     conn: ConnectionManager,
@@ -116,28 +118,36 @@ impl std::fmt::Debug for RateLimiter {
     }
 }
 
-/// Reads a counter without counting: `{count, ttl_ms}`.
-const PEEK: &str = r"
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-local ttl = redis.call('PTTL', KEYS[1])
-return {n, ttl}
-";
-
-/// Counts one attempt if the counter has room (`ARGV[2]` is the limit): `{count, ttl_ms}`,
-/// with `count` over the limit when it had none (and nothing was counted).
-const HIT: &str = r"
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n >= tonumber(ARGV[2]) then
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-  return {n + 1, ttl}
+/// Counts one attempt on each of the first `ARGV[1]` counters in order while each has room,
+/// then reads the rest without counting. KEYS: the counters to count on, then those to read;
+/// ARGV: how many to count on, then the window (ms) and limit of each of them. Returns
+/// `{i, ttl_ms}` when the `i`-th counted one had no room (nothing was counted on it or after
+/// it, nothing read), else `{0}` followed by `count, ttl_ms` of each read one. A counter
+/// without a TTL (left by a crash between INCR and PEXPIRE) gets one.
+static LIMITS: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local hits = tonumber(ARGV[1])
+for i = 1, hits do
+  local key, window, max = KEYS[i], ARGV[2 * i], tonumber(ARGV[2 * i + 1])
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= max then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then redis.call('PEXPIRE', key, window); ttl = tonumber(window) end
+    return {i, ttl}
+  end
+  n = redis.call('INCR', key)
+  if n == 1 or redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, window) end
 end
-n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}
-";
+local out = {0}
+for i = hits + 1, #KEYS do
+  out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  out[#out + 1] = redis.call('PTTL', KEYS[i])
+end
+return out
+",
+    )
+});
 
 impl RateLimiter {
     pub fn new(producer: &crate::redis::Producer) -> Self {
@@ -152,48 +162,97 @@ impl RateLimiter {
     /// counted nowhere from the limit that refused it on: list the caller's own limits (its
     /// address, its account) before shared ones (an email), so that a caller over its own
     /// budget cannot spend a budget it shares with others, such as the owner of the email.
+    /// One round trip, however many limits.
     pub async fn hit(&self, checks: &[(Limit, &str)]) -> Result<Decision, QueueError> {
-        let script = redis::Script::new(HIT);
-        for (limit, key) in checks {
-            let (count, ttl_ms): (u64, i64) = script
-                .key(self.key(limit, key))
-                .arg(limit.window.as_millis().max(1) as u64)
-                .arg(limit.max)
-                .invoke_async(&mut self.conn.clone())
-                .await?;
-            if count > u64::from(limit.max) {
-                return Ok(Decision::Limited {
-                    retry_after: wait(ttl_ms, limit),
-                });
-            }
-        }
-        Ok(Decision::Allowed)
+        Ok(self.hit_then_peek(checks, &[]).await?.0)
     }
 
     /// Says whether every `(limit, key)` still has room, without counting: for limits that
     /// count failures, checked before an attempt and [`RateLimiter::hit`] after it failed.
-    /// Limited once `max` were counted.
+    /// Limited once `max` were counted; the wait is the longest of the limits that have no
+    /// room.
     pub async fn peek(&self, checks: &[(Limit, &str)]) -> Result<Decision, QueueError> {
-        let script = redis::Script::new(PEEK);
-        let mut worst: Option<Duration> = None;
-        for (limit, key) in checks {
-            let (count, ttl_ms): (u64, i64) = script
-                .key(self.key(limit, key))
-                .invoke_async(&mut self.conn.clone())
-                .await?;
-            if count >= u64::from(limit.max) {
-                let wait = wait(ttl_ms, limit);
-                worst = Some(worst.map_or(wait, |w| w.max(wait)));
-            }
-        }
+        let worst = self
+            .peek_each(checks)
+            .await?
+            .into_iter()
+            .filter_map(|d| match d {
+                Decision::Allowed => None,
+                Decision::Limited { retry_after } => Some(retry_after),
+            })
+            .max();
         Ok(match worst {
             Some(retry_after) => Decision::Limited { retry_after },
             None => Decision::Allowed,
         })
     }
 
+    /// [`RateLimiter::peek`] for each `(limit, key)` on its own, in one round trip: for
+    /// callers that answer differently depending on which limit has no room.
+    pub async fn peek_each(&self, checks: &[(Limit, &str)]) -> Result<Vec<Decision>, QueueError> {
+        Ok(self.hit_then_peek(&[], checks).await?.1)
+    }
+
+    /// [`RateLimiter::hit`] on `hits`, then, when they all allowed the attempt,
+    /// [`RateLimiter::peek_each`] on `peeks`, in one round trip. The peeks are empty when a
+    /// hit refused.
+    pub async fn hit_then_peek(
+        &self,
+        hits: &[(Limit, &str)],
+        peeks: &[(Limit, &str)],
+    ) -> Result<(Decision, Vec<Decision>), QueueError> {
+        if hits.is_empty() && peeks.is_empty() {
+            return Ok((Decision::Allowed, Vec::new()));
+        }
+        let mut call = LIMITS.prepare_invoke();
+        call.arg(hits.len());
+        for (limit, key) in hits {
+            call.key(self.key(limit, key))
+                .arg(limit.window.as_millis().max(1) as u64)
+                .arg(limit.max);
+        }
+        for (limit, key) in peeks {
+            call.key(self.key(limit, key));
+        }
+        let reply: Vec<i64> = call.invoke_async(&mut self.conn.clone()).await?;
+        let unexpected = || QueueError::Protocol(format!("rate limit script answered {reply:?}"));
+        match *reply.as_slice() {
+            [i, ttl_ms] if i >= 1 => {
+                let (limit, _) = hits.get(i as usize - 1).ok_or_else(unexpected)?;
+                Ok((
+                    Decision::Limited {
+                        retry_after: wait(ttl_ms, limit),
+                    },
+                    Vec::new(),
+                ))
+            }
+            [0, ref read @ ..] if read.len() == peeks.len() * 2 => Ok((
+                Decision::Allowed,
+                peeks
+                    .iter()
+                    .zip(read.chunks_exact(2))
+                    .map(|((limit, _), v)| {
+                        if v[0] >= i64::from(limit.max) {
+                            Decision::Limited {
+                                retry_after: wait(v[1], limit),
+                            }
+                        } else {
+                            Decision::Allowed
+                        }
+                    })
+                    .collect(),
+            )),
+            _ => Err(unexpected()),
+        }
+    }
+
     fn key(&self, limit: &Limit, key: &str) -> String {
-        format!("{}:rl:{}:{}", self.prefix, limit.scope, short_digest(key))
+        format!(
+            "{}:rl:{{rl}}:{}:{}",
+            self.prefix,
+            limit.scope,
+            short_digest(key)
+        )
     }
 }
 

@@ -179,17 +179,24 @@ pub async fn issue_login_code(
     user_id: i64,
     ttl: Duration,
 ) -> Result<String, sqlx::Error> {
-    let code = secret::short_code(10);
+    let (code, digest) = new_login_code();
     sqlx::query!(
         r#"INSERT INTO one_time_tokens (purpose, token_hash, user_id, expires_at)
            VALUES ('login_code', $1, $2, now() + make_interval(secs => $3))"#,
-        secret::digest(&normalize_code(&code)),
+        digest,
         user_id,
         ttl.as_secs_f64()
     )
     .execute(pool)
     .await?;
     Ok(code)
+}
+
+/// A new `/login` code and the digest it is stored as.
+pub(crate) fn new_login_code() -> (String, Vec<u8>) {
+    let code = secret::short_code(10);
+    let digest = secret::digest(&normalize_code(&code));
+    (code, digest)
 }
 
 /// Codes are typed by people: case and separators do not matter.

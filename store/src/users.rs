@@ -30,40 +30,60 @@ pub struct Onboarding<'a> {
 }
 
 /// The user an onboarding created or found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Onboarded {
     pub user_id: i64,
-    /// Already verified before this call: its details were left unchanged (onboarding is
-    /// unauthenticated, so it must not rewrite a verified account).
-    pub was_verified: bool,
+    /// A new `/login` code for the user (seed 001's fallback), in clear for the answer; `None`
+    /// when the account was verified before this call: its details were left unchanged and
+    /// no code was issued (onboarding is unauthenticated, so it must not rewrite a verified
+    /// account, and a code for it goes only to its own mailbox).
+    pub login_code: Option<String>,
 }
 
 /// Creates an unverified user, or updates the details of an existing one that nobody proved
-/// and no admin invited. Onboarding is anonymous: it never rewrites a verified account or an
-/// invitee's row (an admin imported it; a stranger must not rename it), and it never moves,
-/// verifies or links anything.
-pub async fn onboard(pool: &PgPool, o: &Onboarding<'_>) -> Result<Onboarded, sqlx::Error> {
+/// and no admin invited, and issues it a `/login` code valid for `code_ttl` (see
+/// [`issue_login_code`](crate::one_time_tokens::issue_login_code)). Onboarding is anonymous:
+/// it never rewrites a verified account or an invitee's row (an admin imported it; a stranger
+/// must not rename it), and it never moves, verifies or links anything.
+///
+/// The usual case, a new or unproved member, is one statement and one commit (the busiest
+/// anonymous write there is); an invitee's row or a verified account takes two more.
+pub async fn onboard(
+    pool: &PgPool,
+    o: &Onboarding<'_>,
+    code_ttl: std::time::Duration,
+) -> Result<Onboarded, sqlx::Error> {
+    let (code, digest) = crate::one_time_tokens::new_login_code();
     let updated = sqlx::query_scalar!(
-        r#"INSERT INTO users (email, full_name, personality, communication_channel)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT ((lower(email))) DO UPDATE
-               SET full_name = EXCLUDED.full_name,
-                   personality = EXCLUDED.personality,
-                   communication_channel = EXCLUDED.communication_channel
-               WHERE NOT users.verified
-                 AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id)
-           RETURNING id"#,
+        r#"WITH member AS (
+               INSERT INTO users (email, full_name, personality, communication_channel)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT ((lower(email))) DO UPDATE
+                   SET full_name = EXCLUDED.full_name,
+                       personality = EXCLUDED.personality,
+                       communication_channel = EXCLUDED.communication_channel
+                   WHERE NOT users.verified
+                     AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id)
+               RETURNING id
+           ), code AS (
+               INSERT INTO one_time_tokens (purpose, token_hash, user_id, expires_at)
+               SELECT 'login_code', $5, id, now() + make_interval(secs => $6) FROM member
+               RETURNING user_id
+           )
+           SELECT user_id AS "user_id!" FROM code"#,
         o.email,
         o.full_name,
         o.personality,
         o.channel,
+        digest,
+        code_ttl.as_secs_f64(),
     )
     .fetch_optional(pool)
     .await?;
     if let Some(user_id) = updated {
         return Ok(Onboarded {
             user_id,
-            was_verified: false,
+            login_code: Some(code),
         });
     }
     let row = sqlx::query!(
@@ -72,9 +92,14 @@ pub async fn onboard(pool: &PgPool, o: &Onboarding<'_>) -> Result<Onboarded, sql
     )
     .fetch_one(pool)
     .await?;
+    let login_code = if row.verified {
+        None
+    } else {
+        Some(crate::one_time_tokens::issue_login_code(pool, row.id, code_ttl).await?)
+    };
     Ok(Onboarded {
         user_id: row.id,
-        was_verified: row.verified,
+        login_code,
     })
 }
 

@@ -7,7 +7,7 @@
 //! Every request names a client of its own in `X-Forwarded-For` (the API trusts the bench on
 //! 127.0.0.1 as its proxy): per-address limits are not what is measured here.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 
+use super::api::{Api, Process};
 use crate::measure::{redis_info, report};
 use crate::subject::{self, Bench};
 
@@ -24,10 +25,12 @@ impl Bench {
         let binary = self.concierge_binary();
         let prefix = format!("{}:storm", self.prefix);
         let storm = Storm {
-            binary: &binary,
-            redis_url: &self.settings.redis_url,
-            database_url: &self.settings.database_url,
-            prefix: &prefix,
+            api: Api {
+                binary: &binary,
+                redis_url: &self.settings.redis_url,
+                database_url: &self.settings.database_url,
+                prefix: &prefix,
+            },
             requests: self.settings.storm_requests,
             probe_jobs: if self.settings.quick { 20_000 } else { 100_000 },
         };
@@ -40,27 +43,12 @@ impl Bench {
 
 /// What the storm needs of the bench's settings.
 struct Storm<'a> {
-    /// The release `concierge` binary, started as `migrate`, `api`, `worker` and `probe`.
-    binary: &'a std::path::Path,
-    redis_url: &'a str,
-    /// The API's database (migrated first).
-    database_url: &'a str,
-    /// The storm's keys, deleted afterwards.
-    prefix: &'a str,
+    /// The `concierge` processes (`migrate`, `api`, `worker`, and `probe` beside them).
+    api: Api<'a>,
     /// Concurrent `/api/login` requests.
     requests: usize,
     /// Jobs of each probe drain (before and during the storm).
     probe_jobs: u64,
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 async fn connected_clients(client: &redis::Client) -> anyhow::Result<u64> {
@@ -85,70 +73,12 @@ async fn black_hole() -> anyhow::Result<u16> {
 }
 
 impl Storm<'_> {
-    fn command(&self, role: &str, tokeninfo: &str) -> Command {
-        let mut cmd = Command::new(self.binary);
-        cmd.arg(role)
-            .env("DATABASE_URL", self.database_url)
-            .env("REDIS_URL", self.redis_url)
-            .env("REDIS_KEY_PREFIX", self.prefix)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("BOARD_PORT", "0")
-            .env("WORKER_METRICS_PORT", "0")
-            .env("LOG_FORMAT", "json")
-            .env("SECRET_KEY", "bench-admin-key-0123456789")
-            .env("JWT_SECRET", "bench-jwt-secret-0123456789abcdef0123")
-            .env("SEALING_KEY", "bench-sealing-key-0123456789abcdef01")
-            .env("GOOGLE_CLIENT_ID", "bench-client")
-            .env("GOOGLE_CLIENT_SECRET", "bench-secret")
-            .env("GOOGLE_REDIRECT_URI", "http://127.0.0.1:9/landing")
-            .env("GOOGLE_TOKENINFO_URL", tokeninfo)
-            .env("GOOGLE_USERINFO_URL", tokeninfo)
-            .env("TRUSTED_PROXIES", "127.0.0.1")
-            .stdout(Stdio::null());
-        cmd
-    }
-
-    /// Starts `concierge api` and returns it with the address it listens on.
-    fn start_api(&self, tokeninfo: &str) -> anyhow::Result<(Process, String)> {
-        use std::io::BufRead;
-        let mut child = self
-            .command("api", tokeninfo)
-            .env("LOG_LEVEL", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.binary.display()))?;
-        let stderr = child.stderr.take().context("stderr")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if !sent
-                    && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                    && v["message"]
-                        .as_str()
-                        .is_some_and(|m| m.starts_with("API listening"))
-                {
-                    let _ = tx.send(v["address"].as_str().unwrap_or_default().to_owned());
-                    sent = true;
-                }
-            }
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(60))
-            .context("concierge api did not start listening")?;
-        Ok((Process(child), address))
-    }
-
     /// A probe drain beside the storm, on a blocking thread (it waits for its process).
     async fn probe(&self) -> anyhow::Result<serde_json::Value> {
         let (binary, redis_url, prefix, jobs) = (
-            self.binary.to_owned(),
-            self.redis_url.to_owned(),
-            self.prefix.to_owned(),
+            self.api.binary.to_owned(),
+            self.api.redis_url.to_owned(),
+            self.api.prefix.to_owned(),
             self.probe_jobs,
         );
         tokio::task::spawn_blocking(move || subject::probe(&binary, &redis_url, &prefix, jobs, 300))
@@ -157,20 +87,15 @@ impl Storm<'_> {
 
     /// Runs the storm; returns the case's JSON line.
     async fn run(&self) -> anyhow::Result<serde_json::Value> {
-        let redis = redis::Client::open(self.redis_url)?;
-        let status = Command::new(self.binary)
-            .arg("migrate")
-            .env("DATABASE_URL", self.database_url)
-            .env("RUST_LOG", "warn")
-            .status()
-            .context("cannot run concierge migrate")?;
-        anyhow::ensure!(status.success(), "concierge migrate failed");
+        let redis = redis::Client::open(self.api.redis_url)?;
+        self.api.migrate()?;
         let hole = black_hole().await?;
         let tokeninfo = format!("http://127.0.0.1:{hole}/tokeninfo");
         let clients_before = connected_clients(&redis).await?;
-        let (_api, address) = self.start_api(&tokeninfo)?;
+        let (_api, address) = self.api.start_api(&tokeninfo, false)?;
         let _worker = Process(
-            self.command("worker", &tokeninfo)
+            self.api
+                .command("worker", &tokeninfo, false)
                 .env("RUST_LOG", "warn")
                 .stderr(Stdio::null())
                 .spawn()

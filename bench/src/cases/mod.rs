@@ -12,11 +12,17 @@
 //! - `worker_drain`: `concierge worker` at its defaults (and at set concurrencies) draining
 //!   probe jobs, checked for jobs run twice or lost (issue 14, against BullMQ)
 //! - `soak`: `memory_soak`, Redis memory per finished job after minutes at full speed
+//! - `onboarding`: `POST /api/user/onboarding` from 64 clients beside `pgbench` inserting
+//!   single rows (issue 14)
+//!
+//! `api` holds what the API cases share: `concierge` processes started as an operator would.
 
+mod api;
 mod drain;
 mod enqueue;
 mod latency;
 mod login_storm;
+mod onboarding;
 mod redis_benchmark;
 mod rss;
 mod scaling;

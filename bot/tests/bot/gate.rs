@@ -422,16 +422,11 @@ async fn a_strangers_login_code_gives_no_role_and_the_invitee_still_gets_in() {
             personality: None,
             channel: "discord",
         },
-    )
-    .await
-    .expect("onboard");
-    let code = store::one_time_tokens::issue_login_code(
-        &world.db.pool,
-        onboarded.user_id,
         Duration::from_secs(600),
     )
     .await
-    .expect("code");
+    .expect("onboard");
+    let code = onboarded.login_code.expect("a code for the invitee's row");
     let (stranger, invitee) = (620, 621);
     world.discord.member_joins(stranger, false);
     gate_until(&world, stranger, |g| g.in_guild).await;

@@ -5,5 +5,6 @@
 mod conformance;
 mod introspection;
 mod producer;
+mod ratelimit;
 mod results;
 mod support;

@@ -6,3 +6,4 @@ mod adopt;
 mod api_tokens;
 mod identities;
 mod migrations;
+mod pool;

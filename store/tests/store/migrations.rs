@@ -224,6 +224,31 @@ async fn the_newest_fixture_covers_every_table() {
     assert!(empty.is_empty(), "tables without fixture rows: {empty:?}");
 }
 
+/// Every foreign key has an index that leads with its column and covers every row (not a
+/// partial one): deleting a referenced row (a user, a token) then finds its referencing rows
+/// through it instead of scanning their whole table once per deleted row.
+#[tokio::test]
+async fn every_foreign_key_has_an_index() {
+    let db = TestDb::empty().await;
+    store::migrate::run(&db.pool, None).await.expect("migrate");
+    let unindexed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.conrelid::regclass::text, a.attname::text
+         FROM pg_constraint c
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+         WHERE c.contype = 'f' AND NOT EXISTS (
+             SELECT 1 FROM pg_index i
+             WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1] AND i.indpred IS NULL)
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("foreign keys");
+    assert!(
+        unindexed.is_empty(),
+        "foreign keys without an index leading with their column: {unindexed:?}"
+    );
+}
+
 #[tokio::test]
 async fn emails_are_unique_whatever_their_case() {
     let db = TestDb::new().await;
