@@ -118,7 +118,15 @@ pub(crate) async fn check_then_peek(
         .or_500("counting a rate limit")?;
     Ok(match decided(hit) {
         Some(wait) => Err(too_many(wait)),
-        None => Ok(peeked.into_iter().map(decided).collect()),
+        // Not logged: a full mail cap is an answer (no new mail), not a refusal, and one
+        // request must not log once per full cap.
+        None => Ok(peeked
+            .into_iter()
+            .map(|d| match d {
+                Decision::Allowed => None,
+                Decision::Limited { retry_after } => Some(retry_after),
+            })
+            .collect()),
     })
 }
 

@@ -100,7 +100,10 @@ impl DatabaseSettings {
 
 /// How long a pooled connection may sit idle before it is checked (a round trip) when next
 /// taken: one the server or the network closed meanwhile (a restart, an idle timeout) is
-/// replaced instead of failing its query. A connection in steady use is handed out as it is.
+/// replaced instead of failing its query. A connection in steady use is handed out as it is
+/// (sqlx still checks each one as it comes back to the pool): when the server restarts under
+/// load, the statements already on their way over connections used in the last second fail
+/// once, each taking its connection out of the pool, and the next ones open new connections.
 pub const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// A pool that opens connections on first use: starting never fails because the database is

@@ -134,7 +134,14 @@ fn pgbench(
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
     };
-    let tps = number("tps = ").context("no tps in pgbench's output")?;
+    // The rate without connection time (PostgreSQL before 14 also prints one with it).
+    let tps = stdout
+        .lines()
+        .filter(|l| l.contains("without initial connection") || l.contains("excluding"))
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .context("no tps in pgbench's output")?;
     let failed = number("number of failed transactions: ").unwrap_or(0.0) as u64;
     // Each log line: client, transaction, latency (µs), script, epoch s, µs.
     let mut latencies = Vec::new();
@@ -297,15 +304,20 @@ impl Bench {
             }))
         }
         .await;
-        // Leave the database as it was: this run's members (their codes go with them) and
-        // pgbench's table.
+        // Leave the database as it was: the members of this run and of any run that was cut
+        // short (their codes go with them), and pgbench's table. The case's own error comes
+        // first, then the clean-up's.
         let cleanup = psql(
             database_url,
-            &format!("DELETE FROM users WHERE email LIKE '{run}-%'; DROP TABLE IF EXISTS {TABLE};"),
+            &format!(
+                "DELETE FROM users WHERE email LIKE 'onboarding-%@example.com'; \
+                 DROP TABLE IF EXISTS {TABLE};"
+            ),
         );
-        self.forget_keys_with_prefix(&prefix)?;
+        let keys = self.forget_keys_with_prefix(&prefix);
         let value = result?;
         cleanup?;
+        keys?;
         report(value.clone());
         Ok(value)
     }

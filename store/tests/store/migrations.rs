@@ -237,7 +237,8 @@ async fn every_foreign_key_has_an_index() {
          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
          WHERE c.contype = 'f' AND NOT EXISTS (
              SELECT 1 FROM pg_index i
-             WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1] AND i.indpred IS NULL)
+             WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1] AND i.indpred IS NULL
+               AND i.indisvalid)
          ORDER BY 1, 2",
     )
     .fetch_all(&db.pool)
