@@ -120,25 +120,17 @@ pub(crate) async fn check_then_peek(
         Some(wait) => Err(too_many(wait)),
         // Not logged: a full mail cap is an answer (no new mail), not a refusal, and one
         // request must not log once per full cap.
-        None => Ok(peeked
-            .into_iter()
-            .map(|d| match d {
-                Decision::Allowed => None,
-                Decision::Limited { retry_after } => Some(retry_after),
-            })
-            .collect()),
+        None => Ok(peeked.into_iter().map(Decision::retry_after).collect()),
     })
 }
 
 /// How long to wait, when the decision is no.
 fn decided(decision: Decision) -> Option<Duration> {
-    match decision {
-        Decision::Allowed => None,
-        Decision::Limited { retry_after } => {
-            tracing::warn!(retry_after_s = retry_after.as_secs(), "rate limit reached");
-            Some(retry_after)
-        }
+    let wait = decision.retry_after();
+    if let Some(wait) = wait {
+        tracing::warn!(retry_after_s = wait.as_secs(), "rate limit reached");
     }
+    wait
 }
 
 /// A 429's body and its `Retry-After` seconds, as the `TooMany` variants hold them.

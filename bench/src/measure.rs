@@ -53,13 +53,11 @@ impl Seen {
             .map(|r| r.latencies_us.clone())
             .unwrap_or_default();
         l.sort_unstable();
-        let pick = |q: f64| {
-            if l.is_empty() {
-                return 0;
-            }
-            l[((q * l.len() as f64).ceil() as usize).clamp(1, l.len()) - 1]
-        };
-        (pick(0.5), pick(0.99), l.last().copied().unwrap_or(0))
+        (
+            quantile(&l, 0.5),
+            quantile(&l, 0.99),
+            l.last().copied().unwrap_or(0),
+        )
     }
 
     /// Waits until `target` jobs ran, or `limit` passed; returns the time from the call to
@@ -88,6 +86,14 @@ impl Seen {
 }
 
 /// Prints one case's result as a JSON line on stdout (the bench's output; logs go to stderr).
+/// The `q` quantile (nearest rank) of sorted values; 0 when there are none.
+pub fn quantile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
 pub fn report(value: serde_json::Value) {
     #[allow(clippy::print_stdout)]
     {

@@ -102,6 +102,16 @@ pub enum Decision {
     },
 }
 
+impl Decision {
+    /// How long until the limit has room again; `None` when it has room now.
+    pub fn retry_after(self) -> Option<Duration> {
+        match self {
+            Decision::Allowed => None,
+            Decision::Limited { retry_after } => Some(retry_after),
+        }
+    }
+}
+
 /// Counts attempts under `<prefix>:rl:{rl}:<scope>:<key>`: every counter in one Redis
 /// Cluster slot (the `{rl}` hash tag), so one script call checks all the limits of a request.
 #[derive(Clone)]
@@ -176,10 +186,7 @@ impl RateLimiter {
             .peek_each(checks)
             .await?
             .into_iter()
-            .filter_map(|d| match d {
-                Decision::Allowed => None,
-                Decision::Limited { retry_after } => Some(retry_after),
-            })
+            .filter_map(Decision::retry_after)
             .max();
         Ok(match worst {
             Some(retry_after) => Decision::Limited { retry_after },

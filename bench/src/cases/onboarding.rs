@@ -3,11 +3,12 @@
 //! the same Postgres, in one run. `pgbench` runs before and after the API (the mean of the two
 //! is the baseline), so a drift of the machine during the case shows as a gap between them.
 //! A third `pgbench` run sends the endpoint's own SQL statement, prepared as sqlx sends it:
-//! what the database alone can do for onboardings, so the line also says how much of the gap is the API's.
+//! what the database alone can do for onboardings, so the line also says how much of the gap
+//! is the API's.
 //!
 //! Each request is a new web onboarding (`communicationChannel: "web"`: no mail, no Discord):
-//! the API checks three rate limits in Redis, upserts the user and issues a login code, two
-//! statements. Each names a client of its own in `X-Forwarded-For` (the API trusts the bench
+//! the API counts the request and the three onboarding limits and reads the mail caps in
+//! Redis (two calls), then upserts the user and issues its login code in one statement. Each names a client of its own in `X-Forwarded-For` (the API trusts the bench
 //! on 127.0.0.1 as its proxy), so the per-address limit is not what is measured. The API runs
 //! at its defaults (a pool of 10 connections) and may use every CPU, as Postgres does; the
 //! clients, like `pgbench`, run on the bench's CPU.
@@ -22,7 +23,7 @@ use serde_json::json;
 
 use super::api::Api;
 use crate::bullmq::ratio;
-use crate::measure::report;
+use crate::measure::{quantile, report};
 use crate::subject::Bench;
 
 /// The table `pgbench` inserts into: a `bigserial` key, a timestamp and an email unique
@@ -38,18 +39,21 @@ struct Side {
 }
 
 impl Side {
+    /// The rate and percentiles of `latencies_us` (sorted here).
+    fn of(tps: f64, mut latencies_us: Vec<u64>, failed: u64) -> Self {
+        latencies_us.sort_unstable();
+        let ms = |q| (quantile(&latencies_us, q) as f64 / 10.0).round() / 100.0;
+        Side {
+            tps,
+            p50_ms: ms(0.5),
+            p99_ms: ms(0.99),
+            failed,
+        }
+    }
+
     fn json(&self) -> serde_json::Value {
         json!({"tps": self.tps.round(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "failed": self.failed})
     }
-}
-
-/// The `q` quantile of sorted microseconds, in milliseconds.
-fn quantile_ms(sorted_us: &[u64], q: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let i = ((q * sorted_us.len() as f64) as usize).min(sorted_us.len() - 1);
-    (sorted_us[i] as f64 / 1000.0 * 100.0).round() / 100.0
 }
 
 fn psql(database_url: &str, sql: &str) -> anyhow::Result<()> {
@@ -159,13 +163,7 @@ fn pgbench(
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    latencies.sort_unstable();
-    Ok(Side {
-        tps,
-        p50_ms: quantile_ms(&latencies, 0.5),
-        p99_ms: quantile_ms(&latencies, 0.99),
-        failed,
-    })
+    Ok(Side::of(tps, latencies, failed))
 }
 
 /// `clients` loops of onboardings against the API at `address` for `seconds`; every answer
@@ -235,18 +233,9 @@ async fn onboard(
         failed += f;
         why.extend(w);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
+    let tps = latencies.len() as f64 / started.elapsed().as_secs_f64();
     why.truncate(3);
-    Ok((
-        Side {
-            tps: latencies.len() as f64 / elapsed,
-            p50_ms: quantile_ms(&latencies, 0.5),
-            p99_ms: quantile_ms(&latencies, 0.99),
-            failed,
-        },
-        why,
-    ))
+    Ok((Side::of(tps, latencies, failed), why))
 }
 
 impl Bench {

@@ -8,11 +8,11 @@ use jobs::ratelimit::{Decision, Limit, RateLimiter};
 use crate::support::Env;
 
 fn limit(scope: &'static str, max: u32) -> Limit {
-    Limit {
-        scope,
-        max,
-        window: Duration::from_secs(60),
-    }
+    limit_over(scope, max, Duration::from_secs(60))
+}
+
+fn limit_over(scope: &'static str, max: u32, window: Duration) -> Limit {
+    Limit { scope, max, window }
 }
 
 #[tokio::test]
@@ -101,8 +101,9 @@ async fn counting_and_reading_in_one_call_reads_only_when_counting_allowed() {
     );
 }
 
-/// The TTLs of the counters of `scope` (there is one key per limited value).
-async fn ttls(env: &Env, scope: &str) -> Vec<i64> {
+/// Runs `command` (`PTTL`, `PERSIST`) on each counter of `scope` (one key per limited value)
+/// and returns the replies.
+async fn on_counters(env: &Env, scope: &str, command: &str) -> Vec<i64> {
     let mut conn = env
         .redis
         .client
@@ -116,30 +117,26 @@ async fn ttls(env: &Env, scope: &str) -> Vec<i64> {
         .expect("KEYS");
     let mut out = Vec::new();
     for key in keys {
-        let ttl: i64 = redis::cmd("PTTL")
+        let reply: i64 = redis::cmd(command)
             .arg(&key)
             .query_async(&mut conn)
             .await
-            .expect("PTTL");
-        out.push(ttl);
+            .expect(command);
+        out.push(reply);
     }
     out
+}
+
+async fn ttls(env: &Env, scope: &str) -> Vec<i64> {
+    on_counters(env, scope, "PTTL").await
 }
 
 #[tokio::test]
 async fn each_counter_expires_with_its_own_window_and_a_lost_ttl_comes_back() {
     let env = Env::new().await;
     let limiter = RateLimiter::new(&env.producer);
-    let short = Limit {
-        scope: "short",
-        max: 3,
-        window: Duration::from_secs(7),
-    };
-    let long = Limit {
-        scope: "long",
-        max: 3,
-        window: Duration::from_secs(50),
-    };
+    let short = limit_over("short", 3, Duration::from_secs(7));
+    let long = limit_over("long", 3, Duration::from_secs(50));
     let checks = [(short, "k"), (long, "k")];
     assert_eq!(limiter.hit(&checks).await.expect("hit"), Decision::Allowed);
     let [s] = ttls(&env, "short").await[..] else {
@@ -152,22 +149,7 @@ async fn each_counter_expires_with_its_own_window_and_a_lost_ttl_comes_back() {
     assert!(7_000 < l && l <= 50_000, "long TTL {l}");
     // A counter that lost its TTL (a crash between INCR and PEXPIRE) would lock its key out
     // for good; the next hit gives it one again.
-    let mut conn = env
-        .redis
-        .client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connection");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:rl:*:short:*", env.redis.prefix))
-        .query_async(&mut conn)
-        .await
-        .expect("KEYS");
-    let _: i64 = redis::cmd("PERSIST")
-        .arg(&keys[0])
-        .query_async(&mut conn)
-        .await
-        .expect("PERSIST");
+    assert_eq!(on_counters(&env, "short", "PERSIST").await, [1]);
     assert_eq!(ttls(&env, "short").await, [-1]);
     assert_eq!(limiter.hit(&checks).await.expect("hit"), Decision::Allowed);
     let [s] = ttls(&env, "short").await[..] else {
@@ -175,19 +157,11 @@ async fn each_counter_expires_with_its_own_window_and_a_lost_ttl_comes_back() {
     };
     assert!(0 < s && s <= 7_000, "short TTL after repair {s}");
     // A limit of zero refuses everything and counts nothing.
-    let none = Limit {
-        scope: "none",
-        max: 0,
-        window: Duration::from_secs(7),
-    };
+    let none = limit_over("none", 0, Duration::from_secs(7));
     assert!(matches!(
         limiter.hit(&[(none, "k")]).await.expect("hit"),
         Decision::Limited { .. }
     ));
-    assert!(
-        ttls(&env, "none")
-            .await
-            .iter()
-            .all(|&t| t > 0 && t <= 7_000)
-    );
+    let made = ttls(&env, "none").await;
+    assert!(made.is_empty(), "a zero limit made a counter: {made:?}");
 }
