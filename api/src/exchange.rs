@@ -91,9 +91,11 @@ pub(crate) async fn exchange_status(
     if id.is_empty() || id.len() > 64 {
         return Ok(None);
     }
+    // The exchange queue keeps its results, so each of its jobs has a hash from its push: an
+    // id anyone may send costs one read, never a search of the stream.
     state
         .producer()
-        .status(ExchangeOauthCode::QUEUE, &JobId::from(id))
+        .recorded_status(ExchangeOauthCode::QUEUE, &JobId::from(id))
         .await
 }
 

@@ -5,6 +5,11 @@
 -- The values are per job because one call may carry pushes from many callers (a producer
 -- coalesces concurrent single pushes into one call).
 -- Returns one string per job: 'new:<id>', or 'dup:<id of the earlier job>'.
+-- A job to run now whose result is not kept has no hash: everything about it travels in its
+-- stream entry (fields id, a = payload, m = max attempts, e = enqueued, t = trace), so a push
+-- is one XADD and its first delivery reads nothing else. Its hash appears only if it needs one:
+-- taken over from a dead worker (claim.lua), retried, failed or dead (settle.lua). Scheduled
+-- and kept jobs have a hash from the start (the delayed set and the waiters read it).
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
 local out = {}
@@ -27,13 +32,18 @@ for i = 2, #ARGV, 8 do
       redis.call('HSET', job, 'args', payload, 'state', 'scheduled', 'attempts', 0, 'max', max,
         'enqueued', now, 'run_at', run_at)
       redis.call('ZADD', base .. ':delayed', run_at, id)
-    else
-      -- A missing state means pending, missing attempts 0: fewer fields, faster pushes.
-      redis.call('HSET', job, 'args', payload, 'max', max, 'enqueued', now)
+      if trace ~= '' then redis.call('HSET', job, 'trace', trace) end
+      if keep ~= '' then redis.call('HSET', job, 'k', 1) end
+    elseif keep ~= '' then
+      -- A missing state means pending, missing attempts 0.
+      redis.call('HSET', job, 'args', payload, 'max', max, 'enqueued', now, 'k', 1)
+      if trace ~= '' then redis.call('HSET', job, 'trace', trace) end
       redis.call('XADD', base .. ':stream', '*', 'id', id)
+    elseif trace ~= '' then
+      redis.call('XADD', base .. ':stream', '*', 'id', id, 'a', payload, 'm', max, 'e', now, 't', trace)
+    else
+      redis.call('XADD', base .. ':stream', '*', 'id', id, 'a', payload, 'm', max, 'e', now)
     end
-    if trace ~= '' then redis.call('HSET', job, 'trace', trace) end
-    if keep ~= '' then redis.call('HSET', job, 'k', 1) end
     out[#out + 1] = 'new:' .. id
   end
 end

@@ -18,7 +18,15 @@ for i = 2, #ARGV do
       if fields[j] == 'id' then id = fields[j + 1] end
     end
     local job = id and (base .. ':job:' .. id)
-    if job and redis.call('HGET', job, 'entry') == entry then
+    if job and redis.call('EXISTS', job) == 0 then
+      -- A job without a hash in its first delivery (push.lua): the same fields, at the end.
+      local f = {}
+      for j = 1, #fields, 2 do f[fields[j]] = fields[j + 1] end
+      if f.a then
+        redis.call('XADD', stream, '*', unpack(fields))
+        n = n + 1
+      end
+    elseif job and redis.call('HGET', job, 'entry') == entry then
       redis.call('HINCRBY', job, 'attempts', -1)
       redis.call('HSET', job, 'state', 'pending')
       redis.call('HDEL', job, 'entry', 'worker', 'started')

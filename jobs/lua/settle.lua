@@ -1,15 +1,18 @@
 -- Record the outcomes of attempts, many per call. KEYS[1] = key base.
 -- ARGV: now (ms), group, TTL of kept results (ms), TTL of failed/dead jobs (ms), done-index
 -- size, '1' when the queue keeps every done job's result (else ''), the newest stream entry of
--- this call; then 5 values per attempt: stream entry, job id, outcome ('done' | 'retry' |
--- 'failed' | 'dead'), result JSON or error text, retry at (ms).
+-- this call; then 7 values per attempt: stream entry, job id, outcome ('done' | 'retry' |
+-- 'failed' | 'dead'), result JSON or error text, retry at (ms), and when claim.lua said the
+-- job has no hash the consumer that ran it and when it claimed it (ms) (else '' and '').
 -- Returns one code per attempt: 1 recorded, 0 the job no longer exists, -1 another worker took
 -- the job over meanwhile (its lease expired): that worker's attempt decides, this one is dropped.
 -- A done job's hash is deleted unless its queue keeps results or its push asked to (field k):
 -- what stays of it is its id in the bounded done index. Failed and dead jobs keep theirs.
--- Per attempt this is 2 calls on the hot path (HMGET, DEL); the acknowledgement of the
--- stream entries, the index, the announcement and the day's counters are one call each per
--- batch.
+-- A job without a hash (push.lua) done in the attempt claim.lua started costs one EXISTS (a
+-- hash appears if another worker took the job over); one that is retried, fails or is kept
+-- gets its hash from its stream entry, still in the stream until this call trims it. Jobs
+-- with a hash cost 2 calls (HMGET, DEL). The acknowledgement of the stream entries, the
+-- index, the announcement and the day's counters are one call each per batch.
 local base = KEYS[1]
 local stream = base .. ':stream'
 local now, group = tonumber(ARGV[1]), ARGV[2]
@@ -23,12 +26,37 @@ local any_dead = false
 -- Every attempt's entry is acknowledged, whatever its code below (as when each was
 -- acknowledged on its own), in one call.
 local entries = {}
-for i = 8, #ARGV, 5 do entries[#entries + 1] = ARGV[i] end
+for i = 8, #ARGV, 7 do entries[#entries + 1] = ARGV[i] end
 if #entries > 0 then redis.call('XACK', stream, group, unpack(entries)) end
-for i = 8, #ARGV, 5 do
+for i = 8, #ARGV, 7 do
   local entry, id, outcome, value, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local worker, started = ARGV[i + 5], ARGV[i + 6]
+  local hashless = worker ~= ''
   local job = base .. ':job:' .. id
-  local v = redis.call('HMGET', job, 'entry', 'k')
+  local v
+  if hashless then
+    if redis.call('EXISTS', job) == 1 then
+      -- Taken over meanwhile: the job has a hash now, and the other worker's attempt decides.
+      v = { false, false }
+    elseif outcome == 'done' and not keep_all then
+      v = { entry, false, true }
+    else
+      -- Its hash, from the entry, so that the outcome below is kept as for any job.
+      local found = redis.call('XRANGE', stream, entry, entry)
+      if found[1] then
+        local f = {}
+        for j = 1, #found[1][2], 2 do f[found[1][2][j]] = found[1][2][j + 1] end
+        redis.call('HSET', job, 'args', f.a, 'max', f.m, 'enqueued', f.e, 'attempts', 1,
+          'worker', worker, 'started', started)
+        if f.t then redis.call('HSET', job, 'trace', f.t) end
+        v = { entry, false }
+      else
+        v = { entry, false, true }
+      end
+    end
+  else
+    v = redis.call('HMGET', job, 'entry', 'k')
+  end
   local current = v[1]
   if not current then
     codes[#codes + 1] = redis.call('EXISTS', job) == 0 and 0 or -1
@@ -37,7 +65,9 @@ for i = 8, #ARGV, 5 do
   else
     counts[outcome] = (counts[outcome] or 0) + 1
     if outcome == 'done' then
-      if keep_all or v[2] then
+      if v[3] then
+        -- Nothing to delete: the job never had a hash.
+      elseif keep_all or v[2] then
         redis.call('HSET', job, 'state', 'done', 'result', value, 'finished', now, 'entry', '')
         redis.call('PEXPIRE', job, done_ttl)
       else

@@ -370,7 +370,7 @@ async fn events(state: Data<&AppState>) -> Response {
                     let mut events = Vec::new();
                     for id in ids.split(' ').filter(|id| !id.is_empty()) {
                         let id = JobId(id.to_owned());
-                        let status = match producer.status(&queue, &id).await {
+                        let status = match producer.recorded_status(&queue, &id).await {
                             Ok(Some(status)) => status,
                             Ok(None) => jobs::JobStatus::done_without_result(&queue, &id),
                             Err(_) => continue,

@@ -54,7 +54,12 @@ async fn push_failing_dm(app: &TestApp, user: u64) -> jobs::JobId {
 pub(crate) async fn failed_dm(app: &TestApp, user: u64) -> jobs::JobId {
     let id = push_failing_dm(app, user).await;
     let finished = crate::support::finished(app, "send_discord_dm", &id, "finished").await;
-    assert_eq!(finished.state, jobs::JobState::Failed);
+    assert_eq!(
+        finished.state,
+        jobs::JobState::Failed,
+        "{finished:?} now {:?}",
+        app.producer.status("send_discord_dm", &id).await
+    );
     id
 }
 

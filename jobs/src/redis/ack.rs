@@ -328,7 +328,17 @@ async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, Qu
             .arg(request.lease.job_id.as_str())
             .arg(kind)
             .arg(value)
-            .arg(at);
+            .arg(at)
+            .arg(if request.lease.hashless {
+                request.lease.consumer.as_str()
+            } else {
+                ""
+            })
+            .arg(if request.lease.hashless {
+                request.lease.claimed_at_ms
+            } else {
+                0
+            });
     }
     let mut conn = shared.conn.clone();
     Ok(invocation.invoke_async(&mut conn).await?)
@@ -336,14 +346,7 @@ async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, Qu
 
 /// The newest of some stream entry ids (`<ms>-<seq>`): ordered by both numbers, not as text.
 fn newest_entry<'a>(entries: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let order = |e: &str| {
-        let (ms, seq) = e.split_once('-').unwrap_or((e, "0"));
-        (
-            ms.parse::<u64>().unwrap_or(0),
-            seq.parse::<u64>().unwrap_or(0),
-        )
-    };
-    entries.max_by_key(|e| order(e))
+    entries.max_by_key(|e| super::status::entry_order(e))
 }
 
 /// The first error of type `T` in the chain (handlers often wrap an `AbortError`).

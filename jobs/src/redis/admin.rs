@@ -8,14 +8,18 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use super::contents::{ids_with_status, queue_names, stream_jobs};
+use super::contents::{Listed, ids_with_status, queue_names, stream_jobs};
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::scripts;
-use super::status::{apalis_status, status};
+use super::status::{apalis_status, parse_status, status};
 use crate::clock::now_ms;
 use crate::job::{JobId, JobState, JobStatus};
+
+/// How long the discarded set outlives its last addition: a discarded job whose entry no
+/// worker claims within it (its stream was deleted) is forgotten.
+const DISCARDED_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl Producer {
     /// Every queue known to this deployment (the catalog's and any other that workers serve,
@@ -84,8 +88,9 @@ impl Producer {
     }
 
     /// Deletes a job that is not running: from the dead-letter set, the delayed set, or the
-    /// stream (a queued entry whose job is gone is skipped when claimed). False when there is
-    /// no such job, or it is running (a running job cannot be recalled).
+    /// stream (a queued entry whose job is gone is skipped when claimed; one without a hash is
+    /// named in the queue's discarded set, which its claim checks). False when there is no
+    /// such job, or it is running (a running job cannot be recalled).
     pub async fn discard(&self, queue: &str, id: &JobId) -> Result<bool, QueueError> {
         let keys = QueueKeys::new(self.prefix(), queue);
         let mut conn = self.connection();
@@ -94,6 +99,17 @@ impl Producer {
         };
         if status.state == JobState::Running {
             return Ok(false);
+        }
+        if status.state == JobState::Pending {
+            let exists: bool = conn.exists(keys.job(id.as_str())).await?;
+            if !exists {
+                let _: () = redis::pipe()
+                    .sadd(keys.discarded(), id.as_str())
+                    .pexpire(keys.discarded(), DISCARDED_TTL_MS)
+                    .query_async(&mut conn)
+                    .await?;
+                return Ok(true);
+            }
         }
         let _: () = redis::pipe()
             .zrem(keys.dead(), id.as_str())
@@ -116,22 +132,34 @@ impl Producer {
     ) -> Result<Vec<JobStatus>, QueueError> {
         let keys = QueueKeys::new(self.prefix(), queue);
         let mut conn = self.connection();
-        let ids = match state {
+        let listed: Vec<Listed> = match state {
             // Both live in the delayed set (apalis' `Pending`); the retrying set tells them apart.
             Some(JobState::Retrying) => {
                 let stop = (offset + limit).saturating_sub(1) as isize;
-                conn.zrevrange(keys.retrying(), offset as isize, stop)
-                    .await?
+                let ids: Vec<String> = conn
+                    .zrevrange(keys.retrying(), offset as isize, stop)
+                    .await?;
+                ids.into_iter()
+                    .map(|id| Listed { id, inline: None })
+                    .collect()
             }
-            Some(JobState::Scheduled) => scheduled_ids(&mut conn, &keys, offset, limit).await?,
+            Some(JobState::Scheduled) => scheduled_ids(&mut conn, &keys, offset, limit)
+                .await?
+                .into_iter()
+                .map(|id| Listed { id, inline: None })
+                .collect(),
             _ => {
                 let apalis_state = state.map(apalis_status);
                 ids_with_status(&mut conn, &keys, apalis_state.as_ref(), offset, limit).await?
             }
         };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(s) = status(&mut conn, &keys, &JobId(id)).await? {
+        let mut out = Vec::with_capacity(listed.len());
+        for Listed { id, inline } in listed {
+            let found = match inline {
+                Some(fields) => parse_status(queue, &id, fields),
+                None => status(&mut conn, &keys, &JobId(id)).await?,
+            };
+            if let Some(s) = found {
                 // The retrying set may trail a promotion by one promote call.
                 if state == Some(JobState::Retrying) && s.state != JobState::Retrying {
                     continue;

@@ -287,7 +287,7 @@ fn poll_flush<J: Job>(
                 idempotency_key: task.idempotency_key().map(str::to_owned),
                 idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL.as_millis() as u64,
                 trace: trace.clone(),
-                keep_result: false,
+                keep_result: J::KEEP_RESULT,
                 payload: task.args,
             })
             .collect();

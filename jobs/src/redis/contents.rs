@@ -11,6 +11,7 @@ use redis::aio::ConnectionManager;
 use super::error::QueueError;
 use super::keys::GROUP;
 use super::keys::QueueKeys;
+use super::status::{entry_as_hash, with_state};
 
 /// The consumer group's view of a queue's stream (`XINFO GROUPS`).
 #[derive(Debug, Clone, Default)]
@@ -78,19 +79,47 @@ pub(crate) async fn stream_jobs(
     })
 }
 
-/// Ids of jobs in a queue with the given apalis status, newest first where that means
-/// anything, paginated.
+/// A job in a listing: its id and, for a job without a hash (`push.lua`), its fields from the
+/// stream entry in the shape of a job hash, so the listing needs no lookup.
+pub(crate) struct Listed {
+    pub id: String,
+    pub inline: Option<HashMap<String, Vec<u8>>>,
+}
+
+impl Listed {
+    fn of(id: String) -> Self {
+        Self { id, inline: None }
+    }
+
+    /// From a stream entry's fields: `None` for an entry without a job id.
+    fn from_entry(mut fields: HashMap<String, Vec<u8>>, running: bool) -> Option<Self> {
+        let id = String::from_utf8(fields.remove("id")?).ok()?;
+        let inline = fields.contains_key("a").then(|| {
+            let hash = entry_as_hash(&mut fields);
+            if running {
+                with_state(hash, "running", 1)
+            } else {
+                with_state(hash, "pending", 0)
+            }
+        });
+        Some(Self { id, inline })
+    }
+}
+
+/// Jobs in a queue with the given apalis status, newest first where that means anything,
+/// paginated.
 pub(crate) async fn ids_with_status(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     status: Option<&Status>,
     offset: usize,
     limit: usize,
-) -> Result<Vec<String>, QueueError> {
+) -> Result<Vec<Listed>, QueueError> {
     let stop = (offset + limit).saturating_sub(1) as isize;
     let from_set =
-        async |conn: &mut ConnectionManager, key: String| -> Result<Vec<String>, QueueError> {
-            Ok(conn.zrevrange(key, offset as isize, stop).await?)
+        async |conn: &mut ConnectionManager, key: String| -> Result<Vec<Listed>, QueueError> {
+            let ids: Vec<String> = conn.zrevrange(key, offset as isize, stop).await?;
+            Ok(ids.into_iter().map(Listed::of).collect())
         };
     match status {
         Some(Status::Done) => from_set(conn, keys.done()).await,
@@ -106,7 +135,7 @@ pub(crate) async fn ids_with_status(
                 .query_async(conn)
                 .await?;
             let entries: Vec<String> = held.into_iter().skip(offset).map(|(e, ..)| e).collect();
-            stream_ids(conn, keys, &entries).await
+            held_jobs(conn, keys, &entries).await
         }
         Some(Status::Queued) | None => {
             // Entries up to the last delivered one are held or acknowledged (not yet trimmed).
@@ -114,7 +143,7 @@ pub(crate) async fn ids_with_status(
                 Some(g) => format!("({}", g.last_delivered),
                 None => "-".to_owned(),
             };
-            let entries: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
+            let entries: Vec<(String, HashMap<String, Vec<u8>>)> = redis::cmd("XRANGE")
                 .arg(keys.stream())
                 .arg(start)
                 .arg("+")
@@ -125,29 +154,33 @@ pub(crate) async fn ids_with_status(
             Ok(entries
                 .into_iter()
                 .skip(offset)
-                .filter_map(|(_, f)| f.get("id").cloned())
+                .filter_map(|(_, f)| Listed::from_entry(f, false))
                 .collect())
         }
         Some(_) => Ok(Vec::new()),
     }
 }
 
-async fn stream_ids(
+async fn held_jobs(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     entries: &[String],
-) -> Result<Vec<String>, QueueError> {
-    let mut ids = Vec::new();
+) -> Result<Vec<Listed>, QueueError> {
+    let mut jobs = Vec::new();
     for entry in entries {
-        let found: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
+        let found: Vec<(String, HashMap<String, Vec<u8>>)> = redis::cmd("XRANGE")
             .arg(keys.stream())
             .arg(entry)
             .arg(entry)
             .query_async(conn)
             .await?;
-        ids.extend(found.into_iter().filter_map(|(_, f)| f.get("id").cloned()));
+        jobs.extend(
+            found
+                .into_iter()
+                .filter_map(|(_, f)| Listed::from_entry(f, true)),
+        );
     }
-    Ok(ids)
+    Ok(jobs)
 }
 
 /// Every queue of the deployment (the registry each producer and worker adds to), sorted.

@@ -141,7 +141,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 }
             }
             if !dry {
-                return claim(&mut conn, shared, &feed.consumer, room, &[]).await;
+                return claim(&mut conn, shared, &feed.consumer, room, &[], false).await;
             }
             let mut wait = shared.config.idle_wait;
             if let Some(due) = next_due {
@@ -177,7 +177,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                     Some((e.id, id))
                 })
                 .collect();
-            claim(&mut conn, shared, &feed.consumer, 0, &entries).await
+            claim(&mut conn, shared, &feed.consumer, 0, &entries, false).await
         }
         .await;
         match fetched {
@@ -228,13 +228,14 @@ pub(crate) async fn fetch_loop(feed: Feed) {
 
 /// Claims stream entries for this consumer (counting the attempt) and builds apalis tasks:
 /// up to `read` new entries the script reads itself, and `entries` (stream entry, job id)
-/// received from a blocking read or taken over.
+/// received from a blocking read or, when `taken_over`, from a dead consumer.
 pub(crate) async fn claim(
     conn: &mut ConnectionManager,
     shared: &Shared,
     consumer: &str,
     read: usize,
     entries: &[(String, String)],
+    taken_over: bool,
 ) -> Result<Vec<Task<Vec<u8>>>, QueueError> {
     if read == 0 && entries.is_empty() {
         return Ok(Vec::new());
@@ -247,7 +248,8 @@ pub(crate) async fn claim(
         .arg(consumer)
         .arg(GROUP)
         .arg(shared.config.dead_ttl.as_millis() as u64)
-        .arg(read);
+        .arg(read)
+        .arg(if taken_over { "1" } else { "" });
     for (entry, id) in entries {
         invocation.arg(entry).arg(id);
     }
@@ -255,8 +257,8 @@ pub(crate) async fn claim(
     let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
     let number = |v: &[u8]| text(v).parse::<u64>().unwrap_or(0);
     let queue = Queue::from(shared.keys.queue.as_str());
-    let mut tasks = Vec::with_capacity(reply.len() / 8);
-    for job in reply.chunks_exact(8) {
+    let mut tasks = Vec::with_capacity(reply.len() / 9);
+    for job in reply.chunks_exact(9) {
         let lease = Lease {
             entry: text(&job[0]),
             job_id: JobId(text(&job[1])),
@@ -266,6 +268,7 @@ pub(crate) async fn claim(
             enqueued_at_ms: number(&job[5]),
             claimed_at_ms: now,
             trace: crate::trace::TraceParent::parse(&text(&job[7])),
+            hashless: job[8] == b"1",
         };
         let task_id = lease
             .job_id

@@ -22,8 +22,8 @@ use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::stats::{queue_stats, workers_of};
-use super::status::{apalis_status, parse_status, task_id};
-use crate::job::Job;
+use super::status::{Located, apalis_status, locate, parse_status, task_id};
+use crate::job::{Job, JobId};
 
 /// The job type of a backend that only looks at a queue (listings, metrics, lookups by id,
 /// as apalis-board does): it has no values, so nothing can be pushed as one, and a
@@ -45,13 +45,28 @@ impl QueueView {
     }
 }
 
-/// The job as an apalis task (payload bytes and its context), for listings.
+/// The job as an apalis task (payload bytes and its context), for listings: from `inline`
+/// (a listed job without a hash), its hash, or its stream entry.
 async fn task_of(
     conn: &mut ConnectionManager,
     keys: &QueueKeys,
     id: &str,
+    inline: Option<HashMap<String, Vec<u8>>>,
 ) -> Result<Option<Task<Vec<u8>>>, QueueError> {
-    let fields: HashMap<String, Vec<u8>> = conn.hgetall(keys.job(id)).await?;
+    let fields = match inline {
+        Some(fields) => fields,
+        None => {
+            let fields: HashMap<String, Vec<u8>> = conn.hgetall(keys.job(id)).await?;
+            if fields.is_empty() {
+                match locate(conn, keys, &JobId(id.to_owned())).await? {
+                    Located::Waiting(fields) | Located::Running(fields) => fields,
+                    Located::Delivered | Located::Nowhere => return Ok(None),
+                }
+            } else {
+                fields
+            }
+        }
+    };
     let Some(args) = fields.get("args").cloned() else {
         return Ok(None);
     };
@@ -93,8 +108,8 @@ async fn list(
     )
     .await?;
     let mut tasks = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(task) = task_of(conn, keys, &id).await? {
+    for listed in ids {
+        if let Some(task) = task_of(conn, keys, &listed.id, listed.inline).await? {
             tasks.push(task);
         }
     }
@@ -109,7 +124,7 @@ impl<J: Job> FetchById for RedisBackend<J> {
         let mut conn = self.connection();
         let keys = self.keys().clone();
         let id = task_id.to_string();
-        async move { task_of(&mut conn, &keys, &id).await }
+        async move { task_of(&mut conn, &keys, &id, None).await }
     }
 }
 

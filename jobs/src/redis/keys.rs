@@ -22,7 +22,8 @@ impl QueueKeys {
         }
     }
 
-    /// The stream of runnable jobs (entries hold the job id).
+    /// The stream of runnable jobs (entries hold the job id; for a job without a hash also
+    /// its payload, attempt budget, push time and trace).
     pub fn stream(&self) -> String {
         format!("{}:stream", self.base)
     }
@@ -45,6 +46,12 @@ impl QueueKeys {
     /// The hash of one job: payload, state, attempts, result, timings.
     pub fn job(&self, id: &str) -> String {
         format!("{}:job:{id}", self.base)
+    }
+
+    /// Ids of jobs without a hash (`push.lua`) that an admin discarded while they waited:
+    /// `claim.lua` skips them.
+    pub fn discarded(&self) -> String {
+        format!("{}:discarded", self.base)
     }
 
     /// Live workers: consumer name scored by last heartbeat (ms).

@@ -12,7 +12,7 @@ use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::push::{PushLanes, RawPush, current_trace, push_raw};
 use super::results::{DEFAULT_MAX_WAITERS, ResultHub};
-use super::status::status;
+use super::status::{recorded_status, status};
 use crate::job::{Job, JobId, JobStatus, PushOptions, Pushed};
 
 /// How long an idempotency key is remembered when the push does not say.
@@ -146,7 +146,8 @@ impl Producer {
                     }),
                     idempotency_ttl_ms,
                     trace: trace.clone(),
-                    keep_result: options.keep_result,
+                    // A kept job has a hash from its push on, so a waiter reads it in one go.
+                    keep_result: options.keep_result || J::KEEP_RESULT,
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
@@ -163,9 +164,28 @@ impl Producer {
         push_raw(&mut self.conn.clone(), &keys, items).await
     }
 
-    /// The status of a job, `None` when it never existed or was trimmed after its TTL.
+    /// The status of a job, `None` when it never existed or was trimmed after its TTL. A job
+    /// without a hash that has not finished (a push whose result is not kept) is looked for in
+    /// its queue's stream: up to 50 round trips, for admin reads.
     pub async fn status(&self, queue: &str, id: &JobId) -> Result<Option<JobStatus>, QueueError> {
         status(
+            &mut self.conn.clone(),
+            &QueueKeys::new(&self.prefix, queue),
+            id,
+        )
+        .await
+    }
+
+    /// The status of a job as its hash and the done index record it, in one round trip: the
+    /// whole status of a job that keeps its result ([`crate::Job::KEEP_RESULT`],
+    /// [`PushOptions::keep_result`]) or is scheduled, which have a hash from their push. For
+    /// any other job that has not finished it answers `None`. The read for ids a client sends.
+    pub async fn recorded_status(
+        &self,
+        queue: &str,
+        id: &JobId,
+    ) -> Result<Option<JobStatus>, QueueError> {
+        recorded_status(
             &mut self.conn.clone(),
             &QueueKeys::new(&self.prefix, queue),
             id,

@@ -29,7 +29,7 @@ use tokio::sync::{Notify, watch};
 
 use super::error::QueueError;
 use super::keys::QueueKeys;
-use super::status::status;
+use super::status::recorded_status;
 use crate::job::{JobId, JobStatus};
 
 /// Waiters one process keeps at once unless configured otherwise.
@@ -139,10 +139,15 @@ impl ResultHub {
             loop {
                 // Armed before the read: a wake-up between the read and the wait is kept.
                 let notified = registration.wake.notify.notified();
-                match status(&mut conn, keys, id).await? {
+                // Read before the status: an announcement seen now was published after the
+                // outcome was written, so the read below sees it. (One arriving while the read
+                // is on its way proves nothing about what the read saw: a job without a hash
+                // reads as nothing until it is done.)
+                let announced = registration.wake.announced.load(Ordering::Acquire);
+                match recorded_status(&mut conn, keys, id).await? {
                     Some(status) if status.state.is_terminal() => return Ok(Some(status)),
                     // Announced, and its hash is gone: done in a queue that keeps no results.
-                    None if registration.wake.announced.load(Ordering::Acquire) => {
+                    None if announced => {
                         return Ok(Some(JobStatus::done_without_result(&keys.queue, id)));
                     }
                     _ => {}

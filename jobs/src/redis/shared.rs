@@ -32,6 +32,9 @@ pub struct Lease {
     pub claimed_at_ms: u64,
     /// The trace context of whatever pushed the job.
     pub trace: Option<crate::trace::TraceParent>,
+    /// The job has no hash in Redis: this is the first delivery of a push that put everything
+    /// in the stream entry (`push.lua`), so settling it writes nothing per job when done.
+    pub hashless: bool,
 }
 
 /// State shared by a queue's backend clones and its acknowledgement layer.

@@ -254,7 +254,8 @@ async fn delayed_jobs_never_run_early_and_run_within_a_second_of_due() {
 async fn a_dead_workers_jobs_are_taken_over_after_the_lease() {
     let env = Env::new().await;
     let count = 20;
-    env.producer
+    let pushed = env
+        .producer
         .push_bulk(
             &jobs(0..count, Behaviour::Work(400)),
             PushOptions::default(),
@@ -283,9 +284,22 @@ async fn a_dead_workers_jobs_are_taken_over_after_the_lease() {
     let took = now_ms() - aborted_at;
     second.stop().await;
     assert!(took <= 10_000, "take-over took {took} ms");
-    for n in 0..count {
-        assert!(env.ledger.runs(n) >= 1, "job {n} ran");
+    let mut taken_over = 0;
+    for (n, pushed) in (0..count).zip(&pushed) {
+        let runs = env.ledger.runs(n);
+        assert!(runs >= 1, "job {n} ran");
+        // The jobs had no hash (plain pushes): a take-over still counts the dead worker's
+        // claim as an attempt, whether it started the job or only held it for later.
+        let status = env.finished(pushed, Duration::from_secs(1)).await;
+        assert_eq!(status.state, JobState::Done, "job {n}");
+        assert!(
+            (runs..=2).contains(&(status.attempts as usize)),
+            "job {n}: {} attempts for {runs} runs",
+            status.attempts
+        );
+        taken_over += usize::from(status.attempts == 2);
     }
+    assert!(taken_over > 0, "no job was taken over");
 }
 
 #[tokio::test]

@@ -211,3 +211,173 @@ async fn a_job_type_that_keeps_results_keeps_them_at_the_defaults() {
         .expect("still there after the wait");
     assert_eq!(later.result, Some(serde_json::json!(16)));
 }
+
+/// The stream entries of the test queue, field by field.
+async fn stream_entries(env: &Env) -> Vec<std::collections::HashMap<String, String>> {
+    let mut conn = env
+        .redis
+        .client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let entries: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
+        .arg(format!("{}:{{{QUEUE}}}:stream", env.redis.prefix))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .expect("XRANGE");
+    entries.into_iter().map(|(_, f)| f).collect()
+}
+
+#[tokio::test]
+async fn a_plain_push_is_one_stream_entry_and_its_status_is_read_from_it() {
+    let env = Env::new().await;
+    let job = TestJob {
+        n: 7,
+        behaviour: Behaviour::Work(1_500),
+    };
+    let pushed = env.producer.push(&job).await.expect("push");
+    // Nothing but the entry: the payload, the attempt budget and the push time travel in it.
+    assert!(job_keys(&env).await.is_empty(), "a plain push wrote a hash");
+    let entries = stream_entries(&env).await;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(entry["id"], pushed.id().as_str());
+    assert_eq!(
+        serde_json::from_str::<TestJob>(&entry["a"]).expect("payload"),
+        job
+    );
+    assert_eq!(entry["m"], TestJob::MAX_ATTEMPTS.to_string());
+    // Its status, its listing and the dashboard's view all come from the entry.
+    let waiting = env
+        .producer
+        .status(QUEUE, pushed.id())
+        .await
+        .expect("status")
+        .expect("found in the stream");
+    assert_eq!(waiting.state, JobState::Pending);
+    assert_eq!(
+        (waiting.attempts, waiting.max_attempts),
+        (0, TestJob::MAX_ATTEMPTS)
+    );
+    assert_eq!(
+        waiting.payload,
+        Some(serde_json::to_value(&job).expect("json"))
+    );
+    assert!(waiting.enqueued_at_ms.is_some());
+    let listed = env.producer.list(QUEUE, None, 0, 10).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].state, &listed[0].payload),
+        (JobState::Pending, &waiting.payload)
+    );
+    // An id that is not in the stream is nowhere, whatever its time.
+    let stranger = jobs::JobId::generate();
+    assert_eq!(
+        env.producer.status(QUEUE, &stranger).await.expect("status"),
+        None
+    );
+    assert_eq!(
+        env.producer
+            .status(QUEUE, &jobs::JobId("not-a-uuid".into()))
+            .await
+            .expect("status"),
+        None
+    );
+
+    let worker = env.worker(default_keeping(), 4, Duration::from_secs(10));
+    eventually(Duration::from_secs(5), "the job started", async || {
+        env.ledger.runs(7) == 1
+    })
+    .await;
+    // Running: still no hash; the entry pending for the worker is its state.
+    let running = env
+        .producer
+        .status(QUEUE, pushed.id())
+        .await
+        .expect("status")
+        .expect("found in the stream");
+    assert_eq!((running.state, running.attempts), (JobState::Running, 1));
+    assert!(
+        job_keys(&env).await.is_empty(),
+        "a first delivery wrote a hash"
+    );
+    let listed = env
+        .producer
+        .list(QUEUE, Some(JobState::Running), 0, 10)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, *pushed.id());
+    let done = env.finished(&pushed, Duration::from_secs(10)).await;
+    worker.stop().await;
+    assert_eq!(done.state, JobState::Done);
+    assert!(job_keys(&env).await.is_empty());
+    assert_eq!(env.ledger.totals(), (1, 1));
+}
+
+#[tokio::test]
+async fn a_discarded_job_without_a_hash_never_runs() {
+    let env = Env::new().await;
+    let pushed = env
+        .producer
+        .push_bulk(&[succeed(1), succeed(2)], PushOptions::default())
+        .await
+        .expect("push");
+    assert!(
+        env.producer
+            .discard(QUEUE, pushed[0].id())
+            .await
+            .expect("discard")
+    );
+    assert_eq!(
+        env.producer
+            .status(QUEUE, pushed[0].id())
+            .await
+            .expect("status"),
+        None,
+        "a discarded job is gone"
+    );
+    let worker = env.worker(default_keeping(), 4, Duration::from_secs(10));
+    env.finished(&pushed[1], Duration::from_secs(10)).await;
+    // The discarded entry came first in the stream, so it was claimed (and skipped) first.
+    worker.stop().await;
+    assert_eq!(env.ledger.totals(), (1, 1), "only the job kept ran");
+    assert_eq!(env.ledger.runs(1), 0);
+    let leftovers: Vec<String> = env
+        .redis
+        .keys()
+        .into_iter()
+        .filter(|k| k.ends_with(":discarded"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the claim forgot the discard: {leftovers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_without_a_hash_that_fails_keeps_its_payload_for_the_retry_and_the_dead_letters() {
+    let env = Env::new().await;
+    let job = TestJob {
+        n: 3,
+        behaviour: Behaviour::FailTimes(10),
+    };
+    let pushed = env.producer.push(&job).await.expect("push");
+    let worker = env.worker(default_keeping(), 2, Duration::from_secs(10));
+    let dead = env.finished(&pushed, Duration::from_secs(10)).await;
+    worker.stop().await;
+    assert_eq!(dead.state, JobState::Dead);
+    assert_eq!(env.ledger.runs(3), TestJob::MAX_ATTEMPTS as usize);
+    assert_eq!(dead.attempts, TestJob::MAX_ATTEMPTS);
+    assert_eq!(
+        dead.payload,
+        Some(serde_json::to_value(&job).expect("json"))
+    );
+    assert!(
+        dead.error
+            .as_deref()
+            .is_some_and(|e| e.contains("planned failure"))
+    );
+}
