@@ -98,13 +98,17 @@ local pending = redis.call('XPENDING', stream, group)
 local floor = newest
 if tonumber(pending[1]) > 0 then floor = pending[2] end
 if floor and floor ~= '' then redis.call('XTRIM', stream, 'MINID', '~', floor) end
--- The done index (newest `keep`, none older than the result TTL), the dead-letter set's age
+-- The done index (the newest `keep` to `keep` + 1/8, none older than the result TTL), the dead-letter set's age
 -- limit, the announcement (ids separated by spaces) and the day's counts.
 if #done_index > 0 then
   local index = base .. ':done'
   redis.call('ZADD', index, unpack(done_index))
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now - done_ttl)
-  redis.call('ZREMRANGEBYRANK', index, 0, -(keep + 1))
+  -- Trimmed back to `keep` once it is an eighth over: a ZREMRANGEBYRANK on every call cost a
+  -- fifth of a busy queue's settle time.
+  if redis.call('ZCARD', index) > keep + math.floor(keep / 8) then
+    redis.call('ZREMRANGEBYRANK', index, 0, -(keep + 1))
+  end
 end
 if any_dead then
   redis.call('ZREMRANGEBYSCORE', base .. ':dead', '-inf', now - dead_ttl)

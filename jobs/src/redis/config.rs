@@ -27,7 +27,8 @@ pub struct QueueConfig {
     pub keep_results: bool,
     /// How long a dead job stays in the dead-letter set for inspection and replay.
     pub dead_ttl: Duration,
-    /// How many recently done jobs are listed for the dashboard.
+    /// How many recently done jobs are listed for the dashboard (the index grows an eighth
+    /// past it between two trims).
     pub done_index_max: usize,
     /// First retry delay; doubles with each attempt, with ±25% jitter, up to `backoff_max`.
     pub backoff_base: Duration,

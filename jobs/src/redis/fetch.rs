@@ -1,7 +1,8 @@
 //! The fetcher: the task of a worker run that brings jobs in. Whenever the worker has room for
-//! a batch it promotes due delayed jobs in bounded chunks, reads and claims new jobs (counting
-//! the attempt, `claim.lua`, one round trip while the stream has more) or, once the stream ran
-//! dry, blocks on `XREADGROUP` (woken by the push itself, no polling), and hands the jobs to
+//! a batch it promotes due delayed jobs in bounded chunks, reads new jobs with `XREADGROUP`
+//! (blocking, woken by the push itself, only once the stream ran dry; no polling), starts
+//! them (a job without a hash from its entry alone, one with a hash through `claim.lua`,
+//! which counts the attempt), and hands them to
 //! apalis through the run's bounded channel. Redis errors never end it: it logs,
 //! backs off and tries again.
 
@@ -80,10 +81,10 @@ async fn blocking_connection(
 const PROMOTE_EVERY: Duration = Duration::from_millis(100);
 
 /// The fetcher of one worker run: whenever at least half the run's channel is free, promotes
-/// due delayed jobs (at most every [`PROMOTE_EVERY`] while busy) and reads and claims new jobs,
-/// in one script call while the stream has more (`claim.lua` reads them itself), blocking on
-/// `XREADGROUP` only once it ran dry; until the run stops, then hands back what it claimed but
-/// could not deliver.
+/// due delayed jobs (at most every [`PROMOTE_EVERY`] while busy) and reads and starts new jobs
+/// ([`read_new`]: one round trip while the stream has more and its jobs have no hash),
+/// blocking on `XREADGROUP` only once it ran dry; until the run stops, then hands back what
+/// it claimed but could not deliver.
 ///
 /// Waiting for half the channel, not one free slot, makes each round bring a batch: at
 /// concurrency 16 a round used to bring the one or two jobs that finished meanwhile, three
@@ -141,7 +142,8 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 }
             }
             if !dry {
-                return claim(&mut conn, shared, &feed.consumer, room, &[], false).await;
+                let mut reader = conn.clone();
+                return read_new(&mut reader, &mut conn, shared, &feed.consumer, room, None).await;
             }
             let mut wait = shared.config.idle_wait;
             if let Some(due) = next_due {
@@ -155,29 +157,15 @@ pub(crate) async fn fetch_loop(feed: Feed) {
             let Some(reader) = blocking.as_mut() else {
                 return Ok(Vec::new());
             };
-            let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(GROUP)
-                .arg(&feed.consumer)
-                .arg("COUNT")
-                .arg(room)
-                .arg("BLOCK")
-                .arg(wait_ms)
-                .arg("STREAMS")
-                .arg(keys.stream())
-                .arg(">")
-                .query_async(reader)
-                .await?;
-            let entries: Vec<(String, String)> = reply
-                .into_iter()
-                .flat_map(|r| r.keys)
-                .flat_map(|k| k.ids)
-                .filter_map(|e| {
-                    let id = redis::from_redis_value_ref::<String>(e.map.get("id")?).ok()?;
-                    Some((e.id, id))
-                })
-                .collect();
-            claim(&mut conn, shared, &feed.consumer, 0, &entries, false).await
+            read_new(
+                reader,
+                &mut conn,
+                shared,
+                &feed.consumer,
+                room,
+                Some(wait_ms),
+            )
+            .await
         }
         .await;
         match fetched {
@@ -226,18 +214,165 @@ pub(crate) async fn fetch_loop(feed: Feed) {
     }
 }
 
-/// Claims stream entries for this consumer (counting the attempt) and builds apalis tasks:
-/// up to `read` new entries the script reads itself, and `entries` (stream entry, job id)
-/// received from a blocking read or, when `taken_over`, from a dead consumer.
+/// Reads up to `room` new entries for this consumer (`XREADGROUP` on `reader`, blocking up to
+/// `block` ms when given) and starts their attempts. A job without a hash (`push.lua`) is
+/// all in its entry: its task is built here and nothing is written, unless the queue's
+/// discarded set names it (read in the same round trip), in which case it is acknowledged and
+/// skipped. Jobs with a hash go through `claim.lua` on `conn`, which counts the attempt.
+async fn read_new<C: redis::aio::ConnectionLike>(
+    reader: &mut C,
+    conn: &mut ConnectionManager,
+    shared: &Shared,
+    consumer: &str,
+    room: usize,
+    block: Option<u64>,
+) -> Result<Vec<Task<Vec<u8>>>, QueueError> {
+    let keys = &shared.keys;
+    let mut read = redis::cmd("XREADGROUP");
+    read.arg("GROUP")
+        .arg(GROUP)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(room);
+    if let Some(ms) = block {
+        read.arg("BLOCK").arg(ms);
+    }
+    read.arg("STREAMS").arg(keys.stream()).arg(">");
+    let (any_discarded, reply): (bool, Option<StreamReadReply>) = redis::pipe()
+        .exists(keys.discarded())
+        .add_command(read)
+        .query_async(reader)
+        .await?;
+    let now = now_ms();
+    let mut inline = Vec::new();
+    let mut hashed = Vec::new();
+    let mut junk = Vec::new();
+    for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+        match Delivery::of(entry) {
+            Delivery::Inline(job) => inline.push(job),
+            Delivery::Hashed(pair) => hashed.push(pair),
+            Delivery::Junk(entry) => junk.push(entry),
+        }
+    }
+    if any_discarded && !inline.is_empty() {
+        let ids: Vec<&str> = inline.iter().map(|j| j.id.as_str()).collect();
+        let named: Vec<bool> = redis::cmd("SMISMEMBER")
+            .arg(keys.discarded())
+            .arg(&ids)
+            .query_async(conn)
+            .await?;
+        let mut skipped = Vec::new();
+        let mut kept = Vec::with_capacity(inline.len());
+        for (job, discarded) in inline
+            .into_iter()
+            .zip(named.into_iter().chain(std::iter::repeat(false)))
+        {
+            if discarded {
+                skipped.push(job);
+            } else {
+                kept.push(job);
+            }
+        }
+        inline = kept;
+        if !skipped.is_empty() {
+            let ids: Vec<&str> = skipped.iter().map(|j| j.id.as_str()).collect();
+            let _: () = redis::pipe()
+                .srem(keys.discarded(), &ids)
+                .ignore()
+                .xack(
+                    keys.stream(),
+                    GROUP,
+                    &skipped.iter().map(|j| j.entry.as_str()).collect::<Vec<_>>(),
+                )
+                .ignore()
+                .query_async(conn)
+                .await?;
+        }
+    }
+    if !junk.is_empty() {
+        let _: () = redis::AsyncCommands::xack(conn, keys.stream(), GROUP, &junk).await?;
+    }
+    let mut tasks = Vec::with_capacity(inline.len() + hashed.len());
+    for job in inline {
+        let lease = Lease {
+            entry: job.entry,
+            job_id: job.id,
+            consumer: consumer.to_owned(),
+            attempt: 1,
+            max_attempts: job.max_attempts,
+            enqueued_at_ms: job.enqueued_at_ms,
+            claimed_at_ms: now,
+            trace: job.trace,
+            hashless: true,
+        };
+        tasks.push(task(shared, lease, job.payload, job.enqueued_at_ms)?);
+    }
+    if !hashed.is_empty() {
+        tasks.extend(claim(conn, shared, consumer, &hashed, false).await?);
+    }
+    Ok(tasks)
+}
+
+/// A stream entry as read: a whole job without a hash, the pair (entry, job id) of a job with
+/// one, or an entry without a job id, which is only acknowledged.
+enum Delivery {
+    Inline(InlineJob),
+    Hashed((String, String)),
+    Junk(String),
+}
+
+/// A job without a hash, from the fields `push.lua` wrote into its entry.
+struct InlineJob {
+    entry: String,
+    id: JobId,
+    payload: Vec<u8>,
+    max_attempts: u32,
+    enqueued_at_ms: u64,
+    trace: Option<crate::trace::TraceParent>,
+}
+
+impl Delivery {
+    fn of(mut entry: redis::streams::StreamId) -> Self {
+        let mut field = |name: &str| -> Option<Vec<u8>> {
+            redis::from_redis_value::<Vec<u8>>(entry.map.remove(name)?).ok()
+        };
+        let Some(id) = field("id").and_then(|id| String::from_utf8(id).ok()) else {
+            return Delivery::Junk(entry.id);
+        };
+        let Some(payload) = field("a") else {
+            return Delivery::Hashed((entry.id, id));
+        };
+        let number = |v: Option<Vec<u8>>| {
+            v.and_then(|v| String::from_utf8(v).ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let max_attempts = number(field("m")).unwrap_or(1) as u32;
+        let enqueued_at_ms = number(field("e")).unwrap_or(0);
+        let trace = field("t")
+            .and_then(|t| String::from_utf8(t).ok())
+            .and_then(|t| crate::trace::TraceParent::parse(&t));
+        Delivery::Inline(InlineJob {
+            entry: entry.id,
+            id: JobId(id),
+            payload,
+            max_attempts,
+            enqueued_at_ms,
+            trace,
+        })
+    }
+}
+
+/// Starts the attempts of stream entries (stream entry, job id) of jobs with a hash, just
+/// delivered to this consumer or, when `taken_over`, taken from a dead one (`claim.lua`, which
+/// counts the attempt), and builds their apalis tasks.
 pub(crate) async fn claim(
     conn: &mut ConnectionManager,
     shared: &Shared,
     consumer: &str,
-    read: usize,
     entries: &[(String, String)],
     taken_over: bool,
 ) -> Result<Vec<Task<Vec<u8>>>, QueueError> {
-    if read == 0 && entries.is_empty() {
+    if entries.is_empty() {
         return Ok(Vec::new());
     }
     let now = now_ms();
@@ -248,7 +383,6 @@ pub(crate) async fn claim(
         .arg(consumer)
         .arg(GROUP)
         .arg(shared.config.dead_ttl.as_millis() as u64)
-        .arg(read)
         .arg(if taken_over { "1" } else { "" });
     for (entry, id) in entries {
         invocation.arg(entry).arg(id);
@@ -256,9 +390,8 @@ pub(crate) async fn claim(
     let reply: Vec<Vec<u8>> = invocation.invoke_async(conn).await?;
     let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
     let number = |v: &[u8]| text(v).parse::<u64>().unwrap_or(0);
-    let queue = Queue::from(shared.keys.queue.as_str());
-    let mut tasks = Vec::with_capacity(reply.len() / 9);
-    for job in reply.chunks_exact(9) {
+    let mut tasks = Vec::with_capacity(reply.len() / 8);
+    for job in reply.chunks_exact(8) {
         let lease = Lease {
             entry: text(&job[0]),
             job_id: JobId(text(&job[1])),
@@ -268,29 +401,36 @@ pub(crate) async fn claim(
             enqueued_at_ms: number(&job[5]),
             claimed_at_ms: now,
             trace: crate::trace::TraceParent::parse(&text(&job[7])),
-            hashless: job[8] == b"1",
+            hashless: false,
         };
-        let task_id = lease
-            .job_id
-            .as_str()
-            .parse::<TaskId>()
-            .map_err(|e| QueueError::Protocol(format!("job id {}: {e}", lease.job_id)))?;
-        let run_at = number(&job[6]);
-        shared.hold([lease.entry.clone()]);
-        tasks.push(
-            TaskBuilder::new(job[2].clone())
-                .task_id(task_id)
-                // apalis counts the attempt again when the handler starts.
-                .attempt(lease.attempt.saturating_sub(1) as usize)
-                .max_attempts(lease.max_attempts as usize)
-                .status(Status::Running)
-                .queue(queue.clone())
-                .run_at_timestamp(run_at / 1000)
-                .lock_at(Some(now / 1000))
-                .lock_by(Some(consumer.to_owned()))
-                .data(lease)
-                .build(),
-        );
+        tasks.push(task(shared, lease, job[2].clone(), number(&job[6]))?);
     }
     Ok(tasks)
+}
+
+/// The apalis task of one attempt, held by this worker from now on.
+fn task(
+    shared: &Shared,
+    lease: Lease,
+    payload: Vec<u8>,
+    run_at_ms: u64,
+) -> Result<Task<Vec<u8>>, QueueError> {
+    let task_id = lease
+        .job_id
+        .as_str()
+        .parse::<TaskId>()
+        .map_err(|e| QueueError::Protocol(format!("job id {}: {e}", lease.job_id)))?;
+    shared.hold([lease.entry.clone()]);
+    Ok(TaskBuilder::new(payload)
+        .task_id(task_id)
+        // apalis counts the attempt again when the handler starts.
+        .attempt(lease.attempt.saturating_sub(1) as usize)
+        .max_attempts(lease.max_attempts as usize)
+        .status(Status::Running)
+        .queue(Queue::from(shared.keys.queue.as_str()))
+        .run_at_timestamp(run_at_ms / 1000)
+        .lock_at(Some(lease.claimed_at_ms / 1000))
+        .lock_by(Some(lease.consumer.clone()))
+        .data(lease)
+        .build())
 }

@@ -105,7 +105,7 @@ async fn take_over(
             tracing::info!(queue = %shared.keys.queue, jobs = entries.len(), "taking over jobs of a worker that stopped");
         }
         budget = budget.saturating_sub(entries.len().max(1));
-        let mut claimed = claim(conn, shared, consumer, 0, &entries, true)
+        let mut claimed = claim(conn, shared, consumer, &entries, true)
             .await?
             .into_iter();
         while let Some(task) = claimed.next() {
