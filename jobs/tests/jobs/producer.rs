@@ -182,7 +182,10 @@ async fn finished_jobs_expire_so_memory_stays_bounded() {
         .await
         .expect("zcard");
     // Trimmed back to 10 whenever it is an eighth over.
-    assert!(done_index <= 10 + 10 / 8, "done index is trimmed: {done_index}");
+    assert!(
+        done_index <= 10 + 10 / 8,
+        "done index is trimmed: {done_index}"
+    );
 }
 
 /// A producer of `env`'s prefix connected through a proxy that counts its connections.
