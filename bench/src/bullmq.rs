@@ -152,6 +152,16 @@ impl Bench {
         self.node_case("bulk", &args, key::BULK, "jobs_per_s").await
     }
 
+    /// BullMQ's `add` from 32 concurrent callers on one `Queue`: its rate (also the baseline
+    /// of the 32-caller enqueue).
+    pub(crate) async fn bullmq_add(&self, jobs: u64) -> anyhow::Result<f64> {
+        let args = [("jobs", jobs.to_string()), ("callers", "32".into())];
+        self.node_case("enqueue", &args, key::ENQUEUE, "jobs_per_s")
+            .await?;
+        self.baseline(key::ENQUEUE)
+            .context("bench.mjs reported no rate")
+    }
+
     /// BullMQ's enqueue → start at `rate` jobs/s for `seconds`, worker and pusher in one
     /// process (as ours).
     pub(crate) async fn bullmq_latency(&self, rate: u64, seconds: u64) -> anyhow::Result<()> {

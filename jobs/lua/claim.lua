@@ -28,6 +28,10 @@ for i = 6, #ARGV, 2 do
       if found[1] then
         for j = 1, #found[1][2], 2 do f[found[1][2][j]] = found[1][2][j + 1] end
       end
+      if f.a and redis.call('SREM', base .. ':discarded', id) == 1 then
+        -- Discarded by an admin while it waited (admin.rs), delivered but never started.
+        f = {}
+      end
       if f.a then
         -- Its first delivery went to the worker that died: that was attempt 1.
         v = { f.a, '1', f.m, f.e, false, f.t or false }

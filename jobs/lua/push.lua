@@ -1,7 +1,8 @@
 -- Enqueue (or schedule) jobs. KEYS[1] = the queue's key base ("<prefix>:{<queue>}").
 -- ARGV[1] = now (ms); then 8 values per job: id, payload, max_attempts, run_at (ms),
 -- idempotency key ('' for none), idempotency TTL (ms), the pusher's trace context ('' for
--- none), '1' to keep the job's result once done (field k) or ''.
+-- none), '1' to keep the job's result once done (field k), 'h' for a hash without keeping
+-- the result (what workers from before the job travelled in its entry can read), or ''.
 -- The values are per job because one call may carry pushes from many callers (a producer
 -- coalesces concurrent single pushes into one call).
 -- Returns one string per job: 'new:<id>', or 'dup:<id of the earlier job>'.
@@ -33,10 +34,11 @@ for i = 2, #ARGV, 8 do
         'enqueued', now, 'run_at', run_at)
       redis.call('ZADD', base .. ':delayed', run_at, id)
       if trace ~= '' then redis.call('HSET', job, 'trace', trace) end
-      if keep ~= '' then redis.call('HSET', job, 'k', 1) end
+      if keep == '1' then redis.call('HSET', job, 'k', 1) end
     elseif keep ~= '' then
       -- A missing state means pending, missing attempts 0.
-      redis.call('HSET', job, 'args', payload, 'max', max, 'enqueued', now, 'k', 1)
+      redis.call('HSET', job, 'args', payload, 'max', max, 'enqueued', now)
+      if keep == '1' then redis.call('HSET', job, 'k', 1) end
       if trace ~= '' then redis.call('HSET', job, 'trace', trace) end
       redis.call('XADD', base .. ':stream', '*', 'id', id)
     elseif trace ~= '' then

@@ -1,44 +1,52 @@
--- Record the outcomes of attempts, many per call. KEYS[1] = key base.
+-- Record the outcomes of attempts, many per call, all of one consumer. KEYS[1] = key base.
 -- ARGV: now (ms), group, TTL of kept results (ms), TTL of failed/dead jobs (ms), done-index
--- size, '1' when the queue keeps every done job's result (else ''), the newest stream entry of
--- this call; then 7 values per attempt: stream entry, job id, outcome ('done' | 'retry' |
--- 'failed' | 'dead'), result JSON or error text, retry at (ms), and when claim.lua said the
--- job has no hash the consumer that ran it and when it claimed it (ms) (else '' and '').
--- Returns one code per attempt: 1 recorded, 0 the job no longer exists, -1 another worker took
--- the job over meanwhile (its lease expired): that worker's attempt decides, this one is dropped.
+-- size, '1' when the queue keeps every done job's result (else ''), the newest and the
+-- oldest stream entry of this call, the consumer; then 7 values per attempt: stream entry,
+-- job id, outcome ('done' | 'retry' | 'failed' | 'dead'), result JSON or error text, retry
+-- at (ms), '1' when the job has no hash (its first delivery, read by the fetcher from its
+-- entry; else ''), when the consumer claimed it (ms).
+-- Returns one code per attempt: 1 recorded, 0 the job no longer exists, -1 the consumer no
+-- longer holds the entry (its lease expired and another worker took the job over, or already
+-- finished it): that worker's attempt decides, this one is dropped and writes nothing.
 -- A done job's hash is deleted unless its queue keeps results or its push asked to (field k):
 -- what stays of it is its id in the bounded done index. Failed and dead jobs keep theirs.
--- A job without a hash (push.lua) done in the attempt claim.lua started costs one EXISTS (a
--- hash appears if another worker took the job over); one that is retried, fails or is kept
+-- A job without a hash done costs nothing per job here; one that is retried, fails or is kept
 -- gets its hash from its stream entry, still in the stream until this call trims it. Jobs
--- with a hash cost 2 calls (HMGET, DEL). The acknowledgement of the stream entries, the
--- index, the announcement and the day's counters are one call each per batch.
+-- with a hash cost 2 calls (HMGET, DEL). Which entries the consumer still holds (one
+-- XPENDING over the call's range), their acknowledgement, the index, the announcement and the
+-- day's counters are one call each per batch.
 local base = KEYS[1]
 local stream = base .. ':stream'
 local now, group = tonumber(ARGV[1]), ARGV[2]
 local done_ttl, dead_ttl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local keep_all, newest = ARGV[6] ~= '', ARGV[7]
+local keep_all, newest, oldest, consumer = ARGV[6] ~= '', ARGV[7], ARGV[8], ARGV[9]
+local first = 10
 local codes = {}
 local counts = {}
 local done_index = {}
 local announce = {}
 local any_dead = false
--- Every attempt's entry is acknowledged, whatever its code below (as when each was
--- acknowledged on its own), in one call.
+-- Only entries this consumer still holds are acknowledged and recorded, in one call.
+local held = {}
+if #ARGV >= first then
+  for _, e in ipairs(redis.call('XPENDING', stream, group, oldest, newest, 100000, consumer)) do
+    held[e[1]] = true
+  end
+end
 local entries = {}
-for i = 8, #ARGV, 7 do entries[#entries + 1] = ARGV[i] end
+for i = first, #ARGV, 7 do
+  if held[ARGV[i]] then entries[#entries + 1] = ARGV[i] end
+end
 if #entries > 0 then redis.call('XACK', stream, group, unpack(entries)) end
-for i = 8, #ARGV, 7 do
+for i = first, #ARGV, 7 do
   local entry, id, outcome, value, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local worker, started = ARGV[i + 5], ARGV[i + 6]
-  local hashless = worker ~= ''
+  local hashless, started = ARGV[i + 5] == '1', ARGV[i + 6]
   local job = base .. ':job:' .. id
   local v
-  if hashless then
-    if redis.call('EXISTS', job) == 1 then
-      -- Taken over meanwhile: the job has a hash now, and the other worker's attempt decides.
-      v = { false, false }
-    elseif outcome == 'done' and not keep_all then
+  if not held[entry] then
+    v = { false, false, false, true }
+  elseif hashless then
+    if outcome == 'done' and not keep_all then
       v = { entry, false, true }
     else
       -- Its hash, from the entry, so that the outcome below is kept as for any job.
@@ -47,18 +55,23 @@ for i = 8, #ARGV, 7 do
         local f = {}
         for j = 1, #found[1][2], 2 do f[found[1][2][j]] = found[1][2][j + 1] end
         redis.call('HSET', job, 'args', f.a, 'max', f.m, 'enqueued', f.e, 'attempts', 1,
-          'worker', worker, 'started', started)
+          'worker', consumer, 'started', started)
         if f.t then redis.call('HSET', job, 'trace', f.t) end
         v = { entry, false }
-      else
+      elseif outcome == 'done' then
         v = { entry, false, true }
+      else
+        -- The entry is gone (lost by Redis): no payload to retry or keep.
+        v = { false, false }
       end
     end
   else
     v = redis.call('HMGET', job, 'entry', 'k')
   end
   local current = v[1]
-  if not current then
+  if v[4] then
+    codes[#codes + 1] = -1
+  elseif not current then
     codes[#codes + 1] = redis.call('EXISTS', job) == 0 and 0 or -1
   elseif current ~= entry then
     codes[#codes + 1] = -1

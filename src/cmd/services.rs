@@ -87,7 +87,12 @@ pub(crate) fn redis_address(url: &str) -> String {
 pub(crate) async fn producer(config: &Config) -> anyhow::Result<jobs::Producer> {
     let url = config.redis.url.expose();
     let client = redis::Client::open(url).context("REDIS_URL is not a usable Redis URL")?;
-    let connect = jobs::Producer::connect(client, &config.redis.key_prefix);
+    let jobs_in_entries = config.redis.jobs_in_entries;
+    let connect = async move {
+        jobs::Producer::connect(client, &config.redis.key_prefix)
+            .await
+            .map(|p| p.with_jobs_in_entries(jobs_in_entries))
+    };
     tokio::pin!(connect);
     let connected = tokio::select! {
         connected = &mut connect => connected,

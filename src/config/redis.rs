@@ -17,6 +17,12 @@ pub struct RedisConfig {
     /// Prepended to every key Concierge writes, so several deployments (or tests) can share one
     /// Redis. `REDIS_KEY_PREFIX`, `redis.key_prefix`; default `concierge`.
     pub key_prefix: String,
+    /// A plain push (to run now, result not kept) writes the whole job into its stream entry,
+    /// with no job hash: one `XADD`. Workers from before `8e4b4c8` cannot read such entries
+    /// (they drop them), so while upgrading from such a version with old workers still
+    /// running, set it to false on every process (workers push jobs too), and remove it once
+    /// none is left. `REDIS_JOBS_IN_ENTRIES`, `redis.jobs_in_entries`; default true.
+    pub jobs_in_entries: bool,
 }
 
 /// The YAML section `redis`, every key optional; each key is described on the
@@ -26,6 +32,7 @@ pub struct RedisConfig {
 pub(super) struct FileRedis {
     url: Option<String>,
     key_prefix: Option<String>,
+    jobs_in_entries: Option<bool>,
 }
 
 pub(super) fn resolve(r: &Resolver<'_>, f: FileRedis) -> Result<RedisConfig, ConfigError> {
@@ -47,8 +54,16 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileRedis) -> Result<RedisConfig, Con
             format!("must not contain braces or spaces, got {key_prefix:?}"),
         ));
     }
+    let jobs_in_entries = r
+        .bool(
+            "REDIS_JOBS_IN_ENTRIES",
+            "redis.jobs_in_entries",
+            f.jobs_in_entries,
+        )?
+        .unwrap_or(true);
     Ok(RedisConfig {
         url: Secret::new(redis_url),
         key_prefix,
+        jobs_in_entries,
     })
 }

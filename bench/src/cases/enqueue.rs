@@ -72,6 +72,29 @@ impl Bench {
         Ok(rate)
     }
 
+    /// BullMQ's `add` and ours from 32 callers, `rounds` times in turn: neighbours on a
+    /// shared machine slow one side or the other for seconds at a time, so the median of the
+    /// rounds' ratios says more than one ratio. Returns that median.
+    pub(crate) async fn enqueue_alternating(&self, n: u64, rounds: usize) -> anyhow::Result<f64> {
+        let mut pairs = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let theirs = self.bullmq_add(n).await?;
+            let ours = self.enqueue_single(Subject::Concierge, n, 32).await?;
+            // Nothing drains that queue: start each round from an empty one.
+            self.forget_keys("single-32")?;
+            pairs.push((theirs, ours));
+        }
+        let mut ratios: Vec<f64> = pairs.iter().map(|(t, o)| o / t.max(1.0)).collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        report(json!({
+            "case": "enqueue_alternating", "callers": 32, "jobs": n,
+            "rounds": pairs.iter().map(|(t, o)| json!({"bullmq_jobs_per_s": t, "concierge_jobs_per_s": o.round()})).collect::<Vec<_>>(),
+            "median_x_bullmq": (median * 100.0).round() / 100.0,
+        }));
+        Ok(median)
+    }
+
     /// Pushes `n` jobs in batches of `batch`.
     pub(crate) async fn enqueue_bulk(
         &self,

@@ -305,7 +305,22 @@ async fn settle_loop(shared: Arc<Shared>, mut requests: mpsc::Receiver<SettleReq
     }
 }
 
+/// Records a batch, one `settle.lua` call per run of attempts of one consumer (a worker run
+/// has one, so one call); the codes in the batch's order.
 async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, QueueError> {
+    let mut codes = Vec::with_capacity(batch.len());
+    for group in batch.chunk_by(|a, b| a.lease.consumer == b.lease.consumer) {
+        codes.extend(record_one_consumer(shared, group).await?);
+    }
+    Ok(codes)
+}
+
+async fn record_one_consumer(
+    shared: &Shared,
+    batch: &[SettleRequest],
+) -> Result<Vec<i64>, QueueError> {
+    let entries = || batch.iter().map(|r| r.lease.entry.as_str());
+    let order = |e: &&str| super::status::entry_order(e);
     let mut invocation = scripts::SETTLE.prepare_invoke();
     invocation
         .key(&shared.keys.base)
@@ -315,7 +330,9 @@ async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, Qu
         .arg(shared.config.dead_ttl.as_millis() as u64)
         .arg(shared.config.done_index_max)
         .arg(if shared.config.keep_results { "1" } else { "" })
-        .arg(newest_entry(batch.iter().map(|r| r.lease.entry.as_str())).unwrap_or(""));
+        .arg(newest_entry(entries()).unwrap_or(""))
+        .arg(entries().min_by_key(order).unwrap_or(""))
+        .arg(batch.first().map_or("", |r| r.lease.consumer.as_str()));
     for request in batch {
         let (kind, value, at) = match &request.outcome {
             Outcome::Done { result } => ("done", result.as_str(), 0),
@@ -329,22 +346,13 @@ async fn record(shared: &Shared, batch: &[SettleRequest]) -> Result<Vec<i64>, Qu
             .arg(kind)
             .arg(value)
             .arg(at)
-            .arg(if request.lease.hashless {
-                request.lease.consumer.as_str()
-            } else {
-                ""
-            })
-            .arg(if request.lease.hashless {
-                request.lease.claimed_at_ms
-            } else {
-                0
-            });
+            .arg(if request.lease.hashless { "1" } else { "" })
+            .arg(request.lease.claimed_at_ms);
     }
     let mut conn = shared.conn.clone();
     Ok(invocation.invoke_async(&mut conn).await?)
 }
 
-/// The newest of some stream entry ids (`<ms>-<seq>`): ordered by both numbers, not as text.
 fn newest_entry<'a>(entries: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     entries.max_by_key(|e| super::status::entry_order(e))
 }
@@ -427,13 +435,4 @@ pub async fn release_held(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::newest_entry;
-
-    #[test]
-    fn the_newest_entry_compares_numbers_not_text() {
-        let entries = ["999-5", "1000-0", "1000-10", "1000-9"];
-        assert_eq!(newest_entry(entries.into_iter()), Some("1000-10"));
-        assert_eq!(newest_entry(std::iter::empty()), None);
-    }
-}
+mod tests;

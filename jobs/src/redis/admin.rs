@@ -13,7 +13,7 @@ use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::scripts;
-use super::status::{apalis_status, parse_status, status};
+use super::status::{apalis_status, parse_status, recorded_status, status};
 use crate::clock::now_ms;
 use crate::job::{JobId, JobState, JobStatus};
 
@@ -89,7 +89,7 @@ impl Producer {
 
     /// Deletes a job that is not running: from the dead-letter set, the delayed set, or the
     /// stream (a queued entry whose job is gone is skipped when claimed; one without a hash is
-    /// named in the queue's discarded set, which its claim checks). False when there is no
+    /// named in the queue's discarded set, which the fetcher checks). False when there is no
     /// such job, or it is running (a running job cannot be recalled).
     pub async fn discard(&self, queue: &str, id: &JobId) -> Result<bool, QueueError> {
         let keys = QueueKeys::new(self.prefix(), queue);
@@ -155,9 +155,14 @@ impl Producer {
         };
         let mut out = Vec::with_capacity(listed.len());
         for Listed { id, inline } in listed {
+            let id = JobId(id);
             let found = match inline {
-                Some(fields) => parse_status(queue, &id, fields),
-                None => status(&mut conn, &keys, &JobId(id)).await?,
+                // A hash, when there is one, says more than the entry (a take-over made one).
+                Some(fields) => match recorded_status(&mut conn, &keys, &id).await? {
+                    Some(recorded) => Some(recorded),
+                    None => parse_status(queue, id.as_str(), fields),
+                },
+                None => status(&mut conn, &keys, &id).await?,
             };
             if let Some(s) = found {
                 // The retrying set may trail a promotion by one promote call.

@@ -143,6 +143,7 @@ impl<J: Job> RedisBackend<J> {
             conn: producer.connection(),
             concurrency: concurrency.max(1),
             held: Default::default(),
+            jobs_in_entries: producer.jobs_in_entries(),
         }))
     }
 
@@ -288,6 +289,7 @@ fn poll_flush<J: Job>(
                 idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL.as_millis() as u64,
                 trace: trace.clone(),
                 keep_result: J::KEEP_RESULT,
+                hashed: !this.shared.jobs_in_entries,
                 payload: task.args,
             })
             .collect();

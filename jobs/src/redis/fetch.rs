@@ -219,6 +219,9 @@ pub(crate) async fn fetch_loop(feed: Feed) {
 /// all in its entry: its task is built here and nothing is written, unless the queue's
 /// discarded set names it (read in the same round trip), in which case it is acknowledged and
 /// skipped. Jobs with a hash go through `claim.lua` on `conn`, which counts the attempt.
+/// Nothing is held until every step succeeded; if one fails, the jobs without a hash go back
+/// to the stream at once (not counted as an attempt) and those with one are left to expire and
+/// be taken over.
 async fn read_new<C: redis::aio::ConnectionLike>(
     reader: &mut C,
     conn: &mut ConnectionManager,
@@ -238,12 +241,12 @@ async fn read_new<C: redis::aio::ConnectionLike>(
         read.arg("BLOCK").arg(ms);
     }
     read.arg("STREAMS").arg(keys.stream()).arg(">");
-    let (any_discarded, reply): (bool, Option<StreamReadReply>) = redis::pipe()
-        .exists(keys.discarded())
+    // The discarded set is read after the entries: a discard made before they were read is seen.
+    let (reply, any_discarded): (Option<StreamReadReply>, bool) = redis::pipe()
         .add_command(read)
+        .exists(keys.discarded())
         .query_async(reader)
         .await?;
-    let now = now_ms();
     let mut inline = Vec::new();
     let mut hashed = Vec::new();
     let mut junk = Vec::new();
@@ -254,45 +257,28 @@ async fn read_new<C: redis::aio::ConnectionLike>(
             Delivery::Junk(entry) => junk.push(entry),
         }
     }
-    if any_discarded && !inline.is_empty() {
-        let ids: Vec<&str> = inline.iter().map(|j| j.id.as_str()).collect();
-        let named: Vec<bool> = redis::cmd("SMISMEMBER")
-            .arg(keys.discarded())
-            .arg(&ids)
-            .query_async(conn)
-            .await?;
-        let mut skipped = Vec::new();
-        let mut kept = Vec::with_capacity(inline.len());
-        for (job, discarded) in inline
-            .into_iter()
-            .zip(named.into_iter().chain(std::iter::repeat(false)))
-        {
-            if discarded {
-                skipped.push(job);
-            } else {
-                kept.push(job);
+    let started = async {
+        if any_discarded && !inline.is_empty() {
+            skip_discarded(conn, keys, &mut inline).await?;
+        }
+        if !junk.is_empty() {
+            let _: () = redis::AsyncCommands::xack(conn, keys.stream(), GROUP, &junk).await?;
+        }
+        claim(conn, shared, consumer, &hashed, false).await
+    }
+    .await;
+    let claimed = match started {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            let entries: Vec<String> = inline.into_iter().map(|j| j.entry).collect();
+            if !entries.is_empty() {
+                let _ = release(conn, keys, &entries).await;
             }
+            return Err(e);
         }
-        inline = kept;
-        if !skipped.is_empty() {
-            let ids: Vec<&str> = skipped.iter().map(|j| j.id.as_str()).collect();
-            let _: () = redis::pipe()
-                .srem(keys.discarded(), &ids)
-                .ignore()
-                .xack(
-                    keys.stream(),
-                    GROUP,
-                    &skipped.iter().map(|j| j.entry.as_str()).collect::<Vec<_>>(),
-                )
-                .ignore()
-                .query_async(conn)
-                .await?;
-        }
-    }
-    if !junk.is_empty() {
-        let _: () = redis::AsyncCommands::xack(conn, keys.stream(), GROUP, &junk).await?;
-    }
-    let mut tasks = Vec::with_capacity(inline.len() + hashed.len());
+    };
+    let now = now_ms();
+    let mut tasks = Vec::with_capacity(inline.len() + claimed.len());
     for job in inline {
         let lease = Lease {
             entry: job.entry,
@@ -307,10 +293,39 @@ async fn read_new<C: redis::aio::ConnectionLike>(
         };
         tasks.push(task(shared, lease, job.payload, job.enqueued_at_ms)?);
     }
-    if !hashed.is_empty() {
-        tasks.extend(claim(conn, shared, consumer, &hashed, false).await?);
-    }
+    tasks.extend(claimed);
     Ok(tasks)
+}
+
+/// Acknowledges and drops from `inline` the jobs the discarded set names (and forgets them).
+async fn skip_discarded(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    inline: &mut Vec<InlineJob>,
+) -> Result<(), QueueError> {
+    let ids: Vec<&str> = inline.iter().map(|j| j.id.as_str()).collect();
+    let named: Vec<bool> = redis::cmd("SMISMEMBER")
+        .arg(keys.discarded())
+        .arg(&ids)
+        .query_async(conn)
+        .await?;
+    let mut named = named.into_iter();
+    let (skipped, kept): (Vec<InlineJob>, Vec<InlineJob>) = std::mem::take(inline)
+        .into_iter()
+        .partition(|_| named.next().unwrap_or(false));
+    *inline = kept;
+    if !skipped.is_empty() {
+        let ids: Vec<&str> = skipped.iter().map(|j| j.id.as_str()).collect();
+        let entries: Vec<&str> = skipped.iter().map(|j| j.entry.as_str()).collect();
+        let _: () = redis::pipe()
+            .srem(keys.discarded(), &ids)
+            .ignore()
+            .xack(keys.stream(), GROUP, &entries)
+            .ignore()
+            .query_async(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A stream entry as read: a whole job without a hash, the pair (entry, job id) of a job with

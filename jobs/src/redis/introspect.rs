@@ -12,7 +12,7 @@ use apalis_core::backend::{
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
-use redis::AsyncCommands;
+
 use redis::aio::ConnectionManager;
 
 use super::backend::RedisBackend;
@@ -53,18 +53,23 @@ async fn task_of(
     id: &str,
     inline: Option<HashMap<String, Vec<u8>>>,
 ) -> Result<Option<Task<Vec<u8>>>, QueueError> {
-    let fields = match inline {
-        Some(fields) => fields,
-        None => {
-            let fields: HashMap<String, Vec<u8>> = conn.hgetall(keys.job(id)).await?;
-            if fields.is_empty() {
-                match locate(conn, keys, &JobId(id.to_owned())).await? {
-                    Located::Waiting(fields) | Located::Running(fields) => fields,
-                    Located::Delivered | Located::Nowhere => return Ok(None),
-                }
-            } else {
-                fields
-            }
+    // A hash, when there is one, says more than the entry (a job taken over has both).
+    let (hash, done): (HashMap<String, Vec<u8>>, Option<f64>) = redis::pipe()
+        .hgetall(keys.job(id))
+        .zscore(keys.done(), id)
+        .query_async(conn)
+        .await?;
+    let fields = if !hash.is_empty() {
+        hash
+    } else if let Some(fields) = inline {
+        fields
+    } else if done.is_some() {
+        // Done, and its queue keeps nothing of it: no task to show.
+        return Ok(None);
+    } else {
+        match locate(conn, keys, &JobId(id.to_owned())).await? {
+            Located::Waiting(fields) | Located::Running(fields) => fields,
+            Located::Delivered | Located::Nowhere => return Ok(None),
         }
     };
     let Some(args) = fields.get("args").cloned() else {

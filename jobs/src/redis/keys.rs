@@ -49,7 +49,7 @@ impl QueueKeys {
     }
 
     /// Ids of jobs without a hash (`push.lua`) that an admin discarded while they waited:
-    /// `claim.lua` skips them.
+    /// the fetcher (and `claim.lua` on a take-over) acknowledges and skips them.
     pub fn discarded(&self) -> String {
         format!("{}:discarded", self.base)
     }

@@ -31,6 +31,8 @@ pub struct Producer {
     probe: Arc<std::sync::OnceLock<crate::probe_run::Recorder>>,
     /// Concurrent single pushes to a queue, coalesced into one script call (`push.rs`).
     lanes: Arc<PushLanes>,
+    /// A plain push writes the job into its stream entry, with no hash (`push.lua`).
+    jobs_in_entries: bool,
 }
 
 impl std::fmt::Debug for Producer {
@@ -55,6 +57,7 @@ impl Producer {
             conn,
             prefix: prefix.into(),
             probe: Arc::default(),
+            jobs_in_entries: true,
         };
         let mut conn = producer.conn.clone();
         let registry = QueueKeys::registry(prefix);
@@ -64,6 +67,19 @@ impl Producer {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// Whether a plain push (to run now, result not kept) writes the whole job into its stream
+    /// entry and no hash (the default), or a hash as before `8e4b4c8`. Workers from before
+    /// read only the latter: turn it off on every process that pushes (workers push too) while
+    /// any of them still runs (`REDIS_JOBS_IN_ENTRIES=false`).
+    pub fn with_jobs_in_entries(mut self, on: bool) -> Self {
+        self.jobs_in_entries = on;
+        self
+    }
+
+    pub(crate) fn jobs_in_entries(&self) -> bool {
+        self.jobs_in_entries
     }
 
     /// The recorder of probe runs this producer and its clones share (on the first call's
@@ -148,6 +164,7 @@ impl Producer {
                     trace: trace.clone(),
                     // A kept job has a hash from its push on, so a waiter reads it in one go.
                     keep_result: options.keep_result || J::KEEP_RESULT,
+                    hashed: !self.jobs_in_entries,
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;

@@ -47,6 +47,9 @@ pub(crate) struct RawPush {
     pub trace: Arc<str>,
     /// Keep the job's result once done ([`crate::PushOptions::keep_result`]).
     pub keep_result: bool,
+    /// Give the job a hash from its push even if it needs none
+    /// ([`crate::Producer::with_jobs_in_entries`]).
+    pub hashed: bool,
 }
 
 /// Pushes encoded jobs: one script call per chunk, all calls pipelined in one round trip.
@@ -72,7 +75,11 @@ pub(crate) async fn push_raw(
                 .arg(item.idempotency_key.as_deref().unwrap_or(""))
                 .arg(item.idempotency_ttl_ms)
                 .arg(&*item.trace)
-                .arg(if item.keep_result { "1" } else { "" });
+                .arg(match (item.keep_result, item.hashed) {
+                    (true, _) => "1",
+                    (false, true) => "h",
+                    (false, false) => "",
+                });
         }
         invocation
     };

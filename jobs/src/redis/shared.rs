@@ -55,6 +55,9 @@ pub(crate) struct Shared {
     /// Stream entries this process holds (claimed, not yet recorded or handed back): the only
     /// ones its heartbeats renew.
     pub held: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The producer's [`crate::Producer::with_jobs_in_entries`], for pushes through apalis'
+    /// `TaskSink`.
+    pub jobs_in_entries: bool,
 }
 
 impl Shared {

@@ -93,6 +93,7 @@ pub(crate) async fn locate(
     let until_ms = made_ms.saturating_add(LOCATE_AFTER_MS);
     let mut start = format!("{}-0", made_ms.saturating_sub(LOCATE_BEFORE_MS));
     let mut read = 0;
+    let mut found_delivered = false;
     while read < LOCATE_LIMIT {
         let page: Vec<(String, HashMap<String, Vec<u8>>)> = redis::cmd("XRANGE")
             .arg(keys.stream())
@@ -104,18 +105,26 @@ pub(crate) async fn locate(
             .await?;
         read += page.len();
         let last = page.last().map(|(entry, _)| entry.clone());
-        if let Some((entry, fields)) = page
+        for (entry, fields) in page
             .into_iter()
-            .find(|(_, f)| f.get("id").map(Vec::as_slice) == Some(id.as_str().as_bytes()))
+            .filter(|(_, f)| f.get("id").map(Vec::as_slice) == Some(id.as_str().as_bytes()))
         {
-            return entry_located(conn, keys, &entry, fields).await;
+            match entry_located(conn, keys, &entry, fields).await? {
+                // A job handed back (release.lua) has a later entry: look on.
+                Located::Delivered => found_delivered = true,
+                located => return Ok(located),
+            }
         }
         match last {
             Some(last) if read % LOCATE_PAGE == 0 => start = format!("({last}"),
             _ => break,
         }
     }
-    Ok(Located::Nowhere)
+    Ok(if found_delivered {
+        Located::Delivered
+    } else {
+        Located::Nowhere
+    })
 }
 
 /// The state of a job without a hash whose stream entry is `entry`: pending for a worker

@@ -381,3 +381,25 @@ async fn a_job_without_a_hash_that_fails_keeps_its_payload_for_the_retry_and_the
             .is_some_and(|e| e.contains("planned failure"))
     );
 }
+
+#[tokio::test]
+async fn with_jobs_out_of_entries_a_push_writes_the_hash_older_workers_read() {
+    let env = Env::new().await;
+    // `REDIS_JOBS_IN_ENTRIES=false`, for a rolling upgrade: the format of before.
+    let producer = env.producer.clone().with_jobs_in_entries(false);
+    let pushed = producer.push(&succeed(5)).await.expect("push");
+    assert_eq!(job_keys(&env).await.len(), 1, "the job has its hash");
+    let entries = stream_entries(&env).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].keys().collect::<Vec<_>>(),
+        vec!["id"],
+        "the entry names the job only"
+    );
+    let worker = env.worker(default_keeping(), 2, Duration::from_secs(10));
+    let done = env.finished(&pushed, Duration::from_secs(10)).await;
+    worker.stop().await;
+    assert_eq!(done.state, JobState::Done);
+    assert_eq!(env.ledger.totals(), (1, 1));
+    assert!(job_keys(&env).await.is_empty());
+}
