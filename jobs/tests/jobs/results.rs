@@ -403,3 +403,30 @@ async fn with_jobs_out_of_entries_a_push_writes_the_hash_older_workers_read() {
     assert_eq!(env.ledger.totals(), (1, 1));
     assert!(job_keys(&env).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_status_of_a_job_deep_in_its_stream_is_found_page_by_page() {
+    let env = Env::new().await;
+    // 2,500 jobs pushed within the same moments: the last is on the third page of 1,000.
+    let batch: Vec<TestJob> = (0..2_500).map(succeed).collect();
+    let pushed = env
+        .producer
+        .push_bulk(&batch, PushOptions::default())
+        .await
+        .expect("push");
+    for i in [0, 999, 1_000, 2_499] {
+        let status = env
+            .producer
+            .status(QUEUE, pushed[i].id())
+            .await
+            .expect("status")
+            .unwrap_or_else(|| panic!("job {i} not found"));
+        assert_eq!(status.state, JobState::Pending, "job {i}");
+        assert_eq!(
+            status.payload,
+            Some(serde_json::to_value(succeed(i as u64)).expect("json")),
+            "job {i} is its own"
+        );
+    }
+    assert!(job_keys(&env).await.is_empty(), "plain pushes wrote hashes");
+}
