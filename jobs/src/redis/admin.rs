@@ -13,7 +13,7 @@ use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::scripts;
-use super::status::{apalis_status, parse_status, recorded_status, status};
+use super::status::{Located, apalis_status, locate, parse_status, recorded_status, status};
 use crate::clock::now_ms;
 use crate::job::{JobId, JobState, JobStatus};
 
@@ -103,12 +103,23 @@ impl Producer {
         if status.state == JobState::Pending {
             let exists: bool = conn.exists(keys.job(id.as_str())).await?;
             if !exists {
-                let _: () = redis::pipe()
-                    .sadd(keys.discarded(), id.as_str())
-                    .pexpire(keys.discarded(), DISCARDED_TTL_MS)
-                    .query_async(&mut conn)
+                // No hash: its stream entry, named in the discarded set unless delivered meanwhile.
+                let entry = match locate(&mut conn, &keys, id).await? {
+                    Located::Waiting(fields) => fields.get("entry").cloned(),
+                    _ => None,
+                };
+                let Some(entry) = entry else {
+                    return Ok(false);
+                };
+                let discarded: i64 = scripts::DISCARD
+                    .key(&keys.base)
+                    .arg(entry)
+                    .arg(id.as_str())
+                    .arg(DISCARDED_TTL_MS)
+                    .arg(super::keys::GROUP)
+                    .invoke_async(&mut conn)
                     .await?;
-                return Ok(true);
+                return Ok(discarded == 1);
             }
         }
         let _: () = redis::pipe()

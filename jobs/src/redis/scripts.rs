@@ -22,4 +22,5 @@ script! {
     RELEASE = "release",
     REPLAY = "replay",
     HEARTBEAT = "heartbeat",
+    DISCARD = "discard",
 }

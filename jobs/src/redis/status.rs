@@ -147,7 +147,7 @@ async fn entry_located(
     }
     // No group yet: no worker ever read the stream.
     let Some(group) = super::contents::group_info(conn, keys).await? else {
-        return Ok(Located::Waiting(with_state(hash, "pending", 0)));
+        return Ok(Located::Waiting(waiting_at(hash, entry)));
     };
     let held: Vec<redis::Value> = redis::cmd("XPENDING")
         .arg(keys.stream())
@@ -162,7 +162,7 @@ async fn entry_located(
     } else if entry_order(entry) <= entry_order(&group.last_delivered) {
         Located::Delivered
     } else {
-        Located::Waiting(with_state(hash, "pending", 0))
+        Located::Waiting(waiting_at(hash, entry))
     })
 }
 
@@ -186,6 +186,14 @@ pub(crate) fn entry_as_hash(fields: &mut HashMap<String, Vec<u8>>) -> HashMap<St
             hash.insert(to.to_owned(), v);
         }
     }
+    hash
+}
+
+/// A waiting job's fields, with its stream `entry` (as a job hash names the entry of its
+/// current attempt), which a discard needs.
+fn waiting_at(hash: HashMap<String, Vec<u8>>, entry: &str) -> HashMap<String, Vec<u8>> {
+    let mut hash = with_state(hash, "pending", 0);
+    hash.insert("entry".to_owned(), entry.as_bytes().to_vec());
     hash
 }
 

@@ -345,6 +345,23 @@ async fn a_discarded_job_without_a_hash_never_runs() {
     worker.stop().await;
     assert_eq!(env.ledger.totals(), (1, 1), "only the job kept ran");
     assert_eq!(env.ledger.runs(1), 0);
+    // Once workers have read the stream, a discard checks the entry is still undelivered.
+    let later = env
+        .producer
+        .push_bulk(&[succeed(3), succeed(4)], PushOptions::default())
+        .await
+        .expect("push");
+    assert!(
+        env.producer
+            .discard(QUEUE, later[0].id())
+            .await
+            .expect("discard")
+    );
+    let worker = env.worker(default_keeping(), 4, Duration::from_secs(10));
+    env.finished(&later[1], Duration::from_secs(10)).await;
+    worker.stop().await;
+    assert_eq!(env.ledger.runs(3), 0, "the second discarded job never ran");
+    assert_eq!(env.ledger.totals(), (2, 2));
     let leftovers: Vec<String> = env
         .redis
         .keys()
