@@ -42,12 +42,14 @@ for i = first, #ARGV, 7 do
   local entry, id, outcome, value, retry_at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local hashless, started = ARGV[i + 5] == '1', ARGV[i + 6]
   local job = base .. ':job:' .. id
-  local v
+  -- The entry of the job's current attempt (from its hash, or this one for a job without a
+  -- hash), whether its push asked to keep the result, and whether it is done with no hash.
+  local current, kept, no_hash = nil, false, false
   if not held[entry] then
-    v = { false, false, false, true }
+    -- Not this consumer's any more: recorded below as dropped.
   elseif hashless then
     if outcome == 'done' and not keep_all then
-      v = { entry, false, true }
+      current, no_hash = entry, true
     else
       -- Its hash, from the entry, so that the outcome below is kept as for any job.
       local found = redis.call('XRANGE', stream, entry, entry)
@@ -57,19 +59,17 @@ for i = first, #ARGV, 7 do
         redis.call('HSET', job, 'args', f.a, 'max', f.m, 'enqueued', f.e, 'attempts', 1,
           'worker', consumer, 'started', started)
         if f.t then redis.call('HSET', job, 'trace', f.t) end
-        v = { entry, false }
+        current = entry
       elseif outcome == 'done' then
-        v = { entry, false, true }
-      else
-        -- The entry is gone (lost by Redis): no payload to retry or keep.
-        v = { false, false }
+        current, no_hash = entry, true
       end
+      -- Else the entry is gone (lost by Redis): no payload to retry or keep.
     end
   else
-    v = redis.call('HMGET', job, 'entry', 'k')
+    local v = redis.call('HMGET', job, 'entry', 'k')
+    current, kept = v[1], v[2]
   end
-  local current = v[1]
-  if v[4] then
+  if not held[entry] then
     codes[#codes + 1] = -1
   elseif not current then
     codes[#codes + 1] = redis.call('EXISTS', job) == 0 and 0 or -1
@@ -78,9 +78,9 @@ for i = first, #ARGV, 7 do
   else
     counts[outcome] = (counts[outcome] or 0) + 1
     if outcome == 'done' then
-      if v[3] then
+      if no_hash then
         -- Nothing to delete: the job never had a hash.
-      elseif keep_all or v[2] then
+      elseif keep_all or kept then
         redis.call('HSET', job, 'state', 'done', 'result', value, 'finished', now, 'entry', '')
         redis.call('PEXPIRE', job, done_ttl)
       else
@@ -111,8 +111,9 @@ local pending = redis.call('XPENDING', stream, group)
 local floor = newest
 if tonumber(pending[1]) > 0 then floor = pending[2] end
 if floor and floor ~= '' then redis.call('XTRIM', stream, 'MINID', '~', floor) end
--- The done index (the newest `keep` to `keep` + 1/8, none older than the result TTL), the dead-letter set's age
--- limit, the announcement (ids separated by spaces) and the day's counts.
+-- The done index (the newest `keep` to `keep` + 1/8, none older than the result TTL), the
+-- dead-letter set's age limit, the announcement (ids separated by spaces) and the day's
+-- counts.
 if #done_index > 0 then
   local index = base .. ':done'
   redis.call('ZADD', index, unpack(done_index))

@@ -353,6 +353,7 @@ async fn record_one_consumer(
     Ok(invocation.invoke_async(&mut conn).await?)
 }
 
+/// The newest of some stream entry ids (`<ms>-<seq>`): ordered by both numbers, not as text.
 fn newest_entry<'a>(entries: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     entries.max_by_key(|e| super::status::entry_order(e))
 }

@@ -13,7 +13,7 @@ use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::producer::Producer;
 use super::scripts;
-use super::status::{Located, apalis_status, locate, parse_status, recorded_status, status};
+use super::status::{apalis_status, parse_status, recorded_status, status, status_with_entry};
 use crate::clock::now_ms;
 use crate::job::{JobId, JobState, JobStatus};
 
@@ -94,33 +94,24 @@ impl Producer {
     pub async fn discard(&self, queue: &str, id: &JobId) -> Result<bool, QueueError> {
         let keys = QueueKeys::new(self.prefix(), queue);
         let mut conn = self.connection();
-        let Some(status) = self.status(queue, id).await? else {
+        let (status, waiting_entry) = status_with_entry(&mut conn, &keys, id).await?;
+        let Some(status) = status else {
             return Ok(false);
         };
         if status.state == JobState::Running {
             return Ok(false);
         }
-        if status.state == JobState::Pending {
-            let exists: bool = conn.exists(keys.job(id.as_str())).await?;
-            if !exists {
-                // No hash: its stream entry, named in the discarded set unless delivered meanwhile.
-                let entry = match locate(&mut conn, &keys, id).await? {
-                    Located::Waiting(fields) => fields.get("entry").cloned(),
-                    _ => None,
-                };
-                let Some(entry) = entry else {
-                    return Ok(false);
-                };
-                let discarded: i64 = scripts::DISCARD
-                    .key(&keys.base)
-                    .arg(entry)
-                    .arg(id.as_str())
-                    .arg(DISCARDED_TTL_MS)
-                    .arg(super::keys::GROUP)
-                    .invoke_async(&mut conn)
-                    .await?;
-                return Ok(discarded == 1);
-            }
+        if let Some(entry) = waiting_entry {
+            // No hash: named in the discarded set, unless delivered meanwhile.
+            let discarded: i64 = scripts::DISCARD
+                .key(&keys.base)
+                .arg(entry)
+                .arg(id.as_str())
+                .arg(DISCARDED_TTL_MS)
+                .arg(super::keys::GROUP)
+                .invoke_async(&mut conn)
+                .await?;
+            return Ok(discarded == 1);
         }
         let _: () = redis::pipe()
             .zrem(keys.dead(), id.as_str())
@@ -150,14 +141,12 @@ impl Producer {
                 let ids: Vec<String> = conn
                     .zrevrange(keys.retrying(), offset as isize, stop)
                     .await?;
-                ids.into_iter()
-                    .map(|id| Listed { id, inline: None })
-                    .collect()
+                ids.into_iter().map(Listed::of).collect()
             }
             Some(JobState::Scheduled) => scheduled_ids(&mut conn, &keys, offset, limit)
                 .await?
                 .into_iter()
-                .map(|id| Listed { id, inline: None })
+                .map(Listed::of)
                 .collect(),
             _ => {
                 let apalis_state = state.map(apalis_status);

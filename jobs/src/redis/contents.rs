@@ -87,7 +87,7 @@ pub(crate) struct Listed {
 }
 
 impl Listed {
-    fn of(id: String) -> Self {
+    pub(crate) fn of(id: String) -> Self {
         Self { id, inline: None }
     }
 

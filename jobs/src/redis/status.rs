@@ -21,17 +21,28 @@ pub(crate) async fn status(
     keys: &QueueKeys,
     id: &JobId,
 ) -> Result<Option<JobStatus>, QueueError> {
+    Ok(status_with_entry(conn, keys, id).await?.0)
+}
+
+/// [`status`], and for a waiting job without a hash its stream entry (what a discard names).
+pub(crate) async fn status_with_entry(
+    conn: &mut ConnectionManager,
+    keys: &QueueKeys,
+    id: &JobId,
+) -> Result<(Option<JobStatus>, Option<Vec<u8>>), QueueError> {
     if let Some(found) = recorded_status(conn, keys, id).await? {
-        return Ok(Some(found));
+        return Ok((Some(found), None));
     }
-    match locate(conn, keys, id).await? {
-        Located::Waiting(fields) | Located::Running(fields) => {
-            Ok(parse_status(&keys.queue, id.as_str(), fields))
+    Ok(match locate(conn, keys, id).await? {
+        Located::Waiting(fields) => {
+            let entry = fields.get("entry").cloned();
+            (parse_status(&keys.queue, id.as_str(), fields), entry)
         }
+        Located::Running(fields) => (parse_status(&keys.queue, id.as_str(), fields), None),
         // Finished between the two reads.
-        Located::Delivered => recorded_status(conn, keys, id).await,
-        Located::Nowhere => Ok(None),
-    }
+        Located::Delivered => (recorded_status(conn, keys, id).await?, None),
+        Located::Nowhere => (None, None),
+    })
 }
 
 /// The status as recorded in the job's hash or the done index, without looking in the stream:
