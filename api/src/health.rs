@@ -282,7 +282,7 @@ async fn check_redis(state: &AppState) -> DependencyCheck {
     // A fresh connection each time: the check proves that a new client can get in, which is
     // what a restarting worker needs.
     let (result, ms) = timed(async {
-        let mut conn = state.redis().get_multiplexed_async_connection().await?;
+        let mut conn = state.redis().dedicated(Duration::from_secs(2)).await?;
         redis::cmd("PING").query_async::<String>(&mut conn).await
     })
     .await;

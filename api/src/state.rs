@@ -93,7 +93,7 @@ struct Inner {
     /// Every row the API reads or writes.
     db: store::Pool,
     /// For the health check: a fresh connection proves Redis takes new clients.
-    redis: redis::Client,
+    redis: jobs::redis::RedisClient,
     /// Pushes jobs and waits for their outcome.
     producer: jobs::Producer,
     /// Counts requests and attempts against [`Limits`], shared by every replica.
@@ -105,7 +105,7 @@ struct Inner {
 impl AppState {
     pub fn new(
         db: store::Pool,
-        redis: redis::Client,
+        redis: jobs::redis::RedisClient,
         producer: jobs::Producer,
         config: ApiConfig,
     ) -> Self {
@@ -154,7 +154,7 @@ impl AppState {
         &self.inner.db
     }
 
-    pub fn redis(&self) -> &redis::Client {
+    pub fn redis(&self) -> &jobs::redis::RedisClient {
         &self.inner.redis
     }
 

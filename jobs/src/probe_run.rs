@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::redis::Conn;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 
 use crate::catalog::Probe;
@@ -44,11 +44,7 @@ impl ProbeRunKeys {
 }
 
 /// Notes a run about to push `count` jobs.
-pub async fn begin(
-    conn: &mut ConnectionManager,
-    keys: &ProbeRunKeys,
-    count: u64,
-) -> Result<(), QueueError> {
+pub async fn begin(conn: &mut Conn, keys: &ProbeRunKeys, count: u64) -> Result<(), QueueError> {
     let _: () = redis::pipe()
         .hset_multiple(&keys.meta, &[("enqueued", count), ("started_ms", now_ms())])
         .expire(&keys.meta, RUN_TTL_SECONDS)
@@ -58,7 +54,7 @@ pub async fn begin(
 }
 
 /// Notes that all jobs of the run were pushed.
-pub async fn pushed(conn: &mut ConnectionManager, keys: &ProbeRunKeys) -> Result<(), QueueError> {
+pub async fn pushed(conn: &mut Conn, keys: &ProbeRunKeys) -> Result<(), QueueError> {
     let _: () = conn.hset(&keys.meta, "pushed_ms", now_ms()).await?;
     Ok(())
 }
@@ -83,7 +79,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer (on the current runtime); it ends with the last clone.
-    pub fn spawn(conn: ConnectionManager) -> Self {
+    pub fn spawn(conn: Conn) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Pending>();
         tokio::spawn(async move {
             let mut conn = conn;
@@ -128,20 +124,26 @@ impl Recorder {
     }
 }
 
-/// One pipeline for a batch: a run count a job; a latency histogram, the last finish and the
-/// expiries per run.
-async fn write(conn: &mut ConnectionManager, batch: &[Pending]) -> Result<(), QueueError> {
-    let mut pipe = redis::pipe();
-    let mut runs: HashMap<&str, (&ProbeRunKeys, BTreeMap<u64, u64>)> = HashMap::new();
+/// One pipeline per run in a batch (a run's keys share its queue's slot; on a cluster, runs of
+/// two queues cannot share a pipeline): a run count a job, a latency histogram, the last
+/// finish and the expiries.
+async fn write(conn: &mut Conn, batch: &[Pending]) -> Result<(), QueueError> {
+    /// A run's keys, the seqs of its jobs in the batch, and their latencies (ms → count).
+    type Run<'a> = (&'a ProbeRunKeys, Vec<u64>, BTreeMap<u64, u64>);
+    let mut runs: HashMap<&str, Run<'_>> = HashMap::new();
     for pending in batch {
-        pipe.hincr(&pending.keys.runs, pending.seq, 1).ignore();
-        let (_, latencies) = runs
+        let (_, seqs, latencies) = runs
             .entry(pending.keys.runs.as_str())
-            .or_insert_with(|| (&pending.keys, BTreeMap::new()));
+            .or_insert_with(|| (&pending.keys, Vec::new(), BTreeMap::new()));
+        seqs.push(pending.seq);
         *latencies.entry(pending.latency_ms).or_default() += 1;
     }
     let now = now_ms();
-    for (keys, latencies) in runs.values() {
+    for (keys, seqs, latencies) in runs.values() {
+        let mut pipe = redis::pipe();
+        for seq in seqs {
+            pipe.hincr(&keys.runs, seq, 1).ignore();
+        }
         for (ms, count) in latencies {
             pipe.hincr(&keys.latency, ms, *count).ignore();
         }
@@ -151,16 +153,13 @@ async fn write(conn: &mut ConnectionManager, batch: &[Pending]) -> Result<(), Qu
             .ignore()
             .expire(&keys.latency, RUN_TTL_SECONDS)
             .ignore();
+        let _: () = pipe.query_async(conn).await?;
     }
-    let _: () = pipe.query_async(conn).await?;
     Ok(())
 }
 
 /// How many distinct jobs of the run have completed so far.
-pub async fn completed(
-    conn: &mut ConnectionManager,
-    keys: &ProbeRunKeys,
-) -> Result<u64, QueueError> {
+pub async fn completed(conn: &mut Conn, keys: &ProbeRunKeys) -> Result<u64, QueueError> {
     Ok(conn.hlen(&keys.runs).await?)
 }
 
@@ -188,7 +187,7 @@ pub struct ProbeReport {
 
 /// Reads the run's bookkeeping into a report.
 pub async fn report(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &ProbeRunKeys,
     run_id: &str,
     queue: &str,

@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 
 use crate::redis::QueueError;
 
@@ -116,7 +116,7 @@ impl Decision {
 /// Cluster slot (the `{rl}` hash tag), so one script call checks all the limits of a request.
 #[derive(Clone)]
 pub struct RateLimiter {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
 }
 

@@ -9,8 +9,10 @@ use tokio_util::sync::CancellationToken;
 /// Serves the API and the job board until shutdown, then closes the database pool.
 pub(crate) async fn run(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = store::connect(&config.database.settings);
-    let redis = redis::Client::open(config.redis.url.expose())
-        .context("REDIS_URL is not a usable Redis URL")?;
+    let redis = config
+        .redis
+        .client()
+        .with_context(|| format!("{} does not name a usable Redis", config.redis.setting()))?;
     let producer = super::services::producer(config).await?;
     let state = api::AppState::new(
         pool.clone(),

@@ -16,8 +16,8 @@ pub(crate) async fn run(config: &Config, url: Option<String>, deps: bool) -> Exi
                 .await
                 .context("the database did not answer in time")?
                 .context("the database is down")?;
-            let client = redis::Client::open(config.redis.url.expose())?;
-            let mut conn = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+            let client = config.redis.client()?;
+            let mut conn = tokio::time::timeout(timeout, client.dedicated(timeout))
                 .await
                 .context("Redis did not answer in time")??;
             redis::cmd("PING").query_async::<String>(&mut conn).await?;

@@ -26,8 +26,8 @@ pub(crate) async fn require(config: &Config) -> anyhow::Result<()> {
         missing.push(format!("PostgreSQL at {target} (DATABASE_URL: {why})"));
     }
     if let Some(why) = redis {
-        let address = redis_address(config.redis.url.expose());
-        missing.push(format!("Redis at {address} (REDIS_URL: {why})"));
+        let (address, setting) = (config.redis.display_target(), config.redis.setting());
+        missing.push(format!("Redis at {address} ({setting}: {why})"));
     }
     if missing.is_empty() {
         return Ok(());
@@ -55,9 +55,9 @@ async fn postgres_silence(config: &Config) -> Option<String> {
 
 /// Why Redis does not answer a PING, or `None` when it does (even with a refusal).
 async fn redis_silence(config: &Config) -> Option<String> {
-    let client = redis::Client::open(config.redis.url.expose()).ok()?;
+    let client = config.redis.client().ok()?;
     let ping = async {
-        let mut conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = client.dedicated(PATIENCE).await?;
         redis::cmd("PING").query_async::<()>(&mut conn).await
     };
     match tokio::time::timeout(PATIENCE, ping).await {
@@ -69,60 +69,30 @@ async fn redis_silence(config: &Config) -> Option<String> {
     }
 }
 
-/// Where a Redis URL points, without its password: `host:port`, or a socket's path.
-pub(crate) fn redis_address(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) if u.scheme().ends_with("unix") => u.path().to_owned(),
-        Ok(u) => format!(
-            "{}:{}",
-            u.host_str().unwrap_or("127.0.0.1"),
-            u.port().unwrap_or(6379)
-        ),
-        Err(_) => "(an unreadable REDIS_URL)".to_owned(),
-    }
-}
-
-/// The job queues' producer, over its own Redis connection; says what it waits for when
-/// Redis takes longer than a second.
+/// The job queues' producer, over its own Redis connection (one node, or the cluster of
+/// `REDIS_CLUSTER_NODES`); says what it waits for when Redis takes longer than a second.
 pub(crate) async fn producer(config: &Config) -> anyhow::Result<jobs::Producer> {
-    let url = config.redis.url.expose();
-    let client = redis::Client::open(url).context("REDIS_URL is not a usable Redis URL")?;
-    let jobs_in_entries = config.redis.jobs_in_entries;
+    let (target, setting) = (config.redis.display_target(), config.redis.setting());
+    let client = config
+        .redis
+        .client()
+        .with_context(|| format!("{setting} does not name a usable Redis"))?;
+    let redis = &config.redis;
     let connect = async move {
-        jobs::Producer::connect(client, &config.redis.key_prefix)
+        jobs::Producer::connect(client, &redis.key_prefix)
+            .await?
+            .with_jobs_in_entries(redis.jobs_in_entries)
+            .with_wait_replicas(redis.wait_replicas, redis.wait_timeout)
             .await
-            .map(|p| p.with_jobs_in_entries(jobs_in_entries))
     };
     tokio::pin!(connect);
     let connected = tokio::select! {
         connected = &mut connect => connected,
         () = tokio::time::sleep(Duration::from_secs(1)) => {
-            tracing::warn!(redis = %redis_address(url), "waiting for Redis (REDIS_URL) to answer");
+            tracing::warn!(redis = %target, "waiting for Redis ({setting}) to answer");
             connect.await
         }
     };
-    connected.with_context(|| {
-        format!(
-            "cannot reach Redis at {} (REDIS_URL); {HOW_TO_GET_THEM}",
-            redis_address(url)
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redis_address;
-
-    #[test]
-    fn a_redis_address_never_shows_the_password() {
-        assert_eq!(
-            redis_address("redis://:hunter2@cache.internal:6380/0"),
-            "cache.internal:6380"
-        );
-        assert_eq!(redis_address("rediss://user:pw@10.0.0.1"), "10.0.0.1:6379");
-        assert_eq!(
-            redis_address("redis+unix:///run/redis.sock"),
-            "/run/redis.sock"
-        );
-    }
+    connected
+        .with_context(|| format!("cannot reach Redis at {target} ({setting}); {HOW_TO_GET_THEM}"))
 }

@@ -308,6 +308,40 @@ mod tests {
         assert!(
             error(&[("MAX_BODY_BYTES", "10")], None).starts_with("invalid setting MAX_BODY_BYTES")
         );
+        for nodes in [
+            "localhost",
+            "h:0",
+            "h:port",
+            ":7000",
+            "unix:///run/redis.sock",
+        ] {
+            assert!(
+                error(&[("REDIS_CLUSTER_NODES", nodes)], None)
+                    .starts_with("invalid setting REDIS_CLUSTER_NODES"),
+                "{nodes}"
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_nodes_take_the_credentials_of_redis_url_and_show_without_them() {
+        let c = load(
+            &[
+                ("REDIS_URL", "rediss://app:pw-xyz@unused:6379"),
+                ("REDIS_CLUSTER_NODES", " 10.0.0.1:7000 , 10.0.0.2:7001,"),
+            ],
+            None,
+        )
+        .expect("valid");
+        assert_eq!(
+            c.redis.display_target(),
+            "cluster 10.0.0.1:7000,10.0.0.2:7001"
+        );
+        assert_eq!(c.redis.setting(), "REDIS_CLUSTER_NODES");
+        assert!(c.redis.client().expect("client").is_cluster());
+        let one = load(&[], None).expect("defaults");
+        assert_eq!(one.redis.display_target(), "127.0.0.1:6379");
+        assert!(!one.redis.client().expect("client").is_cluster());
     }
 
     #[test]
@@ -315,6 +349,9 @@ mod tests {
         let e = error(&[("SECRET_KEY", "short-key")], None);
         assert!(!e.contains("short-key"), "{e}");
         let e = error(&[("REDIS_URL", "http://:hunter2@host")], None);
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = error(&[("REDIS_CLUSTER_NODES", "http://:hunter2@host:1")], None);
+        assert!(e.starts_with("invalid setting REDIS_CLUSTER_NODES"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
         let e = error(
             &[("DATABASE_URL", "postgres://u:hunter2@h:notaport/x")],
@@ -327,6 +364,10 @@ mod tests {
                 ("SECRET_KEY", "admin-key-0123456789"),
                 ("DB_PASSWORD", "db-pass-xyz"),
                 ("REDIS_URL", "redis://:redis-pass-xyz@127.0.0.1:6379"),
+                (
+                    "REDIS_CLUSTER_NODES",
+                    "10.0.0.1:7000,redis://:node-pass-xyz@10.0.0.2:7000",
+                ),
                 ("DISCORD_BOT_TOKEN", "bot-token-xyz"),
                 ("SENDGRID_API_KEY", "SG.sendgrid-xyz"),
                 ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=otel-key-xyz"),
@@ -340,6 +381,7 @@ mod tests {
             "admin-key-0123456789",
             "db-pass-xyz",
             "redis-pass-xyz",
+            "node-pass-xyz",
             "bot-token-xyz",
             "sendgrid-xyz",
             "otel-key-xyz",

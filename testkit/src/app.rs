@@ -160,8 +160,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         }
         None => db.pool.clone(),
     };
-    let redis_client =
-        redis::Client::open(options.redis_url.as_deref().unwrap_or(&redis.url)).expect("Redis URL");
+    let redis_client = match &options.redis_url {
+        Some(url) => jobs::redis::RedisClient::open(url).expect("Redis URL"),
+        None => redis.client.clone(),
+    };
     let prefix = options.redis_prefix.as_deref().unwrap_or(&redis.prefix);
     let producer = jobs::Producer::connect(redis.client.clone(), prefix)
         .await

@@ -22,7 +22,9 @@
 //!
 //! The servers are the local ones of the project's machines (`127.0.0.1:5432`, user
 //! `postgres`, trust auth; `127.0.0.1:6379`); `CONCIERGE_TEST_PG_URL` and
-//! `CONCIERGE_TEST_REDIS_URL` point elsewhere. (Test support is the one place besides the
+//! `CONCIERGE_TEST_REDIS_URL` point elsewhere, and `CONCIERGE_TEST_REDIS_CLUSTER` (nodes of
+//! a Redis Cluster, `host:port,…`) runs every test that uses [`TestRedis`] on that cluster
+//! instead (`.ci/run` runs the Redis tests both ways). (Test support is the one place besides the
 //! binary's `config/` that reads the environment.)
 
 mod app;
@@ -54,7 +56,43 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// The Redis server tests use.
+/// The nodes of the Redis Cluster the tests run on instead of one node, when
+/// `CONCIERGE_TEST_REDIS_CLUSTER` names some (`host:port`, comma-separated).
+pub fn redis_cluster_nodes() -> Option<Vec<String>> {
+    let nodes: Vec<String> = std::env::var("CONCIERGE_TEST_REDIS_CLUSTER")
+        .ok()?
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!nodes.is_empty()).then_some(nodes)
+}
+
+/// The Redis the tests' code talks to: the cluster of [`redis_cluster_nodes`], else the node
+/// of [`redis_url`].
+pub fn redis_client() -> jobs::redis::RedisClient {
+    match redis_cluster_nodes() {
+        Some(nodes) => {
+            let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+            jobs::redis::RedisClient::cluster(&urls).expect("CONCIERGE_TEST_REDIS_CLUSTER")
+        }
+        None => jobs::redis::RedisClient::open(&redis_url()).expect("CONCIERGE_TEST_REDIS_URL"),
+    }
+}
+
+/// The settings a `concierge` process started by a test needs to use the test Redis:
+/// `REDIS_URL`, and on a cluster `REDIS_CLUSTER_NODES`.
+pub fn redis_env() -> Vec<(&'static str, String)> {
+    let mut env = vec![("REDIS_URL", redis_url())];
+    if let Some(nodes) = redis_cluster_nodes() {
+        env.push(("REDIS_CLUSTER_NODES", nodes.join(",")));
+    }
+    env
+}
+
+/// The Redis server tests use (on a cluster run, a URL scheme and credentials only: see
+/// [`redis_env`]).
 pub fn redis_url() -> String {
     std::env::var("CONCIERGE_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())

@@ -1,10 +1,15 @@
-//! One Redis key prefix per test.
+//! One Redis key prefix per test, on one node or (with `CONCIERGE_TEST_REDIS_CLUSTER`) a
+//! Redis Cluster.
+
+use redis::AsyncCommands;
 
 /// A key prefix of its own on the shared Redis; every key under it is deleted on drop.
 #[derive(Debug)]
 pub struct TestRedis {
+    /// The node's URL (on a cluster run, only the scheme the nodes are reached with).
     pub url: String,
-    pub client: redis::Client,
+    /// One node or the cluster, as the code under test is given it.
+    pub client: jobs::redis::RedisClient,
     /// Unique to this test, e.g. `test:6f1c…`; pass it wherever the code takes a key prefix.
     pub prefix: String,
 }
@@ -12,14 +17,13 @@ pub struct TestRedis {
 impl TestRedis {
     pub async fn new() -> Self {
         let url = crate::redis_url();
-        let client =
-            redis::Client::open(url.as_str()).expect("CONCIERGE_TEST_REDIS_URL is a Redis URL");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap_or_else(|e| {
-                panic!("tests need Redis at {url} (start it, or run .ci/run): {e}")
-            });
+        let client = crate::redis_client();
+        let mut conn = client.shared().await.unwrap_or_else(|e| {
+            panic!(
+                "tests need Redis at {} (start it, or run .ci/run): {e}",
+                where_(&url)
+            )
+        });
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await
@@ -32,6 +36,11 @@ impl TestRedis {
         }
     }
 
+    /// Whether the tests run on a cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.client.is_cluster()
+    }
+
     /// A producer of jobs under this test's prefix.
     pub async fn producer(&self) -> jobs::Producer {
         jobs::Producer::connect(self.client.clone(), &self.prefix)
@@ -39,43 +48,92 @@ impl TestRedis {
             .expect("producer")
     }
 
-    /// A multiplexed connection to the test Redis.
-    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        self.client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis connection")
+    /// A connection to the test Redis (on a cluster, routed by slot).
+    pub async fn connection(&self) -> jobs::redis::Conn {
+        self.client.shared().await.expect("Redis connection")
     }
 
-    /// Keys currently under this test's prefix.
-    pub fn keys(&self) -> Vec<String> {
-        let Ok(mut conn) = self.client.get_connection() else {
-            return Vec::new();
-        };
-        let pattern = format!("{}*", self.prefix);
-        redis::cmd("SCAN")
-            .cursor_arg(0)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .clone()
-            .iter::<String>(&mut conn)
-            .map(|iter| iter.filter_map(Result::ok).collect())
-            .unwrap_or_default()
+    /// Keys currently under this test's prefix (on a cluster, on every master).
+    pub async fn keys(&self) -> Vec<String> {
+        keys_under(&self.prefix).await
     }
 }
 
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        let keys = self.keys();
-        if keys.is_empty() {
-            return;
-        }
-        if let Ok(mut conn) = self.client.get_connection() {
-            for chunk in keys.chunks(500) {
-                let _: Result<i64, _> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+/// Keys under `prefix` on the test node, or on every master of the test cluster.
+async fn keys_under(prefix: &str) -> Vec<String> {
+    let pattern = format!("{prefix}*");
+    let mut keys = Vec::new();
+    for node in masters().await {
+        let Ok(client) = redis::Client::open(node.as_str()) else {
+            continue;
+        };
+        let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+            continue;
+        };
+        if let Ok(mut iter) = conn.scan_match::<_, String>(&pattern).await {
+            while let Some(key) = futures::StreamExt::next(&mut iter).await {
+                keys.extend(key.ok());
             }
         }
+    }
+    keys
+}
+
+fn where_(url: &str) -> String {
+    match crate::redis_cluster_nodes() {
+        Some(nodes) => format!("cluster {}", nodes.join(",")),
+        None => url.to_owned(),
+    }
+}
+
+/// The URLs of the nodes holding writable keys: the test node, or the cluster's masters
+/// among `CONCIERGE_TEST_REDIS_CLUSTER`'s nodes.
+async fn masters() -> Vec<String> {
+    let Some(nodes) = crate::redis_cluster_nodes() else {
+        return vec![crate::redis_url()];
+    };
+    let mut masters = Vec::new();
+    for node in nodes {
+        let url = format!("redis://{node}");
+        let Ok(client) = redis::Client::open(url.as_str()) else {
+            continue;
+        };
+        let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+            continue;
+        };
+        let role: Result<Vec<redis::Value>, _> = redis::cmd("ROLE").query_async(&mut conn).await;
+        if let Ok(role) = role
+            && matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
+        {
+            masters.push(url);
+        }
+    }
+    masters
+}
+
+impl Drop for TestRedis {
+    /// Deletes the test's keys one by one (on a cluster, keys of different slots cannot go
+    /// in one command), on a runtime of its own: a test's runtime may be gone or busy.
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let prefix = self.prefix.clone();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let keys = keys_under(&prefix).await;
+                let Ok(mut conn) = client.shared().await else {
+                    return;
+                };
+                for key in keys {
+                    let _: Result<i64, _> = conn.unlink(&key).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }

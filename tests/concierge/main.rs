@@ -4,6 +4,7 @@
 
 mod cli;
 mod containers;
+mod failover;
 mod layout;
 mod openapi;
 mod queue;

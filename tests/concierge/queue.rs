@@ -11,36 +11,57 @@ use serde_json::Value;
 
 use crate::cli::{Cli, Running, message};
 
-struct Queue {
+pub(crate) struct Queue {
     cli: Cli,
-    prefix: String,
-    redis_url: String,
+    pub(crate) prefix: String,
+    /// How the processes reach Redis (`REDIS_URL`, and on a cluster `REDIS_CLUSTER_NODES`).
+    redis_env: Vec<(&'static str, String)>,
+    redis: jobs::redis::RedisClient,
 }
 
 impl Queue {
-    fn new(redis_url: &str) -> Self {
+    /// On the tests' Redis: one node, or the cluster of `CONCIERGE_TEST_REDIS_CLUSTER`.
+    fn new() -> Self {
+        Self::with(testkit::redis_env(), testkit::redis_client())
+    }
+
+    /// On the one node at `url`.
+    fn on_node(url: &str) -> Self {
+        let client = jobs::redis::RedisClient::open(url).expect("url");
+        Self::with(vec![("REDIS_URL", url.to_owned())], client)
+    }
+
+    pub(crate) fn with(
+        redis_env: Vec<(&'static str, String)>,
+        redis: jobs::redis::RedisClient,
+    ) -> Self {
         Queue {
             cli: Cli::new(),
             prefix: format!("test:{}", uuid::Uuid::new_v4().simple()),
-            redis_url: redis_url.to_owned(),
+            redis_env,
+            redis,
         }
     }
 
     fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        let mut env = vec![
-            ("REDIS_URL", self.redis_url.as_str()),
+        let mut env: Vec<(&str, &str)> = self
+            .redis_env
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        env.extend([
             ("REDIS_KEY_PREFIX", self.prefix.as_str()),
             ("LOG_FORMAT", "json"),
             ("SHUTDOWN_GRACE_SECONDS", "10"),
             // Several workers run at once here: no metrics listeners to collide.
             ("WORKER_METRICS_PORT", "0"),
-        ];
+        ]);
         env.extend_from_slice(extra);
         env
     }
 
     /// A `concierge worker`, once it serves the probe queue.
-    fn worker(&self, concurrency: &str) -> Running {
+    pub(crate) fn worker(&self, concurrency: &str) -> Running {
         let mut worker = Running::start(
             &self.cli,
             &["worker"],
@@ -67,8 +88,7 @@ impl Queue {
     }
 
     async fn completed(&self, run_id: &str) -> u64 {
-        let client = redis::Client::open(self.redis_url.as_str()).expect("url");
-        let mut conn = client.get_connection_manager().await.expect("redis");
+        let mut conn = self.redis.shared().await.expect("redis");
         let keys = ProbeRunKeys::new(&QueueKeys::new(&self.prefix, "probe"), run_id);
         probe_run::completed(&mut conn, &keys).await.unwrap_or(0)
     }
@@ -76,7 +96,7 @@ impl Queue {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_jobs_finish_on_another_worker_within_ten_seconds() {
-    let q = Queue::new(&testkit::redis_url());
+    let q = Queue::new();
     let mut first = q.worker("8");
     let pushed = q.probe(&["--count", "400", "--work-ms", "100", "--no-wait"]);
     let run_id = pushed["run_id"].as_str().expect("run id").to_owned();
@@ -106,7 +126,7 @@ async fn a_killed_workers_jobs_finish_on_another_worker_within_ten_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_nothing_and_runs_nothing_twice() {
-    let q = Queue::new(&testkit::redis_url());
+    let q = Queue::new();
     let mut first = q.worker("8");
     let mut second = q.worker("8");
     let pushed = q.probe(&[
@@ -211,7 +231,7 @@ impl Drop for OwnRedis {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_mid_run_loses_no_acknowledged_push() {
     let mut redis = OwnRedis::start();
-    let q = Queue::new(&redis.url());
+    let q = Queue::on_node(&redis.url());
     let mut worker = q.worker("16");
     let client = redis::Client::open(redis.url()).expect("url");
     let producer = jobs::Producer::connect(client, &q.prefix)
@@ -245,26 +265,7 @@ async fn a_redis_restart_mid_run_loses_no_acknowledged_push() {
         acknowledged.len()
     );
     assert!(acknowledged.contains(&499) && acknowledged.contains(&1009));
-    let mut conn = producer.connection();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let runs: std::collections::HashMap<String, u64> = loop {
-        let runs: std::collections::HashMap<String, u64> =
-            redis::AsyncCommands::hgetall(&mut conn, &keys.runs)
-                .await
-                .unwrap_or_default();
-        if acknowledged
-            .iter()
-            .all(|s| runs.contains_key(&s.to_string()))
-            || Instant::now() > deadline
-        {
-            break runs;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let missing: Vec<&u64> = acknowledged
-        .iter()
-        .filter(|s| !runs.contains_key(&s.to_string()))
-        .collect();
+    let missing = never_ran(&producer, &keys, &acknowledged, Duration::from_secs(60)).await;
     assert!(
         missing.is_empty(),
         "{} acknowledged pushes never ran: {missing:?}",
@@ -272,4 +273,31 @@ async fn a_redis_restart_mid_run_loses_no_acknowledged_push() {
     );
     worker.signal("TERM");
     assert_eq!(worker.wait_exit(Duration::from_secs(15)), 0);
+}
+
+/// The probe jobs of `acknowledged` (their `seq`s) that have not run once `limit` is over
+/// (or none, as soon as all have).
+pub(crate) async fn never_ran(
+    producer: &jobs::Producer,
+    keys: &ProbeRunKeys,
+    acknowledged: &[u64],
+    limit: Duration,
+) -> Vec<u64> {
+    let mut conn = producer.connection();
+    let deadline = Instant::now() + limit;
+    loop {
+        let runs: std::collections::HashMap<String, u64> =
+            redis::AsyncCommands::hgetall(&mut conn, &keys.runs)
+                .await
+                .unwrap_or_default();
+        let missing: Vec<u64> = acknowledged
+            .iter()
+            .filter(|s| !runs.contains_key(&s.to_string()))
+            .copied()
+            .collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            return missing;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -339,12 +339,9 @@ async fn one_task(
 #[handler]
 async fn events(state: Data<&AppState>) -> Response {
     let producer = state.producer().clone();
-    let pattern = format!("{}:{{*}}:results", producer.prefix());
-    let client = state.redis().clone();
-    let finished = async move {
-        let mut pubsub = client.get_async_pubsub().await.ok()?;
-        pubsub.psubscribe(&pattern).await.ok()?;
-        Some(pubsub.into_on_message())
+    let finished = {
+        let producer = producer.clone();
+        async move { producer.finished_announcements().await.ok() }
     };
     let stream = futures::stream::once(finished).flat_map(move |messages| {
         let Some(messages) = messages else {
@@ -355,18 +352,9 @@ async fn events(state: Data<&AppState>) -> Response {
         // One announcement names every job one settle call finished, separated by spaces; a
         // done job of a queue that keeps no results has no hash left, and is shown as done.
         let entries = messages
-            .then(move |message| {
+            .then(move |(queue, ids)| {
                 let producer = producer.clone();
                 async move {
-                    let channel = message.get_channel_name().to_owned();
-                    let Some(queue) = channel
-                        .split_once('{')
-                        .and_then(|(_, rest)| rest.split_once('}'))
-                        .map(|(queue, _)| queue.to_owned())
-                    else {
-                        return Vec::new();
-                    };
-                    let ids: String = message.get_payload().unwrap_or_default();
                     let mut events = Vec::new();
                     for id in ids.split(' ').filter(|id| !id.is_empty()) {
                         let id = JobId(id.to_owned());

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::connect::Conn;
 use apalis_core::error::{AbortError, BoxDynError, RetryAfterError};
 use apalis_core::task::Task;
 use apalis_core::task::status::Status;
 use futures::future::BoxFuture;
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tower_layer::Layer;
@@ -321,7 +321,8 @@ async fn record_one_consumer(
 ) -> Result<Vec<i64>, QueueError> {
     let entries = || batch.iter().map(|r| r.lease.entry.as_str());
     let order = |e: &&str| super::status::entry_order(e);
-    let mut invocation = scripts::SETTLE.prepare_invoke();
+    let mut conn = shared.conn.clone();
+    let mut invocation = scripts::settle(conn.is_cluster()).prepare_invoke();
     invocation
         .key(&shared.keys.base)
         .arg(now_ms())
@@ -349,7 +350,6 @@ async fn record_one_consumer(
             .arg(if request.lease.hashless { "1" } else { "" })
             .arg(request.lease.claimed_at_ms);
     }
-    let mut conn = shared.conn.clone();
     Ok(invocation.invoke_async(&mut conn).await?)
 }
 
@@ -397,7 +397,7 @@ fn raw_error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// Hands the given stream entries back to the stream without counting the interrupted claim
 /// as an attempt.
 pub(crate) async fn release(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     entries: &[String],
 ) -> Result<usize, QueueError> {

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::connect::Conn;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 
 use super::contents::{Listed, ids_with_status, queue_names, stream_jobs};
 use super::error::QueueError;
@@ -278,7 +278,7 @@ pub struct QueueDepth {
 /// Ids of scheduled pushes (delayed jobs that are not retries), latest due first: the delayed
 /// set read in chunks, retries skipped. Looks at no more than `SCAN_LIMIT` delayed jobs.
 async fn scheduled_ids(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     offset: usize,
     limit: usize,

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::connect::Conn;
 use apalis_codec::json::JsonCodec;
 use apalis_core::backend::finalize::Durable;
 use apalis_core::backend::future::BoxSyncFuture;
@@ -23,7 +24,6 @@ use apalis_core::task::Task;
 use apalis_core::worker::context::WorkerContext;
 use futures::FutureExt;
 use futures::Sink;
-use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +35,7 @@ use super::fetch::fetch_loop;
 use super::keeper::keep_loop;
 use super::keys::QueueKeys;
 use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer};
-use super::push::{RawPush, current_trace, push_raw};
+use super::push::{Durability, RawPush, current_trace, push_raw};
 use super::shared::{Feed, Lease, Shared};
 use crate::job::{Job, JobId};
 
@@ -151,11 +151,11 @@ impl<J: Job> RedisBackend<J> {
         &self.shared.keys
     }
 
-    pub(crate) fn connection(&self) -> ConnectionManager {
+    pub(crate) fn connection(&self) -> Conn {
         self.shared.conn.clone()
     }
 
-    pub(crate) fn client(&self) -> redis::Client {
+    pub(crate) fn client(&self) -> super::connect::RedisClient {
         self.shared.client.clone()
     }
 }
@@ -297,7 +297,7 @@ fn poll_flush<J: Job>(
         let keys = this.shared.keys.clone();
         this.sink_flush = Some(BoxSyncFuture::new(
             async move {
-                push_raw(&mut conn, &keys, items).await?;
+                push_raw(&mut conn, &keys, items, Durability::default()).await?;
                 Ok(())
             }
             .boxed(),

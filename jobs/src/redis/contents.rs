@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
+use super::connect::Conn;
 use apalis_core::task::status::Status;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 
 use super::error::QueueError;
 use super::keys::GROUP;
@@ -27,7 +27,7 @@ pub(crate) struct GroupInfo {
 /// The group's counters, `None` before any worker created the group. (Acknowledged entries
 /// stay in the stream until trimmed, so its length is not the number of waiting jobs.)
 pub(crate) async fn group_info(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
 ) -> Result<Option<GroupInfo>, QueueError> {
     let reply: Result<Vec<HashMap<String, redis::Value>>, redis::RedisError> = redis::cmd("XINFO")
@@ -69,7 +69,7 @@ pub(crate) async fn group_info(
 /// Jobs in the stream that are waiting or held: the group's lag plus its pending entries
 /// (the stream's length before any worker joined).
 pub(crate) async fn stream_jobs(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
 ) -> Result<(u64, u64), QueueError> {
     let length: u64 = AsyncCommands::xlen(conn, keys.stream()).await?;
@@ -109,18 +109,17 @@ impl Listed {
 /// Jobs in a queue with the given apalis status, newest first where that means anything,
 /// paginated.
 pub(crate) async fn ids_with_status(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     status: Option<&Status>,
     offset: usize,
     limit: usize,
 ) -> Result<Vec<Listed>, QueueError> {
     let stop = (offset + limit).saturating_sub(1) as isize;
-    let from_set =
-        async |conn: &mut ConnectionManager, key: String| -> Result<Vec<Listed>, QueueError> {
-            let ids: Vec<String> = conn.zrevrange(key, offset as isize, stop).await?;
-            Ok(ids.into_iter().map(Listed::of).collect())
-        };
+    let from_set = async |conn: &mut Conn, key: String| -> Result<Vec<Listed>, QueueError> {
+        let ids: Vec<String> = conn.zrevrange(key, offset as isize, stop).await?;
+        Ok(ids.into_iter().map(Listed::of).collect())
+    };
     match status {
         Some(Status::Done) => from_set(conn, keys.done()).await,
         Some(Status::Failed | Status::Killed) => from_set(conn, keys.dead()).await,
@@ -162,7 +161,7 @@ pub(crate) async fn ids_with_status(
 }
 
 async fn held_jobs(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     entries: &[String],
 ) -> Result<Vec<Listed>, QueueError> {
@@ -184,10 +183,7 @@ async fn held_jobs(
 }
 
 /// Every queue of the deployment (the registry each producer and worker adds to), sorted.
-pub(crate) async fn queue_names(
-    conn: &mut ConnectionManager,
-    prefix: &str,
-) -> Result<Vec<String>, QueueError> {
+pub(crate) async fn queue_names(conn: &mut Conn, prefix: &str) -> Result<Vec<String>, QueueError> {
     let mut names: Vec<String> = conn.smembers(QueueKeys::registry(prefix)).await?;
     names.sort();
     Ok(names)

@@ -13,6 +13,11 @@ pub enum QueueError {
     /// caller answers without waiting (e.g. with the job id to poll).
     #[error("too many requests are waiting for job results in this process")]
     Busy,
+    /// A push was written but fewer replicas than asked for confirmed it in time
+    /// ([`crate::Producer::with_wait_replicas`]): the jobs may run, or be lost with their
+    /// node. Push again with the same idempotency key to be sure.
+    #[error("the push reached {acknowledged} of {wanted} replicas in time")]
+    NotReplicated { acknowledged: u32, wanted: u32 },
 }
 
 impl QueueError {
@@ -22,6 +27,13 @@ impl QueueError {
         match self {
             Self::Redis(e) => Self::Redis(e.clone()),
             Self::Busy => Self::Busy,
+            Self::NotReplicated {
+                acknowledged,
+                wanted,
+            } => Self::NotReplicated {
+                acknowledged: *acknowledged,
+                wanted: *wanted,
+            },
             other => Self::Protocol(other.to_string()),
         }
     }

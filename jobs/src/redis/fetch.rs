@@ -8,12 +8,12 @@
 
 use std::time::Duration;
 
+use super::connect::{Conn, RedisClient};
 use apalis_core::backend::queue::Queue;
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::status::Status;
 use apalis_core::task::task_id::TaskId;
-use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::StreamReadReply;
 
 use super::ack::release;
@@ -27,7 +27,7 @@ use crate::job::JobId;
 
 /// Creates the consumer group (from the start of the stream, so jobs pushed before any worker
 /// existed are delivered). Already existing is fine.
-async fn ensure_group(conn: &mut ConnectionManager, keys: &QueueKeys) -> Result<(), QueueError> {
+async fn ensure_group(conn: &mut Conn, keys: &QueueKeys) -> Result<(), QueueError> {
     let result: Result<(), redis::RedisError> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(keys.stream())
@@ -46,7 +46,7 @@ async fn ensure_group(conn: &mut ConnectionManager, keys: &QueueKeys) -> Result<
 /// Moves every due delayed job into the stream, chunk by chunk; returns when the next delayed
 /// job is due (ms), if any, and whether the queue is paused.
 async fn promote_due(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     chunk: usize,
 ) -> Result<(Option<u64>, bool), QueueError> {
@@ -63,16 +63,8 @@ async fn promote_due(
     }
 }
 
-async fn blocking_connection(
-    client: &redis::Client,
-    wait: Duration,
-) -> Result<MultiplexedConnection, QueueError> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(wait + Duration::from_secs(5)));
-    Ok(client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?)
+async fn blocking_connection(client: &RedisClient, wait: Duration) -> Result<Conn, QueueError> {
+    Ok(client.dedicated(wait + Duration::from_secs(5)).await?)
 }
 
 /// Longest time between two promotions of due delayed jobs while jobs keep coming (an idle
@@ -93,7 +85,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
     let shared = &feed.shared;
     let keys = &shared.keys;
     let mut conn = shared.conn.clone();
-    let mut blocking: Option<MultiplexedConnection> = None;
+    let mut blocking: Option<Conn> = None;
     let mut backoff = Duration::from_millis(50);
     let mut group_ready = false;
     let mut undelivered: Vec<String> = Vec::new();
@@ -224,7 +216,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
 /// be taken over.
 async fn read_new<C: redis::aio::ConnectionLike>(
     reader: &mut C,
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     shared: &Shared,
     consumer: &str,
     room: usize,
@@ -299,7 +291,7 @@ async fn read_new<C: redis::aio::ConnectionLike>(
 
 /// Acknowledges and drops from `inline` the jobs the discarded set names (and forgets them).
 async fn skip_discarded(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     inline: &mut Vec<InlineJob>,
 ) -> Result<(), QueueError> {
@@ -381,7 +373,7 @@ impl Delivery {
 /// delivered to this consumer or, when `taken_over`, taken from a dead one (`claim.lua`, which
 /// counts the attempt), and builds their apalis tasks.
 pub(crate) async fn claim(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     shared: &Shared,
     consumer: &str,
     entries: &[(String, String)],
@@ -391,7 +383,7 @@ pub(crate) async fn claim(
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let mut invocation = scripts::CLAIM.prepare_invoke();
+    let mut invocation = scripts::claim(conn.is_cluster()).prepare_invoke();
     invocation
         .key(&shared.keys.base)
         .arg(now)

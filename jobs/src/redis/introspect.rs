@@ -13,7 +13,7 @@ use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 
-use redis::aio::ConnectionManager;
+use super::connect::Conn;
 
 use super::backend::RedisBackend;
 use super::config::QueueConfig;
@@ -48,7 +48,7 @@ impl QueueView {
 /// The job as an apalis task (payload bytes and its context), for listings: from `inline`
 /// (a listed job without a hash), its hash, or its stream entry.
 async fn task_of(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     id: &str,
     inline: Option<HashMap<String, Vec<u8>>>,
@@ -100,7 +100,7 @@ async fn task_of(
 }
 
 async fn list(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     filter: &Filter,
 ) -> Result<Vec<Task<Vec<u8>>>, QueueError> {

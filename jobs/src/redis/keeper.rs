@@ -4,8 +4,8 @@
 //! expired because their worker stopped heartbeating; now and then it forgets workers that
 //! have been gone for long. Redis errors never end it: it logs and tries at the next beat.
 
+use super::connect::Conn;
 use apalis_core::task::Task;
-use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -81,7 +81,7 @@ pub(crate) async fn keep_loop(feed: Feed) {
 /// Takes over jobs held by consumers that stopped renewing their leases (XAUTOCLAIM), as many
 /// as there is room for.
 async fn take_over(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     shared: &Shared,
     consumer: &str,
     tx: &mpsc::Sender<Task<Vec<u8>>>,
@@ -161,10 +161,7 @@ fn parse_autoclaim(reply: redis::Value) -> Result<(String, Vec<(String, String)>
 
 /// Removes workers that stopped heartbeating long ago from the registry, and their consumers
 /// from the group once they hold nothing.
-async fn forget_dead_workers(
-    conn: &mut ConnectionManager,
-    shared: &Shared,
-) -> Result<(), QueueError> {
+async fn forget_dead_workers(conn: &mut Conn, shared: &Shared) -> Result<(), QueueError> {
     let keys = &shared.keys;
     let cutoff = now_ms().saturating_sub(shared.config.lease.as_millis() as u64 * 10);
     let gone: Vec<String> = redis::cmd("ZRANGEBYSCORE")

@@ -17,6 +17,8 @@
 //! - `introspect.rs`, `stats.rs`, `watch.rs`: apalis' listing, metrics and result traits
 //!   (apalis-board), and [`QueueView`]
 //! - `status.rs`: one job's status read from its hash; `contents.rs`: what a queue holds
+//! - `connect.rs`: [`RedisClient`] (one node or a cluster) and [`Conn`], the connections
+//!   it opens, and the subscriptions results are announced on
 //! - `keys.rs`, `config.rs`, `scripts.rs`, `error.rs`: key names, tuning, the Lua scripts,
 //!   [`QueueError`]
 
@@ -24,6 +26,7 @@ mod ack;
 mod admin;
 mod backend;
 mod config;
+mod connect;
 mod contents;
 mod error;
 mod fetch;
@@ -43,6 +46,7 @@ pub use ack::{AckLayer, AckService, release_held};
 pub use admin::{QueueDepth, WorkerInfo};
 pub use backend::RedisBackend;
 pub use config::QueueConfig;
+pub use connect::{Conn, RedisClient};
 pub use error::QueueError;
 pub use introspect::{Inspection, QueueView};
 pub use keeper::worker_name;

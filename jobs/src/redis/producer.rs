@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::connect::{Conn, Heard, RedisClient};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 
 use super::error::QueueError;
 use super::keys::QueueKeys;
-use super::push::{PushLanes, RawPush, current_trace, push_raw};
+use super::push::{Durability, PushLanes, RawPush, current_trace, push_raw};
 use super::results::{DEFAULT_MAX_WAITERS, ResultHub};
 use super::status::{recorded_status, status};
 use crate::job::{Job, JobId, JobStatus, PushOptions, Pushed};
@@ -22,8 +22,8 @@ pub(crate) const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 36
 /// from many tasks are pipelined together.
 #[derive(Clone)]
 pub struct Producer {
-    client: redis::Client,
-    conn: ConnectionManager,
+    client: RedisClient,
+    conn: Conn,
     prefix: Arc<str>,
     /// One result subscription shared by every waiter of this producer and its clones.
     results: Arc<ResultHub>,
@@ -33,6 +33,11 @@ pub struct Producer {
     lanes: Arc<PushLanes>,
     /// A plain push writes the job into its stream entry, with no hash (`push.lua`).
     jobs_in_entries: bool,
+    /// Replicas a push waits for ([`Producer::with_wait_replicas`]).
+    durability: Durability,
+    /// The connection pushes go out on: [`Producer::connection`], or one of their own when
+    /// they wait for replicas (a `WAIT` holds up whatever shares its connection).
+    push_conn: Conn,
 }
 
 impl std::fmt::Debug for Producer {
@@ -44,15 +49,16 @@ impl std::fmt::Debug for Producer {
 }
 
 impl Producer {
-    /// Connects to Redis. `prefix` starts every key (`REDIS_KEY_PREFIX`).
-    pub async fn connect(client: redis::Client, prefix: &str) -> Result<Self, QueueError> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(10)));
-        let conn = client.get_connection_manager_with_config(config).await?;
+    /// Connects to Redis, one node or a cluster (a `redis::Client` is one node). `prefix`
+    /// starts every key (`REDIS_KEY_PREFIX`).
+    pub async fn connect(client: impl Into<RedisClient>, prefix: &str) -> Result<Self, QueueError> {
+        let client = client.into();
+        let conn = client.shared().await?;
         let producer = Self {
             results: ResultHub::new(client.clone(), DEFAULT_MAX_WAITERS),
-            lanes: Arc::new(PushLanes::new(conn.clone())),
+            lanes: Arc::new(PushLanes::new(conn.clone(), Durability::default())),
+            durability: Durability::default(),
+            push_conn: conn.clone(),
             client,
             conn,
             prefix: prefix.into(),
@@ -178,7 +184,7 @@ impl Producer {
         {
             return Ok(vec![self.lanes.push(&keys, item).await?]);
         }
-        push_raw(&mut self.conn.clone(), &keys, items).await
+        push_raw(&mut self.push_conn.clone(), &keys, items, self.durability).await
     }
 
     /// The status of a job, `None` when it never existed or was trimmed after its TTL. A job
@@ -210,6 +216,33 @@ impl Producer {
         .await
     }
 
+    /// The same producer, its pushes made only once `replicas` replicas of the queue's node
+    /// confirm them (`WAIT`, at most `timeout`; else [`QueueError::NotReplicated`]), on a
+    /// connection of their own. 0 does not wait (the default): a push is then made once its
+    /// node has it, and a failover may lose the last pushes the replica had not received.
+    /// `REDIS_WAIT_REPLICAS`, `REDIS_WAIT_TIMEOUT_MS`.
+    pub async fn with_wait_replicas(
+        mut self,
+        replicas: u32,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
+        let durability = Durability {
+            replicas,
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        if durability == self.durability {
+            return Ok(self);
+        }
+        self.push_conn = if replicas == 0 {
+            self.conn.clone()
+        } else {
+            self.client.shared().await?
+        };
+        self.durability = durability;
+        self.lanes = Arc::new(PushLanes::new(self.push_conn.clone(), durability));
+        Ok(self)
+    }
+
     /// The same producer with its own result subscription allowing `max` waiters at once
     /// (default [`DEFAULT_MAX_WAITERS`]).
     pub fn with_max_waiters(mut self, max: usize) -> Self {
@@ -233,18 +266,63 @@ impl Producer {
             .await
     }
 
+    /// Every job that finishes from now on in any queue of the deployment, as its queue
+    /// announces it: `(queue, ids)`, the ids separated by spaces (one announcement per settle
+    /// call). On one node, one pattern subscription; on a cluster, one sharded subscription
+    /// per queue of the registry. Ends when the subscription does.
+    pub async fn finished_announcements(
+        &self,
+    ) -> Result<impl futures::Stream<Item = (String, String)> + Send + use<>, QueueError> {
+        let (mut subscriptions, messages) = self.client.subscriber().await?;
+        if self.client.is_cluster() {
+            let queues: Vec<String> = self
+                .connection()
+                .smembers(QueueKeys::registry(&self.prefix))
+                .await?;
+            let channels: Vec<String> = queues
+                .iter()
+                .map(|queue| QueueKeys::new(&self.prefix, queue).results())
+                .collect();
+            subscriptions.subscribe(&channels).await?;
+        } else {
+            subscriptions
+                .subscribe_pattern(&format!("{}:{{*}}:results", self.prefix))
+                .await?;
+        }
+        Ok(futures::stream::unfold(
+            (subscriptions, messages),
+            |(subscriptions, mut messages)| async move {
+                loop {
+                    match messages.next().await? {
+                        Heard::Message { channel, payload } => {
+                            let Some(queue) = channel
+                                .split_once('{')
+                                .and_then(|(_, rest)| rest.split_once('}'))
+                                .map(|(queue, _)| queue.to_owned())
+                            else {
+                                continue;
+                            };
+                            return Some(((queue, payload), (subscriptions, messages)));
+                        }
+                        Heard::Gap => continue,
+                    }
+                }
+            },
+        ))
+    }
+
     /// Requests waiting for job results right now (through [`Producer::wait`]).
     pub fn waiting(&self) -> usize {
         self.results.waiting()
     }
 
     /// The client, for callers that need connections of their own (blocking reads, pub/sub).
-    pub fn client(&self) -> redis::Client {
+    pub fn client(&self) -> RedisClient {
         self.client.clone()
     }
 
     /// The shared connection, for callers that read queue data directly (probe, dashboard).
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> Conn {
         self.conn.clone()
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use redis::aio::ConnectionManager;
+use super::connect::Conn;
 use tokio::sync::oneshot;
 
 use super::error::QueueError;
@@ -31,6 +31,14 @@ pub(crate) fn current_trace() -> Arc<str> {
         .map(|t| t.to_string())
         .unwrap_or_default()
         .into()
+}
+
+/// How many replicas must confirm a push before it counts as made (`WAIT`), and how long
+/// they may take; the default, 0, does not wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Durability {
+    pub replicas: u32,
+    pub timeout_ms: u64,
 }
 
 /// One job to push, already encoded.
@@ -55,9 +63,10 @@ pub(crate) struct RawPush {
 /// Pushes encoded jobs: one script call per chunk, all calls pipelined in one round trip.
 /// The replies are in the order of `items`.
 pub(crate) async fn push_raw(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     items: Vec<RawPush>,
+    durability: Durability,
 ) -> Result<Vec<Pushed>, QueueError> {
     if items.is_empty() {
         return Ok(Vec::new());
@@ -123,6 +132,24 @@ pub(crate) async fn push_raw(
             items.len()
         )));
     }
+    if durability.replicas > 0 {
+        // On the node that ran the pushes (the queue's), after them on the same connection:
+        // it waits until that many replicas have everything this connection wrote.
+        let acknowledged: u32 = conn
+            .on_node_of(
+                &keys.base,
+                redis::cmd("WAIT")
+                    .arg(durability.replicas)
+                    .arg(durability.timeout_ms.max(1)),
+            )
+            .await?;
+        if acknowledged < durability.replicas {
+            return Err(QueueError::NotReplicated {
+                acknowledged,
+                wanted: durability.replicas,
+            });
+        }
+    }
     Ok(pushed)
 }
 
@@ -135,7 +162,8 @@ type Reply = oneshot::Sender<Result<Pushed, QueueError>>;
 
 /// A producer's lanes, one per queue it pushed single jobs to. Shared by the producer's clones.
 pub(crate) struct PushLanes {
-    conn: ConnectionManager,
+    conn: Conn,
+    durability: Durability,
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     /// Script calls the lanes made, for [`crate::Producer::single_push_calls`].
     calls: Arc<AtomicU64>,
@@ -156,9 +184,10 @@ struct LaneState {
 }
 
 impl PushLanes {
-    pub(crate) fn new(conn: ConnectionManager) -> Self {
+    pub(crate) fn new(conn: Conn, durability: Durability) -> Self {
         Self {
             conn,
+            durability,
             lanes: Mutex::default(),
             calls: Arc::default(),
         }
@@ -204,7 +233,12 @@ impl PushLanes {
         if let Some(flusher) = flusher {
             // A task of its own, not the caller's future: a caller that gives up (a dropped
             // request) must not strand the pushes that joined its call.
-            tokio::spawn(flush(flusher, self.conn.clone(), self.calls.clone()));
+            tokio::spawn(flush(
+                flusher,
+                self.conn.clone(),
+                self.durability,
+                self.calls.clone(),
+            ));
         }
         rx.await.map_err(|_| {
             QueueError::Protocol("the push was abandoned: its runtime is shutting down".into())
@@ -246,7 +280,7 @@ impl Drop for Flusher {
 }
 
 /// Sends the lane's waiting pushes, one call at a time, until none wait.
-async fn flush(mut me: Flusher, mut conn: ConnectionManager, calls: Arc<AtomicU64>) {
+async fn flush(mut me: Flusher, mut conn: Conn, durability: Durability, calls: Arc<AtomicU64>) {
     let lane = me.lane.clone();
     loop {
         // Let the callers just answered (and any other ready task) push again first, so
@@ -266,7 +300,7 @@ async fn flush(mut me: Flusher, mut conn: ConnectionManager, calls: Arc<AtomicU6
         };
         let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         calls.fetch_add(1, Ordering::Relaxed);
-        let result = push_raw(&mut conn, &lane.keys, items).await;
+        let result = push_raw(&mut conn, &lane.keys, items, durability).await;
         lane.lock().in_call -= 1;
         me.in_call = false;
         match result {

@@ -23,10 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use futures::StreamExt;
-use redis::aio::{ConnectionManager, PubSubSink};
 use tokio::sync::{Notify, watch};
 
+use super::connect::{Conn, Heard, RedisClient, Subscriptions};
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::status::recorded_status;
@@ -37,10 +36,10 @@ pub const DEFAULT_MAX_WAITERS: usize = 10_000;
 
 /// The shared subscription of one producer (and its clones).
 pub(crate) struct ResultHub {
-    client: redis::Client,
+    client: RedisClient,
     max_waiters: usize,
     /// The live connection's sink; `None` while (re)connecting.
-    sink: watch::Sender<Option<PubSubSink>>,
+    sink: watch::Sender<Option<Subscriptions>>,
     state: Mutex<HubState>,
     next_waiter: AtomicU64,
     started: std::sync::Once,
@@ -99,7 +98,7 @@ impl Drop for Registration<'_> {
 }
 
 impl ResultHub {
-    pub(crate) fn new(client: redis::Client, max_waiters: usize) -> Arc<Self> {
+    pub(crate) fn new(client: RedisClient, max_waiters: usize) -> Arc<Self> {
         Arc::new(Self {
             client,
             max_waiters: max_waiters.max(1),
@@ -125,7 +124,7 @@ impl ResultHub {
     /// has its maximum of waiters.
     pub(crate) async fn wait(
         self: &Arc<Self>,
-        conn: ConnectionManager,
+        conn: Conn,
         keys: &QueueKeys,
         id: &JobId,
         timeout: Duration,
@@ -195,7 +194,7 @@ impl ResultHub {
             }
             let sink = sinks.borrow_and_update().clone();
             if let Some(mut sink) = sink {
-                match sink.subscribe(channel).await {
+                match sink.subscribe(&[channel.to_owned()]).await {
                     Ok(()) => {
                         self.lock().channels.insert(channel.to_owned());
                         return Ok(());
@@ -253,8 +252,8 @@ async fn run(hub: Weak<ResultHub>) {
         let Some(strong) = hub.upgrade() else { return };
         let client = strong.client.clone();
         drop(strong);
-        let connected = match client.get_async_pubsub().await {
-            Ok(pubsub) => pubsub,
+        let (mut sink, mut messages) = match client.subscriber().await {
+            Ok(connected) => connected,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the job result subscription; retrying");
                 tokio::time::sleep(pause).await;
@@ -262,7 +261,6 @@ async fn run(hub: Weak<ResultHub>) {
                 continue;
             }
         };
-        let (mut sink, mut messages) = connected.split();
         {
             let Some(strong) = hub.upgrade() else { return };
             let channels: Vec<String> = strong.lock().wanted.iter().cloned().collect();
@@ -286,11 +284,12 @@ async fn run(hub: Weak<ResultHub>) {
             match next {
                 // Nothing announced for a second: check the hub is still wanted.
                 Err(_) => continue,
-                Ok(Some(message)) => {
-                    if let Ok(id) = message.get_payload::<String>() {
-                        strong.announce(message.get_channel_name(), &id);
-                    }
+                Ok(Some(Heard::Message { channel, payload })) => {
+                    strong.announce(&channel, &payload);
                 }
+                // A cluster connection subscribes again by itself; what it missed meanwhile
+                // is read again by everyone.
+                Ok(Some(Heard::Gap)) => strong.wake_all(),
                 Ok(None) => {
                     tracing::warn!("the job result subscription closed; reconnecting");
                     strong.sink.send_replace(None);

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use super::connect::Conn;
 use apalis_core::task::Task;
-use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -46,10 +46,10 @@ pub(crate) struct Shared {
     pub config: QueueConfig,
     /// Opens the connections that must be the fetcher's own (a blocking `XREADGROUP` would
     /// stall every other command on a shared one) and apalis' result subscriptions.
-    pub client: redis::Client,
+    pub client: super::connect::RedisClient,
     /// The producer's multiplexed connection: claims, heartbeats and acknowledgements share
     /// it and are pipelined together.
-    pub conn: ConnectionManager,
+    pub conn: Conn,
     /// Worker concurrency, reported in the worker registry and used as default prefetch.
     pub concurrency: usize,
     /// Stream entries this process holds (claimed, not yet recorded or handed back): the only

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
+use super::connect::Conn;
 use apalis_core::backend::{RunningWorker, StatType, Statistic};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 
 use super::contents::stream_jobs;
 use super::error::QueueError;
@@ -28,7 +28,7 @@ fn stat(title: &str, stat_type: StatType, value: impl ToString, priority: u64) -
 /// apalis-board knows (it labels any other "TOTAL_JOBS"); `PENDING_JOBS` counts scheduled
 /// jobs and retries too, as apalis' `Pending` status does.
 pub(crate) async fn queue_stats(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
 ) -> Result<(Vec<Statistic>, Vec<usize>), QueueError> {
     let (delayed, dead, done): (u64, u64, u64) = redis::pipe()
@@ -101,7 +101,7 @@ pub(crate) async fn queue_stats(
 }
 
 pub(crate) async fn workers_of(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
 ) -> Result<Vec<RunningWorker>, QueueError> {
     let live: Vec<(String, u64)> = conn.zrange_withscores(keys.workers(), 0, -1).await?;

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use super::connect::Conn;
 use apalis_core::task::status::Status;
 use apalis_core::task::task_id::TaskId;
-use redis::aio::ConnectionManager;
 
 use super::error::QueueError;
 use super::keys::QueueKeys;
@@ -17,7 +17,7 @@ use crate::job::{JobId, JobState, JobStatus};
 /// is done, without a result (one round trip either way). A job pushed without a hash
 /// (`push.lua`) that has not finished yet is looked for in its stream ([`locate`]).
 pub(crate) async fn status(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     id: &JobId,
 ) -> Result<Option<JobStatus>, QueueError> {
@@ -26,7 +26,7 @@ pub(crate) async fn status(
 
 /// [`status`], and for a waiting job without a hash its stream entry (what a discard names).
 pub(crate) async fn status_with_entry(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     id: &JobId,
 ) -> Result<(Option<JobStatus>, Option<Vec<u8>>), QueueError> {
@@ -49,7 +49,7 @@ pub(crate) async fn status_with_entry(
 /// enough for a job that has a hash from its push on (a kept or scheduled one), and the
 /// cheap read for an id anyone may send.
 pub(crate) async fn recorded_status(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     id: &JobId,
 ) -> Result<Option<JobStatus>, QueueError> {
@@ -90,7 +90,7 @@ const LOCATE_PAGE: usize = 1_000;
 /// past that time (it is found again once it runs, or when it is done). Admin reads only (a
 /// status lookup, a listing, a discard): it costs up to 50 round trips where a hash costs one.
 pub(crate) async fn locate(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     id: &JobId,
 ) -> Result<Located, QueueError> {
@@ -141,7 +141,7 @@ pub(crate) async fn locate(
 /// The state of a job without a hash whose stream entry is `entry`: pending for a worker
 /// (running), not yet delivered (waiting), or acknowledged.
 async fn entry_located(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     entry: &str,
     mut fields: HashMap<String, Vec<u8>>,

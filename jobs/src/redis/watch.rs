@@ -8,10 +8,10 @@ use apalis_core::backend::{TaskResult, WaitForCompletion};
 use apalis_core::task::task_id::TaskId;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use redis::aio::ConnectionManager;
 use serde::de::DeserializeOwned;
 
 use super::backend::RedisBackend;
+use super::connect::{Announcements, Conn, Heard, RedisClient, Subscriptions};
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::status::{apalis_status, status, task_id};
@@ -35,7 +35,7 @@ fn task_result<O: DeserializeOwned>(status: &JobStatus) -> Result<TaskResult<O>,
 }
 
 async fn job_status(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &QueueKeys,
     id: &str,
 ) -> Result<Option<JobStatus>, QueueError> {
@@ -101,16 +101,18 @@ enum Wait {
 }
 
 struct WaitStart {
-    client: redis::Client,
-    conn: ConnectionManager,
+    client: RedisClient,
+    conn: Conn,
     keys: QueueKeys,
     waiting: HashSet<String>,
 }
 
 /// Jobs still awaited, and the subscription that announces finished ones.
 pub(crate) struct Watch {
-    messages: redis::aio::PubSubStream,
-    conn: ConnectionManager,
+    messages: Announcements,
+    /// Held for the subscription's life (on a cluster, it is the connection).
+    _subscriptions: Subscriptions,
+    conn: Conn,
     keys: QueueKeys,
     waiting: HashSet<String>,
     ready: VecDeque<JobStatus>,
@@ -119,13 +121,13 @@ pub(crate) struct Watch {
 impl Watch {
     /// Subscribes first, then looks up the jobs once: a result stored in between is seen.
     pub(crate) async fn start(
-        client: redis::Client,
-        mut conn: ConnectionManager,
+        client: RedisClient,
+        mut conn: Conn,
         keys: QueueKeys,
         mut waiting: HashSet<String>,
     ) -> Result<Box<Self>, QueueError> {
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(keys.results()).await?;
+        let (mut subscriptions, messages) = client.subscriber().await?;
+        subscriptions.subscribe(&[keys.results()]).await?;
         let mut ready = VecDeque::new();
         for id in waiting.clone() {
             if let Some(s) = job_status(&mut conn, &keys, &id).await?
@@ -136,7 +138,8 @@ impl Watch {
             }
         }
         Ok(Box::new(Watch {
-            messages: pubsub.into_on_message(),
+            messages,
+            _subscriptions: subscriptions,
             conn,
             keys,
             waiting,
@@ -153,13 +156,26 @@ impl Watch {
             if self.waiting.is_empty() {
                 return Ok(None);
             }
-            let Some(message) = self.messages.next().await else {
-                return Err(QueueError::Protocol(
-                    "the result subscription closed".into(),
-                ));
-            };
-            let Ok(ids) = message.get_payload::<String>() else {
-                continue;
+            let ids = match self.messages.next().await {
+                None => {
+                    return Err(QueueError::Protocol(
+                        "the result subscription closed".into(),
+                    ));
+                }
+                Some(Heard::Message { payload, .. }) => payload,
+                // Announcements may have been missed: look at every job still awaited (one
+                // not found is not taken as done: it was not announced).
+                Some(Heard::Gap) => {
+                    for id in self.waiting.clone() {
+                        if let Some(s) = job_status(&mut self.conn, &self.keys, &id).await?
+                            && s.state.is_terminal()
+                        {
+                            self.waiting.remove(&id);
+                            self.ready.push_back(s);
+                        }
+                    }
+                    continue;
+                }
             };
             // One announcement names every job a settle call finished; a done job of a queue
             // that keeps no results has no hash left, and is reported done without a result.

@@ -171,6 +171,7 @@ async fn finished_jobs_expire_so_memory_stays_bounded() {
     let keys: Vec<String> = env
         .redis
         .keys()
+        .await
         .into_iter()
         .filter(|k| k.contains(":job:"))
         .collect();
@@ -209,6 +210,11 @@ async fn through_proxy(env: &Env) -> (testkit::TcpProxy, jobs::Producer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiters_share_one_subscription_and_each_wakes_for_its_own_job() {
     let env = Env::new().await;
+    if env.redis.is_cluster() {
+        // Counted through a proxy to one node; a cluster's nodes are found by discovery.
+        eprintln!("one node only: the connections are counted through a proxy to it");
+        return;
+    }
     let (proxy, producer) = through_proxy(&env).await;
     let producer = producer.with_max_waiters(1_000);
     let jobs: Vec<TestJob> = (0..500)
@@ -298,6 +304,9 @@ async fn a_full_hub_refuses_more_waiters_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_subscription_comes_back_and_waiters_still_wake() {
     let env = Env::new().await;
+    if env.redis.is_cluster() {
+        return a_dropped_sharded_subscription_comes_back_and_waiters_still_wake(&env).await;
+    }
     let (proxy, producer) = through_proxy(&env).await;
     let pushed = producer
         .push(&TestJob {
@@ -363,6 +372,62 @@ async fn a_dropped_subscription_comes_back_and_waiters_still_wake() {
     assert_eq!(status.state, JobState::Done);
     worker.stop().await;
     assert!(proxy.connections() >= 3, "the subscription reconnected");
+}
+
+/// On a cluster: the sharded subscription's node drops every subscriber (as a failover does
+/// to the old master's); the cluster connection subscribes again by itself, and the waiter
+/// is still woken by the job finishing meanwhile.
+async fn a_dropped_sharded_subscription_comes_back_and_waiters_still_wake(env: &Env) {
+    let producer = env.producer.clone();
+    let channel = producer.keys::<TestJob>().results();
+    let pushed = producer
+        .push(&TestJob {
+            n: 7,
+            behaviour: Behaviour::Succeed,
+        })
+        .await
+        .expect("push");
+    let wait = {
+        let (producer, id) = (producer.clone(), pushed.id().clone());
+        tokio::spawn(async move { producer.wait(QUEUE, &id, Duration::from_secs(30)).await })
+    };
+    let mut conn = env.redis.connection().await;
+    let subscribers = async |conn: &mut jobs::redis::Conn| -> u64 {
+        let reply: std::collections::HashMap<String, u64> = conn
+            .on_node_of(
+                &channel,
+                redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&channel),
+            )
+            .await
+            .expect("shardnumsub");
+        reply.get(&channel).copied().unwrap_or(0)
+    };
+    crate::support::eventually(Duration::from_secs(5), "subscribed", async || {
+        subscribers(&mut conn).await >= 1
+    })
+    .await;
+    // The node serving the channel's slot drops its pub/sub clients (other tests' too: they
+    // come back the same way).
+    let killed: u64 = conn
+        .on_node_of(
+            &channel,
+            redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"),
+        )
+        .await
+        .expect("kill");
+    assert!(killed >= 1, "a subscriber was dropped");
+    let worker = env.worker(fast_config(), 2, Duration::from_secs(10));
+    let status = wait
+        .await
+        .expect("joined")
+        .expect("wait")
+        .expect("announced after the reconnect");
+    assert_eq!(status.state, JobState::Done);
+    worker.stop().await;
+    crate::support::eventually(Duration::from_secs(10), "subscribed again", async || {
+        subscribers(&mut conn).await >= 1
+    })
+    .await;
 }
 
 /// Concurrent single pushes share script calls, and each caller still gets its own job: its
@@ -492,4 +557,46 @@ async fn a_flush_dropped_before_it_ran_does_not_stall_the_lane() {
         .expect("a later push is not stuck behind the dropped flush")
         .expect("push");
     assert!(!next.is_duplicate());
+}
+
+/// `with_wait_replicas` (`REDIS_WAIT_REPLICAS`): a push that fewer replicas confirm than asked
+/// for fails and says how many did, single and bulk; asking for the replicas there are, it is
+/// made. The test node has no replica; each master of the test cluster has one.
+#[tokio::test]
+async fn a_push_fewer_replicas_confirm_than_asked_for_fails_and_says_so() {
+    let env = Env::new().await;
+    let replicas = u32::from(env.redis.is_cluster());
+    let job = TestJob {
+        n: 3,
+        behaviour: Behaviour::Succeed,
+    };
+    let greedy = env
+        .producer
+        .clone()
+        .with_wait_replicas(replicas + 1, Duration::from_millis(100))
+        .await
+        .expect("producer");
+    let single = greedy.push(&job).await;
+    let bulk = greedy
+        .push_bulk(&[job.clone(), job.clone()], PushOptions::default())
+        .await;
+    for refused in [single.map(drop), bulk.map(drop)] {
+        match refused {
+            Err(jobs::QueueError::NotReplicated {
+                acknowledged,
+                wanted,
+            }) => assert_eq!((acknowledged, wanted), (replicas, replicas + 1)),
+            other => panic!("expected NotReplicated, got {other:?}"),
+        }
+    }
+    let content = env
+        .producer
+        .clone()
+        .with_wait_replicas(replicas, Duration::from_millis(1000))
+        .await
+        .expect("producer");
+    content
+        .push(&job)
+        .await
+        .expect("confirmed by every replica there is");
 }

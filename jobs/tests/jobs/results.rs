@@ -30,6 +30,7 @@ fn succeed(n: u64) -> TestJob {
 async fn job_keys(env: &Env) -> Vec<String> {
     env.redis
         .keys()
+        .await
         .into_iter()
         .filter(|k| k.contains(":job:"))
         .collect()
@@ -214,12 +215,7 @@ async fn a_job_type_that_keeps_results_keeps_them_at_the_defaults() {
 
 /// The stream entries of the test queue, field by field.
 async fn stream_entries(env: &Env) -> Vec<std::collections::HashMap<String, String>> {
-    let mut conn = env
-        .redis
-        .client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = env.redis.connection().await;
     let entries: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
         .arg(format!("{}:{{{QUEUE}}}:stream", env.redis.prefix))
         .arg("-")
@@ -365,6 +361,7 @@ async fn a_discarded_job_without_a_hash_never_runs() {
     let leftovers: Vec<String> = env
         .redis
         .keys()
+        .await
         .into_iter()
         .filter(|k| k.ends_with(":discarded"))
         .collect();

@@ -3,6 +3,7 @@
 use super::*;
 use crate::JobId;
 use crate::redis::config::QueueConfig;
+use crate::redis::connect::RedisClient;
 
 /// A job without a hash read by consumer `a`, then taken over by `b` (`XCLAIM`, as
 /// `XAUTOCLAIM` does once `a`'s lease expired): its stream and entry.
@@ -60,13 +61,21 @@ fn late(entry: &str, id: &JobId, outcome: Outcome) -> SettleRequest {
 #[tokio::test]
 async fn a_late_outcome_of_a_job_another_worker_took_over_changes_nothing() {
     let redis = testkit::TestRedis::new().await;
-    let producer = Producer::connect(redis.client.clone(), &redis.prefix)
+    // This crate's own client (testkit's is of the `jobs` it links, another build of it).
+    let client = match testkit::redis_cluster_nodes() {
+        Some(nodes) => {
+            let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+            RedisClient::cluster(&urls).expect("cluster")
+        }
+        None => RedisClient::open(&testkit::redis_url()).expect("url"),
+    };
+    let producer = Producer::connect(client.clone(), &redis.prefix)
         .await
         .expect("producer");
     let shared = Shared {
         keys: QueueKeys::new(&redis.prefix, "late"),
         config: QueueConfig::default(),
-        client: redis.client.clone(),
+        client,
         conn: producer.connection(),
         concurrency: 1,
         held: Default::default(),
