@@ -282,7 +282,12 @@ async fn check_redis(state: &AppState) -> DependencyCheck {
     // A fresh connection each time: the check proves that a new client can get in, which is
     // what a restarting worker needs.
     let (result, ms) = timed(async {
-        let mut conn = state.redis().dedicated(Duration::from_secs(2)).await?;
+        // On a cluster a fresh connection is one to every node: the shared one answers for
+        // them (it reconnects by itself), and an anonymous caller cannot multiply sockets.
+        let mut conn = match state.redis().is_cluster() {
+            true => state.producer().connection(),
+            false => state.redis().dedicated(Duration::from_secs(2)).await?,
+        };
         redis::cmd("PING").query_async::<String>(&mut conn).await
     })
     .await;

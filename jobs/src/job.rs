@@ -89,6 +89,10 @@ pub struct PushOptions {
     /// Keep these jobs' state and result once done, whatever their queue does (see
     /// [`Job::KEEP_RESULT`]).
     pub keep_result: bool,
+    /// On a queue split into shards ([`crate::Producer::with_shards`]), jobs with the same key
+    /// go to the same shard, so they are delivered in the order they were pushed. `None`:
+    /// spread over the shards (an idempotency key picks the shard the same way).
+    pub order_key: Option<String>,
 }
 
 impl PushOptions {
@@ -128,6 +132,13 @@ impl PushOptions {
 
     pub fn in_queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = Some(queue.into());
+        self
+    }
+
+    /// Deliver in push order with every other job of the same `key` (see
+    /// [`PushOptions::order_key`]).
+    pub fn ordered_by(mut self, key: impl Into<String>) -> Self {
+        self.order_key = Some(key.into());
         self
     }
 

@@ -83,6 +83,8 @@ pub(crate) async fn producer(config: &Config) -> anyhow::Result<jobs::Producer> 
             .await?
             .with_jobs_in_entries(redis.jobs_in_entries)
             .with_wait_replicas(redis.wait_replicas, redis.wait_timeout)
+            .await?
+            .with_shards(redis.queue_shards.clone())
             .await
     };
     tokio::pin!(connect);

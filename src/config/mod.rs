@@ -350,9 +350,24 @@ mod tests {
         assert!(!e.contains("short-key"), "{e}");
         let e = error(&[("REDIS_URL", "http://:hunter2@host")], None);
         assert!(!e.contains("hunter2"), "{e}");
-        let e = error(&[("REDIS_CLUSTER_NODES", "http://:hunter2@host:1")], None);
-        assert!(e.starts_with("invalid setting REDIS_CLUSTER_NODES"), "{e}");
-        assert!(!e.contains("hunter2"), "{e}");
+        for nodes in [
+            "http://:hunter2@host:1",
+            ":hunter2@host:1",
+            "user:hunter2@host:1",
+        ] {
+            let e = error(&[("REDIS_CLUSTER_NODES", nodes)], None);
+            assert!(e.starts_with("invalid setting REDIS_CLUSTER_NODES"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = error(
+            &[
+                ("REDIS_URL", "redis://:first@h"),
+                ("REDIS_CLUSTER_NODES", "a:1,redis://:second@b:2"),
+            ],
+            None,
+        );
+        assert!(e.contains("same user name and password"), "{e}");
+        assert!(!e.contains("first") && !e.contains("second"), "{e}");
         let e = error(
             &[("DATABASE_URL", "postgres://u:hunter2@h:notaport/x")],
             None,
@@ -366,7 +381,7 @@ mod tests {
                 ("REDIS_URL", "redis://:redis-pass-xyz@127.0.0.1:6379"),
                 (
                     "REDIS_CLUSTER_NODES",
-                    "10.0.0.1:7000,redis://:node-pass-xyz@10.0.0.2:7000",
+                    "redis://:node-pass-xyz@10.0.0.1:7000,redis://:node-pass-xyz@10.0.0.2:7000",
                 ),
                 ("DISCORD_BOT_TOKEN", "bot-token-xyz"),
                 ("SENDGRID_API_KEY", "SG.sendgrid-xyz"),

@@ -1,6 +1,9 @@
 //! The `redis` section: where the job queues and rate-limit counters live, and the prefix
 //! that lets several deployments (or tests) share one Redis.
 
+use std::collections::HashMap;
+
+use jobs::Job;
 use serde::Deserialize;
 use store::secret::Secret;
 use url::Url;
@@ -31,13 +34,23 @@ pub struct RedisConfig {
     /// secrets: a URL item may carry a password.
     pub cluster_nodes: Vec<Secret>,
     /// A push counts as made only once this many replicas of its node confirm it (`WAIT`),
-    /// so a failover cannot lose it; a push they do not confirm in time fails as a push
-    /// to an unreachable Redis does, though its jobs may still run. Costs a round trip to the replicas per
-    /// push call. `REDIS_WAIT_REPLICAS`, `redis.wait_replicas`; default 0 (no wait: a
-    /// failover may lose the last second of pushes), at most 5.
+    /// so a failover cannot lose it; a push they do not confirm in time fails as a push to
+    /// an unreachable Redis does, though its jobs may still run. Each push call then waits
+    /// for the replicas too. `REDIS_WAIT_REPLICAS`, `redis.wait_replicas`; default 0 (no
+    /// wait: a failover may lose the last pushes the replica had not received), at most 5.
     pub wait_replicas: u32,
+    /// Queues split into shards, and into how many: `QUEUE_SHARDS_<QUEUE>` (e.g.
+    /// `QUEUE_SHARDS_SEND_EMAIL=4`), `redis.queue_shards: {send_email: 4}`; default 1 each
+    /// (not split), at most 64. Shard 0 is the queue itself and shard `i` the queue
+    /// `<queue>~<i>`, with its own hash tag: on a Redis Cluster one busy queue then uses
+    /// several nodes. Every process that pushes must have the same setting (pushes spread
+    /// over the shards; a job with an idempotency or order key goes to that key's shard);
+    /// workers serve every shard in the registry, so lowering it loses nothing.
+    /// `exchange_oauth_code`, whose results requests wait for, cannot be split.
+    pub queue_shards: HashMap<String, usize>,
     /// How long a push waits for those replicas. `REDIS_WAIT_TIMEOUT_MS`,
-    /// `redis.wait_timeout_ms`; default 1000, 1 to 60000.
+    /// `redis.wait_timeout_ms`; default 1000, 1 to 5000 (under the 10 s any Redis
+    /// command may take).
     pub wait_timeout: std::time::Duration,
 }
 
@@ -128,6 +141,8 @@ pub(super) struct FileRedis {
     cluster_nodes: Option<Vec<String>>,
     wait_replicas: Option<u32>,
     wait_timeout_ms: Option<u64>,
+    #[serde(default)]
+    queue_shards: HashMap<String, usize>,
 }
 
 pub(super) fn resolve(r: &Resolver<'_>, f: FileRedis) -> Result<RedisConfig, ConfigError> {
@@ -162,6 +177,20 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileRedis) -> Result<RedisConfig, Con
     for node in &cluster_nodes {
         check_node(node)?;
     }
+    // The cluster client signs in to every node with the first node's credentials.
+    let credentials = |node: &String| {
+        Url::parse(&node_url(&redis_url, node))
+            .map(|u| (u.username().to_owned(), u.password().map(str::to_owned)))
+            .ok()
+    };
+    if let Some(first) = cluster_nodes.first().map(credentials)
+        && cluster_nodes.iter().any(|node| credentials(node) != first)
+    {
+        return Err(invalid(
+            "REDIS_CLUSTER_NODES (redis.cluster_nodes)",
+            "every node must take the same user name and password",
+        ));
+    }
     let wait_replicas = r.within(
         "REDIS_WAIT_REPLICAS",
         "redis.wait_replicas",
@@ -174,16 +203,63 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileRedis) -> Result<RedisConfig, Con
         "redis.wait_timeout_ms",
         f.wait_timeout_ms,
         1000,
-        1..=60_000,
+        1..=5_000,
     )?;
+    let queue_shards = queue_shards(r, f.queue_shards)?;
     Ok(RedisConfig {
         url: Secret::new(redis_url),
+        queue_shards,
         wait_replicas,
         wait_timeout: std::time::Duration::from_millis(wait_timeout_ms),
         key_prefix,
         jobs_in_entries,
         cluster_nodes: cluster_nodes.into_iter().map(Secret::new).collect(),
     })
+}
+
+/// `QUEUE_SHARDS_<QUEUE>` over `redis.queue_shards`, each 1 to 64, never for a queue whose
+/// results are waited for.
+fn queue_shards(
+    r: &Resolver<'_>,
+    file: HashMap<String, usize>,
+) -> Result<HashMap<String, usize>, ConfigError> {
+    let mut shards: HashMap<String, (String, String)> = file
+        .into_iter()
+        .map(|(queue, n)| {
+            let setting = format!("redis.queue_shards.{queue}");
+            (queue, (setting, n.to_string()))
+        })
+        .collect();
+    for (name, value) in r.env.iter() {
+        if let Some(queue) = name.strip_prefix("QUEUE_SHARDS_") {
+            shards.insert(queue.to_ascii_lowercase(), (name.clone(), value.clone()));
+        }
+    }
+    let mut out = HashMap::new();
+    for (queue, (setting, value)) in shards {
+        let n = value
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    &setting,
+                    format!("expected a number from 1 to 64, got {value:?}"),
+                )
+            })?;
+        if queue.is_empty() || queue.contains(['~', '{', '}', ' ']) {
+            return Err(invalid(&setting, format!("not a queue name: {queue:?}")));
+        }
+        if n > 1 && queue == jobs::ExchangeOauthCode::QUEUE {
+            return Err(invalid(
+                &setting,
+                "requests wait for this queue's results; it cannot be split",
+            ));
+        }
+        out.insert(queue, n);
+    }
+    Ok(out)
 }
 
 /// A cluster node is `host:port` or a `redis://`/`rediss://` URL; never echoed whole, as a
@@ -207,6 +283,11 @@ fn check_node(node: &str) -> Result<(), ConfigError> {
         {
             Ok(())
         }
+        // An item with an `@` may be a password with its scheme forgotten: never echoed.
+        _ if node.contains('@') => Err(invalid(
+            setting,
+            "expected host:port items (credentials belong in a redis:// URL or REDIS_URL)",
+        )),
         _ => Err(invalid(
             setting,
             format!("expected host:port items, got {node:?}"),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use jobs::probe_run::ProbeRunKeys;
 use jobs::redis::QueueKeys;
 
-use crate::queue::{Queue, never_ran};
+use crate::queue::{Queue, never_ran, probe_job};
 
 /// A cluster of the test's own, stopped (and its files removed) on drop.
 struct OwnCluster {
@@ -19,12 +19,12 @@ struct OwnCluster {
 }
 
 impl OwnCluster {
+    /// Its files in one place per port range, so that a run killed midway leaves nothing the
+    /// next one cannot stop: it stops whatever runs there first.
     fn start(base: u16) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "concierge-cluster-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let dir = std::env::temp_dir().join(format!("concierge-cluster-{base}"));
         let cluster = OwnCluster { base, dir };
+        let _ = cluster.script(&["stop"]);
         let out = cluster.script(&["start"]);
         assert!(
             out.status.success(),
@@ -89,15 +89,23 @@ impl OwnCluster {
             .query(&mut conn)
             .expect("keyslot");
         // [[start, end, [host, port, id, …], replicas…]…]
-        let ranges: Vec<(u16, u16, Vec<redis::Value>)> = redis::cmd("CLUSTER")
+        let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
             .arg("SLOTS")
-            .query::<Vec<(u16, u16, Vec<redis::Value>)>>(&mut conn)
+            .query(&mut conn)
             .expect("slots");
-        let (_, _, master) = ranges
-            .into_iter()
-            .find(|(start, end, _)| (*start..=*end).contains(&slot))
-            .unwrap_or_else(|| panic!("slot {slot} is not served"));
-        let master: u16 = redis::from_redis_value_ref(&master[1]).expect("port");
+        let number =
+            |v: Option<&redis::Value>| v.and_then(|v| redis::from_redis_value_ref::<u16>(v).ok());
+        let master = ranges
+            .iter()
+            .find(|range| {
+                matches!((number(range.first()), number(range.get(1))),
+                    (Some(start), Some(end)) if (start..=end).contains(&slot))
+            })
+            .and_then(|range| match range.get(2) {
+                Some(redis::Value::Array(node)) => number(node.get(1)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("slot {slot} is not served: {ranges:?}"));
         // ROLE of a replica: [slave, host, port of its master, state, offset].
         let replica = self
             .ports()
@@ -167,6 +175,7 @@ async fn a_killed_master_loses_no_push_its_replica_acknowledged() {
     let mut refused = 0u32;
     let mut killed_at = None;
     let mut restarted = false;
+    let mut waiter = None;
     let started = Instant::now();
     let mut seq = 0u64;
     // 500 pushes, the kill, then on until 1,000 more were acknowledged after it.
@@ -177,6 +186,15 @@ async fn a_killed_master_loses_no_push_its_replica_acknowledged() {
             acknowledged.len()
         );
         if seq == 500 {
+            // A job still running when its master dies, and a request waiting for it: the
+            // waiter must hear of it from the new master (or read it after the gap).
+            let slow = probe_job("slow", 0, 4_000);
+            let pushed = producer.push(&slow).await.expect("push the slow job");
+            let (producer, id) = (producer.clone(), pushed.id().clone());
+            waiter = Some(tokio::spawn(async move {
+                producer.wait("probe", &id, Duration::from_secs(60)).await
+            }));
+            tokio::time::sleep(Duration::from_millis(500)).await;
             cluster.kill(master);
             killed_at = Some(Instant::now());
         }
@@ -191,14 +209,9 @@ async fn a_killed_master_loses_no_push_its_replica_acknowledged() {
             );
             restarted = true;
         }
-        let job = jobs::Probe {
-            run_id: run_id.into(),
-            seq,
-            enqueued_at_ms: jobs::now_ms(),
-            work_ms: 0,
-            padding: String::new(),
-        };
-        match tokio::time::timeout(Duration::from_secs(5), producer.push(&job)).await {
+        let job = probe_job(run_id, seq, 0);
+        // Longer than the 10 s a command may take on the cluster connection.
+        match tokio::time::timeout(Duration::from_secs(15), producer.push(&job)).await {
             Ok(Ok(_)) => acknowledged.push(seq),
             Ok(Err(_)) => {
                 refused += 1;
@@ -221,6 +234,26 @@ async fn a_killed_master_loses_no_push_its_replica_acknowledged() {
         missing.is_empty(),
         "{} acknowledged pushes never ran: {missing:?}",
         missing.len()
+    );
+    let slow = waiter
+        .expect("waiting")
+        .await
+        .expect("joined")
+        .expect("wait");
+    assert!(
+        slow.is_some(),
+        "the request waiting through the failover heard its job finish"
+    );
+    // Announcements reach waiters from the new master: the subscription moved with the slot.
+    let job = probe_job(run_id, seq, 0);
+    let pushed = producer.push(&job).await.expect("push after the failover");
+    let finished = producer
+        .wait("probe", pushed.id(), Duration::from_secs(20))
+        .await
+        .expect("wait");
+    assert!(
+        finished.is_some(),
+        "the waiter heard the job finish after the failover"
     );
     worker.signal("TERM");
     assert_eq!(worker.wait_exit(Duration::from_secs(15)), 0);

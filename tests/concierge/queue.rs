@@ -247,13 +247,7 @@ async fn a_redis_restart_mid_run_loses_no_acknowledged_push() {
             505 => redis.spawn(),
             _ => {}
         }
-        let job = jobs::Probe {
-            run_id: run_id.into(),
-            seq,
-            enqueued_at_ms: jobs::now_ms(),
-            work_ms: 0,
-            padding: String::new(),
-        };
+        let job = probe_job(run_id, seq, 0);
         // A push during the outage fails (or times out): it was never acknowledged.
         if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(3), producer.push(&job)).await {
             acknowledged.push(seq);
@@ -299,5 +293,16 @@ pub(crate) async fn never_ran(
             return missing;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A probe job of run `run_id` pushed now, working `work_ms`.
+pub(crate) fn probe_job(run_id: &str, seq: u64, work_ms: u32) -> jobs::Probe {
+    jobs::Probe {
+        run_id: run_id.into(),
+        seq,
+        enqueued_at_ms: jobs::now_ms(),
+        work_ms,
+        padding: String::new(),
     }
 }

@@ -124,8 +124,13 @@ pub async fn run(
     // (re)start gets a fresh unique name, remembered for the hand-back after a cut-off shutdown.
     macro_rules! serve {
         ($($job:ty),* $(,)?) => {$(
-            for queue in <$job as Handles>::queues(&settings) {
-                let concurrency = settings.concurrency_of(&queue);
+            for logical in <$job as Handles>::queues(&settings) {
+              // Every shard of the queue (configured here or registered by a process
+              // configured with more), each a queue with a worker of its own; the queue's
+              // concurrency is split between them.
+              let shards = deps.producer.shard_queues(&logical).await?;
+              for queue in shards.iter().cloned() {
+                let concurrency = settings.concurrency_of(&logical).div_ceil(shards.len());
                 let backend = RedisBackend::<$job>::with_queue(
                     &deps.producer,
                     &queue,
@@ -148,6 +153,7 @@ pub async fn run(
                         .data(deps.clone())
                         .build(handle::<$job>)
                 });
+              }
             }
         )*};
     }

@@ -35,7 +35,7 @@ use super::fetch::fetch_loop;
 use super::keeper::keep_loop;
 use super::keys::QueueKeys;
 use super::producer::{DEFAULT_IDEMPOTENCY_TTL, Producer};
-use super::push::{Durability, RawPush, current_trace, push_raw};
+use super::push::{RawPush, current_trace, push_raw};
 use super::shared::{Feed, Lease, Shared};
 use crate::job::{Job, JobId};
 
@@ -144,6 +144,8 @@ impl<J: Job> RedisBackend<J> {
             concurrency: concurrency.max(1),
             held: Default::default(),
             jobs_in_entries: producer.jobs_in_entries(),
+            durability: producer.durability(),
+            push_conn: producer.push_connection(),
         }))
     }
 
@@ -293,11 +295,12 @@ fn poll_flush<J: Job>(
                 payload: task.args,
             })
             .collect();
-        let mut conn = this.shared.conn.clone();
+        let mut conn = this.shared.push_conn.clone();
+        let durability = this.shared.durability;
         let keys = this.shared.keys.clone();
         this.sink_flush = Some(BoxSyncFuture::new(
             async move {
-                push_raw(&mut conn, &keys, items, Durability::default()).await?;
+                push_raw(&mut conn, &keys, items, durability).await?;
                 Ok(())
             }
             .boxed(),

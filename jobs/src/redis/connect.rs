@@ -273,8 +273,9 @@ impl Subscriptions {
 pub(crate) enum Heard {
     /// A message on a subscribed channel.
     Message { channel: String, payload: String },
-    /// Messages may have been missed (a node's connection dropped, or a channel was
-    /// subscribed again after a failover): whoever waits should read again.
+    /// Messages may have been missed and a subscription lost (a node's connection dropped,
+    /// or the server unsubscribed a channel whose slot moved): subscribe again, then whoever
+    /// waits should read again.
     Gap,
 }
 
@@ -314,7 +315,10 @@ impl Announcements {
                             return Some(Heard::Message { channel, payload });
                         }
                     }
-                    PushKind::Disconnection | PushKind::SSubscribe | PushKind::SUnsubscribe => {
+                    // A node's connection dropped, or the server took a channel away (its
+                    // slot moved): the connection's own resubscription may not cover it.
+                    // (Confirmations of subscribing are not gaps.)
+                    PushKind::Disconnection | PushKind::SUnsubscribe => {
                         return Some(Heard::Gap);
                     }
                     _ => {}

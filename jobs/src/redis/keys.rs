@@ -3,6 +3,28 @@
 /// The consumer group every worker of a queue joins.
 pub const GROUP: &str = "workers";
 
+/// The queue holding shard `index` of `queue` (see [`crate::Producer::with_shards`]): the
+/// queue itself for shard 0, so a queue split later keeps its jobs where they are, else
+/// `<queue>~<index>`, a hash tag (and so a Redis Cluster slot) of its own.
+pub fn shard_name(queue: &str, index: usize) -> String {
+    match index {
+        0 => queue.to_owned(),
+        i => format!("{queue}~{i}"),
+    }
+}
+
+/// The queue a queue name is a shard of, and which: `send_email~2` → `("send_email", 2)`,
+/// `send_email` → `("send_email", 0)`.
+pub fn shard_of(name: &str) -> (&str, usize) {
+    match name.rsplit_once('~') {
+        Some((queue, index)) if !queue.is_empty() => match index.parse::<usize>() {
+            Ok(i) if i > 0 && index == i.to_string() => (queue, i),
+            _ => (name, 0),
+        },
+        _ => (name, 0),
+    }
+}
+
 /// Keys of one queue under a deployment's prefix. Every key is `<prefix>:{<queue>}:…`, so all
 /// of them hash to one Redis Cluster slot and Lua scripts may touch them together.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,5 +105,22 @@ impl QueueKeys {
     /// The deployment-wide set of queue names (outside any hash tag).
     pub fn registry(prefix: &str) -> String {
         format!("{prefix}:queues")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shard_name, shard_of};
+
+    #[test]
+    fn a_shard_name_says_its_queue_and_index_and_shard_zero_is_the_queue() {
+        assert_eq!(shard_name("send_email", 0), "send_email");
+        assert_eq!(shard_name("send_email", 3), "send_email~3");
+        for i in 0..20 {
+            assert_eq!(shard_of(&shard_name("send_email", i)), ("send_email", i));
+        }
+        for plain in ["send_email", "a~0", "a~01", "a~x", "~2", "a~"] {
+            assert_eq!(shard_of(plain), (plain, 0), "{plain}");
+        }
     }
 }

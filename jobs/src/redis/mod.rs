@@ -50,7 +50,7 @@ pub use connect::{Conn, RedisClient};
 pub use error::QueueError;
 pub use introspect::{Inspection, QueueView};
 pub use keeper::worker_name;
-pub use keys::{GROUP, QueueKeys};
+pub use keys::{GROUP, QueueKeys, shard_name, shard_of};
 pub use producer::Producer;
 pub use results::DEFAULT_MAX_WAITERS;
 pub use shared::Lease;

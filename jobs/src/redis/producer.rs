@@ -2,7 +2,9 @@
 //! request needs the outcome, to wait for it. Its admin methods (listing, discarding,
 //! replaying, pausing, queue sizes) are in `admin.rs`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::connect::{Conn, Heard, RedisClient};
@@ -38,6 +40,10 @@ pub struct Producer {
     /// The connection pushes go out on: [`Producer::connection`], or one of their own when
     /// they wait for replicas (a `WAIT` holds up whatever shares its connection).
     push_conn: Conn,
+    /// Queues split into shards, and into how many ([`Producer::with_shards`]).
+    shards: Arc<HashMap<String, usize>>,
+    /// Where the next push without a key goes, among a queue's shards (round robin).
+    spread: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -59,6 +65,8 @@ impl Producer {
             lanes: Arc::new(PushLanes::new(conn.clone(), Durability::default())),
             durability: Durability::default(),
             push_conn: conn.clone(),
+            shards: Arc::default(),
+            spread: Arc::default(),
             client,
             conn,
             prefix: prefix.into(),
@@ -67,6 +75,20 @@ impl Producer {
         };
         let mut conn = producer.conn.clone();
         let registry = QueueKeys::registry(prefix);
+        if producer.client.is_cluster() {
+            // Finished jobs are announced with SPUBLISH (Redis 7.0): on an older cluster a
+            // script would fail after its writes, so refuse to start instead.
+            let sharded: Result<i64, _> = redis::cmd("SPUBLISH")
+                .arg(QueueKeys::new(prefix, "probe").results())
+                .arg("")
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = sharded {
+                return Err(QueueError::Protocol(format!(
+                    "a Redis Cluster needs Redis 7.0 or later (SPUBLISH): {e}"
+                )));
+            }
+        }
         let _: () = conn.sadd(registry, crate::catalog::QUEUES).await?;
         Ok(producer)
     }
@@ -150,7 +172,7 @@ impl Producer {
             .unwrap_or(DEFAULT_IDEMPOTENCY_TTL)
             .as_millis() as u64;
         let trace = current_trace();
-        let mut items = jobs
+        let items = jobs
             .iter()
             .enumerate()
             .map(|(i, job)| {
@@ -174,11 +196,60 @@ impl Producer {
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
-        let keys = match &options.queue {
-            Some(queue) => QueueKeys::new(&self.prefix, queue),
-            None => self.keys::<J>(),
-        };
-        // One job: it joins whatever other single pushes to the queue wait right now.
+        let queue = options.queue.as_deref().unwrap_or(J::QUEUE);
+        let shards = self.shards(queue);
+        if shards <= 1 {
+            return self
+                .push_to(QueueKeys::new(&self.prefix, queue), items)
+                .await;
+        }
+        // Split: a keyed job goes to its key's shard (an idempotency key is only checked in
+        // its shard), the others round robin; each shard's share is one push of its own.
+        let start = self.spread.fetch_add(items.len(), Ordering::Relaxed);
+        let mut by_shard: Vec<(Vec<usize>, Vec<RawPush>)> =
+            (0..shards).map(|_| Default::default()).collect();
+        for (k, item) in items.into_iter().enumerate() {
+            let key = options
+                .order_key
+                .as_deref()
+                .or(item.idempotency_key.as_deref());
+            let shard = match key {
+                Some(key) => (stable_hash(key) % shards as u64) as usize,
+                None => start.wrapping_add(k) % shards,
+            };
+            by_shard[shard].0.push(k);
+            by_shard[shard].1.push(item);
+        }
+        let mut order = Vec::new();
+        let mut calls = Vec::new();
+        for (shard, (indexes, items)) in by_shard.into_iter().enumerate() {
+            if items.is_empty() {
+                continue;
+            }
+            order.push(indexes);
+            let keys = QueueKeys::new(&self.prefix, &super::keys::shard_name(queue, shard));
+            calls.push(self.push_to(keys, items));
+        }
+        let replies = futures::future::try_join_all(calls).await?;
+        let mut pushed: Vec<Option<Pushed>> = vec![None; order.iter().map(Vec::len).sum()];
+        for (indexes, replies) in order.into_iter().zip(replies) {
+            for (k, reply) in indexes.into_iter().zip(replies) {
+                pushed[k] = Some(reply);
+            }
+        }
+        pushed
+            .into_iter()
+            .map(|p| p.ok_or_else(|| QueueError::Protocol("a shard answered too few".into())))
+            .collect()
+    }
+
+    /// Pushes to one queue (or shard): a single job joins the lane of single pushes waiting
+    /// right now, more go out as one bulk push.
+    async fn push_to(
+        &self,
+        keys: QueueKeys,
+        mut items: Vec<RawPush>,
+    ) -> Result<Vec<Pushed>, QueueError> {
         if items.len() == 1
             && let Some(item) = items.pop()
         {
@@ -187,37 +258,103 @@ impl Producer {
         push_raw(&mut self.push_conn.clone(), &keys, items, self.durability).await
     }
 
+    pub(crate) fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    pub(crate) fn push_connection(&self) -> Conn {
+        self.push_conn.clone()
+    }
+
+    /// How many shards `queue` is split into (1: not split).
+    pub fn shards(&self, queue: &str) -> usize {
+        self.shards.get(queue).copied().unwrap_or(1).max(1)
+    }
+
+    /// The same producer, each queue of `shards` split into that many shards
+    /// (`QUEUE_SHARDS_<QUEUE>`): queues of their own, `<queue>~1` … (shard 0 is the queue
+    /// itself), each with its own hash tag, so on a Redis Cluster one busy queue is served by
+    /// several nodes. Pushes spread over them (jobs with an order or idempotency key go to
+    /// that key's shard); workers serve every shard ([`Producer::shard_queues`]). The shards
+    /// are added to the registry, so a worker started with fewer still drains them.
+    pub async fn with_shards(mut self, shards: HashMap<String, usize>) -> Result<Self, QueueError> {
+        let names: Vec<String> = shards
+            .iter()
+            .flat_map(|(queue, n)| (1..*n).map(|i| super::keys::shard_name(queue, i)))
+            .collect();
+        if !names.is_empty() {
+            let _: () = self
+                .conn
+                .clone()
+                .sadd(QueueKeys::registry(&self.prefix), names)
+                .await?;
+        }
+        self.shards = Arc::new(shards);
+        Ok(self)
+    }
+
+    /// The queues that hold `queue`'s jobs: its shards as configured here, and any other
+    /// shard of it in the registry (left by a process configured with more), so that every
+    /// job pushed to any of them is served.
+    pub async fn shard_queues(&self, queue: &str) -> Result<Vec<String>, QueueError> {
+        let registered: Vec<String> = self
+            .conn
+            .clone()
+            .smembers(QueueKeys::registry(&self.prefix))
+            .await?;
+        let highest = registered
+            .iter()
+            .map(|name| super::keys::shard_of(name))
+            .filter(|(of, _)| *of == queue)
+            .map(|(_, i)| i + 1)
+            .max()
+            .unwrap_or(1);
+        let count = highest.max(self.shards(queue));
+        Ok((0..count)
+            .map(|i| super::keys::shard_name(queue, i))
+            .collect())
+    }
+
     /// The status of a job, `None` when it never existed or was trimmed after its TTL. A job
     /// without a hash that has not finished (a push whose result is not kept) is looked for in
     /// its queue's stream: up to 50 round trips, for admin reads.
     pub async fn status(&self, queue: &str, id: &JobId) -> Result<Option<JobStatus>, QueueError> {
-        status(
-            &mut self.conn.clone(),
-            &QueueKeys::new(&self.prefix, queue),
-            id,
-        )
-        .await
+        for keys in self.keys_of_shards(queue) {
+            if let Some(found) = status(&mut self.conn.clone(), &keys, id).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     /// The status of a job as its hash and the done index record it, in one round trip: the
     /// whole status of a job that keeps its result ([`crate::Job::KEEP_RESULT`],
     /// [`PushOptions::keep_result`]) or is scheduled, which have a hash from their push. For
-    /// any other job that has not finished it answers `None`. The read for ids a client sends.
+    /// any other job that has not finished it answers `None`. The read for ids a client sends
+    /// (a round trip per shard of a split queue).
     pub async fn recorded_status(
         &self,
         queue: &str,
         id: &JobId,
     ) -> Result<Option<JobStatus>, QueueError> {
-        recorded_status(
-            &mut self.conn.clone(),
-            &QueueKeys::new(&self.prefix, queue),
-            id,
-        )
-        .await
+        for keys in self.keys_of_shards(queue) {
+            if let Some(found) = recorded_status(&mut self.conn.clone(), &keys, id).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The keys of each shard of `queue` this producer pushes to (one: the queue's own, for
+    /// a queue not split or a shard named by itself).
+    fn keys_of_shards(&self, queue: &str) -> Vec<QueueKeys> {
+        (0..self.shards(queue))
+            .map(|i| QueueKeys::new(&self.prefix, &super::keys::shard_name(queue, i)))
+            .collect()
     }
 
     /// The same producer, its pushes made only once `replicas` replicas of the queue's node
-    /// confirm them (`WAIT`, at most `timeout`; else [`QueueError::NotReplicated`]), on a
+    /// confirm them (`WAIT`, at most `timeout`, up to 5 s; else [`QueueError::NotReplicated`]), on a
     /// connection of their own. 0 does not wait (the default): a push is then made once its
     /// node has it, and a failover may lose the last pushes the replica had not received.
     /// `REDIS_WAIT_REPLICAS`, `REDIS_WAIT_TIMEOUT_MS`.
@@ -226,9 +363,10 @@ impl Producer {
         replicas: u32,
         timeout: Duration,
     ) -> Result<Self, QueueError> {
+        // Under the 10 s a command may take, or the wait fails as a timeout instead.
         let durability = Durability {
             replicas,
-            timeout_ms: timeout.as_millis() as u64,
+            timeout_ms: timeout.as_millis().min(5_000) as u64,
         };
         if durability == self.durability {
             return Ok(self);
@@ -325,4 +463,11 @@ impl Producer {
     pub fn connection(&self) -> Conn {
         self.conn.clone()
     }
+}
+
+/// FNV-1a: the same shard for the same key in every process and version.
+fn stable_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -93,7 +93,7 @@ pub(crate) async fn push_raw(
         invocation
     };
     let replies = if items.len() <= PUSH_CHUNK {
-        vec![invocation(&items).invoke_async::<Vec<String>>(conn).await]
+        vec![call(&invocation(&items), conn, durability).await]
     } else {
         // Each chunk's call is sent as soon as it is encoded, so encoding the next chunk
         // overlaps with Redis running the previous one; the multiplexed connection pipelines
@@ -103,7 +103,7 @@ pub(crate) async fn push_raw(
             .map(|chunk| {
                 let invocation = invocation(chunk);
                 let mut conn = conn.clone();
-                tokio::spawn(async move { invocation.invoke_async::<Vec<String>>(&mut conn).await })
+                tokio::spawn(async move { call(&invocation, &mut conn, durability).await })
             })
             .collect();
         let mut replies = Vec::with_capacity(calls.len());
@@ -132,23 +132,43 @@ pub(crate) async fn push_raw(
             items.len()
         )));
     }
-    if durability.replicas > 0 {
-        // On the node that ran the pushes (the queue's), after them on the same connection:
-        // it waits until that many replicas have everything this connection wrote.
-        let acknowledged: u32 = conn
-            .on_node_of(
-                &keys.base,
-                redis::cmd("WAIT")
-                    .arg(durability.replicas)
-                    .arg(durability.timeout_ms.max(1)),
-            )
-            .await?;
-        if acknowledged < durability.replicas {
-            return Err(QueueError::NotReplicated {
-                acknowledged,
-                wanted: durability.replicas,
-            });
+    Ok(pushed)
+}
+
+/// One push script call; with a durability, the call and a `WAIT` in one pipeline: on the
+/// queue's node and the same connection, so the `WAIT` covers the call's writes even when the
+/// connection retries both on a new connection (a lone `WAIT` retried there would find nothing
+/// to wait for and confirm a push that only the dead node had).
+async fn call(
+    invocation: &redis::ScriptInvocation<'_>,
+    conn: &mut Conn,
+    durability: Durability,
+) -> Result<Vec<String>, QueueError> {
+    if durability.replicas == 0 {
+        return Ok(invocation.invoke_async(conn).await?);
+    }
+    let pipeline = || {
+        let mut pipe = redis::pipe();
+        pipe.invoke_script(invocation)
+            .cmd("WAIT")
+            .arg(durability.replicas)
+            .arg(durability.timeout_ms.max(1));
+        pipe
+    };
+    let reply: redis::RedisResult<(Vec<String>, u32)> = pipeline().query_async(conn).await;
+    let (pushed, acknowledged) = match reply {
+        // After a restart or a failover the script is not loaded there yet.
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            invocation.load_async(conn).await?;
+            pipeline().query_async(conn).await?
         }
+        other => other?,
+    };
+    if acknowledged < durability.replicas {
+        return Err(QueueError::NotReplicated {
+            acknowledged,
+            wanted: durability.replicas,
+        });
     }
     Ok(pushed)
 }

@@ -199,12 +199,17 @@ impl ResultHub {
                         self.lock().channels.insert(channel.to_owned());
                         return Ok(());
                     }
-                    // The connection just broke: the next one comes through `sinks`.
+                    // The connection just broke: on one node the next one comes through
+                    // `sinks`; a cluster connection stays and finds the slot's new node, so
+                    // try it again after a pause.
                     Err(e) => tracing::debug!(error = %e, "result subscription failed; retrying"),
                 }
             }
-            if sinks.changed().await.is_err() {
-                return Err(QueueError::Protocol("the result hub stopped".into()));
+            tokio::select! {
+                changed = sinks.changed() => if changed.is_err() {
+                    return Err(QueueError::Protocol("the result hub stopped".into()));
+                },
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
         }
     }
@@ -244,6 +249,35 @@ impl ResultHub {
     }
 }
 
+/// How often a hub on a cluster subscribes again to every channel it wants.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
+
+/// Subscribes every wanted channel again after a gap, retrying with a growing pause until it
+/// succeeds, then wakes every waiter; `false` once the hub is gone.
+async fn resubscribe(hub: &Weak<ResultHub>, sink: &mut Subscriptions) -> bool {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let Some(strong) = hub.upgrade() else {
+            return false;
+        };
+        let wanted: Vec<String> = strong.lock().wanted.iter().cloned().collect();
+        drop(strong);
+        match sink.subscribe(&wanted).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot subscribe to job results again; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    let Some(strong) = hub.upgrade() else {
+        return false;
+    };
+    strong.wake_all();
+    true
+}
+
 /// Holds the connection while the hub lives: connects, resubscribes, wakes everyone, reads
 /// announcements; reconnects with a growing pause when the connection ends.
 async fn run(hub: Weak<ResultHub>) {
@@ -274,22 +308,40 @@ async fn run(hub: Weak<ResultHub>) {
                 continue;
             }
             strong.lock().channels.extend(channels);
-            strong.sink.send_replace(Some(sink));
+            strong.sink.send_replace(Some(sink.clone()));
             strong.wake_all();
         }
         pause = Duration::from_millis(50);
+        let mut renewed = tokio::time::Instant::now();
         loop {
             let next = tokio::time::timeout(Duration::from_secs(1), messages.next()).await;
             let Some(strong) = hub.upgrade() else { return };
             match next {
-                // Nothing announced for a second: check the hub is still wanted.
-                Err(_) => continue,
+                // Nothing announced for a second: check the hub is still wanted, and now and
+                // then subscribe again to every channel (a cluster connection may have lost
+                // one to a node that left for good; it is a no-op where it did not).
+                Err(_) => {
+                    if client.is_cluster() && renewed.elapsed() >= RENEW_EVERY {
+                        renewed = tokio::time::Instant::now();
+                        let wanted: Vec<String> = strong.lock().wanted.iter().cloned().collect();
+                        drop(strong);
+                        if let Err(e) = sink.subscribe(&wanted).await {
+                            tracing::debug!(error = %e, "renewing the result subscriptions failed");
+                        }
+                    }
+                }
                 Ok(Some(Heard::Message { channel, payload })) => {
                     strong.announce(&channel, &payload);
                 }
-                // A cluster connection subscribes again by itself; what it missed meanwhile
-                // is read again by everyone.
-                Ok(Some(Heard::Gap)) => strong.wake_all(),
+                // A node dropped the subscription (or a slot moved away from it): subscribe
+                // every channel again, then everyone reads again what was missed meanwhile.
+                Ok(Some(Heard::Gap)) => {
+                    drop(strong);
+                    if !resubscribe(&hub, &mut sink).await {
+                        return;
+                    }
+                    renewed = tokio::time::Instant::now();
+                }
                 Ok(None) => {
                     tracing::warn!("the job result subscription closed; reconnecting");
                     strong.sink.send_replace(None);

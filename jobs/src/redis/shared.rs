@@ -58,6 +58,10 @@ pub(crate) struct Shared {
     /// The producer's [`crate::Producer::with_jobs_in_entries`], for pushes through apalis'
     /// `TaskSink`.
     pub jobs_in_entries: bool,
+    /// The producer's replicas to wait for and the connection its pushes use
+    /// ([`crate::Producer::with_wait_replicas`]), for the same pushes.
+    pub durability: super::push::Durability,
+    pub push_conn: Conn,
 }
 
 impl Shared {

@@ -110,8 +110,8 @@ struct WaitStart {
 /// Jobs still awaited, and the subscription that announces finished ones.
 pub(crate) struct Watch {
     messages: Announcements,
-    /// Held for the subscription's life (on a cluster, it is the connection).
-    _subscriptions: Subscriptions,
+    /// Where to subscribe again after a gap (on a cluster, it is also the connection).
+    subscriptions: Subscriptions,
     conn: Conn,
     keys: QueueKeys,
     waiting: HashSet<String>,
@@ -139,7 +139,7 @@ impl Watch {
         }
         Ok(Box::new(Watch {
             messages,
-            _subscriptions: subscriptions,
+            subscriptions,
             conn,
             keys,
             waiting,
@@ -166,6 +166,7 @@ impl Watch {
                 // Announcements may have been missed: look at every job still awaited (one
                 // not found is not taken as done: it was not announced).
                 Some(Heard::Gap) => {
+                    self.subscriptions.subscribe(&[self.keys.results()]).await?;
                     for id in self.waiting.clone() {
                         if let Some(s) = job_status(&mut self.conn, &self.keys, &id).await?
                             && s.state.is_terminal()

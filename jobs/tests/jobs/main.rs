@@ -7,4 +7,5 @@ mod introspection;
 mod producer;
 mod ratelimit;
 mod results;
+mod shards;
 mod support;

@@ -145,9 +145,22 @@ impl Env {
 
     /// Starts a worker of `TestJob` in this process (see [`Env::spawn_worker`]).
     pub fn worker(&self, config: QueueConfig, concurrency: usize, timeout: Duration) -> TestWorker {
+        self.worker_of(TestJob::QUEUE, config, concurrency, timeout)
+    }
+
+    /// [`Env::worker`] on the queue named `queue` (a shard of the test queue, say).
+    pub fn worker_of(
+        &self,
+        queue: &str,
+        config: QueueConfig,
+        concurrency: usize,
+        timeout: Duration,
+    ) -> TestWorker {
         let ledger = self.ledger.clone();
+        let queue = queue.to_owned();
         self.spawn_worker(move |producer, stop| async move {
-            let backend = RedisBackend::<TestJob>::new(&producer, config, concurrency);
+            let backend =
+                RedisBackend::<TestJob>::with_queue(&producer, &queue, config, concurrency);
             let worker = WorkerBuilder::new(jobs::redis::worker_name("test").as_str())
                 .backend(backend)
                 .concurrency(concurrency)

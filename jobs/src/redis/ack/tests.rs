@@ -80,6 +80,8 @@ async fn a_late_outcome_of_a_job_another_worker_took_over_changes_nothing() {
         concurrency: 1,
         held: Default::default(),
         jobs_in_entries: true,
+        durability: Default::default(),
+        push_conn: producer.connection(),
     };
     let mut conn = redis.connection().await;
     let (entry, id) = taken_over(&redis, &shared).await;
