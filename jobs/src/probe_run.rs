@@ -158,9 +158,30 @@ async fn write(conn: &mut Conn, batch: &[Pending]) -> Result<(), QueueError> {
     Ok(())
 }
 
-/// How many distinct jobs of the run have completed so far.
-pub async fn completed(conn: &mut Conn, keys: &ProbeRunKeys) -> Result<u64, QueueError> {
-    Ok(conn.hlen(&keys.runs).await?)
+/// How many distinct jobs of the run have completed so far, over the run's keys in each shard
+/// of its queue (the first holds its meta, each shard's worker records in its own).
+pub async fn completed(conn: &mut Conn, shards: &[ProbeRunKeys]) -> Result<u64, QueueError> {
+    let mut total = 0;
+    for keys in shards {
+        let n: u64 = conn.hlen(&keys.runs).await?;
+        total += n;
+    }
+    Ok(total)
+}
+
+/// The run's keys in each queue holding `queue`'s jobs ([`crate::Producer::shard_queues`]):
+/// the queue's own first.
+pub async fn shard_keys(
+    producer: &crate::Producer,
+    queue: &str,
+    run_id: &str,
+) -> Result<Vec<ProbeRunKeys>, QueueError> {
+    Ok(producer
+        .shard_queues(queue)
+        .await?
+        .iter()
+        .map(|name| ProbeRunKeys::new(&QueueKeys::new(producer.prefix(), name), run_id))
+        .collect())
 }
 
 /// The outcome of a probe run: the one JSON line `concierge probe` prints.
@@ -185,16 +206,35 @@ pub struct ProbeReport {
     pub elapsed_s: f64,
 }
 
-/// Reads the run's bookkeeping into a report.
+/// Reads the run's bookkeeping into a report, over its keys in each shard (see
+/// [`completed`]).
 pub async fn report(
     conn: &mut Conn,
-    keys: &ProbeRunKeys,
+    shards: &[ProbeRunKeys],
     run_id: &str,
     queue: &str,
 ) -> Result<ProbeReport, QueueError> {
-    let meta: HashMap<String, u64> = conn.hgetall(&keys.meta).await?;
-    let runs: HashMap<String, u64> = conn.hgetall(&keys.runs).await?;
-    let latencies: HashMap<String, u64> = conn.hgetall(&keys.latency).await?;
+    let mut meta: HashMap<String, u64> = HashMap::new();
+    let mut runs: HashMap<String, u64> = HashMap::new();
+    let mut latencies: HashMap<String, u64> = HashMap::new();
+    for (i, keys) in shards.iter().enumerate() {
+        let shard_meta: HashMap<String, u64> = conn.hgetall(&keys.meta).await?;
+        for (field, value) in shard_meta {
+            // The first holds the run's own meta; the others only their last finish.
+            if i == 0 || field == "last_done_ms" {
+                let kept = meta.entry(field).or_default();
+                *kept = (*kept).max(value);
+            }
+        }
+        let shard_runs: HashMap<String, u64> = conn.hgetall(&keys.runs).await?;
+        for (seq, n) in shard_runs {
+            *runs.entry(seq).or_default() += n;
+        }
+        let shard_latencies: HashMap<String, u64> = conn.hgetall(&keys.latency).await?;
+        for (ms, n) in shard_latencies {
+            *latencies.entry(ms).or_default() += n;
+        }
+    }
     let enqueued = meta.get("enqueued").copied().unwrap_or(0);
     let completed = runs.len() as u64;
     let duplicates = runs.values().map(|n| n.saturating_sub(1)).sum();

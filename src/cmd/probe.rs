@@ -49,7 +49,8 @@ pub(crate) async fn run(
     let mut conn = producer.connection();
     let (run_id, enqueued) = match &args.check {
         Some(run_id) => {
-            let run = ProbeRunKeys::new(&keys, run_id);
+            // The run as every shard of the queue records it (its own keys first).
+            let run = probe_run::shard_keys(&producer, &args.queue, run_id).await?;
             let report = probe_run::report(&mut conn, &run, run_id, &args.queue).await?;
             if report.enqueued == 0 {
                 anyhow::bail!(
@@ -76,7 +77,7 @@ pub(crate) async fn run(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let run = ProbeRunKeys::new(&keys, &run_id);
+    let run = probe_run::shard_keys(&producer, &args.queue, &run_id).await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(args.timeout);
     // A CLI watching a counter: checking it a few times a second costs nothing.
     while probe_run::completed(&mut conn, &run).await? < enqueued

@@ -43,6 +43,12 @@ impl Queue {
         }
     }
 
+    /// Every process of the test also gets `name=value`.
+    fn setting(mut self, name: &'static str, value: &str) -> Self {
+        self.redis_env.push((name, value.to_owned()));
+        self
+    }
+
     fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         let mut env: Vec<(&str, &str)> = self
             .redis_env
@@ -90,7 +96,9 @@ impl Queue {
     async fn completed(&self, run_id: &str) -> u64 {
         let mut conn = self.redis.shared().await.expect("redis");
         let keys = ProbeRunKeys::new(&QueueKeys::new(&self.prefix, "probe"), run_id);
-        probe_run::completed(&mut conn, &keys).await.unwrap_or(0)
+        probe_run::completed(&mut conn, std::slice::from_ref(&keys))
+            .await
+            .unwrap_or(0)
     }
 }
 
@@ -156,6 +164,30 @@ async fn sigterm_under_load_loses_nothing_and_runs_nothing_twice() {
         w.signal("TERM");
         assert_eq!(w.wait_exit(Duration::from_secs(15)), 0);
     }
+}
+
+/// `QUEUE_SHARDS_PROBE=3` on every process: `concierge probe` spreads its jobs over the three
+/// shards, the worker serves all three, and the report counts the run over them: each job
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_over_three_shards_counts_every_job_once() {
+    let q = Queue::new().setting("QUEUE_SHARDS_PROBE", "3");
+    let mut worker = q.worker("16");
+    let report = q.probe(&["--count", "600", "--timeout", "30"]);
+    assert_eq!(report["completed"], 600, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
+    let run_id = report["run_id"].as_str().expect("run id");
+    let mut conn = q.redis.shared().await.expect("redis");
+    for shard in 0..3 {
+        let keys = QueueKeys::new(&q.prefix, &jobs::redis::shard_name("probe", shard));
+        let ran = probe_run::completed(&mut conn, &[ProbeRunKeys::new(&keys, run_id)])
+            .await
+            .expect("runs");
+        assert_eq!(ran, 200, "shard {shard} ran its share");
+    }
+    worker.signal("TERM");
+    assert_eq!(worker.wait_exit(Duration::from_secs(15)), 0);
 }
 
 /// A `redis-server` of the test's own, with the AOF fsynced on every write: what production

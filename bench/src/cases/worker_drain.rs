@@ -50,13 +50,19 @@ impl Bench {
         while completed < n && started.elapsed() < Duration::from_secs(600) {
             tokio::time::sleep(Duration::from_millis(20)).await;
             peak = peak.max(rss_kib(child.id()));
-            completed = probe_run::completed(&mut conn, &keys).await?;
+            completed = probe_run::completed(&mut conn, std::slice::from_ref(&keys)).await?;
         }
         let cpu_us = redis_cpu_us_per_job(&self.client, cpu, n).await?;
         let _ = child.kill();
         let _ = child.wait();
         let last: u64 = conn.hget(&keys.meta, "last_done_ms").await.unwrap_or(0);
-        let checked = probe_run::report(&mut conn, &keys, &run_id, Probe::QUEUE).await?;
+        let checked = probe_run::report(
+            &mut conn,
+            std::slice::from_ref(&keys),
+            &run_id,
+            Probe::QUEUE,
+        )
+        .await?;
         self.forget_keys_with_prefix(&prefix)?;
         if completed < n {
             bail!("only {completed} of {n} jobs ran within 600 s");
