@@ -102,6 +102,19 @@ pub fn into_json_error(err: poem::Error) -> Response {
         }
         return resp;
     }
+    if let Some(down) = err.downcast_ref::<DatabaseUnavailable>() {
+        tracing::warn!(error = %down, "request failed: the database is unavailable");
+        let body = ErrorBody::new(
+            "service_unavailable",
+            "the database is unavailable; try again in a few seconds",
+        );
+        let mut resp = json(StatusCode::SERVICE_UNAVAILABLE, &body);
+        resp.headers_mut().insert(
+            "retry-after",
+            poem::http::HeaderValue::from(DATABASE_RETRY_AFTER_SECONDS),
+        );
+        return resp;
+    }
     let status = err.status();
     let message = match status {
         StatusCode::NOT_FOUND => "no such endpoint; the API is described at /api/docs".to_owned(),
@@ -154,11 +167,46 @@ pub(crate) trait Or500<T> {
     fn or_500(self, step: &str) -> poem::Result<T>;
 }
 
-impl<T, E: std::fmt::Display> Or500<T> for Result<T, E> {
+impl<T, E: std::fmt::Display + 'static> Or500<T> for Result<T, E> {
+    /// A database that cannot be reached is 503 with `Retry-After`, not 500: the request was
+    /// fine, and may be sent again shortly.
     fn or_500(self, step: &str) -> poem::Result<T> {
-        self.map_err(|e| step_failed(step, e))
+        self.map_err(|e| {
+            let any: &dyn std::any::Any = &e;
+            match any.downcast_ref::<store::StoreError>() {
+                Some(db) if store::is_unavailable(db) => database_unavailable(step, db),
+                _ => step_failed(step, e),
+            }
+        })
     }
 }
+
+/// The database did not answer while `step`: 503 with `Retry-After`, the step and the error
+/// only in the log.
+pub(crate) fn database_unavailable(
+    step: impl std::fmt::Display,
+    e: impl std::fmt::Display,
+) -> poem::Error {
+    poem::Error::new(
+        DatabaseUnavailable(format!("{step}: {e}")),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+}
+
+/// What [`database_unavailable`] carries to [`into_json_error`].
+#[derive(Debug)]
+struct DatabaseUnavailable(String);
+
+impl std::fmt::Display for DatabaseUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the database is unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for DatabaseUnavailable {}
+
+/// How long a client is told to wait when the database is unavailable.
+const DATABASE_RETRY_AFTER_SECONDS: u32 = 5;
 
 /// [`Or500::or_500`]'s error, for a step whose failure is not a `Result` at hand.
 pub(crate) fn step_failed(step: impl std::fmt::Display, e: impl std::fmt::Display) -> poem::Error {

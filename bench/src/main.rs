@@ -69,6 +69,10 @@ struct Args {
     /// Run only the scaling case: 1, 2 and 4 `concierge worker` processes on one queue.
     #[arg(long)]
     only_scaling: bool,
+    /// Run only the cluster cases: a sharded probe queue on a loopback Redis Cluster of 1, 2
+    /// and 3 masters (ports 7301 and up, `scripts/redis-cluster`), and `WAIT`'s cost.
+    #[arg(long)]
+    only_cluster: bool,
     /// Run only the login storm: concurrent `/api/login` waits against `concierge api` and
     /// `concierge worker` (issue 11), with a probe drain beside them.
     #[arg(long)]
@@ -156,6 +160,10 @@ async fn run(args: Args, bench: Bench) -> anyhow::Result<()> {
     };
     if args.only_scaling {
         case!("scaling", "concierge", bench.scaling().await);
+        return Ok(());
+    }
+    if args.only_cluster {
+        case!("cluster", "concierge", bench.cluster().await);
         return Ok(());
     }
     if args.only_login_storm {

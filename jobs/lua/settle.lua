@@ -2,7 +2,8 @@
 -- ARGV: now (ms), group, TTL of kept results (ms), TTL of failed/dead jobs (ms), done-index
 -- size, '1' when the queue keeps every done job's result (else ''), the newest and the
 -- oldest stream entry of this call, the consumer; then 7 values per attempt: stream entry,
--- job id, outcome ('done' | 'retry' | 'failed' | 'dead'), result JSON or error text, retry
+-- job id, outcome ('done' | 'retry' | 'postpone' | 'failed' | 'dead'; 'postpone' is a retry
+-- that gives the attempt back: a dependency was down), result JSON or error text, retry
 -- at (ms), '1' when the job has no hash (its first delivery, read by the fetcher from its
 -- entry; else ''), when the consumer claimed it (ms).
 -- Returns one code per attempt: 1 recorded, 0 the job no longer exists, -1 the consumer no
@@ -89,8 +90,9 @@ for i = first, #ARGV, 7 do
       done_index[#done_index + 1] = now
       done_index[#done_index + 1] = id
       announce[#announce + 1] = id
-    elseif outcome == 'retry' then
+    elseif outcome == 'retry' or outcome == 'postpone' then
       redis.call('HSET', job, 'state', 'retrying', 'error', value, 'finished', now, 'entry', '')
+      if outcome == 'postpone' then redis.call('HINCRBY', job, 'attempts', -1) end
       redis.call('ZADD', base .. ':delayed', retry_at, id)
       redis.call('ZADD', base .. ':retrying', retry_at, id)
     else

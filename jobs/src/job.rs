@@ -251,3 +251,22 @@ impl JobStatus {
         }
     }
 }
+
+/// An attempt that failed because something the job depends on is down (Postgres
+/// unreachable): the job runs again after a pause of at most 10 s, and the attempt does not
+/// count against [`Job::MAX_ATTEMPTS`], so an outage of any length kills no job. A handler (or
+/// the runtime around it) returns it wrapping the error.
+#[derive(Debug)]
+pub struct Unavailable(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unavailable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
+}

@@ -27,5 +27,5 @@ pub mod trace;
 
 pub use catalog::*;
 pub use clock::now_ms;
-pub use job::{Job, JobId, JobState, JobStatus, PushOptions, Pushed};
+pub use job::{Job, JobId, JobState, JobStatus, PushOptions, Pushed, Unavailable};
 pub use redis::{Lease, Producer, QueueConfig, QueueError, RedisBackend};

@@ -47,6 +47,22 @@ pub use pool::{DatabaseSettings, connect, ensure_database, ping, reach_server};
 pub use sqlx::Error as StoreError;
 pub use sqlx::PgPool as Pool;
 
+/// Whether `e` says the database cannot be reached or is going away (no connection in time,
+/// a refused or broken connection, the server shutting down or not yet accepting), not that
+/// the query was wrong: the caller may try again later, and answers 503, not 500.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) => true,
+        // Class 08 (connection exception), 57P01-57P03 (admin or crash shutdown, cannot
+        // connect now), 53300 (too many connections).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 /// Whether `e` is the violation of the unique constraint (or index) named `constraint`: the
 /// one database error that is the client's doing, mapped to 409 by callers.
 pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {

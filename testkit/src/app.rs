@@ -259,6 +259,11 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
                 None => workers::providers::smtp::Mailer::files(&mail_dir),
             },
         );
+        // The workers use the API's database (through `database_url` when given).
+        let deps = workers::Deps {
+            db: pool.clone(),
+            ..deps
+        };
         tokio::spawn(workers::run(deps, fast_workers(), stop.clone()));
     }
     let state = api::AppState::new(pool, redis_client, producer.clone(), config);

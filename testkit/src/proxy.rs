@@ -12,7 +12,11 @@ use tokio_util::sync::CancellationToken;
 pub struct TcpProxy {
     /// Where the code under test connects.
     pub addr: SocketAddr,
+    /// Ends the proxy for good: the listener and every forwarded connection.
     stop: CancellationToken,
+    /// Ends the current listener and the connections it forwarded ([`TcpProxy::pause`]).
+    serving: Arc<Mutex<CancellationToken>>,
+    upstream_addr: String,
     /// The local address of each connection made to the server, in order: what the server
     /// sees as its clients' addresses (e.g. in Redis's `CLIENT LIST`).
     upstream: Arc<Mutex<Vec<SocketAddr>>>,
@@ -23,11 +27,25 @@ impl TcpProxy {
     pub async fn start(upstream: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
-        let stop = CancellationToken::new();
-        let upstream = upstream.to_owned();
-        let token = stop.clone();
-        let seen: Arc<Mutex<Vec<SocketAddr>>> = Arc::default();
-        let record = seen.clone();
+        let proxy = TcpProxy {
+            addr,
+            stop: CancellationToken::new(),
+            serving: Arc::default(),
+            upstream_addr: upstream.to_owned(),
+            upstream: Arc::default(),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    /// Forwards what `listener` accepts until the proxy stops or pauses.
+    fn serve(&self, listener: TcpListener) {
+        let token = self.stop.child_token();
+        if let Ok(mut serving) = self.serving.lock() {
+            *serving = token.clone();
+        }
+        let upstream = self.upstream_addr.clone();
+        let record = self.upstream.clone();
         tokio::spawn(async move {
             loop {
                 let (mut client, _) = tokio::select! {
@@ -54,11 +72,6 @@ impl TcpProxy {
                 });
             }
         });
-        TcpProxy {
-            addr,
-            stop,
-            upstream: seen,
-        }
     }
 
     /// How many connections were forwarded so far.
@@ -69,6 +82,22 @@ impl TcpProxy {
     /// The server-side view of the forwarded connections: their local addresses.
     pub fn upstream_addresses(&self) -> Vec<SocketAddr> {
         self.upstream.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// An outage until [`TcpProxy::resume`]: closes the port (connections are refused, as by
+    /// a server that is down) and severs every forwarded connection.
+    pub fn pause(&self) {
+        if let Ok(serving) = self.serving.lock() {
+            serving.cancel();
+        }
+    }
+
+    /// Ends a [`TcpProxy::pause`]: the same port is open and forwarding again.
+    pub async fn resume(&self) {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("the proxy's port is free again");
+        self.serve(listener);
     }
 
     /// Closes the port and severs every forwarded connection: from now on the server looks

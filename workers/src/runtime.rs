@@ -101,14 +101,29 @@ pub type Handler<J> =
         Data<Deps>,
     ) -> Pin<Box<dyn Future<Output = Result<<J as Handles>::Outcome, BoxDynError>> + Send>>;
 
-/// The apalis handler of every job: apalis extracts the arguments, the job's own runs.
+/// The apalis handler of every job: apalis extracts the arguments, the job's own runs. An
+/// attempt that failed because Postgres could not be reached is [`jobs::Unavailable`]: it
+/// runs again without counting, so an outage kills no job.
 async fn handle<J: Handles>(
     job: J,
     lease: Data<Lease>,
     queue: Queue,
     deps: Data<Deps>,
 ) -> Result<J::Outcome, BoxDynError> {
-    (J::HANDLER)(job, lease, queue, deps).await
+    (J::HANDLER)(job, lease, queue, deps)
+        .await
+        .map_err(|e| match database_down(e.as_ref()) {
+            true => Box::new(jobs::Unavailable(e)) as BoxDynError,
+            false => e,
+        })
+}
+
+/// Whether the error (or one it was caused by) says Postgres cannot be reached.
+fn database_down(e: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(e), |e| e.source()).any(|e| {
+        e.downcast_ref::<store::StoreError>()
+            .is_some_and(store::is_unavailable)
+    })
 }
 
 /// Runs the workers until `shutdown` is cancelled, then drains them.

@@ -15,9 +15,13 @@
 //! - `onboarding`: `POST /api/user/onboarding` from 64 clients beside `pgbench` inserting
 //!   single rows (issue 14)
 //!
+//! - `cluster`: a sharded probe queue on a Redis Cluster of 1, 2 and 3 masters, and what
+//!   waiting for a replica costs a push (issue 15)
+//!
 //! `api` holds what the API cases share: `concierge` processes started as an operator would.
 
 mod api;
+mod cluster;
 mod drain;
 mod enqueue;
 mod latency;

@@ -140,13 +140,30 @@ where
     }
 }
 
+/// The longest pause before a job whose dependency was down runs again.
+const POSTPONE_MAX: Duration = Duration::from_secs(10);
+
 /// What became of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    Done { result: String },
-    Retry { error: String, at_ms: u64 },
-    Failed { error: String },
-    Dead { error: String },
+    Done {
+        result: String,
+    },
+    Retry {
+        error: String,
+        at_ms: u64,
+    },
+    /// Run again at `at_ms` without counting this attempt ([`crate::Unavailable`]).
+    Postpone {
+        error: String,
+        at_ms: u64,
+    },
+    Failed {
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
 }
 
 pub(crate) fn outcome<R: Serialize>(
@@ -163,6 +180,12 @@ pub(crate) fn outcome<R: Serialize>(
             let error = error_chain(e.as_ref());
             if killed || find::<AbortError>(e.as_ref()).is_some() {
                 Outcome::Failed { error }
+            } else if find::<crate::Unavailable>(e.as_ref()).is_some() {
+                let delay = shared.config.backoff(lease.attempt).min(POSTPONE_MAX);
+                Outcome::Postpone {
+                    error,
+                    at_ms: now_ms() + delay.as_millis() as u64,
+                }
             } else if lease.attempt >= lease.max_attempts {
                 Outcome::Dead { error }
             } else {
@@ -197,6 +220,7 @@ fn record_metrics(queue: &str, lease: &Lease, outcome: &Outcome) {
     let kind = match outcome {
         Outcome::Done { .. } => "done",
         Outcome::Retry { .. } => "retry",
+        Outcome::Postpone { .. } => "postponed",
         Outcome::Failed { .. } => "failed",
         Outcome::Dead { .. } => "dead",
     };
@@ -228,6 +252,9 @@ async fn settle<R: Serialize + Sync>(
         Outcome::Done { .. } => tracing::debug!("job done"),
         Outcome::Retry { error, at_ms } => {
             tracing::warn!(error = %error, retry_in_ms = at_ms.saturating_sub(now_ms()), "attempt failed; will retry")
+        }
+        Outcome::Postpone { error, at_ms } => {
+            tracing::warn!(error = %error, retry_in_ms = at_ms.saturating_sub(now_ms()), "a dependency is down; will run again, the attempt not counted")
         }
         Outcome::Failed { error } => {
             tracing::error!(error = %error, "job aborted; moved to the dead-letter set")
@@ -338,6 +365,7 @@ async fn record_one_consumer(
         let (kind, value, at) = match &request.outcome {
             Outcome::Done { result } => ("done", result.as_str(), 0),
             Outcome::Retry { error, at_ms } => ("retry", error.as_str(), *at_ms),
+            Outcome::Postpone { error, at_ms } => ("postpone", error.as_str(), *at_ms),
             Outcome::Failed { error } => ("failed", error.as_str(), 0),
             Outcome::Dead { error } => ("dead", error.as_str(), 0),
         };

@@ -107,6 +107,43 @@ async fn a_job_failing_twice_then_succeeding_runs_exactly_three_times() {
     );
 }
 
+/// Issue 15: a dependency down longer than a job's attempts would last (Postgres for 30 s) kills
+/// no job: an attempt that failed with `jobs::Unavailable` runs again without counting. Five
+/// such attempts of a job allowed two, plain and pushed to keep its result (with a hash from
+/// its push), then it succeeds on what counts as its first attempt.
+#[tokio::test]
+async fn attempts_failing_because_a_dependency_is_down_do_not_count() {
+    let env = Env::new().await;
+    let job = |n| TestJob {
+        n,
+        behaviour: Behaviour::UnavailableTimes(5),
+    };
+    let plain = env
+        .producer
+        .push_with(&job(1), PushOptions::default().with_max_attempts(2))
+        .await
+        .expect("push");
+    let kept = env
+        .producer
+        .push_with(
+            &job(2),
+            PushOptions::default().with_max_attempts(2).keep_result(),
+        )
+        .await
+        .expect("push");
+    let worker = env.worker(fast_config(), 4, Duration::from_secs(10));
+    for (pushed, n) in [(&plain, 1), (&kept, 2)] {
+        let status = env.finished(pushed, Duration::from_secs(30)).await;
+        assert_eq!(status.state, JobState::Done, "{status:?}");
+        assert_eq!(
+            status.attempts, 1,
+            "postponed attempts are given back: {status:?}"
+        );
+        assert_eq!(env.ledger.runs(n), 6);
+    }
+    worker.stop().await;
+}
+
 #[tokio::test]
 async fn max_attempts_two_ends_dead_after_two_runs_and_can_be_replayed() {
     let env = Env::new().await;

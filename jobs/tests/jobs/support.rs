@@ -21,6 +21,8 @@ pub enum Behaviour {
     HangFirst(u64),
     /// Work this long.
     Work(u64),
+    /// A dependency is down for this many attempts ([`jobs::Unavailable`]), then succeed.
+    UnavailableTimes(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +99,10 @@ async fn handle(
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Ok(job.n * 2)
         }
+        Behaviour::UnavailableTimes(k) if run as u32 <= k => Err(Box::new(jobs::Unavailable(
+            format!("the database is down ({run} of {k})").into(),
+        ))),
+        Behaviour::UnavailableTimes(_) => Ok(job.n * 2),
     }
 }
 
