@@ -21,7 +21,8 @@ use crate::subject::Bench;
 
 /// Ports of the bench's clusters: 7301 and up.
 const BASE: u16 = 7300;
-/// The probe queue's shards in every run: several per node, so each node gets a share.
+/// The probe queue's shards in the runs on several masters: several per node, so each
+/// node gets a share.
 const SHARDS: usize = 6;
 
 /// A cluster of the bench's own, stopped when dropped.
@@ -69,6 +70,8 @@ impl LoopbackCluster {
             .env("REDIS_CLUSTER_DIR", &self.dir)
             .env("REDIS_CLUSTER_MASTERS", self.masters.to_string())
             .env("REDIS_CLUSTER_REPLICAS", self.replicas.to_string())
+            // No persistence, as the single Redis of the other cases runs.
+            .env("REDIS_CLUSTER_AOF", "no")
             .output()
             .context("cannot run scripts/redis-cluster")
     }
@@ -111,11 +114,11 @@ impl LoopbackCluster {
     }
 
     /// Which master serves each shard of the probe queue.
-    fn shard_masters(&self, prefix: &str) -> anyhow::Result<Vec<u16>> {
+    fn shard_masters(&self, prefix: &str, shards: usize) -> anyhow::Result<Vec<u16>> {
         let client = redis::Client::open(format!("redis://127.0.0.1:{}", BASE + 1))?;
         let mut conn = client.get_connection()?;
         let mut out = Vec::new();
-        for shard in 0..SHARDS {
+        for shard in 0..shards {
             let key = QueueKeys::new(prefix, &shard_name(Probe::QUEUE, shard)).stream();
             let slot: u64 = redis::cmd("CLUSTER")
                 .arg("KEYSLOT")
@@ -141,9 +144,11 @@ impl Bench {
     /// `WAIT`.
     pub(crate) async fn cluster(&self) -> anyhow::Result<()> {
         let n: u64 = if self.settings.quick { 50_000 } else { 200_000 };
-        for masters in [1, 2, 3] {
+        // One master and one shard first: what cluster mode itself costs against the single
+        // Redis of the other cases; then what splitting the queue costs on the same node.
+        for (masters, shards) in [(1, 1), (1, SHARDS), (2, SHARDS), (3, SHARDS)] {
             let cluster = LoopbackCluster::start(masters, 0)?;
-            self.cluster_drain(&cluster, n).await?;
+            self.cluster_drain(&cluster, n, shards).await?;
         }
         let cluster = LoopbackCluster::start(1, 1)?;
         for replicas in [0, 1] {
@@ -152,14 +157,19 @@ impl Bench {
         Ok(())
     }
 
-    async fn cluster_drain(&self, cluster: &LoopbackCluster, n: u64) -> anyhow::Result<()> {
-        let prefix = format!("{}:cl{}", self.prefix, cluster.masters);
-        let shards = std::collections::HashMap::from([(Probe::QUEUE.to_owned(), SHARDS)]);
+    async fn cluster_drain(
+        &self,
+        cluster: &LoopbackCluster,
+        n: u64,
+        shards: usize,
+    ) -> anyhow::Result<()> {
+        let prefix = format!("{}:cl{}x{shards}", self.prefix, cluster.masters);
+        let split = std::collections::HashMap::from([(Probe::QUEUE.to_owned(), shards)]);
         let producer = jobs::Producer::connect(cluster.client()?, &prefix)
             .await?
-            .with_shards(shards)
+            .with_shards(split)
             .await?;
-        let run_id = format!("cl{}", cluster.masters);
+        let run_id = format!("cl{}x{shards}", cluster.masters);
         let keys = probe_run::shard_keys(&producer, Probe::QUEUE, &run_id).await?;
         let mut conn = producer.connection();
         probe_run::begin(&mut conn, &keys[0], n).await?;
@@ -175,7 +185,7 @@ impl Bench {
             .env("REDIS_URL", format!("redis://127.0.0.1:{}", BASE + 1))
             .env("REDIS_CLUSTER_NODES", cluster.nodes())
             .env("REDIS_KEY_PREFIX", &prefix)
-            .env("QUEUE_SHARDS_PROBE", SHARDS.to_string())
+            .env("QUEUE_SHARDS_PROBE", shards.to_string())
             .env("WORKER_CONCURRENCY_PROBE", "256")
             .env("WORKER_METRICS_PORT", "0")
             .env("RUST_LOG", "warn")
@@ -206,10 +216,10 @@ impl Bench {
             .zip(&after)
             .map(|(b, a)| ((a - b) * 1e6 / n as f64 * 10.0).round() / 10.0)
             .collect();
-        let shard_masters = cluster.shard_masters(&prefix)?;
+        let shard_masters = cluster.shard_masters(&prefix, shards)?;
         report(json!({
             "case": "cluster_drain", "subject": "concierge", "process": "concierge worker",
-            "masters": cluster.masters, "shards": SHARDS, "shard_masters": shard_masters,
+            "masters": cluster.masters, "shards": shards, "shard_masters": shard_masters,
             "queued": n, "jobs_per_s": (n as f64 / seconds.max(0.001)).round(),
             "redis_cpu_us_per_job_by_master": per_node,
             "redis_cpu_us_per_job": (per_node.iter().sum::<f64>() * 10.0).round() / 10.0,
