@@ -93,11 +93,18 @@ async fn check_jwt(req: &Request, bearer: Bearer) -> poem::Result<store::users::
         Ok(_) => Err(unauthorized()),
         Err(e) => {
             tracing::error!(error = %e, "cannot load the user of an access token");
-            Err(poem::Error::from_string(
-                "cannot check credentials right now",
-                StatusCode::SERVICE_UNAVAILABLE,
-            ))
+            Err(credentials_unchecked(e))
         }
+    }
+}
+
+/// A database failure while checking credentials: 503 with `Retry-After` when the database
+/// cannot be reached, else an internal error.
+fn credentials_unchecked(e: store::StoreError) -> poem::Error {
+    if store::is_unavailable(&e) {
+        crate::error::database_unavailable("checking credentials", e)
+    } else {
+        crate::error::step_failed("checking credentials", e)
     }
 }
 
@@ -205,10 +212,7 @@ async fn api_token_unthrottled(
         Ok(None) => Err(unauthorized()),
         Err(e) => {
             tracing::error!(error = %e, "cannot check an API token");
-            Err(poem::Error::from_string(
-                "cannot check credentials right now",
-                StatusCode::SERVICE_UNAVAILABLE,
-            ))
+            Err(credentials_unchecked(e))
         }
     }
 }

@@ -11,7 +11,7 @@ use store::secret::Secret;
 use url::Url;
 
 use crate::client::TrustedProxies;
-use crate::error::step_failed;
+use crate::error::Or500;
 use crate::jwt;
 
 /// What this build is, as reported by `/api/health/detailed`.
@@ -143,7 +143,7 @@ impl AppState {
     ) -> poem::Result<()> {
         store::audit::record(self.db(), actor, action, target, detail)
             .await
-            .map_err(|e| step_failed(format_args!("recording `{action}` in the audit log"), e))
+            .or_500(&format!("recording `{action}` in the audit log"))
     }
 
     pub(crate) fn config(&self) -> &ApiConfig {

@@ -3,7 +3,8 @@
 -- size, '1' when the queue keeps every done job's result (else ''), the newest and the
 -- oldest stream entry of this call, the consumer; then 7 values per attempt: stream entry,
 -- job id, outcome ('done' | 'retry' | 'postpone' | 'failed' | 'dead'; 'postpone' is a retry
--- that gives the attempt back: a dependency was down), result JSON or error text, retry
+-- that gives the attempt back, a dependency was down, for at most an hour from the job's
+-- first postponement), result JSON or error text, retry
 -- at (ms), '1' when the job has no hash (its first delivery, read by the fetcher from its
 -- entry; else ''), when the consumer claimed it (ms).
 -- Returns one code per attempt: 1 recorded, 0 the job no longer exists, -1 the consumer no
@@ -77,7 +78,25 @@ for i = first, #ARGV, 7 do
   elseif current ~= entry then
     codes[#codes + 1] = -1
   else
-    counts[outcome] = (counts[outcome] or 0) + 1
+    -- A postponed attempt is given back for an hour from the job's first postponement; then
+    -- a failure counts again (retried, or dead once its attempts are spent), so an error
+    -- taken for an outage cannot keep a job forever.
+    local give_back = false
+    if outcome == 'postpone' then
+      local since = tonumber(redis.call('HGET', job, 'postponed_since') or '')
+      if not since then
+        since = now
+        redis.call('HSET', job, 'postponed_since', now)
+      end
+      if now - since < 3600000 then
+        outcome, give_back = 'retry', true
+      else
+        local v = redis.call('HMGET', job, 'attempts', 'max')
+        outcome = tonumber(v[1] or '0') >= tonumber(v[2] or '1') and 'dead' or 'retry'
+      end
+    end
+    local counted = give_back and 'postpone' or outcome
+    counts[counted] = (counts[counted] or 0) + 1
     if outcome == 'done' then
       if no_hash then
         -- Nothing to delete: the job never had a hash.
@@ -90,9 +109,9 @@ for i = first, #ARGV, 7 do
       done_index[#done_index + 1] = now
       done_index[#done_index + 1] = id
       announce[#announce + 1] = id
-    elseif outcome == 'retry' or outcome == 'postpone' then
+    elseif outcome == 'retry' then
       redis.call('HSET', job, 'state', 'retrying', 'error', value, 'finished', now, 'entry', '')
-      if outcome == 'postpone' then redis.call('HINCRBY', job, 'attempts', -1) end
+      if give_back then redis.call('HINCRBY', job, 'attempts', -1) end
       redis.call('ZADD', base .. ':delayed', retry_at, id)
       redis.call('ZADD', base .. ':retrying', retry_at, id)
     else

@@ -241,7 +241,7 @@ fn queue_shards(
             .trim()
             .parse::<usize>()
             .ok()
-            .filter(|n| (1..=64).contains(n))
+            .filter(|n| (1..=jobs::redis::MAX_SHARDS).contains(n))
             .ok_or_else(|| {
                 invalid(
                     &setting,

@@ -94,9 +94,17 @@ impl TcpProxy {
 
     /// Ends a [`TcpProxy::pause`]: the same port is open and forwarding again.
     pub async fn resume(&self) {
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .expect("the proxy's port is free again");
+        // The paused listener closes as its task sees the pause: give it a moment.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("the proxy's port {} is not free again: {e}", self.addr)
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
         self.serve(listener);
     }
 

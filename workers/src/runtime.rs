@@ -144,8 +144,12 @@ pub async fn run(
               // configured with more), each a queue with a worker of its own; the queue's
               // concurrency is split between them.
               let shards = deps.producer.shard_queues(&logical).await?;
-              for queue in shards.iter().cloned() {
-                let concurrency = settings.concurrency_of(&logical).div_ceil(shards.len());
+              let configured = deps.producer.shards(&logical);
+              for (index, queue) in shards.iter().cloned().enumerate() {
+                // The configured shards split the queue's concurrency; shards left by a
+                // larger N only drain, at a quarter of that.
+                let share = settings.concurrency_of(&logical).div_ceil(configured);
+                let concurrency = if index < configured { share } else { share.div_ceil(4) };
                 let backend = RedisBackend::<$job>::with_queue(
                     &deps.producer,
                     &queue,

@@ -14,9 +14,10 @@ use super::views::{
 use crate::error::{ErrorBody, Or500, body};
 use crate::state::AppState;
 
-/// Whether this deployment has the queue.
+/// Whether this deployment has the queue: a queue of the catalogue, or one of its shards by
+/// name (`send_email~1`).
 pub(super) fn known(queue: &str) -> bool {
-    jobs::QUEUES.contains(&queue)
+    jobs::QUEUES.contains(&jobs::redis::shard_of(queue).0)
 }
 
 pub(super) fn no_queue() -> Json<ErrorBody> {

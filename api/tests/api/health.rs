@@ -523,7 +523,7 @@ async fn a_thirty_second_postgres_outage_answers_503_and_loses_no_job() {
             asked.elapsed()
         );
         refused += 1;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     // The mail job was postponed, not retried: the day's counters of its queue say so.
     let day = jobs::now_ms() / 86_400_000;
@@ -551,7 +551,7 @@ async fn a_thirty_second_postgres_outage_answers_503_and_loses_no_job() {
         (mails_to("before@example.test") == 2 && mails_to("after@example.test") == 1).then_some(())
     })
     .await;
-    assert!(refused >= 10, "{refused} refusals over the outage");
+    assert!(refused >= 8, "{refused} refusals over the outage");
     assert_eq!(
         mails_to("during@example.test"),
         0,

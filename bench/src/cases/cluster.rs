@@ -124,8 +124,12 @@ impl LoopbackCluster {
                 .arg("KEYSLOT")
                 .arg(&key)
                 .query(&mut conn)?;
-            // Masters hold equal slot ranges in port order (`scripts/redis-cluster`).
-            let master = (slot as usize * self.masters / 16384) as u16;
+            // Masters hold equal slot ranges in port order, master i from 16384 * i / M
+            // (`scripts/redis-cluster`).
+            let master = (0..self.masters)
+                .rev()
+                .find(|i| 16384 * i / self.masters <= slot as usize)
+                .unwrap_or(0) as u16;
             out.push(BASE + 1 + master);
         }
         Ok(out)

@@ -36,22 +36,39 @@ impl Producer {
         ids: &[JobId],
         limit: usize,
     ) -> Result<Vec<JobId>, QueueError> {
-        let keys = QueueKeys::new(self.prefix(), queue);
-        let mut invocation = scripts::REPLAY.prepare_invoke();
-        invocation.key(&keys.base).arg(limit.max(1));
-        for id in ids {
-            invocation.arg(id.as_str());
+        // Every shard of a split queue (each id is in one of them; `limit` per shard).
+        let mut out = Vec::new();
+        for keys in self.keys_of_shards(queue) {
+            let mut invocation = scripts::REPLAY.prepare_invoke();
+            invocation.key(&keys.base).arg(limit.max(1));
+            for id in ids {
+                invocation.arg(id.as_str());
+            }
+            let replayed: Vec<String> = invocation.invoke_async(&mut self.connection()).await?;
+            out.extend(replayed.into_iter().map(JobId));
         }
-        let replayed: Vec<String> = invocation.invoke_async(&mut self.connection()).await?;
-        Ok(replayed.into_iter().map(JobId).collect())
+        Ok(out)
     }
 
     /// How many jobs of `queue` are waiting (stream entries not yet delivered or still held),
-    /// delayed (of which retrying), and dead.
+    /// delayed (of which retrying), and dead; over every shard of a split queue.
     pub async fn depth(&self, queue: &str) -> Result<QueueDepth, QueueError> {
-        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut total = QueueDepth::default();
+        for keys in self.keys_of_shards(queue) {
+            let d = self.depth_of(&keys).await?;
+            total.waiting += d.waiting;
+            total.running += d.running;
+            total.stream += d.stream;
+            total.delayed += d.delayed;
+            total.retrying += d.retrying;
+            total.dead += d.dead;
+        }
+        Ok(total)
+    }
+
+    async fn depth_of(&self, keys: &QueueKeys) -> Result<QueueDepth, QueueError> {
         let mut conn = self.connection();
-        let (waiting, held) = stream_jobs(&mut conn, &keys).await?;
+        let (waiting, held) = stream_jobs(&mut conn, keys).await?;
         let (delayed, retrying, dead): (u64, u64, u64) = redis::pipe()
             .zcard(keys.delayed())
             .zcard(keys.retrying())
@@ -70,21 +87,29 @@ impl Producer {
 
     /// Stops workers from claiming jobs of `queue` (running ones finish; pushes still queue).
     /// Fetchers notice at their next wake-up, within `QueueConfig::idle_wait`.
+    /// Every shard of a split queue is paused.
     pub async fn pause(&self, queue: &str) -> Result<(), QueueError> {
-        let key = QueueKeys::new(self.prefix(), queue).paused();
-        let _: () = self.connection().set(key, now_ms()).await?;
+        for keys in self.keys_of_shards(queue) {
+            let _: () = self.connection().set(keys.paused(), now_ms()).await?;
+        }
         Ok(())
     }
 
     pub async fn resume(&self, queue: &str) -> Result<(), QueueError> {
-        let key = QueueKeys::new(self.prefix(), queue).paused();
-        let _: () = self.connection().del(key).await?;
+        for keys in self.keys_of_shards(queue) {
+            let _: () = self.connection().del(keys.paused()).await?;
+        }
         Ok(())
     }
 
+    /// Whether `queue` (any of its shards) is paused.
     pub async fn is_paused(&self, queue: &str) -> Result<bool, QueueError> {
-        let key = QueueKeys::new(self.prefix(), queue).paused();
-        Ok(self.connection().exists(key).await?)
+        for keys in self.keys_of_shards(queue) {
+            if self.connection().exists(keys.paused()).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Deletes a job that is not running: from the dead-letter set, the delayed set, or the
@@ -92,9 +117,17 @@ impl Producer {
     /// named in the queue's discarded set, which the fetcher checks). False when there is no
     /// such job, or it is running (a running job cannot be recalled).
     pub async fn discard(&self, queue: &str, id: &JobId) -> Result<bool, QueueError> {
-        let keys = QueueKeys::new(self.prefix(), queue);
+        for keys in self.keys_of_shards(queue) {
+            if self.discard_in(&keys, id).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn discard_in(&self, keys: &QueueKeys, id: &JobId) -> Result<bool, QueueError> {
         let mut conn = self.connection();
-        let (status, waiting_entry) = status_with_entry(&mut conn, &keys, id).await?;
+        let (status, waiting_entry) = status_with_entry(&mut conn, keys, id).await?;
         let Some(status) = status else {
             return Ok(false);
         };
@@ -224,8 +257,16 @@ impl Producer {
 
     /// How long the oldest unfinished job of `queue` has been in its stream (0 when empty).
     /// Approximate: acknowledged entries leave the stream one settle batch late.
+    /// Over every shard of a split queue: the oldest of them.
     pub async fn oldest_age_ms(&self, queue: &str) -> Result<u64, QueueError> {
-        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut oldest = 0;
+        for keys in self.keys_of_shards(queue) {
+            oldest = oldest.max(self.oldest_age_in(&keys).await?);
+        }
+        Ok(oldest)
+    }
+
+    async fn oldest_age_in(&self, keys: &QueueKeys) -> Result<u64, QueueError> {
         let first: redis::streams::StreamRangeReply = self
             .connection()
             .xrange_count(keys.stream(), "-", "+", 1)
@@ -259,7 +300,7 @@ pub struct WorkerInfo {
 }
 
 /// Sizes of a queue's parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueDepth {
     /// Entries not yet delivered to a worker.
     pub waiting: u64,

@@ -18,7 +18,7 @@ pub fn shard_name(queue: &str, index: usize) -> String {
 pub fn shard_of(name: &str) -> (&str, usize) {
     match name.rsplit_once('~') {
         Some((queue, index)) if !queue.is_empty() => match index.parse::<usize>() {
-            Ok(i) if i > 0 && index == i.to_string() => (queue, i),
+            Ok(i) if i > 0 && i < 1_000 && index == i.to_string() => (queue, i),
             _ => (name, 0),
         },
         _ => (name, 0),
@@ -119,7 +119,15 @@ mod tests {
         for i in 0..20 {
             assert_eq!(shard_of(&shard_name("send_email", i)), ("send_email", i));
         }
-        for plain in ["send_email", "a~0", "a~01", "a~x", "~2", "a~"] {
+        for plain in [
+            "send_email",
+            "a~0",
+            "a~01",
+            "a~x",
+            "~2",
+            "a~",
+            "a~18446744073709551615",
+        ] {
             assert_eq!(shard_of(plain), (plain, 0), "{plain}");
         }
     }

@@ -51,7 +51,7 @@ pub use error::QueueError;
 pub use introspect::{Inspection, QueueView};
 pub use keeper::worker_name;
 pub use keys::{GROUP, QueueKeys, shard_name, shard_of};
-pub use producer::Producer;
+pub use producer::{MAX_SHARDS, Producer};
 pub use results::DEFAULT_MAX_WAITERS;
 pub use shared::Lease;
 pub use status::apalis_status;

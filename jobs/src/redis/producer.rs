@@ -17,6 +17,9 @@ use super::results::{DEFAULT_MAX_WAITERS, ResultHub};
 use super::status::{recorded_status, status};
 use crate::job::{Job, JobId, JobStatus, PushOptions, Pushed};
 
+/// The most shards a queue may be split into (`QUEUE_SHARDS_<QUEUE>` is checked against it).
+pub const MAX_SHARDS: usize = 64;
+
 /// How long an idempotency key is remembered when the push does not say.
 pub(crate) const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -278,6 +281,10 @@ impl Producer {
     /// that key's shard); workers serve every shard ([`Producer::shard_queues`]). The shards
     /// are added to the registry, so a worker started with fewer still drains them.
     pub async fn with_shards(mut self, shards: HashMap<String, usize>) -> Result<Self, QueueError> {
+        let shards: HashMap<String, usize> = shards
+            .into_iter()
+            .map(|(queue, n)| (queue, n.clamp(1, MAX_SHARDS)))
+            .collect();
         let names: Vec<String> = shards
             .iter()
             .flat_map(|(queue, n)| (1..*n).map(|i| super::keys::shard_name(queue, i)))
@@ -306,10 +313,12 @@ impl Producer {
             .iter()
             .map(|name| super::keys::shard_of(name))
             .filter(|(of, _)| *of == queue)
-            .map(|(_, i)| i + 1)
+            .map(|(_, i)| i.saturating_add(1))
             .max()
             .unwrap_or(1);
-        let count = highest.max(self.shards(queue));
+        // A stale or forged registry entry (`send_email~999`) cannot make a worker serve
+        // more than the most shards a queue may have.
+        let count = highest.max(self.shards(queue)).min(MAX_SHARDS);
         Ok((0..count)
             .map(|i| super::keys::shard_name(queue, i))
             .collect())
@@ -347,7 +356,7 @@ impl Producer {
 
     /// The keys of each shard of `queue` this producer pushes to (one: the queue's own, for
     /// a queue not split or a shard named by itself).
-    fn keys_of_shards(&self, queue: &str) -> Vec<QueueKeys> {
+    pub(crate) fn keys_of_shards(&self, queue: &str) -> Vec<QueueKeys> {
         (0..self.shards(queue))
             .map(|i| QueueKeys::new(&self.prefix, &super::keys::shard_name(queue, i)))
             .collect()

@@ -144,6 +144,39 @@ async fn attempts_failing_because_a_dependency_is_down_do_not_count() {
     worker.stop().await;
 }
 
+/// ...but not forever: an hour after a job's first postponement its failures count again, so
+/// an error taken for an outage cannot keep a job alive for good. (The hour is set back by
+/// hand here: the job's hash says it was first postponed two hours ago.)
+#[tokio::test]
+async fn a_job_postponed_for_an_hour_counts_its_failures_again() {
+    let env = Env::new().await;
+    let pushed = env
+        .producer
+        .push_with(
+            &TestJob {
+                n: 5,
+                behaviour: Behaviour::UnavailableTimes(100),
+            },
+            PushOptions::default().with_max_attempts(2).keep_result(),
+        )
+        .await
+        .expect("push");
+    let job = env.producer.keys::<TestJob>().job(pushed.id().as_str());
+    let _: () = redis::AsyncCommands::hset(
+        &mut env.redis.connection().await,
+        &job,
+        "postponed_since",
+        now_ms() - 2 * 3_600_000,
+    )
+    .await
+    .expect("hset");
+    let worker = env.worker(fast_config(), 4, Duration::from_secs(10));
+    let status = env.finished(&pushed, Duration::from_secs(20)).await;
+    worker.stop().await;
+    assert_eq!(status.state, JobState::Dead, "{status:?}");
+    assert_eq!(env.ledger.runs(5), 2, "two counted attempts, as allowed");
+}
+
 #[tokio::test]
 async fn max_attempts_two_ends_dead_after_two_runs_and_can_be_replayed() {
     let env = Env::new().await;

@@ -160,3 +160,51 @@ async fn lowering_the_number_of_shards_loses_nothing() {
     }
     assert!((0..250).all(|n| env.ledger.runs(n) == 1));
 }
+
+/// The admin acts of a split queue act on every shard: pausing stops all of them, the depth is
+/// their sum, a job is discarded in whichever shard holds it; a forged registry entry for a
+/// thousandth shard does not make workers serve more than 64.
+#[tokio::test]
+async fn admin_acts_reach_every_shard_and_the_registry_cannot_inflate_them() {
+    let env = Env::new().await;
+    let producer = env
+        .producer
+        .clone()
+        .with_shards(shards(3))
+        .await
+        .expect("shards");
+    let pushed = producer
+        .push_bulk(&jobs(0..30), PushOptions::default())
+        .await
+        .expect("bulk");
+    assert_eq!(producer.depth(QUEUE).await.expect("depth").waiting, 30);
+    producer.pause(QUEUE).await.expect("pause");
+    let mut conn = env.redis.connection().await;
+    for name in producer.shard_queues(QUEUE).await.expect("shards") {
+        let keys = jobs::redis::QueueKeys::new(&env.redis.prefix, &name);
+        let paused: bool = conn.exists(keys.paused()).await.expect("exists");
+        assert!(paused, "{name} paused");
+    }
+    assert!(producer.is_paused(QUEUE).await.expect("paused"));
+    // The last job went to shard 2 (round robin from 0).
+    let last = pushed.last().expect("pushed").id().clone();
+    assert!(
+        producer.discard(QUEUE, &last).await.expect("discard"),
+        "found in its shard"
+    );
+    let nobody = jobs::JobId::generate();
+    assert!(!producer.discard(QUEUE, &nobody).await.expect("discard"));
+    producer.resume(QUEUE).await.expect("resume");
+    assert!(!producer.is_paused(QUEUE).await.expect("paused"));
+    let _: () = conn
+        .sadd(
+            jobs::redis::QueueKeys::registry(&env.redis.prefix),
+            jobs::redis::shard_name(QUEUE, 999),
+        )
+        .await
+        .expect("sadd");
+    assert_eq!(
+        producer.shard_queues(QUEUE).await.expect("shards").len(),
+        jobs::redis::MAX_SHARDS
+    );
+}
