@@ -208,3 +208,41 @@ async fn admin_acts_reach_every_shard_and_the_registry_cannot_inflate_them() {
         jobs::redis::MAX_SHARDS
     );
 }
+
+/// The feed of finished jobs (the board's live log) hears a shard registered after it opened:
+/// on a cluster it reads the registry again every 10 s; on one node its pattern covers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finished_jobs_feed_hears_a_shard_added_after_it_opened() {
+    use futures::StreamExt;
+    let env = Env::new().await;
+    let feed = env.producer.finished_announcements().await.expect("feed");
+    let producer = env
+        .producer
+        .clone()
+        .with_shards(shards(2))
+        .await
+        .expect("shards");
+    let shard = jobs::redis::shard_name(QUEUE, 1);
+    let worker = env.worker_of(&shard, fast_config(), 4, Duration::from_secs(10));
+    let mut feed = Box::pin(feed);
+    // A job for the new shard every half second until the feed names one.
+    let mut n = 1000;
+    let heard = tokio::time::timeout(Duration::from_secs(25), async {
+        loop {
+            let options = PushOptions::default().in_queue(shard.clone());
+            producer
+                .push_with(&jobs(n..n + 1)[0], options)
+                .await
+                .expect("push");
+            n += 1;
+            match tokio::time::timeout(Duration::from_millis(500), feed.next()).await {
+                Ok(Some((queue, _))) if queue == shard => return,
+                Ok(None) => panic!("the feed ended"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    worker.stop().await;
+    assert!(heard.is_ok(), "the feed never heard {shard}");
+}
