@@ -9,6 +9,7 @@
 //! - `push.rs`: the push script's calls, and the lanes coalescing concurrent single pushes
 //! - `admin.rs`: the producer's admin methods (list, discard, replay, pause, depth, workers)
 //! - `results.rs`: the one result subscription every waiter of a producer shares
+//! - `feed.rs`: every job that finishes in any queue, for the board's live log
 //! - `backend.rs`: [`RedisBackend`] and the apalis traits a worker runs on
 //! - `fetch.rs`: the fetcher of a worker run: promote due jobs, read the stream, claim
 //! - `keeper.rs`: the keeper of a worker run: heartbeats, leases, take-over from dead workers
@@ -29,6 +30,7 @@ mod config;
 mod connect;
 mod contents;
 mod error;
+mod feed;
 mod fetch;
 mod introspect;
 mod keeper;

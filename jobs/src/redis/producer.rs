@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::connect::{Conn, Heard, RedisClient, Subscriptions};
+use super::connect::{Conn, RedisClient};
 use redis::AsyncCommands;
 
 use super::error::QueueError;
@@ -413,63 +413,6 @@ impl Producer {
             .await
     }
 
-    /// Every job that finishes from now on in any queue of the deployment, as its queue
-    /// announces it: `(queue, ids)`, the ids separated by spaces (one announcement per settle
-    /// call). On one node, one pattern subscription; on a cluster, one sharded subscription
-    /// per queue of the registry, read again every 10 s (and after a gap) so that a queue
-    /// registered later is heard too. Ends when the subscription does.
-    pub async fn finished_announcements(
-        &self,
-    ) -> Result<impl futures::Stream<Item = (String, String)> + Send + use<>, QueueError> {
-        let (mut subscriptions, messages) = self.client.subscriber().await?;
-        let feed = Feed {
-            conn: self.connection(),
-            prefix: self.prefix.to_string(),
-            cluster: self.client.is_cluster(),
-        };
-        if feed.cluster {
-            feed.subscribe_registry(&mut subscriptions).await?;
-        } else {
-            subscriptions
-                .subscribe_pattern(&format!("{}:{{*}}:results", self.prefix))
-                .await?;
-        }
-        let renewed = tokio::time::Instant::now();
-        Ok(futures::stream::unfold(
-            (feed, subscriptions, messages, renewed),
-            |(feed, mut subscriptions, mut messages, mut renewed)| async move {
-                loop {
-                    if feed.cluster && renewed.elapsed() >= FEED_RENEW_EVERY {
-                        renewed = tokio::time::Instant::now();
-                        if let Err(e) = feed.subscribe_registry(&mut subscriptions).await {
-                            tracing::debug!(error = %e, "renewing the finished-job feed failed");
-                        }
-                    }
-                    let next = tokio::time::timeout(Duration::from_secs(1), messages.next());
-                    match next.await {
-                        Err(_) => continue,
-                        Ok(None) => return None,
-                        Ok(Some(Heard::Message { channel, payload })) => {
-                            let Some(queue) = channel
-                                .split_once('{')
-                                .and_then(|(_, rest)| rest.split_once('}'))
-                                .map(|(queue, _)| queue.to_owned())
-                            else {
-                                continue;
-                            };
-                            let state = (feed, subscriptions, messages, renewed);
-                            return Some(((queue, payload), state));
-                        }
-                        // Subscribe everything again at once.
-                        Ok(Some(Heard::Gap)) => {
-                            renewed = renewed.checked_sub(FEED_RENEW_EVERY).unwrap_or(renewed);
-                        }
-                    }
-                }
-            },
-        ))
-    }
-
     /// Requests waiting for job results right now (through [`Producer::wait`]).
     pub fn waiting(&self) -> usize {
         self.results.waiting()
@@ -491,34 +434,4 @@ fn stable_hash(key: &str) -> u64 {
     key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// How often the finished-job feed on a cluster reads the registry and subscribes again.
-const FEED_RENEW_EVERY: Duration = Duration::from_secs(10);
-
-/// What [`Producer::finished_announcements`] needs to subscribe to the registry's queues.
-struct Feed {
-    conn: Conn,
-    prefix: String,
-    cluster: bool,
-}
-
-impl Feed {
-    /// Subscribes to the results channel of every queue in the registry (subscribing again
-    /// to one already subscribed changes nothing).
-    async fn subscribe_registry(
-        &self,
-        subscriptions: &mut Subscriptions,
-    ) -> Result<(), QueueError> {
-        let queues: Vec<String> = self
-            .conn
-            .clone()
-            .smembers(QueueKeys::registry(&self.prefix))
-            .await?;
-        let channels: Vec<String> = queues
-            .iter()
-            .map(|queue| QueueKeys::new(&self.prefix, queue).results())
-            .collect();
-        Ok(subscriptions.subscribe(&channels).await?)
-    }
 }
