@@ -96,28 +96,19 @@ impl Drop for TestDb {
         // with a runtime of its own, and wait, so the database is gone when the test ends.
         // The pool's connections belong to the test's (now blocked) runtime and cannot be
         // closed from here; `WITH (FORCE)` ends them on the server side.
-        let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let mut admin = admin_connection().await;
-                let statement = format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    quote_ident(&name)
-                );
-                if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                    .execute(&mut admin)
-                    .await
-                {
-                    eprintln!("testkit: could not drop test database {name}: {e}");
-                }
-            });
+        crate::finish_on_own_runtime(async move {
+            let mut admin = admin_connection().await;
+            let statement = format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&name)
+            );
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await
+            {
+                eprintln!("testkit: could not drop test database {name}: {e}");
+            }
         });
-        let _ = handle.join();
     }
 }
 

@@ -50,6 +50,20 @@ pub use proxy::{AuthProxy, TcpProxy};
 pub use redis_ns::TestRedis;
 pub use smtp::{ReceivedMail, SmtpSink};
 
+/// Runs `work` to its end on a thread with a runtime of its own, and waits for it: for the
+/// clean-ups in `Drop`, which run inside a test's runtime and cannot block on it.
+pub(crate) fn finish_on_own_runtime(work: impl Future<Output = ()> + Send + 'static) {
+    let handle = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(work);
+        }
+    });
+    let _ = handle.join();
+}
+
 /// The Postgres server tests use, as an admin URL (database `postgres`).
 pub fn pg_admin_url() -> String {
     std::env::var("CONCIERGE_TEST_PG_URL")

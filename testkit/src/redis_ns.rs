@@ -117,23 +117,14 @@ impl Drop for TestRedis {
     fn drop(&mut self) {
         let client = self.client.clone();
         let prefix = self.prefix.clone();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+        crate::finish_on_own_runtime(async move {
+            let keys = keys_under(&prefix).await;
+            let Ok(mut conn) = client.shared().await else {
                 return;
             };
-            rt.block_on(async move {
-                let keys = keys_under(&prefix).await;
-                let Ok(mut conn) = client.shared().await else {
-                    return;
-                };
-                for key in keys {
-                    let _: Result<i64, _> = conn.unlink(&key).await;
-                }
-            });
+            for key in keys {
+                let _: Result<i64, _> = conn.unlink(&key).await;
+            }
         });
-        let _ = cleanup.join();
     }
 }

@@ -231,6 +231,11 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// How often a long-lived subscriber on a cluster subscribes again to everything it wants (a
+/// cluster connection may have lost a channel to a node that left for good; subscribing
+/// again where it did not changes nothing).
+pub(crate) const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(10);
+
 /// Where a subscriber subscribes (cheap to clone, usable while [`Announcements`] is read).
 #[derive(Clone)]
 pub(crate) enum Subscriptions {

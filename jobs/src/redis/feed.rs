@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 
-use super::connect::{Conn, Heard, Subscriptions};
+use super::connect::{Conn, Heard, RESUBSCRIBE_EVERY, Subscriptions};
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::producer::Producer;
@@ -37,7 +37,7 @@ impl Producer {
             (feed, subscriptions, messages, renewed),
             |(feed, mut subscriptions, mut messages, mut renewed)| async move {
                 loop {
-                    if feed.cluster && renewed.elapsed() >= FEED_RENEW_EVERY {
+                    if feed.cluster && renewed.elapsed() >= RESUBSCRIBE_EVERY {
                         renewed = tokio::time::Instant::now();
                         if let Err(e) = feed.subscribe_registry(&mut subscriptions).await {
                             tracing::debug!(error = %e, "renewing the finished-job feed failed");
@@ -60,7 +60,7 @@ impl Producer {
                         }
                         // Subscribe everything again at once.
                         Ok(Some(Heard::Gap)) => {
-                            renewed = renewed.checked_sub(FEED_RENEW_EVERY).unwrap_or(renewed);
+                            renewed = renewed.checked_sub(RESUBSCRIBE_EVERY).unwrap_or(renewed);
                         }
                     }
                 }
@@ -68,9 +68,6 @@ impl Producer {
         ))
     }
 }
-/// How often the finished-job feed on a cluster reads the registry and subscribes again.
-const FEED_RENEW_EVERY: Duration = Duration::from_secs(10);
-
 /// What [`Producer::finished_announcements`] needs to subscribe to the registry's queues.
 struct Feed {
     conn: Conn,

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use super::connect::{Conn, Heard, RedisClient, Subscriptions};
+use super::connect::{Conn, Heard, RESUBSCRIBE_EVERY, RedisClient, Subscriptions};
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::status::recorded_status;
@@ -112,6 +112,11 @@ impl ResultHub {
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
         // A panic while holding the lock leaves plain data behind; keep using it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every channel a waiter asked for: what a (new) connection subscribes to.
+    fn wanted(&self) -> Vec<String> {
+        self.lock().wanted.iter().cloned().collect()
     }
 
     /// Waiters waiting now.
@@ -249,9 +254,6 @@ impl ResultHub {
     }
 }
 
-/// How often a hub on a cluster subscribes again to every channel it wants.
-const RENEW_EVERY: Duration = Duration::from_secs(10);
-
 /// Subscribes every wanted channel again after a gap, retrying with a growing pause until it
 /// succeeds, then wakes every waiter; `false` once the hub is gone.
 async fn resubscribe(hub: &Weak<ResultHub>, sink: &mut Subscriptions) -> bool {
@@ -260,7 +262,7 @@ async fn resubscribe(hub: &Weak<ResultHub>, sink: &mut Subscriptions) -> bool {
         let Some(strong) = hub.upgrade() else {
             return false;
         };
-        let wanted: Vec<String> = strong.lock().wanted.iter().cloned().collect();
+        let wanted = strong.wanted();
         drop(strong);
         match sink.subscribe(&wanted).await {
             Ok(()) => break,
@@ -297,7 +299,7 @@ async fn run(hub: Weak<ResultHub>) {
         };
         {
             let Some(strong) = hub.upgrade() else { return };
-            let channels: Vec<String> = strong.lock().wanted.iter().cloned().collect();
+            let channels = strong.wanted();
             if !channels.is_empty()
                 && let Err(e) = sink.subscribe(&channels).await
             {
@@ -321,9 +323,9 @@ async fn run(hub: Weak<ResultHub>) {
                 // then subscribe again to every channel (a cluster connection may have lost
                 // one to a node that left for good; it is a no-op where it did not).
                 Err(_) => {
-                    if client.is_cluster() && renewed.elapsed() >= RENEW_EVERY {
+                    if client.is_cluster() && renewed.elapsed() >= RESUBSCRIBE_EVERY {
                         renewed = tokio::time::Instant::now();
-                        let wanted: Vec<String> = strong.lock().wanted.iter().cloned().collect();
+                        let wanted = strong.wanted();
                         drop(strong);
                         if let Err(e) = sink.subscribe(&wanted).await {
                             tracing::debug!(error = %e, "renewing the result subscriptions failed");

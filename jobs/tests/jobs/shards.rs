@@ -35,6 +35,23 @@ async fn lengths(env: &Env, names: &[String]) -> Vec<u64> {
     out
 }
 
+/// A worker on each of `names` until `n` distinct jobs ran, then stopped.
+async fn serve_until(env: &Env, names: &[String], n: usize) {
+    let workers: Vec<_> = names
+        .iter()
+        .map(|name| env.worker_of(name, fast_config(), 8, Duration::from_secs(10)))
+        .collect();
+    crate::support::eventually(
+        Duration::from_secs(20),
+        &format!("all {n} ran"),
+        async || env.ledger.totals().0 == n,
+    )
+    .await;
+    for worker in workers {
+        worker.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_spread_over_the_shards_and_each_job_runs_once() {
     let env = Env::new().await;
@@ -58,17 +75,7 @@ async fn pushes_spread_over_the_shards_and_each_job_runs_once() {
     assert_eq!(ids.len(), 300);
     let spread = lengths(&env, &names).await;
     assert_eq!(spread, [110, 110, 110], "round robin over the shards");
-    let workers: Vec<_> = names
-        .iter()
-        .map(|name| env.worker_of(name, fast_config(), 8, Duration::from_secs(10)))
-        .collect();
-    crate::support::eventually(Duration::from_secs(20), "all 330 ran", async || {
-        env.ledger.totals().0 == 330
-    })
-    .await;
-    for worker in workers {
-        worker.stop().await;
-    }
+    serve_until(&env, &names, 330).await;
     for n in 0..330 {
         assert_eq!(env.ledger.runs(n), 1, "job {n}");
     }
@@ -147,17 +154,7 @@ async fn lowering_the_number_of_shards_loses_nothing() {
         .await
         .expect("bulk");
     assert_eq!(lengths(&env, &served).await, [100, 50, 50, 50]);
-    let workers: Vec<_> = served
-        .iter()
-        .map(|name| env.worker_of(name, fast_config(), 8, Duration::from_secs(10)))
-        .collect();
-    crate::support::eventually(Duration::from_secs(20), "all 250 ran", async || {
-        env.ledger.totals().0 == 250
-    })
-    .await;
-    for worker in workers {
-        worker.stop().await;
-    }
+    serve_until(&env, &served, 250).await;
     assert!((0..250).all(|n| env.ledger.runs(n) == 1));
 }
 
