@@ -52,7 +52,8 @@ enum Command {
     Api,
     /// Run job workers.
     Worker,
-    /// Run the Discord bot (needs DISCORD_BOT_TOKEN).
+    /// Run the Discord bot (needs DISCORD_BOT_TOKEN): all its gateway shards, or those of
+    /// DISCORD_SHARDS out of DISCORD_SHARD_COUNT.
     Bot,
     /// Create the database if it does not exist and apply pending migrations.
     Migrate {

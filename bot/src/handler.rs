@@ -59,13 +59,19 @@ fn without_mention(text: &str, me: UserId) -> String {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         let guilds: Vec<u64> = ready.guilds.iter().map(|g| g.id.get()).collect();
+        let shard = ready.shard.map_or([0, 1], |s| [s.id.0, s.total]);
         tracing::info!(
             user = %ready.user.name,
+            shard = ?shard,
             guilds = ?guilds,
             intents = ?crate::intents(),
             "connected to Discord"
         );
-        crate::commands::register(&ctx).await;
+        // Slash commands are the application's, not a shard's: the process running shard 0
+        // registers them, once per session.
+        if shard[0] == 0 {
+            crate::commands::register(&ctx).await;
+        }
     }
 
     async fn message(&self, ctx: Context, msg: Message) {

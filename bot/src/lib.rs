@@ -26,8 +26,9 @@ mod members;
 
 use std::time::Duration;
 
+use anyhow::bail;
 use serenity::all::{ClientBuilder, GatewayIntents};
-use serenity::http::HttpBuilder;
+use serenity::http::{Http, HttpBuilder};
 use store::secret::{Sealer, Secret};
 use tokio_util::sync::CancellationToken;
 
@@ -57,7 +58,55 @@ pub struct BotSettings {
     /// Attempts per Discord account per window on `/login` codes and verification tokens.
     pub attempts_per_member: u32,
     pub attempts_window: Duration,
+    /// The gateway shards this process runs.
+    pub shards: Shards,
 }
+
+/// The gateway shards one bot process runs: `first..=last` of the `count` the bot's guilds
+/// are split over (Discord sends guild `g`'s events to shard `(g >> 22) % count`, and DMs to
+/// shard 0). Every process of one bot must use the same `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shards {
+    pub count: u32,
+    pub first: u32,
+    pub last: u32,
+}
+
+impl Shards {
+    /// One shard for every guild: what a bot in fewer than 2,500 guilds runs.
+    pub const ONE: Self = Self {
+        count: 1,
+        first: 0,
+        last: 0,
+    };
+
+    /// Every shard of `count` in this process.
+    pub fn all(count: u32) -> Self {
+        Self {
+            count,
+            first: 0,
+            last: count.saturating_sub(1),
+        }
+    }
+
+    /// Shards `first..=last` of `count`; `None` unless `first <= last < count`.
+    pub fn range(count: u32, first: u32, last: u32) -> Option<Self> {
+        (first <= last && last < count).then_some(Self { count, first, last })
+    }
+}
+
+impl std::fmt::Display for Shards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "shard {} of {}", self.first, self.count)
+        } else {
+            write!(f, "shards {}-{} of {}", self.first, self.last, self.count)
+        }
+    }
+}
+
+/// Discord closes a shard that would hold more guilds than this (4011 Sharding required).
+const GUILDS_PER_SHARD: u32 = 2500;
 
 /// The gateway intents the bot needs: guilds, members (privileged: the gate), guild and DM
 /// messages and their content (privileged: chat).
@@ -84,12 +133,22 @@ pub async fn run(
     if let Some(proxy) = &settings.proxy {
         http = http.proxy(proxy.clone()).ratelimiter_disabled(true);
     }
+    let http = http.build();
+    let shards = settings.shards;
+    enough_shards(&http, shards).await?;
+    tracing::info!(%shards, "connecting to Discord's gateway");
     let handler = handler::Handler::new(deps, settings);
-    let mut client = ClientBuilder::new_with_http(http.build(), intents())
+    let mut client = ClientBuilder::new_with_http(http, intents())
         .event_handler(handler)
         .await?;
-    let shards = client.shard_manager.clone();
-    let mut running = tokio::spawn(async move { client.start().await });
+    let manager = client.shard_manager.clone();
+    // serenity boots `range.start..=range.end`: `end - start + 1` shards (client/mod.rs,
+    // `start_connection`), so the range is passed as first..last, both included.
+    let mut running = tokio::spawn(async move {
+        client
+            .start_shard_range(shards.first..shards.last, shards.count)
+            .await
+    });
     tokio::select! {
         result = &mut running => {
             return match result {
@@ -102,7 +161,7 @@ pub async fn run(
     }
     tracing::info!("stopping the bot");
     let stop = async {
-        shards.shutdown_all().await;
+        manager.shutdown_all().await;
         let _ = (&mut running).await;
     };
     // A shard that never connected cannot be told to stop: give up on it after a while.
@@ -113,5 +172,30 @@ pub async fn run(
         running.abort();
     }
     tracing::info!("bot stopped");
+    Ok(())
+}
+
+/// Refuses to start with fewer shards than the bot's guilds need: Discord closes a shard
+/// holding more than 2,500 guilds with 4011, which serenity retries for ever. The count is
+/// Discord's approximate one for the application; when it cannot be read, the bot starts and
+/// Discord has the last word.
+async fn enough_shards(http: &Http, shards: Shards) -> anyhow::Result<()> {
+    let guilds = match http.get_current_application_info().await {
+        Ok(application) => application.approximate_guild_count,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read how many guilds the bot is in");
+            None
+        }
+    };
+    let Some(guilds) = guilds else { return Ok(()) };
+    let needed = guilds.div_ceil(GUILDS_PER_SHARD).max(1);
+    if shards.count < needed {
+        bail!(
+            "the bot is in about {guilds} guilds and Discord lets one shard hold at most \
+             {GUILDS_PER_SHARD}: DISCORD_SHARD_COUNT is {}, it must be at least {needed}",
+            shards.count
+        );
+    }
+    tracing::info!(guilds, needed, "the bot's guilds fit its shards");
     Ok(())
 }

@@ -52,6 +52,12 @@ pub struct DiscordConfig {
     /// Where the bot reports what it could not do (missing permission, role above its own),
     /// unless the guild has its own. `DISCORD_LOG_CHANNEL_ID`, `discord.log_channel_id`.
     pub log_channel_id: Option<u64>,
+    /// The gateway shards this bot process runs. `DISCORD_SHARD_COUNT`
+    /// (`discord.shard_count`): how many shards the bot's guilds are split over, the same on
+    /// every bot process; default 1 (Discord requires one per 2,500 guilds). `DISCORD_SHARDS`
+    /// (`discord.shards`): which of them this process runs, `first-last` or one number
+    /// (`0-3`, `4`); default all.
+    pub shards: bot::Shards,
 }
 
 /// The YAML section `discord`, every key optional; each key is described on the
@@ -73,6 +79,16 @@ pub(super) struct FileDiscord {
     bypass_auth: Option<bool>,
     fallback_channel_id: Option<u64>,
     log_channel_id: Option<u64>,
+    shard_count: Option<u32>,
+    shards: Option<FileShards>,
+}
+
+/// `discord.shards`: one shard (`4`) or a range (`0-3`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileShards {
+    One(u32),
+    Range(String),
 }
 
 pub(super) fn resolve(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, ConfigError> {
@@ -154,6 +170,48 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig,
             "discord.log_channel_id",
             f.log_channel_id,
         )?,
+        shards: shards(
+            r,
+            f.shard_count,
+            f.shards.map(|s| match s {
+                FileShards::One(n) => n.to_string(),
+                FileShards::Range(range) => range,
+            }),
+        )?,
+    })
+}
+
+/// `DISCORD_SHARD_COUNT` and `DISCORD_SHARDS`: a range within the count.
+fn shards(
+    r: &Resolver<'_>,
+    count: Option<u32>,
+    range: Option<String>,
+) -> Result<bot::Shards, ConfigError> {
+    let count = r.at_least_one("DISCORD_SHARD_COUNT", "discord.shard_count", count, 1)?;
+    let Some(raw) = r.string("DISCORD_SHARDS", range) else {
+        return Ok(bot::Shards::all(count));
+    };
+    let setting = "DISCORD_SHARDS (discord.shards)";
+    let number = |part: &str| {
+        part.trim().parse::<u32>().map_err(|_| {
+            invalid(
+                setting,
+                format!("expected a shard or a range of shards such as 0-3, got {raw:?}"),
+            )
+        })
+    };
+    let (first, last) = match raw.split_once('-') {
+        Some((first, last)) => (number(first)?, number(last)?),
+        None => (number(&raw)?, number(&raw)?),
+    };
+    bot::Shards::range(count, first, last).ok_or_else(|| {
+        invalid(
+            setting,
+            format!(
+                "{raw:?} is not a range of shards 0 to {} (DISCORD_SHARD_COUNT is {count}), first to last",
+                count - 1
+            ),
+        )
     })
 }
 
@@ -186,6 +244,7 @@ impl DiscordConfig {
             verification_timeout: self.verification_timeout,
             attempts_per_member: limits.secret_attempts_per_discord_id,
             attempts_window: limits.window,
+            shards: self.shards,
         }
     }
 
@@ -211,7 +270,7 @@ impl DiscordConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::resolve::testing::error;
+    use crate::config::resolve::testing::{error, section};
 
     #[test]
     fn incomplete_oauth_client_names_the_missing_setting() {
@@ -226,5 +285,73 @@ mod tests {
             e,
             "invalid setting DISCORD_CLIENT_SECRET (discord.client_secret): missing; it is required when DISCORD_CLIENT_ID and DISCORD_REDIRECT_URI are set"
         );
+    }
+
+    fn shards_of(env: &[(&str, &str)]) -> bot::Shards {
+        section(env, "", resolve).expect("valid").shards
+    }
+
+    #[test]
+    fn shards_default_to_all_of_the_count() {
+        assert_eq!(shards_of(&[]), bot::Shards::ONE);
+        assert_eq!(
+            shards_of(&[("DISCORD_SHARD_COUNT", "4")]),
+            bot::Shards::all(4)
+        );
+        assert_eq!(
+            shards_of(&[("DISCORD_SHARD_COUNT", "4"), ("DISCORD_SHARDS", "2-3")]),
+            bot::Shards::range(4, 2, 3).expect("range")
+        );
+        assert_eq!(
+            shards_of(&[("DISCORD_SHARD_COUNT", "4"), ("DISCORD_SHARDS", " 1 ")]),
+            bot::Shards::range(4, 1, 1).expect("one shard")
+        );
+        for (yaml, first) in [
+            ("shard_count: 2\nshards: 1", 1),
+            ("shard_count: 2\nshards: 0-0", 0),
+        ] {
+            let shards = section(&[], yaml, resolve).expect("valid").shards;
+            assert_eq!(
+                shards,
+                bot::Shards::range(2, first, first).expect("range"),
+                "{yaml}"
+            );
+        }
+    }
+
+    #[test]
+    fn shard_ranges_outside_the_count_are_refused() {
+        let count = error(&[("DISCORD_SHARD_COUNT", "0")], resolve);
+        assert_eq!(
+            count,
+            "invalid setting DISCORD_SHARD_COUNT (discord.shard_count): must be at least 1"
+        );
+        for (range, why) in [
+            ("2-4", "\"2-4\" is not a range of shards 0 to 3"),
+            ("3-1", "\"3-1\" is not a range of shards 0 to 3"),
+            ("4", "\"4\" is not a range of shards 0 to 3"),
+            (
+                "1-",
+                "expected a shard or a range of shards such as 0-3, got \"1-\"",
+            ),
+            (
+                "all",
+                "expected a shard or a range of shards such as 0-3, got \"all\"",
+            ),
+            (
+                "-1",
+                "expected a shard or a range of shards such as 0-3, got \"-1\"",
+            ),
+        ] {
+            let e = error(
+                &[("DISCORD_SHARD_COUNT", "4"), ("DISCORD_SHARDS", range)],
+                resolve,
+            );
+            assert!(
+                e.starts_with("invalid setting DISCORD_SHARDS (discord.shards): "),
+                "{e}"
+            );
+            assert!(e.contains(why), "{range}: {e}");
+        }
     }
 }

@@ -4,4 +4,5 @@
 mod chat;
 mod gate;
 mod gateway;
+mod shards;
 mod support;

@@ -22,6 +22,11 @@ pub struct World {
     stop_workers: CancellationToken,
     stop_bot: CancellationToken,
     bot: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// What the bot runs with, for more bot processes ([`World::start_bot`]).
+    bot_deps: bot::BotDeps,
+    bot_settings: bot::BotSettings,
+    /// Bot processes besides the first.
+    more_bots: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub struct Options {
@@ -36,6 +41,10 @@ pub struct Options {
     /// The application's privileged intents are switched off at Discord: the bot cannot
     /// get ready (the world does not wait for it).
     pub privileged_intents_off: bool,
+    /// The shards the bot runs.
+    pub shards: bot::Shards,
+    /// The shards Discord requires (a guild on each).
+    pub discord_shards: u32,
 }
 
 impl Options {
@@ -58,6 +67,8 @@ impl Default for Options {
             respond_to_all: false,
             bypass_auth: false,
             privileged_intents_off: false,
+            shards: bot::Shards::ONE,
+            discord_shards: 1,
         }
     }
 }
@@ -68,10 +79,25 @@ impl World {
         let db = TestDb::new().await;
         let redis = TestRedis::new().await;
         let producer = redis.producer().await;
-        let discord = FakeDiscord::start().await;
+        let discord = FakeDiscord::start_sharded(options.discord_shards).await;
         discord.add_channel(LOG_CHANNEL);
         discord.add_channel(FALLBACK_CHANNEL);
         let openai = FakeOpenAi::start().await;
+        let deps = bot::BotDeps {
+            db: db.pool.clone(),
+            producer: producer.clone(),
+            sealer: store::secret::Sealer::provider_tokens(&store::secret::Secret::new(SECRET)),
+        };
+        let settings = bot::BotSettings {
+            token: store::secret::Secret::new(TOKEN),
+            proxy: Some(discord.url.clone()),
+            respond_to_all_messages: options.respond_to_all,
+            bypass_auth: options.bypass_auth,
+            verification_timeout: options.verification_timeout,
+            attempts_per_member: 10,
+            attempts_window: Duration::from_secs(60),
+            shards: options.shards,
+        };
         let mut world = World {
             db,
             redis,
@@ -81,24 +107,13 @@ impl World {
             stop_workers: CancellationToken::new(),
             stop_bot: CancellationToken::new(),
             bot: None,
+            bot_deps: deps.clone(),
+            bot_settings: settings.clone(),
+            more_bots: Vec::new(),
         };
         if options.workers {
             world.start_workers(&options);
         }
-        let deps = bot::BotDeps {
-            db: world.db.pool.clone(),
-            producer: world.producer.clone(),
-            sealer: store::secret::Sealer::provider_tokens(&store::secret::Secret::new(SECRET)),
-        };
-        let settings = bot::BotSettings {
-            token: store::secret::Secret::new(TOKEN),
-            proxy: Some(world.discord.url.clone()),
-            respond_to_all_messages: options.respond_to_all,
-            bypass_auth: options.bypass_auth,
-            verification_timeout: options.verification_timeout,
-            attempts_per_member: 10,
-            attempts_window: Duration::from_secs(60),
-        };
         if options.privileged_intents_off {
             world.discord.disable_privileged_intents();
         }
@@ -107,10 +122,35 @@ impl World {
             settings,
             world.stop_bot.clone(),
         )));
-        if !options.privileged_intents_off {
-            world.discord.wait_ready().await;
+        // Without its intents, or with fewer shards than Discord requires, the bot cannot
+        // get ready: the test waits for it to stop.
+        if !options.privileged_intents_off && options.shards.count >= options.discord_shards {
+            world.wait_bot(options.shards).await;
         }
         world
+    }
+
+    /// Starts another bot process, running `shards`.
+    pub async fn start_bot(&mut self, shards: bot::Shards) {
+        let settings = bot::BotSettings {
+            shards,
+            ..self.bot_settings.clone()
+        };
+        let bot = bot::run(self.bot_deps.clone(), settings, self.stop_bot.clone());
+        self.more_bots.push(tokio::spawn(bot));
+        self.wait_bot(shards).await;
+    }
+
+    /// Waits until the sessions of `shards` are open, and (with shard 0) the commands are
+    /// registered.
+    async fn wait_bot(&self, shards: bot::Shards) {
+        let open: Vec<[u32; 2]> = (shards.first..=shards.last)
+            .map(|shard| [shard, shards.count])
+            .collect();
+        self.discord.wait_shards(&open).await;
+        if shards.first == 0 {
+            self.discord.wait_ready().await;
+        }
     }
 
     /// How the bot's run ended, within `WAIT`.
@@ -275,6 +315,9 @@ impl Drop for World {
         self.stop_bot.cancel();
         self.stop_workers.cancel();
         if let Some(bot) = self.bot.take() {
+            bot.abort();
+        }
+        for bot in self.more_bots.drain(..) {
             bot.abort();
         }
     }

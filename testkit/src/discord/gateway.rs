@@ -1,11 +1,12 @@
-//! The gateway: one WebSocket session per connection (Hello; Identify checked against
-//! [`TOKEN`] and the privileged intents the application may use, 4004 and 4014 otherwise;
-//! READY and GUILD_CREATE; heartbeats; RESUME, which replays what the client missed, or op 9
-//! Invalid Session when a test asks), and the dispatches a test scripts
-//! ([`FakeDiscord::message`], [`FakeDiscord::slash`]…). Every dispatch is kept in the
-//! session's log with its sequence number, so a client that resumes after a drop gets the
-//! events sent while it was away, as Discord replays them. A client that identifies with
-//! `compress: true` (serenity does) gets its dispatches zlib-compressed in binary frames.
+//! The gateway: WebSocket connections (Hello; Identify checked against [`TOKEN`], the
+//! privileged intents the application may use, the shard and the shards the bot needs, 4004,
+//! 4014, 4010 and 4011 otherwise, and one Identify per 5 s, op 9 otherwise; READY and a
+//! GUILD_CREATE per guild of the shard; heartbeats; RESUME, which replays what the client
+//! missed, or op 9 Invalid Session when a test asks). A session per shard keeps every
+//! dispatch sent to it (`events`: those of its guilds, DMs on shard 0) with its sequence
+//! number, so a client that resumes after a drop gets the events sent while it was away, as
+//! Discord replays them. A client that identifies with `compress: true` (serenity does) gets
+//! its dispatches zlib-compressed in binary frames.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -17,10 +18,11 @@ use poem::web::Data;
 use poem::web::websocket::{Message as WsMessage, WebSocket};
 use serde_json::{Value, json};
 
-use super::json::{
-    TIMESTAMP, bot_mention, bot_user_json, guild, member_json, message_json, now, user_json,
-};
-use super::{APPLICATION_ID, BOT_ID, FakeDiscord, GENERAL_CHANNEL, GUILD_ID, Shared, TOKEN};
+mod handshake;
+
+use handshake::{Identified, Resumed, identify, resume};
+
+use super::{FakeDiscord, Shared};
 
 /// The marker of a scripted op 7 in the dispatch channel.
 const RECONNECT: &str = "__RECONNECT__";
@@ -29,24 +31,23 @@ const DROP: &str = "__DROP__";
 /// The marker of a new dispatch in the log.
 const WAKE: &str = "__WAKE__";
 
-/// Privileged intents (Discord's bits): GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT.
-const PRIVILEGED: u64 = (1 << 1) | (1 << 8) | (1 << 15);
-/// The privileged intents the fake application has switched on in its settings: members and
-/// message content (what the bot needs), not presences.
-const ENABLED_PRIVILEGED: u64 = (1 << 1) | (1 << 15);
-
-/// The gateway session all connections share (one bot, one session id).
+/// The gateway as the fake's connections share it: a session per shard, and the test's
+/// switches and counts.
 #[derive(Debug, Default)]
-pub(super) struct Session {
-    /// Every dispatch frame sent or to send, in sequence order.
-    frames: Vec<Value>,
-    /// The last sequence number given.
-    seq: u64,
+pub(super) struct Gateway {
+    /// The live sessions, one per `[shard, count]` (an Identify replaces its shard's).
+    sessions: Vec<Session>,
+    /// The fewest shards the application may run (4011 below).
+    required_shards: u32,
+    /// When the last Identify was taken (one per [`IDENTIFY_INTERVAL`]).
+    last_identify: Option<Instant>,
+    /// The `shard` of every Identify taken, in order.
+    identified: Vec<[u32; 2]>,
     /// The next RESUME is answered with op 9 (d: false): the client must identify again.
     invalidate_next_resume: bool,
     /// The application's privileged intents are all switched off (4014 for any).
     privileged_disabled: bool,
-    /// Identifies received.
+    /// Identifies taken.
     pub(super) identifies: u32,
     /// Dispatches sent zlib-compressed.
     pub(super) compressed: u32,
@@ -60,12 +61,57 @@ pub(super) struct Session {
     holding_resumes: bool,
 }
 
+/// One shard's session: every dispatch sent or to send to it, for RESUME to replay.
+#[derive(Debug)]
+struct Session {
+    id: String,
+    /// `[shard, count]` as identified.
+    shard: [u32; 2],
+    /// Every dispatch frame, in sequence order.
+    frames: Vec<Value>,
+    /// The last sequence number given.
+    seq: u64,
+}
+
 impl Session {
     /// Appends a dispatch with the next sequence number.
     fn push(&mut self, t: &str, d: Value) {
         self.seq += 1;
         self.frames
             .push(json!({ "op": 0, "s": self.seq, "t": t, "d": d }));
+    }
+
+    /// Whether Discord sends this session the events of `guild` (`None`: a DM, which goes to
+    /// shard 0).
+    fn serves(&self, guild: Option<u64>) -> bool {
+        let [shard, count] = self.shard;
+        match guild {
+            Some(guild) => (guild >> 22) % u64::from(count) == u64::from(shard),
+            None => shard == 0,
+        }
+    }
+}
+
+impl Gateway {
+    pub(super) fn requiring(shards: u32) -> Self {
+        Self {
+            required_shards: shards,
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn pass_time(&mut self, duration: Duration) {
+        if let Some(at) = &mut self.last_identify {
+            *at = at.checked_sub(duration).unwrap_or(*at);
+        }
+    }
+
+    fn session(&self, id: &str) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.id == id)
+    }
+
+    fn session_mut(&mut self, id: &str) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.id == id)
     }
 }
 
@@ -135,165 +181,45 @@ impl FakeDiscord {
         })
     }
 
-    /// Logs a dispatch (sent at once to a connected client, or replayed when it resumes).
-    fn dispatch(&self, t: &str, d: Value) {
-        self.with(|s| s.gateway.push(t, d));
-        let _ = self.events.send(json!({ "t": WAKE }));
+    /// The `[shard, count]` of every Identify taken, in order.
+    pub fn identified_shards(&self) -> Vec<[u32; 2]> {
+        self.with(|s| s.gateway.identified.clone())
     }
 
-    /// Discord knows `user` (and their DM channel) once an event shows them.
-    fn seen(&self, user: u64, channel: Option<u64>) {
-        self.with(|s| {
-            s.users.insert(user);
-            if let Some(channel) = channel {
-                s.channels.insert(channel);
+    /// Waits until a session of each of `shards` (`[shard, count]`) is open; panics after
+    /// 20 s. What is dispatched to a shard's guilds from then on reaches it.
+    pub async fn wait_shards(&self, shards: &[[u32; 2]]) {
+        let open = crate::wait::until(&self.notify, Duration::from_secs(20), || {
+            let open: Vec<[u32; 2]> =
+                self.with(|s| s.gateway.sessions.iter().map(|s| s.shard).collect());
+            if shards.iter().all(|shard| open.contains(shard)) {
+                Ok(())
+            } else {
+                Err(open)
             }
         });
-    }
-
-    /// A user writes `content` in `channel` (a DM when `guild` is `None`); `mention` adds the
-    /// bot's mention. Returns the message id.
-    pub fn message(
-        &self,
-        user: u64,
-        channel: u64,
-        guild: Option<u64>,
-        content: &str,
-        mention: bool,
-    ) -> u64 {
-        let id = self.next_id();
-        let content = if mention {
-            format!("<@{BOT_ID}> {content}")
-        } else {
-            content.to_owned()
-        };
-        let mentions = if mention { bot_mention() } else { json!([]) };
-        self.seen(user, Some(channel));
-        let mut d = message_json(
-            id,
-            &channel.to_string(),
-            user_json(user),
-            &content,
-            mentions,
-            json!([]),
-        );
-        if let Some(guild) = guild {
-            d["guild_id"] = json!(guild.to_string());
-            d["member"] = json!({ "roles": [], "joined_at": TIMESTAMP, "deaf": false, "mute": false, "flags": 0 });
+        if let Err(open) = open.await {
+            panic!("the sessions of {shards:?} did not open; open: {open:?}");
         }
-        self.dispatch("MESSAGE_CREATE", d);
-        id
     }
 
-    /// A message from another bot (the bot must ignore it).
-    pub fn bot_message(&self, user: u64, channel: u64, content: &str) {
-        let id = self.next_id();
-        self.seen(user, Some(channel));
-        let mut author = user_json(user);
-        author["bot"] = json!(true);
-        let d = message_json(
-            id,
-            &channel.to_string(),
-            author,
-            content,
-            json!([]),
-            json!([]),
-        );
-        self.dispatch("MESSAGE_CREATE", d);
-    }
-
-    /// `user` joins the guild (`pending`: membership screening not passed yet).
-    pub fn member_joins(&self, user: u64, pending: bool) {
+    /// Logs a dispatch in the session of each shard Discord sends `guild`'s events to (a DM's
+    /// to shard 0): sent at once to a connected client, or replayed when it resumes.
+    pub(super) fn dispatch(&self, t: &str, d: Value, guild: Option<u64>) {
         self.with(|s| {
-            s.members.insert(user);
-            s.users.insert(user);
-        });
-        let mut d = member_json(user, &now(), pending);
-        d["guild_id"] = json!(GUILD_ID.to_string());
-        self.dispatch("GUILD_MEMBER_ADD", d);
-    }
-
-    /// `user` passed membership screening.
-    pub fn member_screened(&self, user: u64) {
-        self.dispatch(
-            "GUILD_MEMBER_UPDATE",
-            json!({
-                "guild_id": GUILD_ID.to_string(), "user": user_json(user), "roles": [],
-                "joined_at": now(), "pending": false, "flags": 0,
-            }),
-        );
-    }
-
-    /// `user` leaves the guild.
-    pub fn member_leaves(&self, user: u64) {
-        self.with(|s| s.members.remove(&user));
-        self.dispatch(
-            "GUILD_MEMBER_REMOVE",
-            json!({ "guild_id": GUILD_ID.to_string(), "user": user_json(user) }),
-        );
-    }
-
-    /// `user` runs a slash command (in the guild with `permissions`, or in a DM when
-    /// `permissions` is `None`). Returns the interaction token.
-    pub fn slash(
-        &self,
-        user: u64,
-        name: &str,
-        options: Value,
-        permissions: Option<&str>,
-    ) -> String {
-        let id = self.next_id();
-        let token = format!("itoken-{id}");
-        let dm = permissions.is_none().then(|| Self::dm_channel(user));
-        self.seen(user, dm);
-        self.with(|s| {
-            s.interactions.insert(
-                id.to_string(),
-                super::Interaction {
-                    token: token.clone(),
-                    at: Instant::now(),
-                    acked: false,
-                },
-            )
-        });
-        let mut resolved = json!({ "users": {}, "members": {} });
-        if let Some(opts) = options.as_array() {
-            for o in opts {
-                if o["type"] == 6
-                    && let Some(uid) = o["value"].as_str()
-                {
-                    let named: u64 = uid.parse().unwrap_or(1);
-                    self.seen(named, None);
-                    resolved["users"][uid] = user_json(named);
+            for session in &mut s.gateway.sessions {
+                if session.serves(guild) {
+                    session.push(t, d.clone());
                 }
             }
-        }
-        let mut d = json!({
-            "id": id.to_string(), "application_id": APPLICATION_ID.to_string(), "type": 2,
-            "token": token, "version": 1, "locale": "en-US", "entitlements": [],
-            "attachment_size_limit": 8_388_608,
-            "data": { "id": "7001", "name": name, "type": 1, "options": options, "resolved": resolved },
         });
-        match permissions {
-            Some(p) => {
-                d["guild_id"] = json!(GUILD_ID.to_string());
-                d["channel_id"] = json!(GENERAL_CHANNEL.to_string());
-                d["member"] = member_json(user, TIMESTAMP, false);
-                d["member"]["permissions"] = json!(p);
-            }
-            None => {
-                d["channel_id"] = json!(Self::dm_channel(user).to_string());
-                d["user"] = user_json(user);
-            }
-        }
-        self.dispatch("INTERACTION_CREATE", d);
-        token
+        let _ = self.events.send(json!({ "t": WAKE }));
     }
 }
 
 /// One gateway connection (`/gateway`, the URL `GET /api/v10/gateway` names).
 #[handler]
-pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse {
+pub(super) fn connection(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse {
     let shared = shared.clone();
     ws.on_upgrade(move |socket| async move {
         let (mut sink, mut stream) = socket.split();
@@ -301,13 +227,6 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
         if let Ok(mut s) = shared.state.lock() {
             s.connections += 1;
         }
-        let text = |v: Value| WsMessage::Text(v.to_string());
-        let close = |code: u16, why: &str| {
-            WsMessage::Close(Some((
-                poem::web::websocket::CloseCode::from(code),
-                why.to_owned(),
-            )))
-        };
         if sink
             .send(text(json!({ "op": 10, "d": { "heartbeat_interval": 1000 }, "s": null, "t": null })))
             .await
@@ -315,17 +234,21 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
         {
             return;
         }
-        // The next frame of the log this connection sends; `None` until it identified or
-        // resumed.
-        let mut cursor: Option<usize> = None;
+        // The session this connection serves and the next frame of its log to send; `None`
+        // until it identified or resumed.
+        let mut cursor: Option<(String, usize)> = None;
         let mut compress = false;
         loop {
-            // Send what the log holds beyond the cursor.
-            if let Some(at) = cursor {
+            // Send what the session's log holds beyond the cursor.
+            if let Some((session, at)) = &mut cursor {
                 let pending: Vec<Value> = shared
                     .state
                     .lock()
-                    .map(|s| s.gateway.frames[at.min(s.gateway.frames.len())..].to_vec())
+                    .ok()
+                    .and_then(|s| {
+                        let frames = &s.gateway.session(session)?.frames;
+                        Some(frames[(*at).min(frames.len())..].to_vec())
+                    })
                     .unwrap_or_default();
                 let mut failed = false;
                 for frame in &pending {
@@ -345,7 +268,7 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
                 if failed {
                     break;
                 }
-                cursor = Some(at + pending.len());
+                *at += pending.len();
             }
             tokio::select! {
                 incoming = stream.next() => {
@@ -363,81 +286,29 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
                             let _ = sink.send(close(4005, "Already authenticated.")).await;
                             break;
                         }
-                        Some(2) => {
-                            let d = &payload["d"];
-                            let token_ok = d["token"] == format!("Bot {TOKEN}");
-                            let intents = d["intents"].as_u64().unwrap_or(0);
-                            let allowed = shared.state.lock().is_ok_and(|s| {
-                                let enabled = if s.gateway.privileged_disabled { 0 } else { ENABLED_PRIVILEGED };
-                                intents & PRIVILEGED & !enabled == 0
-                            });
-                            if let Ok(mut s) = shared.state.lock() {
-                                s.identify = Some(d.clone());
-                                s.gateway.identifies += 1;
-                            }
-                            shared.notify.notify_waiters();
-                            if !token_ok {
-                                let _ = sink.send(close(4004, "Authentication failed.")).await;
+                        Some(2) => match identify(&shared, &payload["d"]) {
+                            Identified::Closed(code, why) => {
+                                let _ = sink.send(close(code, why)).await;
                                 break;
                             }
-                            if !allowed {
-                                let _ = sink.send(close(4014, "Disallowed intent(s).")).await;
-                                break;
-                            }
-                            compress = d["compress"] == true;
-                            let start = shared.state.lock().map(|mut s| {
-                                let start = s.gateway.frames.len();
-                                s.gateway.push("READY", json!({
-                                    "v": 10, "user": bot_user_json(),
-                                    "guilds": [{ "id": GUILD_ID.to_string(), "unavailable": true }],
-                                    "session_id": "fake-session", "resume_gateway_url": shared.ws_url.get(),
-                                    "shard": [0, 1], "application": { "id": APPLICATION_ID.to_string(), "flags": 0 },
-                                }));
-                                s.gateway.push("GUILD_CREATE", guild());
-                                start
-                            });
-                            cursor = start.ok();
-                        }
-                        Some(6) => {
-                            let d = &payload["d"];
-                            if d["token"] != format!("Bot {TOKEN}") {
-                                let _ = sink.send(close(4004, "Authentication failed.")).await;
-                                break;
-                            }
-                            let held = crate::wait::until(&shared.notify, Duration::from_secs(20), || {
-                                match shared.state.lock() {
-                                    Ok(s) if s.gateway.holding_resumes => Err(()),
-                                    _ => Ok(()),
-                                }
-                            });
-                            let _ = held.await;
-                            // An unknown session, or no sequence to resume from, is not
-                            // resumable: op 9, as Discord answers.
-                            let known = d["session_id"] == "fake-session" && d["seq"].is_u64();
-                            let invalidate = shared.state.lock().is_ok_and(|mut s| {
-                                std::mem::take(&mut s.gateway.invalidate_next_resume)
-                            }) || !known;
-                            if invalidate {
-                                if let Ok(mut s) = shared.state.lock() {
-                                    s.gateway.invalidated += 1;
-                                }
-                                shared.notify.notify_waiters();
+                            Identified::TooSoon => {
                                 if sink.send(text(json!({ "op": 9, "d": false }))).await.is_err() { break }
-                                continue;
                             }
-                            let after = payload["d"]["seq"].as_u64().unwrap_or(0);
-                            let start = shared.state.lock().map(|mut s| {
-                                let start = s.gateway.frames.iter()
-                                    .position(|f| f["s"].as_u64().is_some_and(|n| n > after))
-                                    .unwrap_or(s.gateway.frames.len());
-                                s.gateway.replayed += u32::try_from(s.gateway.frames.len() - start).unwrap_or(0);
-                                s.gateway.push("RESUMED", json!({}));
-                                s.resumes += 1;
-                                start
-                            });
-                            shared.notify.notify_waiters();
-                            cursor = start.ok();
-                        }
+                            Identified::Session(id) => {
+                                compress = payload["d"]["compress"] == true;
+                                cursor = Some((id, 0));
+                            }
+                        },
+                        Some(6) => match resume(&shared, &payload["d"]).await {
+                            Resumed::Closed(code, why) => {
+                                let _ = sink.send(close(code, why)).await;
+                                break;
+                            }
+                            Resumed::Invalid => {
+                                if sink.send(text(json!({ "op": 9, "d": false }))).await.is_err() { break }
+                            }
+                            Resumed::From(id, at) => cursor = Some((id, at)),
+                        },
                         _ => {}
                     }
                 }
@@ -460,6 +331,17 @@ pub(super) fn session(ws: WebSocket, shared: Data<&Shared>) -> impl IntoResponse
         }
         shared.notify.notify_waiters();
     })
+}
+
+fn text(v: Value) -> WsMessage {
+    WsMessage::Text(v.to_string())
+}
+
+fn close(code: u16, why: &str) -> WsMessage {
+    WsMessage::Close(Some((
+        poem::web::websocket::CloseCode::from(code),
+        why.to_owned(),
+    )))
 }
 
 /// One payload as Discord compresses it for `compress: true`: a whole zlib stream.

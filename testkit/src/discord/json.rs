@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{APPLICATION_ID, BOT_ID, GUILD_ID, MEMBER_ROLE_ID};
+use super::{APPLICATION_ID, BOT_ID, Guild};
 
 /// When every fixed object was created (joins and messages of the past).
 pub(super) const TIMESTAMP: &str = "2024-01-01T00:00:00.000000+00:00";
@@ -38,13 +38,13 @@ pub(super) fn bot_user_json() -> Value {
 }
 
 /// The bot's application (`GET /applications/@me`: `PrivateApplicationResponse`).
-pub(super) fn application_json() -> Value {
+pub(super) fn application_json(guilds: u64) -> Value {
     json!({
         "id": APPLICATION_ID.to_string(), "name": "Concierge", "icon": null, "description": "",
         "type": null, "bot_public": false, "bot_require_code_grant": false,
         "verify_key": "0".repeat(64), "flags": 0, "flags_new": "0", "redirect_uris": [],
         "interactions_endpoint_url": null, "role_connections_verification_url": null,
-        "owner": user_json(1), "approximate_guild_count": 1,
+        "owner": user_json(1), "approximate_guild_count": guilds,
         "approximate_user_install_count": 0, "approximate_user_authorization_count": 0,
         "explicit_content_filter": 0, "team": null, "eligible_oauth2_scopes": [],
     })
@@ -137,23 +137,24 @@ fn role_json(id: u64, name: &str, position: i32) -> Value {
             "position": position, "icon": null, "unicode_emoji": null, "flags": 0 })
 }
 
-/// `@everyone` and `Member`.
-pub(super) fn roles_json() -> Value {
+/// `guild`'s `@everyone` (whose id is the guild's) and `Member`.
+pub(super) fn roles_json(guild: &Guild) -> Value {
     json!([
-        role_json(GUILD_ID, "@everyone", 0),
-        role_json(MEMBER_ROLE_ID, "Member", 1)
+        role_json(guild.id, "@everyone", 0),
+        role_json(guild.member_role, "Member", 1)
     ])
 }
 
-pub(super) fn guild() -> Value {
+/// `guild` as GUILD_CREATE carries it.
+pub(super) fn guild_json(guild: &Guild) -> Value {
     json!({
-        "id": GUILD_ID.to_string(), "name": "Fake Guild", "icon": null,
+        "id": guild.id.to_string(), "name": "Fake Guild", "icon": null,
         "owner_id": BOT_ID.to_string(),
         "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
         "mfa_level": 0, "premium_tier": 0, "nsfw_level": 0, "system_channel_flags": 0,
         "preferred_locale": "en-US", "premium_progress_bar_enabled": false,
         "features": [], "emojis": [], "stickers": [],
-        "roles": roles_json(),
+        "roles": roles_json(guild),
         "joined_at": TIMESTAMP, "large": false, "member_count": 1000,
         "voice_states": [], "members": [], "channels": [], "threads": [], "presences": [],
         "stage_instances": [], "guild_scheduled_events": [],

@@ -13,8 +13,10 @@
 //!   (10062, 40060) and 15 minutes for its token (50027), nonces with `enforce_nonce`
 //!   de-duplicating per author for two minutes, 50007 closed DMs, 50013 missing permissions,
 //!   429 with `Retry-After`.
-//! - Gateway: Hello, Identify checked (token 4004, privileged intents 4014), READY and
-//!   GUILD_CREATE, heartbeats, RESUME replaying what the client missed (or op 9 when a test
+//! - Gateway: Hello, Identify checked (token 4004, privileged intents 4014, shard 4010,
+//!   sharding required 4011, one Identify per 5 s or op 9), a session per shard with the
+//!   guilds Discord routes to it (`(guild_id >> 22) % shard_count`, DMs to shard 0), READY
+//!   and GUILD_CREATE, heartbeats, RESUME replaying what the client missed (or op 9 when a test
 //!   asks), payloads zlib-compressed for a client that asks, and the dispatches a test scripts
 //!   ([`FakeDiscord::message`], [`FakeDiscord::member_joins`], [`FakeDiscord::slash`]…).
 //!
@@ -30,11 +32,14 @@
 //! - `schema`: the vendored OpenAPI description and the JSON Schema validator over it
 //! - `rest`: the REST endpoints and their own refusals
 //! - `interactions`: interaction answers and edits, and command registration
-//! - `gateway`: the WebSocket session and its log, and the dispatches a test scripts
+//! - `gateway`: the WebSocket connections, a session per shard with its log, Identify and
+//!   RESUME as Discord checks them
+//! - `events`: the dispatches a test scripts, routed to their shard's session
 //! - `json`: Discord's objects as the fake writes them (every field the spec requires)
 //! - `tests/`: a test per refusal (REST, and the gateway over a raw WebSocket), and the
 //!   answers against the spec
 
+mod events;
 mod gateway;
 mod interactions;
 mod json;
@@ -57,12 +62,41 @@ pub const BOT_ID: u64 = 100;
 /// The bot's application id: not the bot user's id, since Discord does not promise they are
 /// equal (interaction webhooks are addressed by this one; `GET /applications/@me` tells it).
 pub const APPLICATION_ID: u64 = 300;
-/// The one guild the bot is in.
+/// The guild the bot is in (the only one unless the fake runs several shards: [`Guild`]).
 pub const GUILD_ID: u64 = 200;
 /// The guild's `Member` role.
 pub const MEMBER_ROLE_ID: u64 = 901;
 /// A guild text channel.
 pub const GENERAL_CHANNEL: u64 = 4002;
+
+/// A guild the bot is in: one per shard the application must run
+/// ([`FakeDiscord::start_sharded`]), the first being [`GUILD_ID`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guild {
+    pub id: u64,
+    /// Its `Member` role.
+    pub member_role: u64,
+    /// Its text channel.
+    pub general_channel: u64,
+}
+
+impl Guild {
+    /// The fake's guild on shard `shard`: Discord sends guild `g`'s events to shard
+    /// `(g >> 22) % shard_count`, so the id carries `shard` above its low 22 bits.
+    pub fn on_shard(shard: u32) -> Self {
+        let i = u64::from(shard);
+        Self {
+            id: (i << 22) | GUILD_ID,
+            member_role: MEMBER_ROLE_ID + 1000 * i,
+            general_channel: GENERAL_CHANNEL + 1000 * i,
+        }
+    }
+
+    /// The shard that gets this guild's events when the bot runs `count` shards.
+    pub fn shard(&self, count: u32) -> u32 {
+        u32::try_from((self.id >> 22) % u64::from(count.max(1))).unwrap_or(0)
+    }
+}
 /// The token the bot must identify with.
 pub const TOKEN: &str = "fake-bot-token";
 
@@ -115,8 +149,13 @@ struct State {
     rate_limited_posts: u32,
     /// After this many more message posts, the next one fails with 500 (once).
     fail_after_posts: Option<u32>,
-    /// Members in the guild (for GET member).
-    members: HashSet<u64>,
+    /// The guilds the bot is in, one per shard the application must run.
+    guilds: Vec<Guild>,
+    /// How many guilds Discord says the bot is in (`approximate_guild_count`): enough to
+    /// need the shards it must run (2,500 a shard), of which the fake keeps one per shard.
+    approximate_guilds: u64,
+    /// Members by (guild, user) (for GET member, role grants and kicks).
+    members: HashSet<(u64, u64)>,
     /// Users Discord knows: the bot, and everyone a scripted event showed (DMs to others are
     /// refused with 10013).
     users: HashSet<u64>,
@@ -129,8 +168,9 @@ struct State {
     nonces: HashMap<String, (u64, u64, Instant)>,
     /// The last snowflake handed out (messages, interactions, channels' messages).
     next_id: u64,
-    /// The gateway's session: every dispatch sent, in order, for RESUME to replay.
-    gateway: gateway::Session,
+    /// The gateway: its sessions (one per shard), each with every dispatch sent in order for
+    /// RESUME to replay, and what the test switched on.
+    gateway: gateway::Gateway,
 }
 
 /// A slash command's interaction as Discord tracks it.
@@ -177,11 +217,24 @@ struct Shared {
 }
 
 impl FakeDiscord {
+    /// A fake Discord whose bot is in one guild ([`GUILD_ID`]) and needs no sharding.
     pub async fn start() -> Self {
+        Self::start_sharded(1).await
+    }
+
+    /// A fake Discord whose bot is in `shards` guilds ([`Guild::on_shard`]) and must run at
+    /// least `shards` shards: an Identify with fewer is closed with 4011 Sharding required,
+    /// as Discord closes a session that would hold more than 2,500 guilds.
+    pub async fn start_sharded(shards: u32) -> Self {
+        let shards = shards.max(1);
+        let guilds: Vec<Guild> = (0..shards).map(Guild::on_shard).collect();
         let state = Arc::new(Mutex::new(State {
             next_id: 10_000,
             users: HashSet::from([BOT_ID]),
-            channels: HashSet::from([GENERAL_CHANNEL]),
+            channels: guilds.iter().map(|g| g.general_channel).collect(),
+            guilds,
+            approximate_guilds: 2500 * u64::from(shards - 1) + 1,
+            gateway: gateway::Gateway::requiring(shards),
             ..State::default()
         }));
         let (events, _) = broadcast::channel(256);
@@ -192,7 +245,7 @@ impl FakeDiscord {
             notify: notify.clone(),
             ws_url: Arc::default(),
         };
-        let app = rest::routes().at("/gateway", get(gateway::session));
+        let app = rest::routes().at("/gateway", get(gateway::connection));
         let ws_url = shared.ws_url.clone();
         let app = app.around(rules::headers).data(shared);
         let (addr, stop) = crate::oauth::serve(app, "fake Discord").await;
@@ -311,7 +364,8 @@ impl FakeDiscord {
     }
 
     /// Lets `duration` pass for the fake's deadlines: interactions age (3 s to answer, 15
-    /// minutes for their token) and nonces leave the window in which they de-duplicate.
+    /// minutes for their token), nonces leave the window in which they de-duplicate, and the
+    /// last Identify moves back (one per 5 s).
     pub fn pass_time(&self, duration: Duration) {
         self.with(|s| {
             for i in s.interactions.values_mut() {
@@ -320,6 +374,7 @@ impl FakeDiscord {
             for (_, _, at) in s.nonces.values_mut() {
                 *at = at.checked_sub(duration).unwrap_or(*at);
             }
+            s.gateway.pass_time(duration);
         });
     }
 
@@ -334,9 +389,19 @@ impl FakeDiscord {
         self.with(|s| s.users.insert(user));
     }
 
-    /// Whether `user` is in the guild now.
+    /// Whether `user` is in the guild ([`GUILD_ID`]) now.
     pub fn is_member(&self, user: u64) -> bool {
-        self.with(|s| s.members.contains(&user))
+        self.is_member_of(GUILD_ID, user)
+    }
+
+    /// Whether `user` is in `guild` now.
+    pub fn is_member_of(&self, guild: u64, user: u64) -> bool {
+        self.with(|s| s.members.contains(&(guild, user)))
+    }
+
+    /// The guilds the bot is in.
+    pub fn guilds(&self) -> Vec<Guild> {
+        self.with(|s| s.guilds.clone())
     }
 
     /// Posts in `channel` (not duplicates), in order.

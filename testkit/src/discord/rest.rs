@@ -14,7 +14,7 @@ use super::json::{
     TIMESTAMP, application_json, bot_user_json, dm_channel_json, member_json, roles_json,
 };
 use super::rules::{Files, Incoming, error, posted, record, refuse, refuse_with, unknown};
-use super::{DM_CHANNELS, FakeDiscord, GUILD_ID, MEMBER_ROLE_ID, Shared, State};
+use super::{DM_CHANNELS, FakeDiscord, Guild, Shared, State};
 
 /// The REST routes (the gateway's WebSocket route is added beside them).
 pub(super) fn routes() -> Route {
@@ -84,6 +84,20 @@ fn fail_for_now(shared: &Shared, req: &Request, incoming: Incoming) -> Response 
     )
 }
 
+/// The guild a path names, if the bot is in it.
+fn guild_named(s: &State, guild: &str) -> Option<Guild> {
+    s.guilds.iter().find(|g| g.id.to_string() == guild).copied()
+}
+
+/// [`guild_named`], under the state's lock.
+fn known_guild(shared: &Shared, guild: &str) -> Option<Guild> {
+    shared
+        .state
+        .lock()
+        .ok()
+        .and_then(|s| guild_named(&s, guild))
+}
+
 /// Why a guild, role or member in a path names nothing: 10004, 10011 or 10007.
 fn missing_in_guild(
     s: &State,
@@ -91,17 +105,17 @@ fn missing_in_guild(
     user: Option<u64>,
     role: Option<&str>,
 ) -> Option<(u32, &'static str)> {
-    if guild != GUILD_ID.to_string() {
+    let Some(guild) = guild_named(s, guild) else {
         return Some((10004, "Guild"));
-    }
+    };
     if let Some(role) = role
-        && role != GUILD_ID.to_string()
-        && role != MEMBER_ROLE_ID.to_string()
+        && role != guild.id.to_string()
+        && role != guild.member_role.to_string()
     {
         return Some((10011, "Role"));
     }
     match user {
-        Some(user) if !s.members.contains(&user) => Some((10007, "Member")),
+        Some(user) if !s.members.contains(&(guild.id, user)) => Some((10007, "Member")),
         _ => None,
     }
 }
@@ -131,7 +145,8 @@ async fn typing(
 async fn current_application(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
     let incoming = admit!(shared, req, body, "/applications/@me");
     record(&shared, req, incoming.json, incoming.files, false);
-    Json(application_json()).into_response()
+    let guilds = shared.state.lock().map_or(1, |s| s.approximate_guilds);
+    Json(application_json(guilds)).into_response()
 }
 
 #[handler]
@@ -307,11 +322,11 @@ async fn roles(
     shared: Data<&Shared>,
 ) -> Response {
     let incoming = admit!(shared, req, body, "/guilds/{guild_id}/roles");
-    if guild != GUILD_ID.to_string() {
+    let Some(guild) = known_guild(&shared, &guild) else {
         return unknown(&shared, req, incoming, 10004, "Guild");
-    }
+    };
     record(&shared, req, incoming.json, incoming.files, false);
-    Json(roles_json()).into_response()
+    Json(roles_json(&guild)).into_response()
 }
 
 /// A member's role given (`PUT`) or taken (`DELETE`): the guild, the role and the member must
@@ -395,14 +410,14 @@ async fn kick(
     shared: Data<&Shared>,
 ) -> Response {
     let incoming = admit!(shared, req, body, "/guilds/{guild_id}/members/{user_id}");
-    if guild != GUILD_ID.to_string() {
+    let Some(guild) = known_guild(&shared, &guild) else {
         return unknown(&shared, req, incoming, 10004, "Guild");
-    }
+    };
     let refusal = {
         let mut s = shared.state.lock().expect("state");
         if s.forbid_kicks {
             Some((StatusCode::FORBIDDEN, 50013, "Missing Permissions"))
-        } else if !s.members.remove(&user) {
+        } else if !s.members.remove(&(guild.id, user)) {
             Some((StatusCode::NOT_FOUND, 10007, "Unknown Member"))
         } else {
             None

@@ -375,10 +375,14 @@ fn the_fakes_answers_carry_what_the_spec_requires() {
             "/guilds/{guild_id}/members/{user_id}",
             member_json(77, "2024-01-01T00:00:00+00:00", false),
         ),
-        ("GET", "/guilds/{guild_id}/roles", roles_json()),
+        (
+            "GET",
+            "/guilds/{guild_id}/roles",
+            roles_json(&super::Guild::on_shard(0)),
+        ),
         ("GET", "/users/@me", bot_user_json()),
-        ("GET", "/applications/@me", application_json()),
-        ("GET", "/oauth2/applications/@me", application_json()),
+        ("GET", "/applications/@me", application_json(2501)),
+        ("GET", "/oauth2/applications/@me", application_json(1)),
         (
             "PUT",
             "/applications/{application_id}/commands",
