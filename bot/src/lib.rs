@@ -107,6 +107,8 @@ impl std::fmt::Display for Shards {
 
 /// Discord closes a shard that would hold more guilds than this (4011 Sharding required).
 const GUILDS_PER_SHARD: u32 = 2500;
+/// How long the checks before connecting wait for Discord's REST API.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gateway intents the bot needs: guilds, members (privileged: the gate), guild and DM
 /// messages and their content (privileged: chat).
@@ -135,7 +137,15 @@ pub async fn run(
     }
     let http = http.build();
     let shards = settings.shards;
-    enough_shards(&http, shards).await?;
+    tokio::select! {
+        checked = tokio::time::timeout(PREFLIGHT_TIMEOUT, preflight(&http, shards)) => {
+            if checked.is_err() {
+                tracing::warn!("Discord's REST API did not answer within 10 s: connecting anyway");
+            }
+            checked.unwrap_or(Ok(()))?;
+        }
+        () = shutdown.cancelled() => return Ok(()),
+    }
     tracing::info!(%shards, "connecting to Discord's gateway");
     let handler = handler::Handler::new(deps, settings);
     let mut client = ClientBuilder::new_with_http(http, intents())
@@ -175,27 +185,49 @@ pub async fn run(
     Ok(())
 }
 
-/// Refuses to start with fewer shards than the bot's guilds need: Discord closes a shard
-/// holding more than 2,500 guilds with 4011, which serenity retries for ever. The count is
-/// Discord's approximate one for the application; when it cannot be read, the bot starts and
-/// Discord has the last word.
-async fn enough_shards(http: &Http, shards: Shards) -> anyhow::Result<()> {
-    let guilds = match http.get_current_application_info().await {
-        Ok(application) => application.approximate_guild_count,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read how many guilds the bot is in");
-            None
+/// Refuses to start what Discord would refuse, before connecting: fewer shards than the bot's
+/// guilds need (Discord closes a shard holding more than 2,500 guilds with 4011, which
+/// serenity retries for ever), or more sessions than Discord lets the bot start before its
+/// daily limit resets; warns below the shard count Discord recommends. What cannot be read
+/// is left to Discord: the bot connects.
+async fn preflight(http: &Http, shards: Shards) -> anyhow::Result<()> {
+    match http.get_current_application_info().await {
+        Ok(application) => {
+            if let Some(guilds) = application.approximate_guild_count {
+                let needed = guilds.div_ceil(GUILDS_PER_SHARD).max(1);
+                if shards.count < needed {
+                    bail!(
+                        "the bot is in about {guilds} guilds and Discord lets one shard hold at \
+                         most {GUILDS_PER_SHARD}: DISCORD_SHARD_COUNT is {}, it must be at least \
+                         {needed}",
+                        shards.count
+                    );
+                }
+            }
         }
-    };
-    let Some(guilds) = guilds else { return Ok(()) };
-    let needed = guilds.div_ceil(GUILDS_PER_SHARD).max(1);
-    if shards.count < needed {
-        bail!(
-            "the bot is in about {guilds} guilds and Discord lets one shard hold at most \
-             {GUILDS_PER_SHARD}: DISCORD_SHARD_COUNT is {}, it must be at least {needed}",
-            shards.count
-        );
+        Err(e) => tracing::warn!(error = %e, "cannot read how many guilds the bot is in"),
     }
-    tracing::info!(guilds, needed, "the bot's guilds fit its shards");
+    match http.get_bot_gateway().await {
+        Ok(gateway) => {
+            let starting = u64::from(shards.last - shards.first + 1);
+            let limit = gateway.session_start_limit;
+            if limit.remaining < starting {
+                bail!(
+                    "Discord lets the bot start {} more gateway sessions before its limit \
+                     resets in {} minutes, and {shards} would start {starting}",
+                    limit.remaining,
+                    limit.reset_after.div_ceil(60_000)
+                );
+            }
+            if shards.count < gateway.shards {
+                tracing::warn!(
+                    recommended = gateway.shards,
+                    "DISCORD_SHARD_COUNT is {}, below the shards Discord recommends",
+                    shards.count
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the gateway's session limits"),
+    }
     Ok(())
 }

@@ -54,9 +54,9 @@ pub struct DiscordConfig {
     pub log_channel_id: Option<u64>,
     /// The gateway shards this bot process runs. `DISCORD_SHARD_COUNT`
     /// (`discord.shard_count`): how many shards the bot's guilds are split over, the same on
-    /// every bot process; default 1 (Discord requires one per 2,500 guilds). `DISCORD_SHARDS`
-    /// (`discord.shards`): which of them this process runs, `first-last` or one number
-    /// (`0-3`, `4`); default all.
+    /// every bot process; 1 to 1,000, default 1 (Discord requires one per 2,500 guilds).
+    /// `DISCORD_SHARDS` (`discord.shards`): which of them this process runs, `first-last` or
+    /// one number (`0-3`, `4`); default all.
     pub shards: bot::Shards,
 }
 
@@ -83,12 +83,14 @@ pub(super) struct FileDiscord {
     shards: Option<FileShards>,
 }
 
-/// `discord.shards`: one shard (`4`) or a range (`0-3`).
+/// `discord.shards`: one shard (`4`) or a range (`0-3`); anything else is refused when
+/// resolved, naming the setting.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum FileShards {
     One(u32),
     Range(String),
+    Other(serde_yaml::Value),
 }
 
 pub(super) fn resolve(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig, ConfigError> {
@@ -176,10 +178,19 @@ pub(super) fn resolve(r: &Resolver<'_>, f: FileDiscord) -> Result<DiscordConfig,
             f.shards.map(|s| match s {
                 FileShards::One(n) => n.to_string(),
                 FileShards::Range(range) => range,
+                FileShards::Other(other) => serde_yaml::to_string(&other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
             }),
         )?,
     })
 }
+
+/// The most shards a bot may be split over: far beyond the largest bots (Discord recommends
+/// one per 1,000 guilds), low enough that a typo does not start thousands of sessions from
+/// the day's 1,000.
+const MAX_SHARDS: u32 = 1000;
 
 /// `DISCORD_SHARD_COUNT` and `DISCORD_SHARDS`: a range within the count.
 fn shards(
@@ -187,28 +198,45 @@ fn shards(
     count: Option<u32>,
     range: Option<String>,
 ) -> Result<bot::Shards, ConfigError> {
-    let count = r.at_least_one("DISCORD_SHARD_COUNT", "discord.shard_count", count, 1)?;
+    let count = r.within(
+        "DISCORD_SHARD_COUNT",
+        "discord.shard_count",
+        count,
+        1,
+        1..=MAX_SHARDS,
+    )?;
     let Some(raw) = r.string("DISCORD_SHARDS", range) else {
         return Ok(bot::Shards::all(count));
     };
     let setting = "DISCORD_SHARDS (discord.shards)";
     let number = |part: &str| {
-        part.trim().parse::<u32>().map_err(|_| {
-            invalid(
-                setting,
-                format!("expected a shard or a range of shards such as 0-3, got {raw:?}"),
-            )
-        })
+        let part = part.trim();
+        let digits = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+            .ok_or_else(|| {
+                invalid(
+                    setting,
+                    format!("expected a shard or a range of shards such as 0-3, got {raw:?}"),
+                )
+            })
     };
     let (first, last) = match raw.split_once('-') {
         Some((first, last)) => (number(first)?, number(last)?),
         None => (number(&raw)?, number(&raw)?),
     };
+    if first > last {
+        return Err(invalid(
+            setting,
+            format!("{raw:?} names its first shard after its last"),
+        ));
+    }
     bot::Shards::range(count, first, last).ok_or_else(|| {
         invalid(
             setting,
             format!(
-                "{raw:?} is not a range of shards 0 to {} (DISCORD_SHARD_COUNT is {count}), first to last",
+                "{raw:?} goes beyond the last shard, {} (DISCORD_SHARD_COUNT is {count})",
                 count - 1
             ),
         )
@@ -306,6 +334,12 @@ mod tests {
             shards_of(&[("DISCORD_SHARD_COUNT", "4"), ("DISCORD_SHARDS", " 1 ")]),
             bot::Shards::range(4, 1, 1).expect("one shard")
         );
+        let e = section(&[], "shard_count: 2\nshards: -1", resolve).expect_err("refused");
+        assert!(
+            e.to_string()
+                .starts_with("invalid setting DISCORD_SHARDS (discord.shards): expected a shard"),
+            "{e}"
+        );
         for (yaml, first) in [
             ("shard_count: 2\nshards: 1", 1),
             ("shard_count: 2\nshards: 0-0", 0),
@@ -321,15 +355,25 @@ mod tests {
 
     #[test]
     fn shard_ranges_outside_the_count_are_refused() {
-        let count = error(&[("DISCORD_SHARD_COUNT", "0")], resolve);
-        assert_eq!(
-            count,
-            "invalid setting DISCORD_SHARD_COUNT (discord.shard_count): must be at least 1"
-        );
+        for (count, why) in [("0", "got 0"), ("1001", "got 1001"), ("two", "got \"two\"")] {
+            let e = error(&[("DISCORD_SHARD_COUNT", count)], resolve);
+            assert!(
+                e.starts_with("invalid setting DISCORD_SHARD_COUNT (discord.shard_count): ")
+                    && e.contains(why),
+                "{e}"
+            );
+        }
         for (range, why) in [
-            ("2-4", "\"2-4\" is not a range of shards 0 to 3"),
-            ("3-1", "\"3-1\" is not a range of shards 0 to 3"),
-            ("4", "\"4\" is not a range of shards 0 to 3"),
+            (
+                "2-4",
+                "\"2-4\" goes beyond the last shard, 3 (DISCORD_SHARD_COUNT is 4)",
+            ),
+            ("4", "\"4\" goes beyond the last shard, 3"),
+            ("3-1", "\"3-1\" names its first shard after its last"),
+            (
+                "+1",
+                "expected a shard or a range of shards such as 0-3, got \"+1\"",
+            ),
             (
                 "1-",
                 "expected a shard or a range of shards such as 0-3, got \"1-\"",

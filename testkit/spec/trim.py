@@ -35,6 +35,7 @@ OPERATIONS = [
     ("/applications/@me", "get"),
     ("/oauth2/applications/@me", "get"),
     ("/gateway", "get"),
+    ("/gateway/bot", "get"),
     ("/channels/{channel_id}/typing", "post"),
 ]
 KEEP_STATUS = {"200", "201", "204"}

@@ -1,7 +1,8 @@
 //! Issue 15: the bot on several gateway shards, against a fake Discord that requires two
 //! (a guild on each, events routed by `(guild_id >> 22) % 2`, DMs to shard 0): the gate,
 //! chat and slash commands work in each guild, in one process running both shards or in two
-//! processes running one each; too few shards stop the bot with the setting to raise.
+//! processes running one each, each event answered once; too few shards, or too few session
+//! starts left, stop the bot before it connects, saying why.
 
 use serde_json::json;
 use testkit::discord::{FakeDiscord, Guild};
@@ -89,6 +90,26 @@ fn registrations(world: &World) -> usize {
         .count()
 }
 
+/// Every guild's events reached one session of the bot: one reply in each channel, one
+/// answer to each interaction (a second would be refused with 40060), no Identify refused
+/// (an extra shard would be, with 4010).
+fn each_event_answered_once(world: &World, guilds: &[Guild]) {
+    for guild in guilds {
+        assert_eq!(world.discord.posts(guild.general_channel).len(), 1);
+    }
+    let refused: Vec<_> = world
+        .discord
+        .refusals()
+        .into_iter()
+        .filter(|r| r.refused == Some(40060))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "an interaction answered twice: {refused:?}"
+    );
+    assert_eq!(world.discord.refused_identifies(), Vec::<u16>::new());
+}
+
 #[tokio::test]
 async fn one_process_runs_both_shards_and_serves_each_guild() {
     let world = World::start(sharded(bot::Shards::all(2))).await;
@@ -98,6 +119,7 @@ async fn one_process_runs_both_shards_and_serves_each_guild() {
     for (i, guild) in (0..).zip(&guilds) {
         serves(&world, guild, i).await;
     }
+    each_event_answered_once(&world, &guilds);
     assert_eq!(registrations(&world), 1);
     world.assert_every_message_mentions_nobody();
 }
@@ -105,22 +127,30 @@ async fn one_process_runs_both_shards_and_serves_each_guild() {
 #[tokio::test]
 async fn two_processes_run_one_shard_each() {
     let mut world = World::start(sharded(shard(0))).await;
-    // Started at once, the second process's Identify may come within 5 s of the first's:
-    // Discord answers op 9 and serenity identifies again after 5 s.
+    // Started as soon as the first is ready, the second process identifies within 5 s of
+    // the first: Discord answers op 9, and serenity identifies again 5 s later.
     world.start_bot(shard(1)).await;
-    let mut identified = world.discord.identified_shards();
-    identified.sort_unstable();
-    assert_eq!(identified, [[0, 2], [1, 2]], "each process its own shard");
+    assert_eq!(world.discord.identifies_too_soon(), 1);
+    assert_eq!(
+        world.discord.identified_shards(),
+        [[0, 2], [1, 2]],
+        "each process its own shard"
+    );
     let guilds = world.discord.guilds();
     // Shard 1's process serves the second guild; shard 0's the first and the DMs.
     serves(&world, &guilds[1], 1).await;
     serves(&world, &guilds[0], 0).await;
+    each_event_answered_once(&world, &guilds);
     assert_eq!(registrations(&world), 1, "only shard 0's process registers");
 }
 
 #[tokio::test]
 async fn too_few_shards_stop_the_bot_with_the_setting_to_raise() {
-    let mut world = World::start(sharded(bot::Shards::ONE)).await;
+    let mut world = World::start(Options {
+        starts: false,
+        ..sharded(bot::Shards::ONE)
+    })
+    .await;
     let ended = world.bot_exit().await;
     let error = format!(
         "{:#}",
@@ -129,6 +159,24 @@ async fn too_few_shards_stop_the_bot_with_the_setting_to_raise() {
     assert!(
         error.contains("about 2501 guilds")
             && error.contains("DISCORD_SHARD_COUNT is 1, it must be at least 2"),
+        "{error}"
+    );
+    assert_eq!(world.discord.connections(), 0, "it never connected");
+}
+
+#[tokio::test]
+async fn a_bot_that_would_spend_the_days_session_starts_does_not_connect() {
+    let mut world = World::start(Options {
+        session_starts: Some(1),
+        starts: false,
+        ..sharded(bot::Shards::all(2))
+    })
+    .await;
+    let ended = world.bot_exit().await;
+    let error = format!("{:#}", ended.expect_err("two sessions, one start left"));
+    assert!(
+        error.contains("start 1 more gateway sessions")
+            && error.contains("shards 0-1 of 2 would start 2"),
         "{error}"
     );
     assert_eq!(world.discord.connections(), 0, "it never connected");

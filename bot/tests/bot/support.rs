@@ -45,6 +45,10 @@ pub struct Options {
     pub shards: bot::Shards,
     /// The shards Discord requires (a guild on each).
     pub discord_shards: u32,
+    /// The sessions Discord lets the bot start (default: its 1,000 a day).
+    pub session_starts: Option<u32>,
+    /// The bot gets ready (the world waits for it); false for a bot that must stop.
+    pub starts: bool,
 }
 
 impl Options {
@@ -69,6 +73,8 @@ impl Default for Options {
             privileged_intents_off: false,
             shards: bot::Shards::ONE,
             discord_shards: 1,
+            session_starts: None,
+            starts: true,
         }
     }
 }
@@ -117,14 +123,16 @@ impl World {
         if options.privileged_intents_off {
             world.discord.disable_privileged_intents();
         }
+        if let Some(n) = options.session_starts {
+            world.discord.limit_session_starts(n);
+        }
         world.bot = Some(tokio::spawn(bot::run(
             deps,
             settings,
             world.stop_bot.clone(),
         )));
-        // Without its intents, or with fewer shards than Discord requires, the bot cannot
-        // get ready: the test waits for it to stop.
-        if !options.privileged_intents_off && options.shards.count >= options.discord_shards {
+        // Without its intents the bot cannot get ready: the test waits for it to stop.
+        if options.starts && !options.privileged_intents_off {
             world.wait_bot(options.shards).await;
         }
         world

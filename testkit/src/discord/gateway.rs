@@ -35,7 +35,8 @@ const WAKE: &str = "__WAKE__";
 /// switches and counts.
 #[derive(Debug, Default)]
 pub(super) struct Gateway {
-    /// The live sessions, one per `[shard, count]` (an Identify replaces its shard's).
+    /// Every session opened, each resumable and sent its shard's events for good: two
+    /// sessions of one shard both get them, as on Discord.
     sessions: Vec<Session>,
     /// The fewest shards the application may run (4011 below).
     required_shards: u32,
@@ -43,6 +44,12 @@ pub(super) struct Gateway {
     last_identify: Option<Instant>,
     /// The `shard` of every Identify taken, in order.
     identified: Vec<[u32; 2]>,
+    /// The close code of every Identify refused (4004, 4010, 4011, 4014), in order.
+    refused: Vec<u16>,
+    /// Identifies answered with op 9 for coming within 5 s of the last.
+    too_soon: u32,
+    /// Sessions the bot may start today, before Identifies ([`FakeDiscord::limit_session_starts`]).
+    session_starts: u32,
     /// The next RESUME is answered with op 9 (d: false): the client must identify again.
     invalidate_next_resume: bool,
     /// The application's privileged intents are all switched off (4014 for any).
@@ -53,7 +60,7 @@ pub(super) struct Gateway {
     pub(super) compressed: u32,
     /// Events replayed on RESUME.
     pub(super) replayed: u32,
-    /// Op 9s sent.
+    /// Op 9s sent for RESUMEs.
     pub(super) invalidated: u32,
     /// Connections that ended.
     disconnects: u32,
@@ -96,8 +103,19 @@ impl Gateway {
     pub(super) fn requiring(shards: u32) -> Self {
         Self {
             required_shards: shards,
+            session_starts: 1000,
             ..Self::default()
         }
+    }
+
+    /// The fewest shards the bot may run (what `GET /gateway/bot` recommends).
+    pub(super) fn required_shards(&self) -> u32 {
+        self.required_shards
+    }
+
+    /// Sessions the bot may still start today.
+    pub(super) fn session_starts_left(&self) -> u32 {
+        self.session_starts.saturating_sub(self.identifies)
     }
 
     pub(super) fn pass_time(&mut self, duration: Duration) {
@@ -116,7 +134,7 @@ impl Gateway {
 }
 
 impl FakeDiscord {
-    /// Asks the connected client to reconnect (op 7) and waits until it has resumed.
+    /// Asks every connected session to reconnect (op 7) and waits until one has resumed.
     pub async fn reconnect(&self) {
         let before = self.with(|s| s.resumes);
         let _ = self.events.send(json!({ "t": RECONNECT }));
@@ -132,9 +150,9 @@ impl FakeDiscord {
         }
     }
 
-    /// Drops the gateway connection (close 4000, as a network failure would look); the
+    /// Drops every gateway connection (close 4000, as a network failure would look); the
     /// client reconnects and resumes, and gets what was dispatched meanwhile.
-    /// Returns once the connection is closed: what is dispatched next waits in the log.
+    /// Returns once a connection is closed: what is dispatched next waits in the log.
     pub async fn drop_connection(&self) {
         let before = self.with(|s| s.gateway.disconnects);
         let _ = self.events.send(json!({ "t": DROP }));
@@ -186,8 +204,24 @@ impl FakeDiscord {
         self.with(|s| s.gateway.identified.clone())
     }
 
-    /// Waits until a session of each of `shards` (`[shard, count]`) is open; panics after
-    /// 20 s. What is dispatched to a shard's guilds from then on reaches it.
+    /// The close codes of the Identifies refused, in order.
+    pub fn refused_identifies(&self) -> Vec<u16> {
+        self.with(|s| s.gateway.refused.clone())
+    }
+
+    /// Identifies answered with op 9 for coming within 5 s of the last one taken.
+    pub fn identifies_too_soon(&self) -> u32 {
+        self.with(|s| s.gateway.too_soon)
+    }
+
+    /// `GET /gateway/bot` says the bot may start `n` more sessions today (it says 1,000 less
+    /// the Identifies taken otherwise).
+    pub fn limit_session_starts(&self, n: u32) {
+        self.with(|s| s.gateway.session_starts = s.gateway.identifies + n);
+    }
+
+    /// Waits until a session of each of `shards` (`[shard, count]`) was opened; panics
+    /// after 20 s. What is dispatched to a shard's guilds from then on reaches it.
     pub async fn wait_shards(&self, shards: &[[u32; 2]]) {
         let open = crate::wait::until(&self.notify, Duration::from_secs(20), || {
             let open: Vec<[u32; 2]> =

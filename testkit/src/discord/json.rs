@@ -50,6 +50,18 @@ pub(super) fn application_json(guilds: u64) -> Value {
     })
 }
 
+/// `GET /gateway/bot` (`GatewayBotResponse`): the gateway's URL, the shards Discord
+/// recommends, and how many sessions the bot may still start today (of 1,000, one Identify at
+/// a time).
+pub(super) fn gateway_bot_json(url: &str, shards: u32, remaining: u32) -> Value {
+    json!({
+        "url": url, "shards": shards,
+        "session_start_limit": {
+            "total": 1000, "remaining": remaining, "reset_after": 86_400_000, "max_concurrency": 1,
+        },
+    })
+}
+
 /// The DM channel with `user` (`PrivateChannelResponse`).
 pub(super) fn dm_channel_json(user: u64) -> Value {
     json!({

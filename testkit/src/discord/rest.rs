@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::interactions;
 use super::json::{
-    TIMESTAMP, application_json, bot_user_json, dm_channel_json, member_json, roles_json,
+    TIMESTAMP, application_json, bot_user_json, dm_channel_json, gateway_bot_json, member_json,
+    roles_json,
 };
 use super::rules::{Files, Incoming, error, posted, record, refuse, refuse_with, unknown};
 use super::{DM_CHANNELS, FakeDiscord, Guild, Shared, State};
@@ -20,6 +21,7 @@ use super::{DM_CHANNELS, FakeDiscord, Guild, Shared, State};
 pub(super) fn routes() -> Route {
     Route::new()
         .at("/api/v10/gateway", get(gateway_url))
+        .at("/api/v10/gateway/bot", get(gateway_bot))
         .at("/api/v10/users/@me", get(current_user))
         .at("/api/v10/applications/@me", get(current_application))
         .at("/api/v10/oauth2/applications/@me", get(current_application))
@@ -52,6 +54,19 @@ pub(super) fn routes() -> Route {
 #[handler]
 fn gateway_url(shared: Data<&Shared>) -> Json<Value> {
     Json(json!({ "url": shared.ws_url.get() }))
+}
+
+/// `GET /gateway/bot`: the URL, the shards the bot needs as the shards Discord recommends,
+/// and the session starts left ([`FakeDiscord::limit_session_starts`]).
+#[handler]
+async fn gateway_bot(req: &Request, body: poem::Body, shared: Data<&Shared>) -> Response {
+    let incoming = admit!(shared, req, body, "/gateway/bot");
+    record(&shared, req, incoming.json, incoming.files, false);
+    let (shards, remaining) = shared.state.lock().map_or((1, 0), |s| {
+        (s.gateway.required_shards(), s.gateway.session_starts_left())
+    });
+    let url = shared.ws_url.get().cloned().unwrap_or_default();
+    Json(gateway_bot_json(&url, shards, remaining)).into_response()
 }
 
 /// How long an interaction may wait for its first answer (Discord: 3 s), and how long its

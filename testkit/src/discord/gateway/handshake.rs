@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::super::json::{bot_user_json, guild_json};
-use super::super::{APPLICATION_ID, Guild, Shared, TOKEN};
+use super::super::{APPLICATION_ID, Guild, Shared, State, TOKEN};
 use super::Session;
 
 /// Privileged intents (Discord's bits): GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT.
@@ -46,11 +46,19 @@ pub(super) enum Identified {
 }
 
 /// Checks an Identify as Discord does (token, privileged intents, shard, sharding required,
-/// one per 5 s) and opens its shard's session, replacing the shard's last one.
+/// one per 5 s) and opens a session of its shard.
 pub(super) fn identify(shared: &Shared, d: &Value) -> Identified {
     let mut s = shared.state.lock().expect("fake Discord state");
     s.identify = Some(d.clone());
     shared.notify.notify_waiters();
+    let answer = checked_identify(&mut s, shared, d);
+    if let Identified::Closed(code, _) = answer {
+        s.gateway.refused.push(code);
+    }
+    answer
+}
+
+fn checked_identify(s: &mut State, shared: &Shared, d: &Value) -> Identified {
     if d["token"] != format!("Bot {TOKEN}") {
         return Identified::Closed(4004, "Authentication failed.");
     }
@@ -72,7 +80,7 @@ pub(super) fn identify(shared: &Shared, d: &Value) -> Identified {
         .last_identify
         .is_some_and(|at| at.elapsed() < IDENTIFY_INTERVAL)
     {
-        s.gateway.invalidated += 1;
+        s.gateway.too_soon += 1;
         return Identified::TooSoon;
     }
     let g = &mut s.gateway;
@@ -107,7 +115,6 @@ pub(super) fn identify(shared: &Shared, d: &Value) -> Identified {
     for guild in &guilds {
         session.push("GUILD_CREATE", guild_json(guild));
     }
-    s.gateway.sessions.retain(|other| other.shard != shard);
     s.gateway.sessions.push(session);
     Identified::Session(id)
 }

@@ -185,6 +185,18 @@ async fn shards_are_checked_and_each_gets_its_guilds_events() {
         dm["t"], "MESSAGE_CREATE",
         "shard 0 got the DM and not the join: {dm}"
     );
+    // Shard 1 got nothing more: what answers its heartbeat comes next.
+    send(&mut second, 1, json!(null)).await;
+    assert_eq!(
+        next(&mut second).await["op"],
+        11,
+        "shard 1 did not get the DM"
+    );
+    assert_eq!(discord.identifies_too_soon(), 1);
+    assert_eq!(
+        discord.refused_identifies(),
+        [4010, 4010, 4010, 4010, 4011, 4011]
+    );
     assert!(discord.is_member_of(guilds[1].id, 77));
     assert!(!discord.is_member_of(guilds[0].id, 77));
 }

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::json::{
-    application_json, bot_user_json, command_json, dm_channel_json, member_json,
+    application_json, bot_user_json, command_json, dm_channel_json, gateway_bot_json, member_json,
     posted_message_json, roles_json,
 };
 use super::{
@@ -381,6 +381,11 @@ fn the_fakes_answers_carry_what_the_spec_requires() {
             roles_json(&super::Guild::on_shard(0)),
         ),
         ("GET", "/users/@me", bot_user_json()),
+        (
+            "GET",
+            "/gateway/bot",
+            gateway_bot_json("wss://gateway.test", 2, 999),
+        ),
         ("GET", "/applications/@me", application_json(2501)),
         ("GET", "/oauth2/applications/@me", application_json(1)),
         (
