@@ -21,6 +21,7 @@ use crate::exchange::{Destination, destination_of};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Text;
 use crate::validate::DiscordId;
 
 #[derive(Debug, Tags)]
@@ -64,9 +65,9 @@ responses! {
 #[derive(Debug, Object)]
 pub struct LoginCodeRequest {
     /// The Discord user id (a snowflake, as a string).
-    pub discord_id: String,
+    pub discord_id: Text,
     /// The code from the onboarding answer; case and dashes do not matter.
-    pub code: String,
+    pub code: Text,
 }
 
 #[derive(Debug, Object)]

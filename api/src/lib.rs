@@ -61,7 +61,9 @@ mod pages;
 mod responses;
 mod routes;
 mod sessions;
+mod spec;
 mod state;
+mod text;
 mod tokens;
 mod validate;
 
@@ -115,25 +117,28 @@ fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     )
 }
 
-/// The OpenAPI document as JSON, exactly as served at `/api/openapi.json`.
+/// The OpenAPI document as JSON, exactly as served at `/api/openapi.json` (poem-openapi's,
+/// tidied by `spec`).
 pub fn spec_json() -> String {
-    service().spec()
+    let doc = spec::tidied(&service().spec());
+    serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
 }
 
 /// The OpenAPI document as YAML, exactly as served at `/api/openapi.yaml`.
 pub fn spec_yaml() -> String {
-    service().spec_yaml()
+    let doc = spec::tidied(&service().spec());
+    serde_yaml::to_string(&doc).expect("a JSON value serializes as YAML")
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Response> {
     let service = service();
-    let json = service.spec();
-    let yaml = service.spec_yaml();
-    // poem-openapi's ReDoc page pulls fonts from Google; the page works (with system fonts)
-    // without them, and nothing here may depend on a CDN.
-    let redoc = strip_external_fonts(&service.redoc_html());
-    let swagger = service.swagger_ui_html();
+    let (raw, json, yaml) = (service.spec(), spec_json(), spec_yaml());
+    // The pages embed poem-openapi's document: they get the tidied one instead. ReDoc's
+    // pulls fonts from Google; the page works (with system fonts) without them, and nothing
+    // here may depend on a CDN.
+    let redoc = strip_external_fonts(&service.redoc_html().replace(&raw, &json));
+    let swagger = service.swagger_ui_html().replace(&raw, &json);
     Route::new()
         .at("/", get(make_sync(|_| Redirect::see_other("/api/docs"))))
         .at("/api/openapi.json", fixed("application/json", json))

@@ -84,10 +84,14 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 Ok(resp) => resp.into_response(),
                 Err(err) => into_json_error(err),
             };
-            if resp.status() == StatusCode::METHOD_NOT_ALLOWED
-                && crate::routes::names_nothing(&path)
-            {
-                resp = into_json_error(poem::Error::from_status(StatusCode::NOT_FOUND));
+            if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+                if crate::routes::names_nothing(&path) {
+                    resp = into_json_error(poem::Error::from_status(StatusCode::NOT_FOUND));
+                } else if let Some(allow) = crate::routes::allowed(&path)
+                    && let Ok(value) = HeaderValue::from_str(&allow)
+                {
+                    resp.headers_mut().insert(poem::http::header::ALLOW, value);
+                }
             }
             if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
                 resp.headers_mut().insert("traceparent", value);

@@ -22,6 +22,7 @@ use crate::error::{ErrorBody, Or500, body, retry_after};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Text;
 use crate::validate::{DisplayName, Email};
 
 /// Lifetime of an OAuth `state` (the security rules cap it at 10 minutes).
@@ -66,11 +67,11 @@ impl Channel {
 #[derive(Debug, Object)]
 pub struct OnboardingRequest {
     /// Full name, 1 to 200 characters.
-    pub name: String,
-    pub email: String,
+    pub name: Text<1, 200>,
+    pub email: Text,
     /// The chat personality the member picked (e.g. `loving`); up to 64 characters.
     #[oai(rename = "selectedPersonality")]
-    pub selected_personality: Option<String>,
+    pub selected_personality: Option<Text<0, 64>>,
     /// `discord` (default), `email` or `web`.
     #[oai(rename = "communicationChannel", default)]
     pub communication_channel: Channel,

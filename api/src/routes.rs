@@ -4,10 +4,10 @@
 
 use std::sync::LazyLock;
 
-/// One path of the spec, split into segments; a parameter segment knows whether it must be a
-/// whole number.
+/// One path of the spec, split into segments (a parameter segment knows whether it must be a
+/// whole number), and the methods it takes.
 #[derive(Debug)]
-struct Template(Vec<Segment>);
+struct Template(Vec<Segment>, Vec<String>);
 
 #[derive(Debug, PartialEq, Eq)]
 enum Segment {
@@ -28,7 +28,11 @@ static TEMPLATES: LazyLock<Vec<Template>> = LazyLock::new(|| templates(&crate::s
 
 fn templates(spec: &str) -> Vec<Template> {
     let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
-    let mut out: Vec<Template> = PAGES.iter().map(|p| template(p, |_| false)).collect();
+    let get = || vec!["GET".to_owned(), "HEAD".to_owned()];
+    let mut out: Vec<Template> = PAGES
+        .iter()
+        .map(|p| template(p, |_| false, get()))
+        .collect();
     if let Some(paths) = spec["paths"].as_object() {
         for (path, operations) in paths {
             let integer = |name: &str| {
@@ -38,13 +42,19 @@ fn templates(spec: &str) -> Vec<Template> {
                     })
                 })
             };
-            out.push(template(path, integer));
+            let methods = operations
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_ascii_uppercase())
+                .collect();
+            out.push(template(path, integer, methods));
         }
     }
     out
 }
 
-fn template(path: &str, integer: impl Fn(&str) -> bool) -> Template {
+fn template(path: &str, integer: impl Fn(&str) -> bool, methods: Vec<String>) -> Template {
     Template(
         path.split('/')
             .map(
@@ -55,6 +65,7 @@ fn template(path: &str, integer: impl Fn(&str) -> bool) -> Template {
                 },
             )
             .collect(),
+        methods,
     )
 }
 
@@ -76,9 +87,42 @@ pub(crate) fn names_nothing(path: &str) -> bool {
     path.starts_with("/api/") && !TEMPLATES.iter().any(|t| t.takes(path))
 }
 
+/// The methods `path` takes, for a 405's `Allow` (RFC 9110 §15.5.6): those of every route of
+/// the spec that takes it (a literal route and a parameter route may both), in a fixed order.
+pub(crate) fn allowed(path: &str) -> Option<String> {
+    const ORDER: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let methods: Vec<&str> = ORDER
+        .into_iter()
+        .filter(|m| {
+            TEMPLATES
+                .iter()
+                .filter(|t| t.takes(path))
+                .any(|t| t.1.iter().any(|have| have == m))
+        })
+        .collect();
+    (!methods.is_empty()).then(|| methods.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::names_nothing;
+
+    #[test]
+    fn a_405_names_the_methods_its_path_takes() {
+        assert_eq!(
+            super::allowed("/api/admin/queues/send_email/jobs/abc").as_deref(),
+            Some("GET, DELETE")
+        );
+        assert_eq!(
+            super::allowed("/api/openapi.json").as_deref(),
+            Some("GET, HEAD")
+        );
+        assert_eq!(
+            super::allowed("/api/user/onboarding").as_deref(),
+            Some("POST")
+        );
+        assert_eq!(super::allowed("/api/nope/nope/nope"), None);
+    }
 
     #[test]
     fn a_path_no_route_takes_names_nothing() {

@@ -11,6 +11,7 @@ use crate::error::{ErrorBody, Or500, body};
 use crate::invitations::users::Role;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Text;
 use crate::validate::DisplayName;
 
 #[derive(Debug, Tags)]
@@ -25,7 +26,7 @@ pub struct TokensApi;
 #[derive(Debug, Object)]
 pub struct CreateTokenRequest {
     /// What the token is for, 1 to 100 characters.
-    pub name: String,
+    pub name: Text<1, 100>,
     /// `admin` (default) or `personal_only`.
     pub role: Option<Role>,
     /// Lifetime in days (1 to 3650); absent: until revoked.

@@ -37,6 +37,7 @@ use self::views::{
 };
 use crate::auth::AdminAuth;
 use crate::state::AppState;
+use crate::text::Count;
 
 /// The `/dashboard` page, served as it is.
 pub(crate) const DASHBOARD_HTML: &str = include_str!("dashboard.html");
@@ -92,7 +93,7 @@ impl AdminJobsApi {
         #[oai(name = "state")] filter: Query<Option<StateFilter>>,
         /// At most 500.
         #[oai(default = "default_limit")]
-        limit: Query<u32>,
+        limit: Query<Count<1, 500>>,
         #[oai(default)] offset: Query<u32>,
         /// Only jobs whose payload (secrets redacted) contains this text (any case), or, written
         /// `field=value`, has a field of that name at any depth with that value. Looks at the
@@ -100,7 +101,15 @@ impl AdminJobsApi {
         /// running, newest first for the others); `offset` and `limit` count matches.
         q: Query<Option<String>>,
     ) -> poem::Result<JobsResult> {
-        queues::jobs(&state, &queue, filter.0, limit.0, offset.0, q.0.as_deref()).await
+        queues::jobs(
+            &state,
+            &queue,
+            filter.0,
+            limit.0.0,
+            offset.0,
+            q.0.as_deref(),
+        )
+        .await
     }
 
     /// One job: payload (secrets redacted), attempts, error, timings, result.
@@ -162,9 +171,11 @@ impl AdminJobsApi {
         state: Data<&AppState>,
         auth: AdminAuth,
         queue: Path<String>,
-        #[oai(default = "default_replay")] limit: Query<u32>,
+        /// At most 10,000.
+        #[oai(default = "default_replay")]
+        limit: Query<Count<1, 10_000>>,
     ) -> poem::Result<ReplayResult> {
-        actions::replay_dead(&state, &auth, &queue, limit.0).await
+        actions::replay_dead(&state, &auth, &queue, limit.0.0).await
     }
 
     /// Stop workers from claiming this queue's jobs (running ones finish).
@@ -198,10 +209,10 @@ impl AdminJobsApi {
     }
 }
 
-fn default_limit() -> u32 {
-    50
+fn default_limit() -> Count<1, 500> {
+    Count(50)
 }
 
-fn default_replay() -> u32 {
-    100
+fn default_replay() -> Count<1, 10_000> {
+    Count(100)
 }

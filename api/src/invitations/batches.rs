@@ -67,9 +67,9 @@ impl BatchesApi {
         state: Data<&AppState>,
         auth: AdminAuth,
         /// Only these users (repeat the parameter); absent: every invitee who still needs one.
-        user_ids: Query<Vec<i64>>,
+        user_ids: Query<Option<Vec<i64>>>,
     ) -> poem::Result<SendEmailsResult> {
-        let user_ids = Some(user_ids.0).filter(|ids| !ids.is_empty());
+        let user_ids = user_ids.0.filter(|ids| !ids.is_empty());
         if user_ids.as_ref().is_some_and(|ids| ids.len() > MAX_ROWS) {
             return Ok(SendEmailsResult::BadRequest(body(
                 "invalid_request",

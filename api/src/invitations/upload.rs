@@ -189,6 +189,35 @@ enum Parsed {
     },
 }
 
+/// The line of a quote that opens a field and is never closed (csv would read the rest of
+/// the file into that field). As csv reads: a quote opens a field only as its first
+/// character, `""` inside is one quote, and a quote ends the quoted part.
+fn unclosed_quote(text: &str) -> Option<usize> {
+    let (mut line, mut field_start, mut open) = (1, true, None);
+    let mut bytes = text.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        if b == b'\n' {
+            line += 1;
+        }
+        if open.is_some() {
+            if b == b'"' && bytes.next_if_eq(&b'"').is_none() {
+                open = None;
+            }
+            continue;
+        }
+        match b {
+            b'"' if field_start => open = Some(line),
+            b',' | b'\n' | b'\r' => {
+                field_start = true;
+                continue;
+            }
+            _ => {}
+        }
+        field_start = false;
+    }
+    open
+}
+
 /// Reads the whole file or fails with a message naming the problem (and its line).
 fn parse_csv(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -201,6 +230,12 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
             e.valid_up_to()
         )
     })?;
+    if let Some(line) = unclosed_quote(text) {
+        return Err(format!(
+            "line {line} is not valid CSV: a quoted field starts there and its closing quote is \
+             missing, so every row after it would be read into that field"
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -249,6 +284,22 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
             .unwrap_or_default();
         seen_bytes = byte;
         let line = (lines_before + 1) as u32;
+        // An email or a name never holds a line break: a quote closed only lines later (a
+        // stray one, and another further down) has joined those lines into this field.
+        let used = [Some(email_col), name_col, first_col, last_col];
+        if let Some(field) = used
+            .into_iter()
+            .flatten()
+            .filter_map(|c| record.get(c))
+            .find(|f| f.contains(['\n', '\r']))
+        {
+            let last = line as usize + field.matches('\n').count();
+            return Err(format!(
+                "lines {line} to {last} are not valid CSV: a quoted field runs over them (a \
+                 quote is missing its closing quote, or has a stray one), and an email or a \
+                 name is one line"
+            ));
+        }
         let email = record.get(email_col).unwrap_or_default().to_owned();
         let full_name = match (name_col, first_col, last_col) {
             (Some(c), _, _) => record.get(c).map(str::to_owned),
@@ -338,6 +389,31 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert!(s[0].starts_with("2:invalid:"));
         assert_eq!(s[1], "4:ok@b.co:");
+    }
+
+    #[test]
+    fn a_stray_quote_fails_the_file_and_names_its_line() {
+        let unclosed =
+            parse_csv(b"email,name\nq1@b.co,Ann\nq2@b.co,\"Bob\nq3@b.co,Cy\n").expect_err("fails");
+        assert!(
+            unclosed.starts_with("line 3 is not valid CSV: a quoted field starts there"),
+            "{unclosed}"
+        );
+        // Closed only two lines further down: the lines between were joined into one name.
+        let joined =
+            parse_csv(b"email,name\nq1@b.co,\"Ann\nq2@b.co,Bob\nq3@b.co,Cy\"\nq4@b.co,Di\n")
+                .expect_err("fails");
+        assert!(
+            joined.starts_with("lines 2 to 4 are not valid CSV"),
+            "{joined}"
+        );
+        // Quotes as CSV means them still read.
+        assert_eq!(
+            statuses("email,name\nq@b.co,\"Ann \"\"A\"\"\"\nr@b.co,O\"Brien\n"),
+            ["2:q@b.co:Ann \"A\"", "3:r@b.co:O\"Brien"]
+        );
+        assert_eq!(unclosed_quote("a,\"b\"\"\nc\"\n"), None);
+        assert_eq!(unclosed_quote("a,b\n\"c\n"), Some(2));
     }
 
     #[test]

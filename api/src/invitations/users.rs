@@ -14,9 +14,18 @@ use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, Or500, body};
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Count;
 
 /// The confirmation `DELETE /api/all` requires, typed exactly.
 pub const DELETE_ALL_CONFIRMATION: &str = "DELETE ALL USERS";
+
+/// [`DELETE_ALL_CONFIRMATION`] as the spec lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteAll;
+
+impl crate::text::Fixed for DeleteAll {
+    const TEXT: &'static str = DELETE_ALL_CONFIRMATION;
+}
 
 /// `GET /api/users`.
 #[derive(Debug)]
@@ -204,10 +213,10 @@ impl UsersApi {
         _auth: AdminAuth,
         /// Page number, from 1.
         #[oai(default = "default_page")]
-        page: Query<u32>,
+        page: Query<Count<1, { u32::MAX }>>,
         /// Users per page, 1 to 500.
         #[oai(default = "default_per_page")]
-        per_page: Query<u32>,
+        per_page: Query<Count<1, 500>>,
         verified: Query<Option<bool>>,
         role: Query<Option<Role>>,
         /// Invitation status.
@@ -215,7 +224,7 @@ impl UsersApi {
         /// Part of the email or name, without case.
         q: Query<Option<String>>,
     ) -> poem::Result<UsersResult> {
-        if page.0 == 0 || per_page.0 == 0 || per_page.0 > 500 {
+        if page.0.0 == 0 || per_page.0.0 == 0 || per_page.0.0 > 500 {
             return Ok(UsersResult::BadRequest(body(
                 "invalid_request",
                 "page starts at 1; per_page is 1 to 500",
@@ -227,14 +236,24 @@ impl UsersApi {
             invitation_status: status.0.map(|s| s.as_str().to_owned()),
             search: q.0.filter(|s| !s.is_empty()),
         };
-        let offset = i64::from(page.0 - 1) * i64::from(per_page.0);
-        let (users, total) = store::users::list(state.db(), &filter, i64::from(per_page.0), offset)
-            .await
-            .or_500("listing users")?;
+        // No user's text holds a NUL, and Postgres refuses one in a query: nothing matches.
+        if filter.search.as_deref().is_some_and(|q| q.contains('\0')) {
+            return Ok(UsersResult::Ok(Json(UserPage {
+                users: Vec::new(),
+                page: page.0.0,
+                per_page: per_page.0.0,
+                total: 0,
+            })));
+        }
+        let offset = i64::from(page.0.0 - 1) * i64::from(per_page.0.0);
+        let (users, total) =
+            store::users::list(state.db(), &filter, i64::from(per_page.0.0), offset)
+                .await
+                .or_500("listing users")?;
         Ok(UsersResult::Ok(Json(UserPage {
             users: users.into_iter().map(Into::into).collect(),
-            page: page.0,
-            per_page: per_page.0,
+            page: page.0.0,
+            per_page: per_page.0.0,
             total,
         })))
     }
@@ -289,9 +308,9 @@ impl UserChangesApi {
         state: Data<&AppState>,
         auth: AdminAuth,
         /// Must be exactly `DELETE ALL USERS`.
-        confirm: Query<Option<String>>,
+        confirm: Query<Option<crate::text::Phrase<DeleteAll>>>,
     ) -> poem::Result<DeleteAllResult> {
-        if confirm.0.as_deref() != Some(DELETE_ALL_CONFIRMATION) {
+        if !confirm.0.is_some_and(|c| c.is_given()) {
             return Ok(DeleteAllResult::BadRequest(body(
                 "confirmation_required",
                 format!(
@@ -347,10 +366,10 @@ impl UserChangesApi {
     }
 }
 
-fn default_page() -> u32 {
-    1
+fn default_page() -> Count<1, { u32::MAX }> {
+    Count(1)
 }
 
-fn default_per_page() -> u32 {
-    100
+fn default_per_page() -> Count<1, 500> {
+    Count(100)
 }

@@ -13,6 +13,7 @@ use crate::error::{ErrorBody, Or500, body, retry_after};
 use crate::limits;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Text;
 use crate::validate::{DiscordId, Email};
 
 /// `POST /api/verify`, `POST /api/verify-discord`.
@@ -21,17 +22,17 @@ pub struct VerifyApi;
 
 #[derive(Debug, Object)]
 pub struct VerifyRequest {
-    pub email: String,
+    pub email: Text,
     /// The token from the invitation mail.
-    pub token: String,
+    pub token: Text,
 }
 
 #[derive(Debug, Object)]
 pub struct VerifyDiscordRequest {
-    pub email: String,
-    pub token: String,
+    pub email: Text,
+    pub token: Text,
     /// The member's Discord user id (a snowflake, as a string).
-    pub discord_id: String,
+    pub discord_id: Text,
 }
 
 #[derive(Debug, Object)]

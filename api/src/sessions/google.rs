@@ -20,6 +20,7 @@ use crate::login_log::LoginEvent;
 use crate::onboarding::{STATE_TTL, authorize_url};
 use crate::responses::{ErrorJson, responses};
 use crate::state::AppState;
+use crate::text::Text;
 
 /// A timed-out sign-in may be joined by repeating the request within this long.
 const JOIN_WINDOW: Duration = Duration::from_secs(600);
@@ -37,9 +38,9 @@ pub struct GoogleApi;
 /// (from the authorization URL of `POST /api/login/google`).
 #[derive(Debug, Object)]
 pub struct LoginRequest {
-    pub access_token: Option<String>,
-    pub code: Option<String>,
-    pub state: Option<String>,
+    pub access_token: Option<Text>,
+    pub code: Option<Text>,
+    pub state: Option<Text>,
 }
 
 #[derive(Debug, Object)]

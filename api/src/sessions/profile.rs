@@ -11,6 +11,7 @@ use crate::error::{ErrorBody, Or500, body, step_failed};
 use crate::login_log::LoginEvent;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Text;
 use crate::validate::DisplayName;
 
 /// `POST /api/update_username`, `GET /api/me`.
@@ -52,7 +53,7 @@ impl From<store::users::User> for UserInfo {
 pub struct UsernameRequest {
     /// 1 to 64 characters, no surrounding spaces or control characters; unique regardless of
     /// case.
-    pub new_username: String,
+    pub new_username: Text<1, 64>,
 }
 
 responses! {

@@ -11,6 +11,7 @@ use crate::error::{ErrorBody, Or500, body};
 use crate::login_log::LoginEvent;
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Text;
 
 /// `POST /api/refresh`, `POST /api/logout`.
 #[derive(Debug)]
@@ -18,7 +19,7 @@ pub struct RefreshApi;
 
 #[derive(Debug, Object)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    pub refresh_token: Text,
 }
 
 #[derive(Debug, Object)]

@@ -127,3 +127,83 @@ async fn the_dashboard_renders_in_headless_chromium() {
         "the key is not left in the page"
     );
 }
+
+/// The spec as client generators and fuzzers read it (issue 16): no `allOf` a generator
+/// refuses, every field that may come back `null` says so, the limits the handlers enforce,
+/// the "every invitee" call without `user_ids`, a 429 on every operation.
+#[tokio::test]
+async fn the_spec_says_what_the_server_does() {
+    let spec: Value = serde_json::from_str(&api::spec_json()).expect("spec");
+    fn walk(v: &Value, seen: &mut Vec<String>, at: &str) {
+        match v {
+            Value::Object(map) => {
+                if map
+                    .get("allOf")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.len() > 1)
+                {
+                    seen.push(at.to_owned());
+                }
+                for (k, child) in map {
+                    walk(child, seen, &format!("{at}/{k}"));
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|c| walk(c, seen, at)),
+            _ => {}
+        }
+    }
+    let mut combined = Vec::new();
+    walk(&spec, &mut combined, "");
+    assert!(
+        combined.is_empty(),
+        "allOf of several schemas: {combined:?}"
+    );
+
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [
+        ("UserListItem", "discord_id"),
+        ("UserListItem", "invitation"),
+        ("UserInfo", "picture"),
+        ("ApiTokenInfo", "expires_at"),
+        ("DependencyCheck", "error"),
+        ("OnboardingResponse", "verification_url"),
+        ("OnboardingResponse", "verification_token"),
+        ("RowResult", "reason"),
+        ("RowResult", "user_id"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["nullable"], true,
+            "{schema}.{field}"
+        );
+    }
+    let onboarding = &schemas["OnboardingRequest"]["properties"]["name"];
+    assert_eq!(
+        (&onboarding["minLength"], &onboarding["maxLength"]),
+        (&Value::from(1), &Value::from(200))
+    );
+    let parameter = |path: &str, method: &str, name: &str| {
+        spec["paths"][path][method]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{method} {path} has {name}"))
+    };
+    assert_eq!(
+        parameter("/api/users", "get", "per_page")["schema"]["maximum"],
+        500
+    );
+    let user_ids = parameter("/api/send-emails", "post", "user_ids");
+    assert_eq!(user_ids["required"], false, "absent: every invitee");
+    for (path, operations) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            assert!(
+                operation["responses"]["429"].is_object(),
+                "{method} {path}: 429"
+            );
+            assert!(
+                operation["operationId"].is_string(),
+                "{method} {path}: an id"
+            );
+        }
+    }
+}

@@ -41,10 +41,37 @@ async fn wrong_method_gets_json_405() {
     let app = spawn_app().await;
     let resp = delete(&app, "/api/health").answer("request").await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // RFC 9110: a 405 says which methods the path takes.
+    assert_eq!(header(&resp, "allow"), "GET");
     assert_eq!(error_body(resp).await["code"], "method_not_allowed");
     // A path a route takes, with a method it does not: still 405.
     let resp = app.get("/api/12").answer("request").await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "GET /api/12");
+    assert_eq!(header(&resp, "allow"), "DELETE");
+    let resp = app.get("/api/user/onboarding").answer("request").await;
+    assert_eq!(header(&resp, "allow"), "POST");
+}
+
+/// A field the spec calls a string takes only a JSON string: poem-openapi alone would read
+/// `false` as "false" and `12` as "12".
+#[tokio::test]
+async fn a_string_field_refuses_numbers_and_booleans() {
+    let app = spawn_app().await;
+    for bad in [serde_json::json!(false), serde_json::json!(12)] {
+        let resp = app
+            .post("/api/refresh")
+            .json(&serde_json::json!({ "refresh_token": bad }))
+            .answer("refresh")
+            .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(error_body(resp).await["code"], "bad_request", "{bad}");
+        let resp = app
+            .post("/api/user/onboarding")
+            .json(&serde_json::json!({ "name": bad, "email": "ada@example.test" }))
+            .answer("onboarding")
+            .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
 }
 
 #[tokio::test]

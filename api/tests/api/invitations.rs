@@ -81,6 +81,15 @@ async fn csv_rows_are_created_updated_duplicate_or_invalid() {
     let page = users(&app, "?per_page=2&page=2").await;
     assert_eq!(page["total"], 3);
     assert_eq!(page["users"].as_array().expect("users").len(), 1);
+    // A search with a NUL matches nobody (Postgres refuses one in text: this was a 500).
+    let none = users(&app, "?q=ada%00").await;
+    assert_eq!(
+        (
+            none["total"].as_i64(),
+            none["users"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0))
+    );
 }
 
 #[tokio::test]
@@ -91,6 +100,12 @@ async fn unreadable_csvs_import_nothing() {
         (b"name\nAda\n".to_vec(), "email"),
         (b"email\n\xff\xfe@x.y\n".to_vec(), "UTF-8"),
         (b"\x89PNG\r\n\x1a\n\x00\x00".to_vec(), "UTF-8"),
+        // A stray quote: csv would read every row after it into one name.
+        (
+            b"email,name\nq1@example.test,Ann\nq2@example.test,\"Bob\nq3@example.test,Cy\n"
+                .to_vec(),
+            "line 3 is not valid CSV",
+        ),
     ] {
         let resp = upload(&app, csv).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{hint}");
