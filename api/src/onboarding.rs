@@ -71,7 +71,7 @@ pub struct OnboardingRequest {
     pub email: Text,
     /// The chat personality the member picked (e.g. `loving`); up to 64 characters.
     #[oai(rename = "selectedPersonality")]
-    pub selected_personality: Option<Text<0, 64>>,
+    pub selected_personality: Option<Text<1, 64>>,
     /// `discord` (default), `email` or `web`.
     #[oai(rename = "communicationChannel", default)]
     pub communication_channel: Channel,

@@ -42,12 +42,16 @@ fn templates(spec: &str) -> Vec<Template> {
                     })
                 })
             };
-            let methods = operations
+            let mut methods: Vec<String> = operations
                 .as_object()
                 .into_iter()
                 .flatten()
                 .map(|(method, _)| method.to_ascii_uppercase())
                 .collect();
+            // poem answers HEAD wherever it answers GET.
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".to_owned());
+            }
             out.push(template(path, integer, methods));
         }
     }
@@ -111,7 +115,7 @@ mod tests {
     fn a_405_names_the_methods_its_path_takes() {
         assert_eq!(
             super::allowed("/api/admin/queues/send_email/jobs/abc").as_deref(),
-            Some("GET, DELETE")
+            Some("GET, HEAD, DELETE")
         );
         assert_eq!(
             super::allowed("/api/openapi.json").as_deref(),

@@ -118,7 +118,7 @@ fn rate_limited(operation: &mut Value) {
                 `Retry-After` says when to try again.",
             "headers": { "RETRY-AFTER": {
                 "required": true, "deprecated": false,
-                "schema": { "type": "integer", "format": "uint64" },
+                "schema": { "type": "integer", "format": "uint64", "minimum": 0 },
             }},
             "content": { "application/json; charset=utf-8": {
                 "schema": { "$ref": "#/components/schemas/ErrorBody" },

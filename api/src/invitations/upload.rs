@@ -192,16 +192,27 @@ enum Parsed {
 /// The line of a quote that opens a field and is never closed (csv would read the rest of
 /// the file into that field). As csv reads: a quote opens a field only as its first
 /// character, `""` inside is one quote, and a quote ends the quoted part.
+/// Also the line of a quoted part that runs over lines and is closed by a quote text follows:
+/// a stray quote that another quote further down closed.
 fn unclosed_quote(text: &str) -> Option<usize> {
-    let (mut line, mut field_start, mut open) = (1, true, None);
+    let (mut line, mut field_start, mut open) = (1, true, None::<usize>);
     let mut bytes = text.bytes().peekable();
     while let Some(b) = bytes.next() {
         if b == b'\n' {
             line += 1;
         }
-        if open.is_some() {
+        if let Some(opened) = open {
             if b == b'"' && bytes.next_if_eq(&b'"').is_none() {
                 open = None;
+                // A quoted part over several lines, closed by a quote that text follows
+                // (`O"Brien`, `"late"`): a stray quote, closed by one meant for something else.
+                let ends = matches!(
+                    bytes.peek(),
+                    None | Some(b',' | b'\n' | b'\r' | b' ' | b'\t')
+                );
+                if opened < line && !ends {
+                    return Some(opened);
+                }
             }
             continue;
         }
@@ -232,8 +243,9 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
     })?;
     if let Some(line) = unclosed_quote(text) {
         return Err(format!(
-            "line {line} is not valid CSV: a quoted field starts there and its closing quote is \
-             missing, so every row after it would be read into that field"
+            "line {line} is not valid CSV: a quoted field starts there and is never closed where \
+             it ends (a closing quote is missing, or a stray quote opened it), so the rows after \
+             it would be read into that field"
         ));
     }
     let mut reader = csv::ReaderBuilder::new()
@@ -413,6 +425,20 @@ mod tests {
             ["2:q@b.co:Ann \"A\"", "3:r@b.co:O\"Brien"]
         );
         assert_eq!(unclosed_quote("a,\"b\"\"\nc\"\n"), None);
+        // A stray quote in a column nobody reads, closed lines later by another's quote.
+        assert_eq!(
+            unclosed_quote("email,name,notes\na@x.co,Ann,\"VIP\nb@x.co,Bob,\nc@x.co,O\"Brien,\n"),
+            Some(2)
+        );
+        assert_eq!(
+            unclosed_quote("e,n,notes\na@x.co,Ann,\"VIP\nb,Bob,\nc,Cy,\"late\"\n"),
+            Some(2)
+        );
+        // A legitimate quoted field over two lines, in a column of its own.
+        assert_eq!(
+            unclosed_quote("e,n,notes\na@x.co,Ann,\"line one\nline two\"\nb@x.co,B,\n"),
+            None
+        );
         assert_eq!(unclosed_quote("a,b\n\"c\n"), Some(2));
     }
 

@@ -54,6 +54,10 @@ async fn docs_pages_are_self_contained() {
             assert!(!html.contains(external), "{path} loads {external}");
         }
         assert!(html.contains("Concierge API"), "{path} embeds the spec");
+        assert!(
+            html.contains(&api::spec_json()),
+            "{path} embeds the tidied spec, not poem-openapi's"
+        );
     }
     let resp = app
         .client

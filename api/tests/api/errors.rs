@@ -42,7 +42,7 @@ async fn wrong_method_gets_json_405() {
     let resp = delete(&app, "/api/health").answer("request").await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     // RFC 9110: a 405 says which methods the path takes.
-    assert_eq!(header(&resp, "allow"), "GET");
+    assert_eq!(header(&resp, "allow"), "GET, HEAD");
     assert_eq!(error_body(resp).await["code"], "method_not_allowed");
     // A path a route takes, with a method it does not: still 405.
     let resp = app.get("/api/12").answer("request").await;

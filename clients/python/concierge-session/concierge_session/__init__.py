@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from concierge_client import AuthenticatedClient, Client
 from concierge_client.api.sessions import login as login_op
 from concierge_client.api.sessions import logout as logout_op
@@ -37,6 +39,10 @@ from concierge_client.models import LoginRequest, RefreshRequest, UsernameReques
 from concierge_client.models import UserInfo as ApiUser
 
 __all__ = ["OAuthManager", "SessionError", "UserInfo"]
+
+# No call waits for ever (the generated client's default): a hung API would hold the refresh
+# lock, and every thread behind it.
+TIMEOUT = httpx.Timeout(30.0)
 
 
 @dataclass(frozen=True)
@@ -112,17 +118,22 @@ class OAuthManager:
         if access_token is None:
             if self._tokens is None:
                 return None
-            user = self.me()
+            try:
+                user = self.me()
+            except SessionError as e:
+                if e.status != 401:
+                    raise
+                return None  # the saved session is over (on_logout is queued)
         else:
             user = self._sign_in(access_token)
         self._callbacks.put(lambda: on_success(user))
         return user
 
     def _sign_in(self, access_token: str) -> UserInfo:
-        anonymous = Client(base_url=self.backend_url, raise_on_unexpected_status=False)
+        anonymous = self._anonymous()
         deadline = time.monotonic() + self.login_wait
         while True:
-            response = login_op.sync_detailed(client=anonymous, body=LoginRequest(access_token=access_token))
+            response = self._send(login_op.sync_detailed, client=anonymous, body=LoginRequest(access_token=access_token))
             if response.status_code == 200:
                 tokens = response.parsed
                 self._store({"access_token": tokens.access_token, "refresh_token": tokens.refresh_token})
@@ -134,10 +145,12 @@ class OAuthManager:
     def logout(self) -> None:
         """Ends the session at the API and here; queues `on_logout`."""
         tokens = self._tokens
-        if tokens is not None:
-            anonymous = Client(base_url=self.backend_url, raise_on_unexpected_status=False)
-            logout_op.sync_detailed(client=anonymous, body=RefreshRequest(refresh_token=tokens["refresh_token"]))
-        self._end()
+        try:
+            if tokens is not None:
+                body = RefreshRequest(refresh_token=tokens["refresh_token"])
+                self._send(logout_op.sync_detailed, client=self._anonymous(), body=body)
+        finally:
+            self._end()
 
     def process_callbacks(self) -> None:
         """Runs the queued callbacks on the calling thread (seed 002: the main loop's)."""
@@ -170,9 +183,10 @@ class OAuthManager:
             if tokens is None:
                 raise SessionError(401, "signed_out", "not signed in")
             client = AuthenticatedClient(
-                base_url=self.backend_url, token=tokens["access_token"], raise_on_unexpected_status=False
+                base_url=self.backend_url, token=tokens["access_token"], raise_on_unexpected_status=False,
+                timeout=TIMEOUT,
             )
-            response = operation(client=client, **kwargs)
+            response = self._send(operation, client=client, **kwargs)
             if response.status_code == 401 and attempt == 1:
                 self._refresh(tokens["access_token"])
                 continue
@@ -190,17 +204,28 @@ class OAuthManager:
             if tokens["access_token"] != stale:
                 return  # another thread refreshed meanwhile
             self.refreshes += 1
-            anonymous = Client(base_url=self.backend_url, raise_on_unexpected_status=False)
-            response = refresh_op.sync_detailed(
-                client=anonymous, body=RefreshRequest(refresh_token=tokens["refresh_token"])
-            )
-            if response.status_code != 200:
+            body = RefreshRequest(refresh_token=tokens["refresh_token"])
+            response = self._send(refresh_op.sync_detailed, client=self._anonymous(), body=body)
+            # Refused (the token is spent, revoked or unknown): the session is over. Anything
+            # else (429, 5xx) is for now: keep the tokens and let the caller try again.
+            if response.status_code in (400, 401):
                 self._end_locked()
+            if response.status_code != 200:
                 raise _refused(response)
             fresh = response.parsed
             self._store_locked({"access_token": fresh.access_token, "refresh_token": fresh.refresh_token})
 
-    # The tokens, in memory and in `token_file` (created 0600).
+    def _anonymous(self) -> Client:
+        return Client(base_url=self.backend_url, raise_on_unexpected_status=False, timeout=TIMEOUT)
+
+    @staticmethod
+    def _send(operation: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return operation(**kwargs)
+        except httpx.HTTPError as e:
+            raise SessionError(0, "unreachable", f"the API could not be reached: {e}") from e
+
+    # The tokens, in memory and in `token_file` (written whole, 0600, then renamed over).
 
     def _load(self) -> dict[str, str] | None:
         if self.token_file is None or not self.token_file.exists():
@@ -218,9 +243,19 @@ class OAuthManager:
     def _store_locked(self, tokens: dict[str, str]) -> None:
         self._tokens = tokens
         if self.token_file is not None:
-            fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(tokens, f)
+            # A new file (mkstemp: 0600, ours), synced, renamed over the old one: a crash
+            # leaves the old tokens or the new, never half a file, and never a planted file's
+            # permissions or a symlink's target.
+            fd, scratch = tempfile.mkstemp(dir=self.token_file.parent, prefix=".tokens-")
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(tokens, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(scratch, self.token_file)
+            except BaseException:
+                Path(scratch).unlink(missing_ok=True)
+                raise
 
     def _end(self) -> None:
         with self._lock:

@@ -64,17 +64,22 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> str:
     g = f"http://127.0.0.1:{google.server_port}"
     port = free_port()
     data = tmp_path_factory.mktemp("concierge")
-    db = "concierge_pytest_" + uuid.uuid4().hex[:8]
+    run = uuid.uuid4().hex[:10]
+    db = "concierge_pytest_" + run
+    # A clean environment in a scratch directory: no `.env`, no config file, no SMTP or bot
+    # of the developer's; loopback only; a database and Redis key prefix of its own.
     env = dict(
-        os.environ,
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"), HOME=str(data),
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db}",
-        REDIS_URL="redis://127.0.0.1:6379/10",
-        SECRET_KEY="pytest-admin-key-" + uuid.uuid4().hex,
-        PORT=str(port), BOARD_PORT="0", DATA_DIR=str(data), RUST_LOG="warn", LOGIN_LOG_FILE="off",
+        REDIS_URL="redis://127.0.0.1:6379", REDIS_KEY_PREFIX="concierge-pytest-" + run,
+        SECRET_KEY="pytest-admin-key-" + uuid.uuid4().hex, HOST="127.0.0.1",
+        PORT=str(port), BOARD_PORT="0", DATA_DIR=str(data / "data"), RUST_LOG="warn", LOGIN_LOG_FILE="off",
         GOOGLE_CLIENT_ID=GOOGLE_CLIENT, GOOGLE_CLIENT_SECRET="pytest-google-secret",
         GOOGLE_TOKENINFO_URL=f"{g}/tokeninfo", GOOGLE_USERINFO_URL=f"{g}/userinfo",
     )
-    server = subprocess.Popen([binary, "all"], env=env, stdout=subprocess.DEVNULL, stderr=open(data / "log", "w"))
+    server = subprocess.Popen(
+        [os.path.abspath(binary), "all"], env=env, cwd=data, stdout=subprocess.DEVNULL, stderr=open(data / "log", "w")
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -87,5 +92,6 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> str:
     yield url
     server.terminate()
     server.wait(timeout=15)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {db}"], check=False)
+    drop = f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", drop], check=False)
     google.shutdown()
