@@ -120,20 +120,20 @@ fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
 /// The OpenAPI document as JSON, exactly as served at `/api/openapi.json` (poem-openapi's,
 /// tidied by `spec`).
 pub fn spec_json() -> String {
-    let doc = spec::tidied(&service().spec());
-    serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
+    spec::json(&spec::tidied(&service().spec()))
 }
 
 /// The OpenAPI document as YAML, exactly as served at `/api/openapi.yaml`.
 pub fn spec_yaml() -> String {
-    let doc = spec::tidied(&service().spec());
-    serde_yaml::to_string(&doc).expect("a JSON value serializes as YAML")
+    spec::yaml(&spec::tidied(&service().spec()))
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Response> {
     let service = service();
-    let (raw, json, yaml) = (service.spec(), spec_json(), spec_yaml());
+    let raw = service.spec();
+    let doc = spec::tidied(&raw);
+    let (json, yaml) = (spec::json(&doc), spec::yaml(&doc));
     // The pages embed poem-openapi's document: they get the tidied one instead. ReDoc's
     // pulls fonts from Google; the page works (with system fonts) without them, and nothing
     // here may depend on a CDN.

@@ -26,6 +26,16 @@ use serde_json::{Value, json};
 /// handler's own code: `DELETE /api/all` answers `confirmation_required` without `confirm`.
 const REQUIRED: &[(&str, &str)] = &[("delete_all_users", "confirm")];
 
+/// The document as `/api/openapi.json` serves it.
+pub(crate) fn json(doc: &Value) -> String {
+    serde_json::to_string_pretty(doc).expect("a JSON value serializes")
+}
+
+/// The document as `/api/openapi.yaml` serves it.
+pub(crate) fn yaml(doc: &Value) -> String {
+    serde_yaml::to_string(doc).expect("a JSON value serializes as YAML")
+}
+
 /// [`tidy`]'s changes over poem-openapi's JSON document.
 pub(crate) fn tidied(raw: &str) -> Value {
     let mut doc: Value = serde_json::from_str(raw).expect("poem-openapi writes JSON");
@@ -49,28 +59,21 @@ fn tidy(value: &mut Value) {
                 event_stream(stream);
             }
             unsigned(map);
-            if let Some(Value::Object(properties)) = map.get("properties") {
-                let required: Vec<String> = map
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .map(|r| {
-                        r.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let optional: Vec<String> = properties
-                    .keys()
-                    .filter(|k| !required.contains(k))
-                    .cloned()
-                    .collect();
-                if let Some(Value::Object(properties)) = map.get_mut("properties") {
-                    for (name, property) in properties.iter_mut() {
-                        plain_reference(property);
-                        if optional.contains(name) {
-                            nullable(property);
-                        }
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                for (name, property) in properties.iter_mut() {
+                    plain_reference(property);
+                    if !required.contains(name) {
+                        nullable(property);
                     }
                 }
             }
@@ -152,14 +155,15 @@ fn event_stream(media: &mut Value) {
 /// Bounds for poem-openapi's unsigned formats, and an integer's bounds written as integers
 /// (poem-openapi writes `500.0`).
 fn unsigned(schema: &mut serde_json::Map<String, Value>) {
-    if schema.get("type").and_then(Value::as_str) == Some("integer") {
-        for bound in ["minimum", "maximum"] {
-            if let Some(n) = schema.get(bound).and_then(Value::as_f64)
-                && n.fract() == 0.0
-                && n.abs() < 9.0e15
-            {
-                schema.insert(bound.into(), json!(n as i64));
-            }
+    if schema.get("type").and_then(Value::as_str) != Some("integer") {
+        return;
+    }
+    for bound in ["minimum", "maximum"] {
+        if let Some(n) = schema.get(bound).and_then(Value::as_f64)
+            && n.fract() == 0.0
+            && n.abs() < 9.0e15
+        {
+            schema.insert(bound.into(), json!(n as i64));
         }
     }
     let max = match schema.get("format").and_then(Value::as_str) {
@@ -167,9 +171,6 @@ fn unsigned(schema: &mut serde_json::Map<String, Value>) {
         Some("uint64" | "uint16" | "uint8") => None,
         _ => return,
     };
-    if schema.get("type").and_then(Value::as_str) != Some("integer") {
-        return;
-    }
     schema.entry("minimum").or_insert(json!(0));
     if let Some(max) = max {
         schema.entry("maximum").or_insert(json!(max));

@@ -89,6 +89,11 @@ impl Shards {
         }
     }
 
+    /// The shards this process runs.
+    pub fn ids(&self) -> std::ops::RangeInclusive<u32> {
+        self.first..=self.last
+    }
+
     /// Shards `first..=last` of `count`; `None` unless `first <= last < count`.
     pub fn range(count: u32, first: u32, last: u32) -> Option<Self> {
         (first <= last && last < count).then_some(Self { count, first, last })
@@ -209,7 +214,7 @@ async fn preflight(http: &Http, shards: Shards) -> anyhow::Result<()> {
     }
     match http.get_bot_gateway().await {
         Ok(gateway) => {
-            let starting = u64::from(shards.last - shards.first + 1);
+            let starting = shards.ids().count() as u64;
             let limit = gateway.session_start_limit;
             if limit.remaining < starting {
                 bail!(

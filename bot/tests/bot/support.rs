@@ -152,9 +152,7 @@ impl World {
     /// Waits until the sessions of `shards` are open, and (with shard 0) the commands are
     /// registered.
     async fn wait_bot(&self, shards: bot::Shards) {
-        let open: Vec<[u32; 2]> = (shards.first..=shards.last)
-            .map(|shard| [shard, shards.count])
-            .collect();
+        let open: Vec<[u32; 2]> = shards.ids().map(|shard| [shard, shards.count]).collect();
         self.discord.wait_shards(&open).await;
         if shards.first == 0 {
             self.discord.wait_ready().await;

@@ -54,8 +54,6 @@ pub(super) struct Gateway {
     invalidate_next_resume: bool,
     /// The application's privileged intents are all switched off (4014 for any).
     privileged_disabled: bool,
-    /// Identifies taken.
-    pub(super) identifies: u32,
     /// Dispatches sent zlib-compressed.
     pub(super) compressed: u32,
     /// Events replayed on RESUME.
@@ -93,7 +91,7 @@ impl Session {
     fn serves(&self, guild: Option<u64>) -> bool {
         let [shard, count] = self.shard;
         match guild {
-            Some(guild) => (guild >> 22) % u64::from(count) == u64::from(shard),
+            Some(guild) => super::shard_of(guild, count) == shard,
             None => shard == 0,
         }
     }
@@ -115,7 +113,12 @@ impl Gateway {
 
     /// Sessions the bot may still start today.
     pub(super) fn session_starts_left(&self) -> u32 {
-        self.session_starts.saturating_sub(self.identifies)
+        self.session_starts.saturating_sub(self.identifies())
+    }
+
+    /// Identifies taken.
+    pub(super) fn identifies(&self) -> u32 {
+        u32::try_from(self.identified.len()).unwrap_or(u32::MAX)
     }
 
     pub(super) fn pass_time(&mut self, duration: Duration) {
@@ -195,7 +198,7 @@ impl FakeDiscord {
     pub fn gateway_counts(&self) -> (u32, u32, u32, u32) {
         self.with(|s| {
             let g = &s.gateway;
-            (g.identifies, g.compressed, g.replayed, g.invalidated)
+            (g.identifies(), g.compressed, g.replayed, g.invalidated)
         })
     }
 
@@ -217,7 +220,7 @@ impl FakeDiscord {
     /// `GET /gateway/bot` says the bot may start `n` more sessions today (it says 1,000 less
     /// the Identifies taken otherwise).
     pub fn limit_session_starts(&self, n: u32) {
-        self.with(|s| s.gateway.session_starts = s.gateway.identifies + n);
+        self.with(|s| s.gateway.session_starts = s.gateway.identifies() + n);
     }
 
     /// Waits until a session of each of `shards` (`[shard, count]`) was opened; panics

@@ -94,8 +94,13 @@ impl Guild {
 
     /// The shard that gets this guild's events when the bot runs `count` shards.
     pub fn shard(&self, count: u32) -> u32 {
-        u32::try_from((self.id >> 22) % u64::from(count.max(1))).unwrap_or(0)
+        shard_of(self.id, count)
     }
+}
+
+/// The shard Discord sends guild `guild`'s events to when the bot runs `count` shards.
+fn shard_of(guild: u64, count: u32) -> u32 {
+    u32::try_from((guild >> 22) % u64::from(count.max(1))).unwrap_or(0)
 }
 /// The token the bot must identify with.
 pub const TOKEN: &str = "fake-bot-token";

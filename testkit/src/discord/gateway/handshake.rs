@@ -85,9 +85,8 @@ fn checked_identify(s: &mut State, shared: &Shared, d: &Value) -> Identified {
     }
     let g = &mut s.gateway;
     g.last_identify = Some(Instant::now());
-    g.identifies += 1;
     g.identified.push(shard);
-    let id = format!("fake-session-{}-{}", shard[0], g.identifies);
+    let id = format!("fake-session-{}-{}", shard[0], g.identifies());
     let mut session = Session {
         id: id.clone(),
         shard,
