@@ -10,8 +10,9 @@
 //! - `docs`: the spec at `/api/openapi.json` and `/api/openapi.yaml`, Swagger UI at
 //!   `/api/docs`, ReDoc at `/api/redoc`, all embedded (no CDN).
 //! - `admin`: the job dashboard's API (queues, workers, jobs, retry, discard, replay,
-//!   pause, an event stream); `/dashboard` is its page (static; it asks for the credentials
-//!   and sends them with every call).
+//!   pause, throughput per minute, an event stream).
+//! - `console`: the admin console at `/admin` and the job dashboard at `/dashboard`: static
+//!   pages and ES modules embedded in the binary that call the documented API.
 //! - [`board`] (in `admin`): apalis-board's prebuilt UI and its `/api/v1`, served on a port of
 //!   its own.
 //! - `onboarding`: `POST /api/user/onboarding` (seed 001).
@@ -26,6 +27,7 @@
 //! - `invitations`: users, CSV upload, invitation mails, verification (seed 003), one API
 //!   struct per file.
 //! - `tokens`: admin API tokens (seed 004).
+//! - `audit`: `GET /api/audit`, the audit log with filters.
 //! - [`auth`]: the security schemes (`x-api-key`, Bearer API token, Bearer JWT), and the
 //!   throttling of failed admin authentication.
 //! - [`client`]: the caller's address behind trusted proxies, as limits count it.
@@ -43,8 +45,10 @@
 //! - `routes`: which `/api/` paths exist (from the spec), so a path no route takes is 404, not 405.
 
 mod admin;
+mod audit;
 pub mod auth;
 pub mod client;
+mod console;
 mod cookies;
 mod discord;
 pub mod error;
@@ -94,12 +98,14 @@ fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             ),
             (
                 invitations::users::UsersApi,
+                invitations::user_page::UserPageApi,
                 invitations::upload::UploadApi,
                 invitations::batches::BatchesApi,
                 invitations::verify::VerifyApi,
                 invitations::users::UserChangesApi,
             ),
             tokens::TokensApi,
+            audit::AuditApi,
             admin::AdminJobsApi,
             auth::SecuritySchemes,
         ),
@@ -139,17 +145,14 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
     // here may depend on a CDN.
     let redoc = strip_external_fonts(&service.redoc_html().replace(&raw, &json));
     let swagger = service.swagger_ui_html().replace(&raw, &json);
-    Route::new()
+    let route = Route::new()
         .at("/", get(make_sync(|_| Redirect::see_other("/api/docs"))))
         .at("/api/openapi.json", fixed("application/json", json))
         .at("/api/openapi.yaml", fixed("application/yaml", yaml))
         .at("/api/docs", fixed("text/html; charset=utf-8", swagger))
         .at("/api/redoc", fixed("text/html; charset=utf-8", redoc))
-        .at("/metrics", get(metrics))
-        .at(
-            "/dashboard",
-            fixed("text/html; charset=utf-8", admin::DASHBOARD_HTML.to_owned()),
-        )
+        .at("/metrics", get(metrics));
+    console::routes(route)
         .at("/discord/success", get(pages::success))
         .at("/discord/error", get(pages::error))
         .at("/discord/pending", get(pages::pending))

@@ -133,8 +133,8 @@ local floor = newest
 if tonumber(pending[1]) > 0 then floor = pending[2] end
 if floor and floor ~= '' then redis.call('XTRIM', stream, 'MINID', '~', floor) end
 -- The done index (the newest `keep` to `keep` + 1/8, none older than the result TTL), the
--- dead-letter set's age limit, the announcement (ids separated by spaces) and the day's
--- counts.
+-- dead-letter set's age limit, the announcement (ids separated by spaces), the day's and the
+-- minute's counts.
 if #done_index > 0 then
   local index = base .. ':done'
   redis.call('ZADD', index, unpack(done_index))
@@ -157,5 +157,15 @@ for outcome, n in pairs(counts) do
   redis.call('HINCRBY', day, outcome, n)
   counted = true
 end
-if counted then redis.call('PEXPIRE', day, 8 * 86400000) end
+if counted then
+  redis.call('PEXPIRE', day, 8 * 86400000)
+  -- The minute's counts, in a hash per hour kept for three (the console's last-hour chart):
+  -- one more call per outcome per batch, not per job.
+  local minute = math.floor(now / 60000)
+  local hour = base .. ':minutes:' .. math.floor(minute / 60)
+  for outcome, n in pairs(counts) do
+    redis.call('HINCRBY', hour, minute .. ':' .. outcome, n)
+  end
+  redis.call('PEXPIRE', hour, 3 * 3600000)
+end
 return codes

@@ -352,3 +352,60 @@ pub async fn verify(
         Check::Wrong | Check::NoToken => Ok(Verification::Invalid),
     }
 }
+
+/// One mail of a batch, with its invitee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchDelivery {
+    pub delivery_id: i64,
+    pub user_id: Option<i64>,
+    pub to_address: String,
+    /// `queued`, `sent`, `retrying`, `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The mails of batch `id`, optionally only those in `status`, in delivery order from
+/// `after` (a delivery id; the next page of a listing), at most `limit`.
+pub async fn batch_deliveries(
+    pool: &PgPool,
+    id: Uuid,
+    status: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<BatchDelivery>, sqlx::Error> {
+    sqlx::query_as!(
+        BatchDelivery,
+        r#"SELECT id AS delivery_id, user_id, to_address, status, attempts, last_error, sent_at
+           FROM email_deliveries
+           WHERE batch_id = $1 AND ($2::text IS NULL OR status = $2) AND id > $3
+           ORDER BY id
+           LIMIT $4"#,
+        id,
+        status,
+        after,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The newest `limit` batches, newest first, with their progress.
+pub async fn recent_batches(pool: &PgPool, limit: i64) -> Result<Vec<BatchProgress>, sqlx::Error> {
+    sqlx::query_as!(
+        BatchProgress,
+        r#"SELECT b.id, b.requested_by, b.total, b.created_at,
+                  count(d.id) FILTER (WHERE d.status = 'queued') AS "queued!",
+                  count(d.id) FILTER (WHERE d.status = 'sent') AS "sent!",
+                  count(d.id) FILTER (WHERE d.status = 'retrying') AS "retrying!",
+                  count(d.id) FILTER (WHERE d.status = 'failed') AS "failed!"
+           FROM (SELECT * FROM email_batches ORDER BY created_at DESC, id DESC LIMIT $1) b
+           LEFT JOIN email_deliveries d ON d.batch_id = b.id
+           GROUP BY b.id, b.requested_by, b.total, b.created_at
+           ORDER BY b.created_at DESC, b.id DESC"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}

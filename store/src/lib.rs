@@ -11,11 +11,12 @@
 //!   `legacy`, their users converted)
 //! - [`secret`]: random secrets and their SHA-256 digests, the only form in which we store them
 //! - [`email`]: the one canonical form of an email address
-//! - [`users`]: people, their onboarding, listing and deletion
+//! - [`users`]: people, their onboarding, listing, changes and deletion
+//! - [`user_page`]: everything the admin console shows about one user
 //! - [`identities`]: linked Discord and Google accounts, never moved between users
 //! - [`sessions`]: refresh-token families with rotation and reuse detection
-//! - [`invitations`]: CSV imports, invitation batches, token checks (seed 003)
-//! - [`audit`]: who did what
+//! - [`invitations`]: CSV imports, invitation batches and their mails, token checks (seed 003)
+//! - [`audit`]: who did what, and its listing with filters
 //! - [`chat_messages`]: the bot's conversation turns
 //! - [`members`]: the Discord verification gate and guild settings
 //! - [`api_tokens`]: admin Bearer API tokens (seed 004)
@@ -40,6 +41,7 @@ pub mod one_time_tokens;
 pub mod pool;
 pub mod secret;
 pub mod sessions;
+pub mod user_page;
 pub mod users;
 
 pub use pool::{DatabaseSettings, connect, ensure_database, ping, reach_server};

@@ -162,13 +162,48 @@ pub async fn set_username(
     }
 }
 
+/// What an admin changes about a user (`PATCH /api/users/{id}`); `None` leaves it.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange<'a> {
+    pub role: Option<&'a str>,
+    pub is_active: Option<bool>,
+    pub username: Option<&'a str>,
+}
+
+/// Applies `change` to user `id` in one statement; the username compared without case as
+/// [`set_username`] does.
+pub async fn update(
+    pool: &PgPool,
+    id: i64,
+    change: &UserChange<'_>,
+) -> Result<UsernameChange, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"UPDATE users SET role = COALESCE($2, role), is_active = COALESCE($3, is_active),
+                            username = COALESCE($4, username)
+           WHERE id = $1"#,
+        id,
+        change.role,
+        change.is_active,
+        change.username,
+    )
+    .execute(pool)
+    .await;
+    match result {
+        Ok(done) if done.rows_affected() == 1 => Ok(UsernameChange::Changed),
+        Ok(_) => Ok(UsernameChange::NoSuchUser),
+        Err(e) if crate::is_unique_violation(&e, "users_username_key") => Ok(UsernameChange::Taken),
+        Err(e) => Err(e),
+    }
+}
+
 /// Filters of `GET /api/users`; `None` means "any".
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
     pub verified: Option<bool>,
     pub role: Option<String>,
     pub invitation_status: Option<String>,
-    /// Substring of the email or the name, without case.
+    /// Substring of the email, the name or the username, without case, or a linked Discord
+    /// id exactly.
     pub search: Option<String>,
 }
 
@@ -204,14 +239,17 @@ pub async fn list(
     let total = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!"
            FROM users u LEFT JOIN invitations i ON i.user_id = u.id
+           LEFT JOIN identities d ON d.user_id = u.id AND d.provider = 'discord'
            WHERE ($1::bool IS NULL OR u.verified = $1)
              AND ($2::text IS NULL OR u.role = $2)
              AND ($3::text IS NULL OR i.status = $3)
-             AND ($4::text IS NULL OR u.email ILIKE $4 OR u.full_name ILIKE $4)"#,
+             AND ($4::text IS NULL OR u.email ILIKE $4 OR u.full_name ILIKE $4
+                  OR u.username ILIKE $4 OR d.subject = $5)"#,
         filter.verified,
         filter.role,
         filter.invitation_status,
         pattern,
+        filter.search,
     )
     .fetch_one(pool)
     .await?;
@@ -233,7 +271,8 @@ pub async fn list(
            WHERE ($1::bool IS NULL OR u.verified = $1)
              AND ($2::text IS NULL OR u.role = $2)
              AND ($3::text IS NULL OR i.status = $3)
-             AND ($4::text IS NULL OR u.email ILIKE $4 OR u.full_name ILIKE $4)
+             AND ($4::text IS NULL OR u.email ILIKE $4 OR u.full_name ILIKE $4
+                  OR u.username ILIKE $4 OR d.subject = $7)
            ORDER BY u.id
            LIMIT $5 OFFSET $6"#,
         filter.verified,
@@ -242,6 +281,7 @@ pub async fn list(
         pattern,
         limit,
         offset,
+        filter.search,
     )
     .fetch_all(pool)
     .await?;

@@ -27,6 +27,9 @@ pub struct AppOptions {
     pub oauth: bool,
     /// With `oauth`: give Google no redirect URI (seed 002's `.env`: token sign-in only).
     pub google_without_redirect: bool,
+    /// Google's redirect URI is this path of the app itself (the admin console's `/admin`),
+    /// not the fake's landing page.
+    pub google_redirect_to_app: Option<&'static str>,
     pub web_app_base_url: Option<String>,
     /// How long requests wait for their job.
     pub job_wait: Duration,
@@ -56,6 +59,7 @@ impl Default for AppOptions {
             workers: false,
             oauth: false,
             google_without_redirect: false,
+            google_redirect_to_app: None,
             web_app_base_url: None,
             job_wait: Duration::from_secs(10),
             limits: api::Limits::default(),
@@ -216,9 +220,15 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
                 .unwrap_or("https://discord.com")
         )),
         discord_invite_url: None,
-        google: fake
-            .filter(|_| !options.google_without_redirect)
-            .map(|o| public(o, "/google/landing")),
+        google: fake.filter(|_| !options.google_without_redirect).map(|o| {
+            match options.google_redirect_to_app {
+                Some(path) => api::PublicClient {
+                    client_id: crate::oauth::CLIENT_ID.into(),
+                    redirect_uri: url(&format!("{address}{path}")),
+                },
+                None => public(o, "/google/landing"),
+            }
+        }),
         google_client_id: fake.map(|_| crate::oauth::CLIENT_ID.into()),
         google_authorize_url: url(&format!(
             "{}/oauth2/authorize",

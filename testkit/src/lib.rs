@@ -8,6 +8,7 @@
 //!   token).
 //! - [`TestRedis`]: a key prefix of its own for each test, its keys deleted when it ends.
 //! - [`spawn_app`]: the whole HTTP app in-process on a free port, with a client.
+//! - [`browser`]: headless Chromium over the DevTools protocol, for the pages' tests.
 //! - [`TcpProxy`]: a TCP forwarder that can be stopped, to take a dependency away mid-test.
 //! - [`AuthProxy`]: an HTTP proxy adding Basic credentials, for browsers in tests.
 //! - [`SmtpSink`]: an SMTP server that records messages (and rejects on request).
@@ -28,6 +29,7 @@
 //! binary's `config/` that reads the environment.)
 
 mod app;
+pub mod browser;
 mod db;
 pub mod discord;
 mod eventually;

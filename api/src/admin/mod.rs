@@ -1,8 +1,9 @@
 //! The job dashboard's API, admin only (`x-api-key`, an admin API token or an admin's JWT):
 //! queues with their sizes, workers and pause state; jobs per state; one job with its payload
 //! (secrets redacted), attempts, error, timings and result; and actions: retry, discard,
-//! replay the dead-letter set (one or in bulk), pause and resume a queue. Also the
-//! `/dashboard` page that calls it, and apalis-board's UI on a port of its own.
+//! replay the dead-letter set (one or in bulk), pause and resume a queue; jobs done and
+//! failed per minute. Also apalis-board's UI on a port of its own. The `/dashboard` page that
+//! calls it is in `console`.
 //!
 //! The endpoints are declared here, in one `#[OpenApi]` impl, as the spec lists them: a read
 //! and an action share the path `/queues/{queue}/jobs/{id}` (`GET` and `DELETE`), and
@@ -11,12 +12,10 @@
 //!
 //! # Layout
 //! - `views`: the view and response types, and `redact` (payloads shown here and on the board).
-//! - `queues`: the reads (queues, workers, events, jobs, one job) and the queue and job
+//! - `queues`: the reads (queues, workers, throughput, events, jobs, one job) and the queue and job
 //!   look-ups every endpoint under `/queues/{queue}` starts with.
 //! - `actions`: the changes (retry, discard, replay, pause, resume), audited.
 //! - [`board`]: apalis-board's prebuilt UI and its `/api/v1`.
-//! - `dashboard.html`: the `/dashboard` page (static; it asks for the credentials and sends
-//!   them with every call).
 
 mod actions;
 pub mod board;
@@ -33,14 +32,11 @@ use poem_openapi::{OpenApi, Tags};
 use self::actions::JobAction;
 use self::views::{
     ActionResult, EventsResult, JobResult, JobsResult, QueuesResult, ReplayResult, StateFilter,
-    WorkersResult,
+    ThroughputResult, WorkersResult,
 };
 use crate::auth::AdminAuth;
 use crate::state::AppState;
 use crate::text::Count;
-
-/// The `/dashboard` page, served as it is.
-pub(crate) const DASHBOARD_HTML: &str = include_str!("dashboard.html");
 
 #[derive(Debug, Tags)]
 enum AdminTags {
@@ -67,6 +63,26 @@ impl AdminJobsApi {
         _auth: AdminAuth,
     ) -> poem::Result<WorkersResult> {
         queues::workers(&state).await
+    }
+
+    /// Jobs done and attempts failed per minute over the last `minutes` (default 60, at most
+    /// 120), of one queue or of all.
+    #[oai(
+        path = "/throughput",
+        method = "get",
+        operation_id = "admin_throughput"
+    )]
+    async fn throughput(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// Only this queue.
+        queue: Query<Option<String>>,
+        /// 1 to 120.
+        #[oai(default = "default_minutes")]
+        minutes: Query<Count<1, 120>>,
+    ) -> poem::Result<ThroughputResult> {
+        queues::throughput(&state, queue.0.as_deref(), minutes.0.0).await
     }
 
     /// Queue sizes every two seconds, as server-sent events (`data: [QueueSummary…]`), for
@@ -211,6 +227,10 @@ impl AdminJobsApi {
 
 fn default_limit() -> Count<1, 500> {
     Count(50)
+}
+
+fn default_minutes() -> Count<1, 120> {
+    Count(60)
 }
 
 fn default_replay() -> Count<1, 10_000> {

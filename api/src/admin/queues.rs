@@ -8,8 +8,8 @@ use poem_openapi::types::ToJSON;
 use jobs::{JobId, JobState};
 
 use super::views::{
-    EventsResult, JobResult, JobView, JobsResult, QueueAnswer, QueueSummary, QueuesResult,
-    StateFilter, WorkerView, WorkersResult,
+    EventsResult, JobResult, JobView, JobsResult, MinuteView, QueueAnswer, QueueSummary,
+    QueuesResult, StateFilter, Throughput, ThroughputResult, WorkerView, WorkersResult,
 };
 use crate::error::{ErrorBody, Or500, body};
 use crate::state::AppState;
@@ -89,6 +89,54 @@ pub(super) async fn workers(state: &AppState) -> poem::Result<WorkersResult> {
         }
     }
     Ok(WorkersResult::Ok(Json(out)))
+}
+
+/// Jobs done and attempts failed in each of the last `minutes` minutes, of `queue` or of
+/// every queue.
+pub(super) async fn throughput(
+    state: &AppState,
+    queue: Option<&str>,
+    minutes: u32,
+) -> poem::Result<ThroughputResult> {
+    if let Some(refused) = queue.and_then(|q| refused(q, minutes, 120)) {
+        return Ok(refused);
+    }
+    if minutes == 0 || minutes > 120 {
+        return Ok(ThroughputResult::BadRequest(body(
+            "invalid_request",
+            "minutes is 1 to 120",
+        )));
+    }
+    let queues: Vec<&str> = match queue {
+        Some(q) => vec![q],
+        None => jobs::QUEUES.to_vec(),
+    };
+    let mut total: Vec<MinuteView> = Vec::new();
+    for q in queues {
+        let counts = state
+            .producer()
+            .per_minute(q, minutes as usize)
+            .await
+            .or_500("reading the queue's counts per minute")?;
+        if total.is_empty() {
+            total = counts
+                .iter()
+                .map(|c| MinuteView {
+                    minute_start_ms: c.minute_start_ms,
+                    done: 0,
+                    failed: 0,
+                })
+                .collect();
+        }
+        for (sum, c) in total.iter_mut().zip(counts) {
+            sum.done += c.done;
+            sum.failed += c.failed;
+        }
+    }
+    Ok(ThroughputResult::Ok(Json(Throughput {
+        queue: queue.map(str::to_owned),
+        minutes: total,
+    })))
 }
 
 pub(super) fn events(state: &AppState) -> EventsResult {
@@ -193,6 +241,7 @@ pub(crate) async fn summaries(
             retrying: depth.retrying,
             dead: depth.dead,
             oldest_age_seconds: producer.oldest_age_ms(queue).await? / 1000,
+            oldest_waiting_seconds: producer.oldest_waiting_ms(queue).await?.map(|ms| ms / 1000),
             paused: producer.is_paused(queue).await?,
             finished_last_minute: producer.finished_last_minute(queue).await?,
         });

@@ -22,8 +22,11 @@ pub struct QueueSummary {
     pub retrying: u64,
     /// In the dead-letter set (failed for good), replayable.
     pub dead: u64,
-    /// Age of the oldest unfinished job, in seconds.
+    /// Age of the oldest unfinished job (waiting or running), in seconds.
     pub oldest_age_seconds: u64,
+    /// How long the oldest job no worker has claimed yet has waited, in seconds; absent when
+    /// nothing waits.
+    pub oldest_waiting_seconds: Option<u64>,
     /// Workers claim nothing from a paused queue.
     pub paused: bool,
     /// Jobs finished (done, failed or dead) in the last minute.
@@ -122,6 +125,26 @@ pub struct WorkerView {
     pub last_heartbeat_ms: u64,
 }
 
+/// What ended in one minute.
+#[derive(Debug, Object)]
+pub struct MinuteView {
+    /// The minute's start, UNIX ms.
+    pub minute_start_ms: u64,
+    /// Jobs done.
+    pub done: u64,
+    /// Attempts that failed (to be retried, or failed for good).
+    pub failed: u64,
+}
+
+/// Jobs done and attempts failed per minute, oldest minute first, the current (partial) one
+/// last.
+#[derive(Debug, Object)]
+pub struct Throughput {
+    /// The queue, or absent for every queue together.
+    pub queue: Option<String>,
+    pub minutes: Vec<MinuteView>,
+}
+
 #[derive(Debug, Object)]
 pub struct Replayed {
     /// The ids put back into their queue.
@@ -157,6 +180,8 @@ pub type WorkersResult = Answer<Vec<WorkerView>>;
 pub type JobsResult = QueueAnswer<Vec<JobView>>;
 
 pub type ReplayResult = QueueAnswer<Replayed>;
+
+pub type ThroughputResult = QueueAnswer<Throughput>;
 
 /// Queue summaries as server-sent events.
 pub type QueueEvents =

@@ -5,7 +5,7 @@
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::{InvitationTags, MAX_ROWS};
@@ -13,8 +13,10 @@ use crate::auth::AdminAuth;
 use crate::error::{ErrorBody, Or500, body};
 use crate::responses::responses;
 use crate::state::AppState;
+use crate::text::Count;
 
-/// `POST /api/send-emails`, `GET /api/batches/{id}`.
+/// `POST /api/send-emails`, `GET /api/batches/{id}`, `GET /api/batches`,
+/// `GET /api/batches/{id}/mails`.
 #[derive(Debug)]
 pub struct BatchesApi;
 
@@ -55,6 +57,85 @@ responses! {
         @auth,
         404 NotFound(Json<ErrorBody>),
         @bad_request,
+    }
+}
+
+impl From<store::invitations::BatchProgress> for BatchStatus {
+    fn from(b: store::invitations::BatchProgress) -> Self {
+        Self {
+            batch_id: b.id,
+            finished: b.queued == 0 && b.retrying == 0,
+            requested_by: b.requested_by,
+            total: b.total,
+            queued: b.queued,
+            sent: b.sent,
+            retrying: b.retrying,
+            failed: b.failed,
+            created_at: b.created_at,
+        }
+    }
+}
+
+responses! {
+    pub enum BatchesResult {
+        200 Ok(Json<Vec<BatchStatus>>),
+        /// `limit` is not 1 to 100 (`invalid_request`).
+        400 BadRequest(Json<ErrorBody>),
+        @auth,
+    }
+}
+
+/// A delivery's status, to filter a batch's mails by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Retrying,
+    Failed,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One mail of a batch.
+#[derive(Debug, Object)]
+pub struct BatchMail {
+    pub delivery_id: i64,
+    /// The invitee; absent once they were deleted.
+    pub user_id: Option<i64>,
+    pub email: String,
+    /// `queued`, `sent`, `retrying`, `failed`.
+    pub status: String,
+    pub attempts: i32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Object)]
+pub struct BatchMails {
+    pub mails: Vec<BatchMail>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next_after: Option<i64>,
+}
+
+responses! {
+    pub enum BatchMailsResult {
+        200 Ok(Json<BatchMails>),
+        /// `limit` is not 1 to 1,000 (`invalid_request`).
+        400 BadRequest(Json<ErrorBody>),
+        @auth,
+        /// No such batch (`not_found`).
+        404 NotFound(Json<ErrorBody>),
     }
 }
 
@@ -115,16 +196,104 @@ impl BatchesApi {
         else {
             return Ok(BatchResult::NotFound(body("not_found", "no such batch")));
         };
-        Ok(BatchResult::Ok(Json(BatchStatus {
-            batch_id: b.id,
-            finished: b.queued == 0 && b.retrying == 0,
-            requested_by: b.requested_by,
-            total: b.total,
-            queued: b.queued,
-            sent: b.sent,
-            retrying: b.retrying,
-            failed: b.failed,
-            created_at: b.created_at,
+        Ok(BatchResult::Ok(Json(b.into())))
+    }
+
+    /// The newest batches, newest first, with their progress.
+    #[oai(path = "/batches", method = "get", operation_id = "list_batches")]
+    async fn batches(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// 1 to 100.
+        #[oai(default = "default_batches")]
+        limit: Query<Count<1, 100>>,
+    ) -> poem::Result<BatchesResult> {
+        if limit.0.0 == 0 || limit.0.0 > 100 {
+            return Ok(BatchesResult::BadRequest(body(
+                "invalid_request",
+                "limit is 1 to 100",
+            )));
+        }
+        let batches = store::invitations::recent_batches(state.db(), i64::from(limit.0.0))
+            .await
+            .or_500("listing the batches")?;
+        Ok(BatchesResult::Ok(Json(
+            batches.into_iter().map(Into::into).collect(),
+        )))
+    }
+
+    /// A batch's mails in the order they were queued, with their status and the reason of
+    /// a failure; `status=failed` lists the ones to resend.
+    #[oai(
+        path = "/batches/:id/mails",
+        method = "get",
+        operation_id = "batch_mails"
+    )]
+    async fn mails(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<Uuid>,
+        status: Query<Option<DeliveryStatus>>,
+        /// Only mails after this delivery id: the `next_after` of the previous page.
+        #[oai(default)]
+        after: Query<i64>,
+        /// 1 to 1,000.
+        #[oai(default = "default_mails")]
+        limit: Query<Count<1, 1000>>,
+    ) -> poem::Result<BatchMailsResult> {
+        let limit = limit.0.0;
+        if limit == 0 || limit > 1000 {
+            return Ok(BatchMailsResult::BadRequest(body(
+                "invalid_request",
+                "limit is 1 to 1000",
+            )));
+        }
+        if store::invitations::batch_progress(state.db(), id.0)
+            .await
+            .or_500("reading the batch")?
+            .is_none()
+        {
+            return Ok(BatchMailsResult::NotFound(body(
+                "not_found",
+                "no such batch",
+            )));
+        }
+        let mails = store::invitations::batch_deliveries(
+            state.db(),
+            id.0,
+            status.0.map(DeliveryStatus::as_str),
+            after.0,
+            i64::from(limit),
+        )
+        .await
+        .or_500("listing the batch's mails")?;
+        let next_after = (mails.len() == limit as usize)
+            .then(|| mails.last().map(|m| m.delivery_id))
+            .flatten();
+        Ok(BatchMailsResult::Ok(Json(BatchMails {
+            mails: mails
+                .into_iter()
+                .map(|m| BatchMail {
+                    delivery_id: m.delivery_id,
+                    user_id: m.user_id,
+                    email: m.to_address,
+                    status: m.status,
+                    attempts: m.attempts,
+                    last_error: m.last_error,
+                    sent_at: m.sent_at,
+                })
+                .collect(),
+            next_after,
         })))
     }
+}
+
+fn default_batches() -> Count<1, 100> {
+    Count(20)
+}
+
+fn default_mails() -> Count<1, 1000> {
+    Count(100)
 }

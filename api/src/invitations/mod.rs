@@ -10,8 +10,11 @@
 //! spec lists their paths (poem-openapi orders paths by registration):
 //! - `users`: [`users::UsersApi`] (`GET /api/users`) and [`users::UserChangesApi`] (token
 //!   re-issue, deletion of one user or all), and the [`users::Role`] API tokens share;
+//! - `user_page`: [`user_page::UserPageApi`] (`GET` and `PATCH /api/users/{id}`: one user's
+//!   page and what an admin changes there);
 //! - `upload`: `POST /api/upload-csv` and the CSV reader;
-//! - `batches`: `POST /api/send-emails`, `GET /api/batches/{id}`;
+//! - `batches`: `POST /api/send-emails`, `GET /api/batches`, `GET /api/batches/{id}` and its
+//!   mails;
 //! - `verify`: `POST /api/verify`, `POST /api/verify-discord`, both through one
 //!   `verify_invitation`.
 
@@ -19,6 +22,7 @@ use poem_openapi::Tags;
 
 pub(crate) mod batches;
 pub(crate) mod upload;
+pub(crate) mod user_page;
 pub(crate) mod users;
 pub(crate) mod verify;
 

@@ -145,6 +145,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/throughput": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Jobs done and attempts failed per minute over the last `minutes` (default 60, at most
+         *     120), of one queue or of all.
+         */
+        get: operations["admin_throughput"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/workers": {
         parameters: {
             query?: never;
@@ -179,6 +199,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit log, newest first: admin actions, sign-ins, verifications, revocations. */
+        get: operations["audit_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The newest batches, newest first, with their progress. */
+        get: operations["list_batches"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/batches/{id}": {
         parameters: {
             query?: never;
@@ -188,6 +242,26 @@ export interface paths {
         };
         /** Progress of a `send-emails` batch. */
         get: operations["batch_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{id}/mails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A batch's mails in the order they were queued, with their status and the reason of
+         *     a failure; `status=failed` lists the ones to resend.
+         */
+        get: operations["batch_mails"];
         put?: never;
         post?: never;
         delete?: never;
@@ -577,6 +651,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One user: identity, linked accounts, invitation, latest mails and audit trail. */
+        get: operations["get_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a user's role, active flag or username. Recorded in the audit log. */
+        patch: operations["update_user"];
+        trace?: never;
+    };
     "/api/verify": {
         parameters: {
             query?: never;
@@ -652,6 +744,63 @@ export interface components {
             role: string;
             /** @description The first characters, to tell tokens apart. */
             token_prefix: string;
+        };
+        /**
+         * AuditEntry
+         * @description One row of the audit log.
+         */
+        AuditEntry: {
+            action: string;
+            /** @description Who: `api_key`, `api_token:<id>`, `user:<id>`, `job:<queue>`… */
+            actor: string;
+            /** Format: date-time */
+            at: string;
+            detail?: unknown;
+            /** Format: int64 */
+            id: number;
+            /** @description What it was done to: `user:<id>`, `upload:<id>`, `token:<id>`… */
+            target?: string | null;
+        };
+        /** AuditPage */
+        AuditPage: {
+            /** @description Newest first. */
+            entries: components["schemas"]["AuditEntry"][];
+            /**
+             * Format: int64
+             * @description Pass as `before` for the next page; absent on the last one.
+             */
+            next_before?: number | null;
+        };
+        /**
+         * BatchMail
+         * @description One mail of a batch.
+         */
+        BatchMail: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: int64 */
+            delivery_id: number;
+            email: string;
+            /** @description Why the last attempt failed. */
+            last_error?: string | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** @description `queued`, `sent`, `retrying`, `failed`. */
+            status: string;
+            /**
+             * Format: int64
+             * @description The invitee; absent once they were deleted.
+             */
+            user_id?: number | null;
+        };
+        /** BatchMails */
+        BatchMails: {
+            mails: components["schemas"]["BatchMail"][];
+            /**
+             * Format: int64
+             * @description Pass as `after` for the next page; absent on the last one.
+             */
+            next_after?: number | null;
         };
         /** BatchQueued */
         BatchQueued: {
@@ -764,6 +913,11 @@ export interface components {
             status: string;
         };
         /**
+         * @description A delivery's status, to filter a batch's mails by.
+         * @enum {string}
+         */
+        DeliveryStatus: "queued" | "sent" | "retrying" | "failed";
+        /**
          * DependencyCheck
          * @description One dependency.
          */
@@ -819,6 +973,27 @@ export interface components {
              */
             expires_in: number;
             state: string;
+        };
+        /**
+         * InvitationDetail
+         * @description The user's invitation.
+         */
+        InvitationDetail: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description `pending`, `sent`, `failed`, `verified`, `expired`, `revoked`. */
+            status: string;
+            /** Format: date-time */
+            token_expires_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The upload that created or last updated it, and its line there.
+             */
+            upload_id?: string | null;
+            /** Format: int32 */
+            upload_row?: number | null;
+            /** Format: date-time */
+            verified_at?: string | null;
         };
         /** InvitationInfo */
         InvitationInfo: {
@@ -889,6 +1064,29 @@ export interface components {
             /** @description The W3C `traceparent` of the request or event that pushed the job. */
             trace?: string | null;
         };
+        /**
+         * LinkedAccount
+         * @description An account at an OAuth provider linked to the user.
+         */
+        LinkedAccount: {
+            /**
+             * Format: date-time
+             * @description When the link was confirmed; an unconfirmed Discord link grants nothing.
+             */
+            confirmed_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            email?: string | null;
+            /** @description The provider vouches for `email`. */
+            email_verified: boolean;
+            /** Format: date-time */
+            last_login_at?: string | null;
+            /** @description `discord` or `google`. */
+            provider: string;
+            provider_username?: string | null;
+            /** @description The provider's id of the account (the Discord id, the Google subject). */
+            subject: string;
+        };
         /** LinkedResponse */
         LinkedResponse: {
             message: string;
@@ -925,6 +1123,25 @@ export interface components {
             state?: string | null;
         };
         /**
+         * MailView
+         * @description One mail to the user.
+         */
+        MailView: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            /** @description `invitation`, `verification`, `link_confirmation`. */
+            kind: string;
+            last_error?: string | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** @description `queued`, `sent`, `retrying`, `failed`. */
+            status: string;
+        };
+        /**
          * MigrationsCheck
          * @description The schema version of the database against the one this build expects.
          */
@@ -942,6 +1159,27 @@ export interface components {
             expected_version: number;
             /** @description `up` when the database is at (or past) the version this build expects. */
             status: components["schemas"]["CheckStatus"];
+        };
+        /**
+         * MinuteView
+         * @description What ended in one minute.
+         */
+        MinuteView: {
+            /**
+             * Format: uint64
+             * @description Jobs done.
+             */
+            done: number;
+            /**
+             * Format: uint64
+             * @description Attempts that failed (to be retried, or failed for good).
+             */
+            failed: number;
+            /**
+             * Format: uint64
+             * @description The minute's start, UNIX ms.
+             */
+            minute_start_ms: number;
         };
         /**
          * OnboardingRequest
@@ -1005,9 +1243,15 @@ export interface components {
             finished_last_minute: number;
             /**
              * Format: uint64
-             * @description Age of the oldest unfinished job, in seconds.
+             * @description Age of the oldest unfinished job (waiting or running), in seconds.
              */
             oldest_age_seconds: number;
+            /**
+             * Format: uint64
+             * @description How long the oldest job no worker has claimed yet has waited, in seconds; absent when
+             *     nothing waits.
+             */
+            oldest_waiting_seconds?: number | null;
             /** @description Workers claim nothing from a paused queue. */
             paused: boolean;
             queue: string;
@@ -1105,6 +1349,16 @@ export interface components {
         RowStatus: "created" | "updated" | "duplicate" | "invalid";
         /** @enum {string} */
         StateFilter: "waiting" | "running" | "scheduled" | "retrying" | "done" | "dead";
+        /**
+         * Throughput
+         * @description Jobs done and attempts failed per minute, oldest minute first, the current (partial) one
+         *     last.
+         */
+        Throughput: {
+            minutes: components["schemas"]["MinuteView"][];
+            /** @description The queue, or absent for every queue together. */
+            queue?: string | null;
+        };
         /** TokenResponse */
         TokenResponse: {
             /** @description Our access token (JWT, HS256), for `Authorization: Bearer`. */
@@ -1136,6 +1390,32 @@ export interface components {
             updated: number;
             /** Format: uuid */
             upload_id: string;
+        };
+        /**
+         * UserDetail
+         * @description Everything about one user.
+         */
+        UserDetail: {
+            accounts: components["schemas"]["LinkedAccount"][];
+            /** @description The newest 50 audit rows about the user, newest first. */
+            audit: components["schemas"]["AuditEntry"][];
+            communication_channel?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            full_name?: string | null;
+            /** Format: int64 */
+            id: number;
+            invitation?: components["schemas"]["InvitationDetail"] | null;
+            is_active: boolean;
+            /** @description The newest 20 mails, newest first. */
+            mails: components["schemas"]["MailView"][];
+            personality?: string | null;
+            role: string;
+            username?: string | null;
+            verified: boolean;
+            /** Format: date-time */
+            verified_at?: string | null;
         };
         /**
          * UserInfo
@@ -1183,6 +1463,17 @@ export interface components {
              */
             total: number;
             users: components["schemas"]["UserListItem"][];
+        };
+        /**
+         * UserUpdate
+         * @description What to change; absent fields are left as they are.
+         */
+        UserUpdate: {
+            /** @description An inactive user cannot sign in, and their access tokens stop working at once. */
+            is_active?: boolean | null;
+            role?: components["schemas"]["Role"] | null;
+            /** @description 1 to 64 characters, unique without case. */
+            username?: string | null;
         };
         /** UsernameRequest */
         UsernameRequest: {
@@ -1868,6 +2159,74 @@ export interface operations {
             };
         };
     };
+    admin_throughput: {
+        parameters: {
+            query?: {
+                /** @description Only this queue. */
+                queue?: string;
+                /** @description 1 to 120. */
+                minutes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Throughput"];
+                };
+            };
+            /** @description A parameter is invalid (`invalid_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such queue (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this address in a minute, or credentials after too many failed admin authentications (`too_many_requests`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     admin_workers: {
         parameters: {
             query?: never;
@@ -1970,6 +2329,128 @@ export interface operations {
             };
         };
     };
+    audit_log: {
+        parameters: {
+            query?: {
+                /** @description Only this actor, exactly (`api_key`, `api_token:3`, `user:7`, `job:send_email`). */
+                actor?: string;
+                /** @description Only this action, exactly (`user_deleted`, `csv_uploaded`…). */
+                action?: string;
+                /** @description Only this target, exactly (`user:7`, `upload:<id>`…). */
+                target?: string;
+                /** @description Only rows older than this id: the `next_before` of the previous page. */
+                before?: number;
+                /** @description Rows per page, 1 to 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description A parameter is invalid (`invalid_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this address in a minute, or credentials after too many failed admin authentications (`too_many_requests`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_batches: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BatchStatus"][];
+                };
+            };
+            /** @description `limit` is not 1 to 100 (`invalid_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this address in a minute, or credentials after too many failed admin authentications (`too_many_requests`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     batch_status: {
         parameters: {
             query?: never;
@@ -2014,6 +2495,77 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this address in a minute, or credentials after too many failed admin authentications (`too_many_requests`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    batch_mails: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["DeliveryStatus"];
+                /** @description Only mails after this delivery id: the `next_after` of the previous page. */
+                after?: number;
+                /** @description 1 to 1,000. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BatchMails"];
+                };
+            };
+            /** @description `limit` is not 1 to 1,000 (`invalid_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such batch (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3271,6 +3823,168 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this address in a minute, or credentials after too many failed admin authentications (`too_many_requests`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["UserDetail"];
+                };
+            };
+            /** @description The body or a parameter cannot be parsed (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this address in a minute, or credentials after too many failed admin authentications (`too_many_requests`); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description The user as they are now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["UserDetail"];
+                };
+            };
+            /** @description Nothing to change, or the username is not acceptable (`invalid_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Someone else has the username (`username_taken`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than `MAX_BODY_BYTES` (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not of the documented media type (`unsupported_media_type`). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::connect::Conn;
 use redis::AsyncCommands;
 
-use super::contents::{Listed, ids_with_status, queue_names, stream_jobs};
+use super::contents::{Listed, group_info, ids_with_status, queue_names, stream_jobs};
 use super::error::QueueError;
 use super::keys::QueueKeys;
 use super::producer::Producer;
@@ -209,16 +209,66 @@ impl Producer {
     }
 
     /// Jobs of `queue` that finished (done, failed or dead) in the last minute: the queue's
-    /// throughput.
+    /// throughput. Over every shard of a split queue.
     pub async fn finished_last_minute(&self, queue: &str) -> Result<u64, QueueError> {
-        let keys = QueueKeys::new(self.prefix(), queue);
         let since = now_ms().saturating_sub(60_000);
-        let (done, dead): (u64, u64) = redis::pipe()
-            .zcount(keys.done(), since, "+inf")
-            .zcount(keys.dead(), since, "+inf")
-            .query_async(&mut self.connection())
-            .await?;
-        Ok(done + dead)
+        let mut total = 0;
+        for keys in self.keys_of_shards(queue) {
+            let (done, dead): (u64, u64) = redis::pipe()
+                .zcount(keys.done(), since, "+inf")
+                .zcount(keys.dead(), since, "+inf")
+                .query_async(&mut self.connection())
+                .await?;
+            total += done + dead;
+        }
+        Ok(total)
+    }
+
+    /// Attempts of `queue` that ended in each of the last `minutes` minutes (at most 120),
+    /// oldest first, the current minute last; over every shard of a split queue. From the
+    /// counts `settle.lua` keeps per minute, so a minute before the deployment counted is 0.
+    pub async fn per_minute(
+        &self,
+        queue: &str,
+        minutes: usize,
+    ) -> Result<Vec<MinuteCounts>, QueueError> {
+        let minutes = minutes.clamp(1, 120) as u64;
+        let now = now_ms() / 60_000;
+        let first = now + 1 - minutes;
+        let mut out: Vec<MinuteCounts> = (first..=now)
+            .map(|minute| MinuteCounts {
+                minute_start_ms: minute * 60_000,
+                ..MinuteCounts::default()
+            })
+            .collect();
+        for keys in self.keys_of_shards(queue) {
+            let mut pipe = redis::pipe();
+            for hour in first / 60..=now / 60 {
+                pipe.hgetall(keys.minutes(hour));
+            }
+            let hours: Vec<HashMap<String, u64>> = pipe.query_async(&mut self.connection()).await?;
+            for (field, n) in hours.into_iter().flatten() {
+                let Some((minute, outcome)) = field.split_once(':') else {
+                    continue;
+                };
+                let Some(slot) = minute
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| (first..=now).contains(m))
+                    .map(|m| &mut out[(m - first) as usize])
+                else {
+                    continue;
+                };
+                match outcome {
+                    "done" => slot.done += n,
+                    // A failed attempt, whatever comes of the job (retried, failed, dead); a
+                    // postponed one (a dependency was down) is given back and not a failure.
+                    "retry" | "failed" | "dead" => slot.failed += n,
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The live workers of `queue` (heartbeat within two leases): name, host, pid,
@@ -266,6 +316,28 @@ impl Producer {
         Ok(oldest)
     }
 
+    /// How long the oldest job of `queue` no worker has claimed yet has been waiting, `None`
+    /// when nothing waits (scheduled and retrying jobs wait for their time, not for a
+    /// worker). Exact: every entry after the group's last delivery is undelivered. Over every
+    /// shard of a split queue: the oldest of them.
+    pub async fn oldest_waiting_ms(&self, queue: &str) -> Result<Option<u64>, QueueError> {
+        let mut oldest = None;
+        for keys in self.keys_of_shards(queue) {
+            let mut conn = self.connection();
+            let after = match group_info(&mut conn, &keys).await? {
+                Some(group) => format!("({}", group.last_delivered),
+                None => "-".to_owned(),
+            };
+            let first: redis::streams::StreamRangeReply =
+                conn.xrange_count(keys.stream(), after, "+", 1).await?;
+            if let Some(at) = first.ids.first().and_then(|e| entry_ms(&e.id)) {
+                let age = now_ms().saturating_sub(at);
+                oldest = Some(oldest.map_or(age, |o: u64| o.max(age)));
+            }
+        }
+        Ok(oldest)
+    }
+
     async fn oldest_age_in(&self, keys: &QueueKeys) -> Result<u64, QueueError> {
         let first: redis::streams::StreamRangeReply = self
             .connection()
@@ -274,14 +346,25 @@ impl Producer {
         let Some(entry) = first.ids.first() else {
             return Ok(0);
         };
-        let at: u64 = entry
-            .id
-            .split('-')
-            .next()
-            .and_then(|ms| ms.parse().ok())
-            .unwrap_or_else(now_ms);
+        let at = entry_ms(&entry.id).unwrap_or_else(now_ms);
         Ok(now_ms().saturating_sub(at))
     }
+}
+
+/// When a stream entry was added: the milliseconds of its id.
+fn entry_ms(id: &str) -> Option<u64> {
+    id.split('-').next()?.parse().ok()
+}
+
+/// What ended in one minute of a queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MinuteCounts {
+    /// The minute's start (UNIX ms).
+    pub minute_start_ms: u64,
+    /// Jobs done.
+    pub done: u64,
+    /// Attempts that failed (retried, failed or dead).
+    pub failed: u64,
 }
 
 /// One live worker of a queue.

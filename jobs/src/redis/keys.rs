@@ -65,6 +65,12 @@ impl QueueKeys {
         format!("{}:done", self.base)
     }
 
+    /// Outcomes counted per minute within one hour (`<minute>:<outcome>` → count, minutes
+    /// and hours since the UNIX epoch), kept three hours: `settle.lua` writes them.
+    pub fn minutes(&self, hour: u64) -> String {
+        format!("{}:minutes:{hour}", self.base)
+    }
+
     /// The hash of one job: payload, state, attempts, result, timings.
     pub fn job(&self, id: &str) -> String {
         format!("{}:job:{id}", self.base)

@@ -45,7 +45,7 @@ mod status;
 mod watch;
 
 pub use ack::{AckLayer, AckService, release_held};
-pub use admin::{QueueDepth, WorkerInfo};
+pub use admin::{MinuteCounts, QueueDepth, WorkerInfo};
 pub use backend::RedisBackend;
 pub use config::QueueConfig;
 pub use connect::{Conn, RedisClient};

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="QueueSummary")
 
@@ -15,13 +17,16 @@ class QueueSummary:
     Attributes:
         dead (int): In the dead-letter set (failed for good), replayable.
         finished_last_minute (int): Jobs finished (done, failed or dead) in the last minute.
-        oldest_age_seconds (int): Age of the oldest unfinished job, in seconds.
+        oldest_age_seconds (int): Age of the oldest unfinished job (waiting or running), in seconds.
         paused (bool): Workers claim nothing from a paused queue.
         queue (str):
         retrying (int): An attempt failed; waiting for the backoff before the next one.
         running (int): Claimed by a worker.
         scheduled (int): Pushed to run later, waiting for their time.
         waiting (int): Not yet claimed by a worker.
+        oldest_waiting_seconds (int | None | Unset): How long the oldest job no worker has claimed yet has waited, in
+            seconds; absent when
+            nothing waits.
     """
 
     dead: int
@@ -33,6 +38,7 @@ class QueueSummary:
     running: int
     scheduled: int
     waiting: int
+    oldest_waiting_seconds: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +60,12 @@ class QueueSummary:
 
         waiting = self.waiting
 
+        oldest_waiting_seconds: int | None | Unset
+        if isinstance(self.oldest_waiting_seconds, Unset):
+            oldest_waiting_seconds = UNSET
+        else:
+            oldest_waiting_seconds = self.oldest_waiting_seconds
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -69,6 +81,8 @@ class QueueSummary:
                 "waiting": waiting,
             }
         )
+        if oldest_waiting_seconds is not UNSET:
+            field_dict["oldest_waiting_seconds"] = oldest_waiting_seconds
 
         return field_dict
 
@@ -93,6 +107,15 @@ class QueueSummary:
 
         waiting = d.pop("waiting")
 
+        def _parse_oldest_waiting_seconds(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        oldest_waiting_seconds = _parse_oldest_waiting_seconds(d.pop("oldest_waiting_seconds", UNSET))
+
         queue_summary = cls(
             dead=dead,
             finished_last_minute=finished_last_minute,
@@ -103,6 +126,7 @@ class QueueSummary:
             running=running,
             scheduled=scheduled,
             waiting=waiting,
+            oldest_waiting_seconds=oldest_waiting_seconds,
         )
 
         queue_summary.additional_properties = d
