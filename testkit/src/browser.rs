@@ -274,12 +274,15 @@ impl Page {
             .unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 
-    /// Opens `url` and waits for its load event.
+    /// Opens `url` and waits for its load event (none comes when only the fragment changes:
+    /// the page stays, as a link within it would leave it).
     pub async fn goto(&self, url: &str) {
         let seen = self.event_count("Page.loadEventFired");
         let answer = self.call("Page.navigate", json!({ "url": url })).await;
         assert!(answer.get("errorText").is_none(), "opening {url}: {answer}");
-        self.wait_event("Page.loadEventFired", seen).await;
+        if answer.get("loaderId").is_some() {
+            self.wait_event("Page.loadEventFired", seen).await;
+        }
     }
 
     /// The value of a JavaScript expression (awaited when it is a promise).
@@ -450,7 +453,8 @@ impl Page {
         std::fs::write(path, png).expect("write the screenshot");
     }
 
-    /// Exceptions the page threw and errors it logged (CSP violations among them).
+    /// Exceptions the page threw and errors it logged (CSP violations among them), but not
+    /// the requests that were answered with an error status.
     pub fn errors(&self) -> Vec<String> {
         self.conn
             .events
@@ -460,7 +464,12 @@ impl Page {
             .filter(|(s, _, _)| s.as_deref() == Some(self.session.as_str()))
             .filter_map(|(_, method, params)| match method.as_str() {
                 "Runtime.exceptionThrown" => Some(params["exceptionDetails"].to_string()),
-                "Log.entryAdded" if params["entry"]["level"] == "error" => {
+                // A refused request is the browser's "Failed to load resource": an answer
+                // the page handles (a wrong key's 401), not an error of the page.
+                "Log.entryAdded"
+                    if params["entry"]["level"] == "error"
+                        && params["entry"]["source"] != "network" =>
+                {
                     Some(params["entry"]["text"].to_string())
                 }
                 "Runtime.consoleAPICalled" if params["type"] == "error" => {

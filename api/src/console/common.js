@@ -28,6 +28,12 @@ function authHeaders(creds) {
   return creds.kind === "key" ? { "x-api-key": creds.value } : { Authorization: "Bearer " + creds.value };
 }
 
+// Whether `creds` are an admin's: the status of a cheap admin call made with them.
+export async function verify(creds) {
+  const resp = await fetch("/api/users?per_page=1", { headers: authHeaders(creds) });
+  return resp.status;
+}
+
 // An answer the API refused: its status and JSON error body.
 export class ApiError extends Error {
   constructor(status, body) {
@@ -135,7 +141,7 @@ function svg(tag, attrs, ...children) {
 export async function drawThroughput(container) {
   const data = await api("GET", "/api/admin/throughput?minutes=60");
   const minutes = data.minutes;
-  const width = 600, height = 160, pad = 24;
+  const width = 1000, height = 180, pad = 28;
   const max = Math.max(1, ...minutes.map((m) => m.done + m.failed));
   const bar = (width - pad) / minutes.length;
   const y = (v) => (height - pad) * (1 - v / max);

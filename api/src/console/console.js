@@ -3,7 +3,7 @@
 // documented API with the admin's credentials. Nothing here parses data as markup.
 "use strict";
 
-import { api, ApiError, credentials, drawThroughput, el, forget, saveCredentials, upload, when } from "./common.js";
+import { api, ApiError, credentials, drawThroughput, el, forget, saveCredentials, upload, verify, when } from "./common.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -50,14 +50,12 @@ async function signInPage(message) {
   const remember = el("input", { id: "remember", type: "checkbox" });
   const form = el("form", { class: "signin", onsubmit: async (e) => {
     e.preventDefault();
-    saveCredentials({ kind: kind.value, value: secret.value.trim() }, remember.checked);
-    try {
-      await api("GET", "/api/users?per_page=1");
-      route();
-    } catch (err) {
-      forget();
-      show(error, err.status === 401 || err.status === 403 ? "These credentials are not an admin's." : err);
-    }
+    const creds = { kind: kind.value, value: secret.value.trim() };
+    const answer = await verify(creds).catch(() => 0);
+    if (answer === 200) { saveCredentials(creds, remember.checked); route(); return; }
+    error.textContent = answer === 401 || answer === 403 ? "These credentials are not an admin's."
+      : answer === 429 ? "Too many failed sign-ins from this address: wait, then try again."
+      : `The server answered ${answer || "nothing"}; try again.`;
   } },
   el("fieldset", {},
     el("legend", {}, "Sign in"),
@@ -141,7 +139,7 @@ async function usersPage(params) {
   page("Users", form, error, results,
     el("h3", {}, "Danger zone"),
     el("div", { class: "panel" }, el("p", {}, "Delete every user who is not an admin."),
-      el("button", { class: "danger", type: "button", onclick: deleteAllDialog }, "Delete all users…")));
+      el("button", { id: "delete-all", class: "danger", type: "button", onclick: deleteAllDialog }, "Delete all users…")));
   const query = new URLSearchParams(params);
   query.set("page", pageNo); query.set("per_page", 50);
   try {
@@ -155,7 +153,7 @@ async function usersPage(params) {
       td("Last email", u.last_email ? `${u.last_email.kind} ${u.last_email.status}` : "—")));
     const go = (n) => { const p = new URLSearchParams(params); p.set("page", n); return "#/users?" + p; };
     results.replaceChildren(
-      el("p", { id: "user-count" }, `${answer.total} users · page ${answer.page} of ${pages}`),
+      el("p", { id: "user-count" }, `${answer.total} ${answer.total === 1 ? "user" : "users"} · page ${answer.page} of ${pages}`),
       table(["Email", "Name", "Username", "Discord", "Role", "Active", "Verified", "Invitation", "Last email"], rows),
       el("nav", { class: "bar", "aria-label": "Pages" },
         answer.page > 1 ? el("a", { href: go(answer.page - 1), rel: "prev" }, "← Previous") : null,
@@ -185,7 +183,7 @@ function deleteAllDialog() {
     error,
     el("div", { class: "bar" },
       el("button", { value: "cancel", formnovalidate: true }, "Cancel"),
-      el("button", { class: "danger", type: "submit", value: "delete" }, "Delete all users"))));
+      el("button", { id: "confirm-delete-all", class: "danger", type: "submit", value: "delete" }, "Delete all users"))));
   document.body.append(dialog);
   dialog.addEventListener("close", () => dialog.remove());
   dialog.showModal();
@@ -208,7 +206,7 @@ async function userPage(id) {
     try { await api("PATCH", `/api/users/${id}`, change); saved.textContent = "Saved."; userPage(id); } catch (err) { show(error, err); }
   } },
   el("label", {}, "Role", role), el("label", { class: "inline" }, active, "Active"),
-  el("label", {}, "Username", username), el("button", { class: "primary", type: "submit" }, "Save"), saved);
+  el("label", {}, "Username", username), el("button", { id: "save-user", class: "primary", type: "submit" }, "Save"), saved);
   const facts = el("dl", { class: "facts" }, [
     ["Email", u.email], ["Name", u.full_name || "—"], ["Username", u.username || "—"], ["Role", u.role],
     ["Active", u.is_active ? "yes" : "no"], ["Verified", u.verified ? `yes, ${when(u.verified_at)}` : "no"],
@@ -226,10 +224,10 @@ async function userPage(id) {
       td("Kind", m.kind), td("Status", m.status), td("Attempts", m.attempts), td("Error", m.last_error || ""), td("Sent", when(m.sent_at)))))
     : el("p", { class: "muted" }, "No mail.");
   const actions = el("div", { class: "bar" },
-    el("button", { type: "button", onclick: async () => {
+    el("button", { id: "reissue", type: "button", onclick: async () => {
       try { const r = await api("POST", `/api/refresh-token/${id}`); say(r.message); saved.textContent = r.message; userPage(id); } catch (e) { show(error, e); }
     } }, "Reissue invitation token"),
-    el("button", { class: "danger", type: "button", onclick: async () => {
+    el("button", { id: "delete-user", class: "danger", type: "button", onclick: async () => {
       if (!confirm(`Delete ${u.email} and everything about them?`)) return;
       try { await api("DELETE", `/api/${id}`); say(`${u.email} deleted`); location.hash = "#/users"; } catch (e) { show(error, e); }
     } }, "Delete user"));
@@ -496,7 +494,7 @@ async function monitoringPage(params) {
     const older = new URLSearchParams(params);
     if (answer.next_before) older.set("before", answer.next_before);
     audit.replaceChildren(auditTable(answer.entries),
-      answer.next_before ? el("a", { href: "#/monitoring?" + older }, "Older →") : null);
+      ...(answer.next_before ? [el("a", { href: "#/monitoring?" + older }, "Older →")] : []));
   } catch (e) { show(error, e); }
 }
 
@@ -533,13 +531,16 @@ async function tokensPage() {
   async function load() {
     try {
       const tokens = await api("GET", "/api/tokens");
-      list.replaceChildren(tokens.length ? table(["Name", "Starts with", "Role", "Created", "Last used", "Expires", ""], tokens.map((t) => el("tr", {},
+      const state = (t) => t.revoked_at ? `revoked ${when(t.revoked_at)}`
+        : t.expires_at && new Date(t.expires_at) < new Date() ? "expired" : "live";
+      list.replaceChildren(tokens.length ? table(["Name", "Starts with", "Role", "Created", "Last used", "Expires", "State", ""], tokens.map((t) => el("tr", {},
         td("Name", t.name), td("Starts with", t.token_prefix + "…"), td("Role", t.role), td("Created", when(t.created_at)),
         td("Last used", t.last_used_at ? when(t.last_used_at) : "never"), td("Expires", t.expires_at ? when(t.expires_at) : "never"),
-        td("", el("button", { class: "danger", type: "button", "aria-label": `Revoke ${t.name}`, onclick: async () => {
+        td("State", state(t)),
+        td("", state(t) !== "live" ? "" : el("button", { class: "danger", type: "button", "aria-label": `Revoke ${t.name}`, onclick: async () => {
           if (!confirm(`Revoke “${t.name}”? Requests with it fail from now on.`)) return;
           try { await api("DELETE", `/api/tokens/${t.id}`); say(`${t.name} revoked`); load(); } catch (err) { show(error, err); }
-        } }, "Revoke"))))) : el("p", { class: "muted" }, "No live token."));
+        } }, "Revoke"))))) : el("p", { class: "muted" }, "No token yet."));
     } catch (err) { show(error, err); }
   }
   load();

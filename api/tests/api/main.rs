@@ -3,6 +3,7 @@
 
 mod attacks;
 mod board;
+mod console;
 mod console_api;
 mod discord;
 mod docs;
