@@ -26,7 +26,7 @@ pub struct AuditApi;
 pub struct AuditPage {
     /// Newest first.
     pub entries: Vec<AuditEntry>,
-    /// Pass as `before` for the next page; absent on the last one.
+    /// Pass as `before` for the next page; null on the last one.
     pub next_before: Option<i64>,
 }
 

@@ -72,7 +72,7 @@ mod tokens;
 mod validate;
 
 use poem::endpoint::make_sync;
-use poem::middleware::AddData;
+use poem::middleware::{AddData, SetHeader};
 use poem::web::Redirect;
 use poem::{Endpoint, EndpointExt, Response, Route, get};
 use poem_openapi::OpenApiService;
@@ -153,9 +153,17 @@ pub fn app(state: AppState, settings: HttpSettings) -> impl Endpoint<Output = Re
         .at("/api/redoc", fixed("text/html; charset=utf-8", redoc))
         .at("/metrics", get(metrics));
     console::routes(route)
-        .at("/discord/success", get(pages::success))
-        .at("/discord/error", get(pages::error))
-        .at("/discord/pending", get(pages::pending))
+        .nest(
+            "/discord",
+            Route::new()
+                .at("/success", get(pages::success))
+                .at("/error", get(pages::error))
+                .at("/pending", get(pages::pending))
+                .with(
+                    SetHeader::new()
+                        .overriding(poem::http::header::CONTENT_SECURITY_POLICY, pages::POLICY),
+                ),
+        )
         .nest("/api", service)
         .with(middleware::BodyLimit {
             max_bytes: settings.max_body_bytes,

@@ -11,6 +11,10 @@ use poem::{IntoResponse, Response, handler};
 use crate::exchange::{Destination, destination_of, exchange_status};
 use crate::state::AppState;
 
+/// The pages run no script and load nothing: their one inline style is all they may use.
+pub(crate) const POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
 fn page(title: &str, message: &str, refresh: bool) -> Html<String> {
     let refresh = if refresh {
         r#"<meta http-equiv="refresh" content="2">"#

@@ -13,7 +13,8 @@ use super::resolve::Resolver;
 pub struct GoogleConfig {
     /// `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET` together or neither (seed 002's `.env`
     /// sets just these: sign-in with tokens); `GOOGLE_REDIRECT_URI` besides turns on the
-    /// redirect (authorization-code) sign-in, `POST /api/login/google`.
+    /// redirect (authorization-code) sign-in, `POST /api/login/google`; the admin console's
+    /// Google sign-in needs it to be the console's address (`https://<host>/admin`).
     pub oauth: Option<OAuthClient>,
     /// Where users are sent to sign in. `GOOGLE_AUTHORIZE_URL`; default
     /// `https://accounts.google.com/o/oauth2/v2/auth`.

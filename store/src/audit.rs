@@ -2,9 +2,9 @@
 
 use sqlx::PgPool;
 
-/// Records one action. `actor` is `api_key`, `api_token:<id>`, `user:<id>`, `job:<queue>`…
+/// Records one action (on the pool, or inside the caller's transaction). `actor` is `api_key`, `api_token:<id>`, `user:<id>`, `job:<queue>`…
 pub async fn record(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     actor: &str,
     action: &str,
     target: Option<&str>,
@@ -17,7 +17,7 @@ pub async fn record(
         target,
         detail
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }

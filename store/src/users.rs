@@ -170,30 +170,97 @@ pub struct UserChange<'a> {
     pub username: Option<&'a str>,
 }
 
-/// Applies `change` to user `id` in one statement; the username compared without case as
-/// [`set_username`] does.
+/// A user's role, active flag and username, before or after a change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Standing {
+    pub role: String,
+    pub is_active: bool,
+    pub username: Option<String>,
+}
+
+/// What came of a [`UserChange`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Applied and audited, with the values before and after.
+    Changed {
+        before: Standing,
+        after: Standing,
+    },
+    /// Another user has the username (compared without case): nothing changed.
+    UsernameTaken,
+    /// The user is the last active admin and the change would leave none: nothing changed.
+    LastAdmin,
+    NoSuchUser,
+}
+
+/// Applies `change` to user `id` and records it in the audit log as `actor`'s, with the values
+/// before and after, in one transaction: a change is never left unaudited. Refuses to demote
+/// or deactivate the last active admin (the admin key still works, but admins who sign in
+/// with Google would all be locked out).
 pub async fn update(
     pool: &PgPool,
     id: i64,
     change: &UserChange<'_>,
-) -> Result<UsernameChange, sqlx::Error> {
-    let result = sqlx::query!(
+    actor: &str,
+) -> Result<ChangeOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(before) = sqlx::query_as!(
+        Standing,
+        "SELECT role, is_active, username FROM users WHERE id = $1 FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(ChangeOutcome::NoSuchUser);
+    };
+    let stays_admin = change.role.unwrap_or(&before.role) == "admin"
+        && change.is_active.unwrap_or(before.is_active);
+    if before.role == "admin" && before.is_active && !stays_admin {
+        // Locks the other admins' rows too, so two admins demoting each other at once cannot
+        // both pass this check.
+        let others = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM (
+                   SELECT id FROM users
+                   WHERE role = 'admin' AND is_active AND id <> $1 FOR UPDATE) a"#,
+            id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if others == 0 {
+            return Ok(ChangeOutcome::LastAdmin);
+        }
+    }
+    let updated = sqlx::query_as!(
+        Standing,
         r#"UPDATE users SET role = COALESCE($2, role), is_active = COALESCE($3, is_active),
                             username = COALESCE($4, username)
-           WHERE id = $1"#,
+           WHERE id = $1
+           RETURNING role, is_active, username"#,
         id,
         change.role,
         change.is_active,
         change.username,
     )
-    .execute(pool)
+    .fetch_one(&mut *tx)
     .await;
-    match result {
-        Ok(done) if done.rows_affected() == 1 => Ok(UsernameChange::Changed),
-        Ok(_) => Ok(UsernameChange::NoSuchUser),
-        Err(e) if crate::is_unique_violation(&e, "users_username_key") => Ok(UsernameChange::Taken),
-        Err(e) => Err(e),
-    }
+    let after = match updated {
+        Ok(after) => after,
+        Err(e) if crate::is_unique_violation(&e, "users_username_key") => {
+            return Ok(ChangeOutcome::UsernameTaken);
+        }
+        Err(e) => return Err(e),
+    };
+    crate::audit::record(
+        &mut *tx,
+        actor,
+        "user_changed",
+        Some(&format!("user:{id}")),
+        serde_json::json!({ "before": before, "after": after }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ChangeOutcome::Changed { before, after })
 }
 
 /// Filters of `GET /api/users`; `None` means "any".

@@ -98,24 +98,26 @@ pub(super) async fn throughput(
     queue: Option<&str>,
     minutes: u32,
 ) -> poem::Result<ThroughputResult> {
-    if let Some(refused) = queue.and_then(|q| refused(q, minutes, 120)) {
-        return Ok(refused);
-    }
     if minutes == 0 || minutes > 120 {
         return Ok(ThroughputResult::BadRequest(body(
             "invalid_request",
             "minutes is 1 to 120",
         )));
     }
+    if queue.is_some_and(|q| !known(q)) {
+        return Ok(ThroughputResult::NotFound(no_queue()));
+    }
     let queues: Vec<&str> = match queue {
         Some(q) => vec![q],
         None => jobs::QUEUES.to_vec(),
     };
+    // One clock for every queue, so that their minutes line up.
+    let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
     let mut total: Vec<MinuteView> = Vec::new();
     for q in queues {
         let counts = state
             .producer()
-            .per_minute(q, minutes as usize)
+            .per_minute(q, minutes as usize, now)
             .await
             .or_500("reading the queue's counts per minute")?;
         if total.is_empty() {

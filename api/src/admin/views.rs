@@ -24,7 +24,7 @@ pub struct QueueSummary {
     pub dead: u64,
     /// Age of the oldest unfinished job (waiting or running), in seconds.
     pub oldest_age_seconds: u64,
-    /// How long the oldest job no worker has claimed yet has waited, in seconds; absent when
+    /// How long the oldest job no worker has claimed yet has waited, in seconds; null when
     /// nothing waits.
     pub oldest_waiting_seconds: Option<u64>,
     /// Workers claim nothing from a paused queue.
@@ -140,7 +140,7 @@ pub struct MinuteView {
 /// last.
 #[derive(Debug, Object)]
 pub struct Throughput {
-    /// The queue, or absent for every queue together.
+    /// The queue, or null for every queue together.
     pub queue: Option<String>,
     pub minutes: Vec<MinuteView>,
 }

@@ -13,9 +13,12 @@ export function credentials() {
   try { return raw ? JSON.parse(raw) : null; } catch { return null; }
 }
 
+// Saves `creds` for this tab, or on this device when `remember` is set, except the admin key:
+// the key to everything is never written where it outlives the tab.
 export function saveCredentials(creds, remember) {
+  const keep = !!remember && creds.kind !== "key";
   forget();
-  (remember ? localStorage : sessionStorage).setItem(KEY, JSON.stringify({ ...creds, remember: !!remember }));
+  (keep ? localStorage : sessionStorage).setItem(KEY, JSON.stringify({ ...creds, remember: keep }));
 }
 
 export function forget() {
@@ -43,25 +46,46 @@ export class ApiError extends Error {
   }
 }
 
-let refreshing = null;
+// A signed-in admin's access token expires. A refresh token works once, and presenting it
+// twice ends the session, so refreshes are one at a time across every tab of the origin (a
+// Web Lock), and a refresh that finds the token it was asked to replace already replaced (by
+// another request or tab) uses the new one instead of refreshing again.
+async function refreshJwt(used) {
+  const run = async () => {
+    const now = credentials();
+    if (!now || now.kind !== "jwt") return false;
+    if (now.value !== used) return true;
+    const resp = await fetch("/api/refresh", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refresh_token: now.refresh }),
+    });
+    if (!resp.ok) return false;
+    const tokens = await resp.json();
+    if (!credentials()) {
+      // Signed out meanwhile: end the session the refresh continued.
+      await endSession(tokens.refresh_token);
+      return false;
+    }
+    saveCredentials({ ...now, value: tokens.access_token, refresh: tokens.refresh_token }, now.remember);
+    return true;
+  };
+  return navigator.locks ? navigator.locks.request("concierge-admin-refresh", run) : run();
+}
 
-// A signed-in admin's access token expires: one refresh at a time (the refresh token works
-// once; presenting it twice ends the session).
-async function refreshJwt(creds) {
-  if (!refreshing) {
-    refreshing = (async () => {
-      const resp = await fetch("/api/refresh", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ refresh_token: creds.refresh }),
-      });
-      if (!resp.ok) return false;
-      const tokens = await resp.json();
-      saveCredentials({ ...creds, value: tokens.access_token, refresh: tokens.refresh_token }, creds.remember);
-      return true;
-    })().finally(() => { refreshing = null; });
-  }
-  return refreshing;
+function endSession(refreshToken) {
+  return fetch("/api/logout", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: refreshToken }),
+  }).catch(() => {});
+}
+
+// Forgets the credentials and, for a Google sign-in, ends its session at the API.
+export async function signOut() {
+  const creds = credentials();
+  forget();
+  if (creds && creds.kind === "jwt") await endSession(creds.refresh);
 }
 
 // Calls `path` with the admin's credentials; `body` is sent as JSON, or as it is when it is
@@ -73,7 +97,7 @@ export async function api(method, path, body, retried) {
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) { payload = JSON.stringify(body); headers["content-type"] = "application/json"; }
   const resp = await fetch(path, { method, headers, body: payload });
-  if (resp.status === 401 && creds && creds.kind === "jwt" && !retried && await refreshJwt(creds)) {
+  if (resp.status === 401 && creds && creds.kind === "jwt" && !retried && await refreshJwt(creds.value)) {
     return api(method, path, body, true);
   }
   if (resp.status === 204) return null;

@@ -3,11 +3,11 @@
 // documented API with the admin's credentials. Nothing here parses data as markup.
 "use strict";
 
-import { api, ApiError, credentials, drawThroughput, el, forget, saveCredentials, upload, verify, when } from "./common.js";
+import { api, ApiError, credentials, drawThroughput, el, forget, saveCredentials, signOut, upload, verify, when } from "./common.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
-const signOut = document.getElementById("sign-out");
+const signOutButton = document.getElementById("sign-out");
 const status = document.getElementById("status");
 const GOOGLE_REMEMBER = "concierge-google-remember";
 
@@ -40,7 +40,7 @@ function table(headings, rows, cls) {
 // ---------------------------------------------------------------- sign in
 
 async function signInPage(message) {
-  nav.hidden = true; signOut.hidden = true;
+  nav.hidden = true; signOutButton.hidden = true;
   const error = errorBox();
   if (message) error.textContent = message;
   const secret = el("input", { id: "secret", type: "password", autocomplete: "off", required: true });
@@ -62,7 +62,7 @@ async function signInPage(message) {
     el("label", {}, "With", kind),
     el("label", {}, "Key or token", secret),
     el("label", { class: "inline" }, remember, "Remember me on this device"),
-    el("p", { class: "muted" }, "Otherwise nothing is kept once this tab is closed."),
+    el("p", { class: "muted" }, "Otherwise nothing is kept once this tab is closed. The admin key is never remembered: stay signed in with an API token or Google."),
     el("button", { class: "primary", type: "submit" }, "Sign in"),
     el("button", { id: "google", type: "button", onclick: () => googleStart(error, remember.checked) }, "Sign in with Google (admins)"),
     error));
@@ -101,11 +101,7 @@ async function googleFinish(params) {
 }
 
 async function doSignOut() {
-  const creds = credentials();
-  forget();
-  if (creds && creds.kind === "jwt") {
-    await fetch("/api/logout", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: creds.refresh }) }).catch(() => {});
-  }
+  await signOut();
   location.hash = "#/";
   signInPage("Signed out.");
 }
@@ -201,9 +197,17 @@ async function userPage(id) {
   const saved = el("span", { role: "status" });
   const edit = el("form", { class: "bar", onsubmit: async (e) => {
     e.preventDefault(); error.textContent = ""; saved.textContent = "";
-    const change = { role: role.value, is_active: active.checked };
-    if (username.value.trim() && username.value.trim() !== (u.username || "")) change.username = username.value.trim();
-    try { await api("PATCH", `/api/users/${id}`, change); saved.textContent = "Saved."; userPage(id); } catch (err) { show(error, err); }
+    // Only what this admin changed: a concurrent change by another admin stays.
+    const change = {};
+    if (role.value !== u.role) change.role = role.value;
+    if (active.checked !== u.is_active) change.is_active = active.checked;
+    const name = username.value.trim();
+    if (name !== (u.username || "")) {
+      if (!name) { error.textContent = "A username can be changed, not removed."; return; }
+      change.username = name;
+    }
+    if (!Object.keys(change).length) { saved.textContent = "Nothing to change."; return; }
+    try { await api("PATCH", `/api/users/${id}`, change); say("Saved."); userPage(id); } catch (err) { show(error, err); }
   } },
   el("label", {}, "Role", role), el("label", { class: "inline" }, active, "Active"),
   el("label", {}, "Username", username), el("button", { id: "save-user", class: "primary", type: "submit" }, "Save"), saved);
@@ -283,7 +287,8 @@ function previewRecords(text, max) {
 // advice): a leading =, +, -, @, tab or carriage return gets a leading apostrophe.
 export function csvCell(value) {
   let text = value === null || value === undefined ? "" : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
+  // Also a leading line feed, and the full-width signs some spreadsheets read as the same.
+  if (/^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/.test(text)) text = "'" + text;
   return '"' + text.replace(/"/g, '""') + '"';
 }
 
@@ -378,6 +383,8 @@ function showResults(box, report) {
 
 // ---------------------------------------------------------------- invitations
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function invitationsPage(params) {
   const error = errorBox();
   const statusFilter = params.get("status") || "pending";
@@ -420,7 +427,8 @@ async function invitationsPage(params) {
     };
   } catch (e) { show(error, e); }
   const batch = params.get("batch");
-  if (batch) { watchBatch(watch, batch, error); every(1000, () => watchBatch(watch, batch, error)); }
+  if (batch && !UUID.test(batch)) { error.textContent = "That is not a batch id."; }
+  else { watchBatch(watch, batch, error); every(2000, () => watchBatch(watch, batch, error)); }
   try {
     const batches = await api("GET", "/api/batches?limit=10");
     recent.replaceChildren(batches.length ? table(["Queued at", "By", "Mails", "Sent", "Failed", ""], batches.map((b) => el("tr", {},
@@ -552,7 +560,7 @@ function route() {
   timers.forEach(clearInterval); timers = [];
   const creds = credentials();
   if (!creds) return signInPage();
-  nav.hidden = false; signOut.hidden = false;
+  nav.hidden = false; signOutButton.hidden = false;
   const [path, query] = (location.hash.slice(1) || "/users").split("?");
   const params = new URLSearchParams(query || "");
   const section = path.split("/")[1] || "users";
@@ -574,7 +582,7 @@ window.addEventListener("concierge-unauthorized", (e) => {
   if (e.detail.status === 401) { forget(); signInPage("Your sign-in ended; sign in again."); }
 });
 window.addEventListener("hashchange", route);
-signOut.addEventListener("click", doSignOut);
+signOutButton.addEventListener("click", doSignOut);
 
 const params = new URLSearchParams(location.search);
 if (params.get("code") && params.get("state")) googleFinish(params); else route();

@@ -3,7 +3,7 @@
 // console's credentials and look.
 "use strict";
 
-import { api, credentials, drawThroughput, el, forget, saveCredentials } from "./common.js";
+import { api, credentials, drawThroughput, el, forget, saveCredentials, signOut } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -69,7 +69,7 @@ async function showJobs(event) {
   let jobs;
   try {
     if (/^[0-9a-f-]{36}$/.test(search)) {
-      jobs = [await api("GET", `/api/admin/queues/${queue}/jobs/${search}`).catch(() => null)].filter(Boolean);
+      jobs = [await api("GET", `/api/admin/queues/${encodeURIComponent(queue)}/jobs/${search}`).catch(() => null)].filter(Boolean);
     } else {
       const q = search ? `&q=${encodeURIComponent(search)}` : "";
       jobs = await api("GET", `/api/admin/queues/${queue}/jobs?state=${state}&limit=500${q}`);
@@ -81,11 +81,11 @@ async function showJobs(event) {
 }
 
 async function showJob(queue, id) {
-  const job = await api("GET", `/api/admin/queues/${queue}/jobs/${id}`);
+  const job = await api("GET", `/api/admin/queues/${queue}/jobs/${encodeURIComponent(id)}`);
   $("job-detail").textContent = JSON.stringify(job, null, 2);
   $("job-actions").replaceChildren(
-    job.state === "failed" || job.state === "dead" ? button("retry", () => api("POST", `/api/admin/queues/${queue}/jobs/${id}/retry`)) : "",
-    job.state !== "running" ? button("discard", () => api("DELETE", `/api/admin/queues/${queue}/jobs/${id}`)) : "");
+    job.state === "failed" || job.state === "dead" ? button("retry", () => api("POST", `/api/admin/queues/${queue}/jobs/${encodeURIComponent(id)}/retry`)) : "",
+    job.state !== "running" ? button("discard", () => api("DELETE", `/api/admin/queues/${queue}/jobs/${encodeURIComponent(id)}`)) : "");
 }
 
 // Server-sent events through fetch, so the credentials travel as headers.
@@ -132,6 +132,6 @@ $("login").onsubmit = (e) => {
   saveCredentials({ kind: guessKind(secret), value: secret }, false);
   open();
 };
-$("sign-out").onclick = () => { forget(); location.assign("/admin"); };
+$("sign-out").onclick = async () => { await signOut(); location.assign("/admin"); };
 $("job-form").onsubmit = showJobs;
 if (credentials()) open(); else signIn();

@@ -110,7 +110,7 @@ impl DeliveryStatus {
 #[derive(Debug, Object)]
 pub struct BatchMail {
     pub delivery_id: i64,
-    /// The invitee; absent once they were deleted.
+    /// The invitee; null once they were deleted.
     pub user_id: Option<i64>,
     pub email: String,
     /// `queued`, `sent`, `retrying`, `failed`.
@@ -124,7 +124,7 @@ pub struct BatchMail {
 #[derive(Debug, Object)]
 pub struct BatchMails {
     pub mails: Vec<BatchMail>,
-    /// Pass as `after` for the next page; absent on the last one.
+    /// Pass as `after` for the next page; null on the last one.
     pub next_after: Option<i64>,
 }
 

@@ -177,13 +177,13 @@ responses! {
     }
 }
 
-/// What to change; absent fields are left as they are.
+/// What to change; absent (or null) fields are left as they are.
 #[derive(Debug, Object)]
 pub struct UserUpdate {
     pub role: Option<Role>,
     /// An inactive user cannot sign in, and their access tokens stop working at once.
     pub is_active: Option<bool>,
-    /// 1 to 64 characters, unique without case.
+    /// 1 to 64 characters, unique without case. A username cannot be removed, only changed.
     pub username: Option<Text<1, 64>>,
 }
 
@@ -196,7 +196,8 @@ responses! {
         @auth,
         /// No such user (`not_found`).
         404 NotFound(Json<ErrorBody>),
-        /// Someone else has the username (`username_taken`).
+        /// Someone else has the username (`username_taken`), or the change would leave no
+        /// active admin (`last_admin`): nothing changed.
         409 Conflict(Json<ErrorBody>),
         @body,
     }
@@ -218,7 +219,8 @@ impl UserPageApi {
         })
     }
 
-    /// Change a user's role, active flag or username. Recorded in the audit log.
+    /// Change a user's role, active flag or username. Recorded in the audit log with the
+    /// values before and after, in the same transaction.
     #[oai(path = "/users/:id", method = "patch", operation_id = "update_user")]
     async fn update(
         &self,
@@ -253,36 +255,30 @@ impl UserPageApi {
             is_active: change.is_active,
             username: username.as_ref().map(|u| u.as_str()),
         };
-        match store::users::update(state.db(), id.0, &wanted)
+        match store::users::update(state.db(), id.0, &wanted, &auth.admin().actor)
             .await
             .or_500("changing the user")?
         {
-            store::users::UsernameChange::Changed => {}
-            store::users::UsernameChange::NoSuchUser => {
+            store::users::ChangeOutcome::Changed { .. } => {}
+            store::users::ChangeOutcome::NoSuchUser => {
                 return Ok(UpdateUserResult::NotFound(body(
                     "not_found",
                     "no such user",
                 )));
             }
-            store::users::UsernameChange::Taken => {
+            store::users::ChangeOutcome::UsernameTaken => {
                 return Ok(UpdateUserResult::Conflict(body(
                     "username_taken",
                     "another user has this username",
                 )));
             }
+            store::users::ChangeOutcome::LastAdmin => {
+                return Ok(UpdateUserResult::Conflict(body(
+                    "last_admin",
+                    "this is the last active admin: make another user an admin first",
+                )));
+            }
         }
-        state
-            .audit(
-                &auth.admin().actor,
-                "user_changed",
-                Some(&format!("user:{}", id.0)),
-                serde_json::json!({
-                    "role": wanted.role,
-                    "is_active": wanted.is_active,
-                    "username": wanted.username,
-                }),
-            )
-            .await?;
         Ok(match read(&state, id.0).await? {
             Some(detail) => UpdateUserResult::Ok(Json(Box::new(detail))),
             // Deleted between the change and this read.

@@ -221,7 +221,8 @@ impl UsersApi {
         role: Query<Option<Role>>,
         /// Invitation status.
         status: Query<Option<InvitationStatus>>,
-        /// Part of the email or name, without case.
+        /// Part of the email, name or username, without case, or a linked Discord id
+        /// exactly.
         q: Query<Option<String>>,
     ) -> poem::Result<UsersResult> {
         if page.0.0 == 0 || per_page.0.0 == 0 || per_page.0.0 > 500 {

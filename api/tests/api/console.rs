@@ -76,6 +76,8 @@ async fn signing_in_keeps_nothing_beyond_the_tab_unless_asked_and_signing_out_fo
         "a refused key is not kept"
     );
 
+    // The admin key is never remembered beyond the tab, even when asked.
+    page.click("#remember").await;
     page.fill("#secret", &app.api_key).await;
     page.press("Enter").await;
     page.wait_for("the users page", "document.title === 'Concierge · Users'")
@@ -203,19 +205,26 @@ async fn google_sign_in_admits_admins_and_refuses_everyone_else() {
     page.click("#sign-out").await;
     page.wait_for("the sign-in form", "!!document.querySelector('#secret')")
         .await;
-    let resp = eventually(
+    eventually(
         Duration::from_secs(10),
         "the session outlived sign-out",
         async || {
-            let resp = app
-                .post("/api/refresh")
-                .json(&json!({ "refresh_token": refresh }))
-                .answer("refresh")
-                .await;
-            (resp.status() == 401).then_some(resp)
+            let reason: Option<String> = sqlx::query_scalar(
+                "SELECT revoked_reason FROM refresh_token_families WHERE user_id = $1",
+            )
+            .bind(admin)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("family");
+            (reason.as_deref() == Some("logout")).then_some(())
         },
     )
     .await;
+    let resp = app
+        .post("/api/refresh")
+        .json(&json!({ "refresh_token": refresh }))
+        .answer("refresh")
+        .await;
     assert_eq!(resp.status(), 401);
     assert_no_errors(&page);
 }
@@ -403,6 +412,9 @@ async fn a_100k_row_import_previews_shows_progress_reports_every_row_and_downloa
             20 => "m0@example.com,First0,Last0\n".to_owned(),
             30 => "not-an-email,Not,Valid\n".to_owned(),
             31 => "=1+2,Formula,Row\n".to_owned(),
+            32 => "+1,Plus,Row\n".to_owned(),
+            33 => "-2,Minus,Row\n".to_owned(),
+            34 => "@SUM(1),At,Row\n".to_owned(),
             _ => format!("m{i}@example.com,First{i},Last{i}\n"),
         });
     }
@@ -450,10 +462,10 @@ async fn a_100k_row_import_previews_shows_progress_reports_every_row_and_downloa
     );
     for (status, want) in [
         ("rows", 100_000),
-        ("created", 99_995),
+        ("created", 99_992),
         ("updated", 1),
         ("duplicate", 2),
-        ("invalid", 2),
+        ("invalid", 5),
     ] {
         assert_eq!(count(&page, status).await, json!(want), "{status}");
     }
@@ -462,7 +474,7 @@ async fn a_100k_row_import_previews_shows_progress_reports_every_row_and_downloa
         .await;
     page.eval("const f = document.querySelector('#result-filter'); f.value = 'invalid'; f.dispatchEvent(new Event('change')); true")
         .await;
-    page.wait_text("#results-page", "(2 rows)").await;
+    page.wait_text("#results-page", "(5 rows)").await;
     let text = page.text().await;
     assert!(
         text.contains("not-an-email") && text.contains("=1+2"),
@@ -474,19 +486,20 @@ async fn a_100k_row_import_previews_shows_progress_reports_every_row_and_downloa
     let lines: Vec<&str> = downloaded.lines().collect();
     assert_eq!(lines.len(), 100_001, "a header and every row");
     assert_eq!(lines[0], r#""line","email","status","reason","user_id""#);
-    let formula = lines
-        .iter()
-        .find(|l| l.contains("=1+2"))
-        .expect("the formula row");
+    for (line, cell) in [(33, "=1+2"), (34, "+1"), (35, "-2"), (36, "@SUM(1)")] {
+        let row = lines[line - 1];
+        assert!(
+            row.starts_with(&format!(r#""{line}","'{cell}","invalid","#)),
+            "a formula is written as text: {row}"
+        );
+    }
     assert!(
-        formula.starts_with(r#""33","'=1+2","invalid","#),
-        "a formula is written as text: {formula}"
-    );
-    assert!(
-        !downloaded.contains(",\"=") && !downloaded.contains(",="),
+        ["=", "+", "-", "@"]
+            .iter()
+            .all(|c| !downloaded.contains(&format!(",\"{c}"))),
         "no cell starts a formula"
     );
-    assert_eq!(crate::support::rows(&app, "users").await, 99_997);
+    assert_eq!(crate::support::rows(&app, "users").await, 99_994);
 
     // A stray quote: nothing is imported, and the answer says where.
     let bad = dir.join("stray-quote.csv");
@@ -500,7 +513,7 @@ async fn a_100k_row_import_previews_shows_progress_reports_every_row_and_downloa
     page.click("#import").await;
     page.wait_text("[role=alert]", "Nothing was imported").await;
     page.wait_text("[role=alert]", "line 3").await;
-    assert_eq!(crate::support::rows(&app, "users").await, 99_997);
+    assert_eq!(crate::support::rows(&app, "users").await, 99_994);
     assert_no_errors(&page);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -620,7 +633,12 @@ async fn monitoring_shows_health_jobs_per_minute_and_the_audit_log_and_tokens_ar
     let token = token.as_str().expect("token").to_owned();
     assert!(token.starts_with("cnc_"), "{token}");
     page.wait_text("td", "deploy bot").await;
-    assert!(page.text().await.contains("never"), "not used yet");
+    assert_eq!(
+        page.eval("document.querySelector('td[data-label=\"Last used\"]').textContent")
+            .await,
+        json!("never"),
+        "not used yet"
+    );
     screenshot(&page, "tokens").await;
     let used = app
         .get("/api/users")
@@ -690,4 +708,45 @@ async fn the_job_dashboard_shares_the_look_and_shows_oldest_waiting_only_when_a_
     assert_labelled(&page).await;
     screenshot(&page, "dashboard").await;
     assert_no_errors(&page);
+}
+
+/// Every section on a phone: it fits the screen's width, and its controls are labelled.
+#[tokio::test]
+async fn every_section_fits_a_phone() {
+    let app = app_with_workers().await;
+    upload_csv(
+        &app,
+        "email,name\nphone@example.com,A Rather Long Name For A Small Screen\n",
+    )
+    .await;
+    let browser = Browser::launch().await;
+    let phone = browser.page(390, 844, true).await;
+    sign_in_with_key(&phone, &app).await;
+    for (section, ready) in [
+        ("#/users/1", "h2"),
+        ("#/import", "#csv-file"),
+        ("#/invitations", "#send-all"),
+        ("#/monitoring", "#throughput svg"),
+        ("#/tokens", "#token-name"),
+    ] {
+        phone.goto(&format!("{}/admin{section}", app.address)).await;
+        phone
+            .wait_for(
+                section,
+                &format!("!!document.querySelector({})", json!(ready)),
+            )
+            .await;
+        assert_fits(&phone).await;
+        assert_labelled(&phone).await;
+    }
+    phone.goto(&format!("{}/dashboard", app.address)).await;
+    phone
+        .wait_for(
+            "the dashboard",
+            "!!document.querySelector('#throughput svg')",
+        )
+        .await;
+    assert_fits(&phone).await;
+    screenshot(&phone, "dashboard-phone").await;
+    assert_no_errors(&phone);
 }

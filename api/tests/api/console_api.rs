@@ -66,7 +66,9 @@ async fn a_users_page_shows_everything_and_an_admin_changes_role_active_and_user
     assert_eq!(trail["action"], "user_changed");
     assert_eq!(trail["actor"], "api_key");
     assert_eq!(trail["target"], format!("user:{ada}"));
-    assert_eq!(trail["detail"]["username"], "ada_l");
+    assert_eq!(trail["detail"]["after"]["username"], "ada_l");
+    assert_eq!(trail["detail"]["before"]["role"], "personal_only");
+    assert!(trail["detail"]["before"]["username"].is_null());
 
     // Search reaches the username and the Discord id (exactly), not only email and name.
     for q in ["ADA_L", "80351110224678912"] {
@@ -128,6 +130,29 @@ async fn a_users_page_shows_everything_and_an_admin_changes_role_active_and_user
     // Deactivated, Ada's role change kept: she is listed as such.
     let listed = users(&app, "?role=admin").await;
     assert_eq!(listed["users"][0]["is_active"], false);
+
+    // The last active admin cannot be demoted or deactivated, nor two at once.
+    patch(&app, bob, json!({ "role": "admin" }))
+        .answer_json("bob admin")
+        .await;
+    for body in [
+        json!({ "is_active": false }),
+        json!({ "role": "personal_only" }),
+    ] {
+        let resp = patch(&app, bob, body.clone()).answer("last admin").await;
+        assert_eq!(resp.status(), StatusCode::CONFLICT, "{body}");
+        assert_eq!(
+            resp.json::<Value>().await.expect("body")["code"],
+            "last_admin"
+        );
+    }
+    patch(&app, ada, json!({ "is_active": true }))
+        .answer_json("ada back")
+        .await;
+    let demoted = patch(&app, bob, json!({ "role": "personal_only" }))
+        .answer_json("bob demoted")
+        .await;
+    assert_eq!(demoted["role"], "personal_only");
 }
 
 #[tokio::test]
@@ -290,13 +315,15 @@ async fn jobs_per_minute_count_the_jobs_done() {
 }
 
 /// Every operation behind the admin schemes, taken from the spec so that a new one cannot
-/// forget them: a stranger hears 401, a `personal_only` token 403, and neither changes
-/// anything.
+/// forget them: a stranger hears 401, a `personal_only` token and a member's JWT 403, and
+/// none of them changes anything.
 #[tokio::test]
 async fn every_admin_operation_refuses_strangers_and_personal_tokens() {
     // Every refusal here is a failed authentication from one address: past the default
     // limit, the throttle would answer 429 instead.
     let app = spawn_app_with(AppOptions {
+        workers: true,
+        oauth: true,
         limits: api::Limits {
             admin_failures_per_ip: 10_000,
             ..api::Limits::default()
@@ -308,6 +335,15 @@ async fn every_admin_operation_refuses_strangers_and_personal_tokens() {
         .await
         .expect("token")
         .token;
+    // A signed-in user who is no admin: their access JWT.
+    let member = crate::sessions::signed_in(
+        &app,
+        &testkit::oauth::Account::google("g-member", "member@example.com", true),
+    )
+    .await["access_token"]
+        .as_str()
+        .expect("jwt")
+        .to_owned();
     let user = app.db.user("kept@example.com").await;
     let spec: Value = serde_json::from_str(&api::spec_json()).expect("spec");
     let mut checked = 0;
@@ -331,6 +367,7 @@ async fn every_admin_operation_refuses_strangers_and_personal_tokens() {
             for (credential, want) in [
                 (None, StatusCode::UNAUTHORIZED),
                 (Some(&personal), StatusCode::FORBIDDEN),
+                (Some(&member), StatusCode::FORBIDDEN),
             ] {
                 let mut request = app.client.request(method.clone(), &url).json(&json!({}));
                 if let Some(token) = credential {

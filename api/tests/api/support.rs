@@ -149,15 +149,7 @@ impl LateWorkers {
 /// Headless Chromium (Debian's package; `.ci/run` installs it) loads `url`, runs its scripts
 /// for up to 10 s of virtual time, and gives the resulting DOM.
 pub async fn rendered_dom(url: String) -> String {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("Chromium is needed for this test: apt-get install chromium (.ci/run does)");
+    let chromium = testkit::browser::chromium();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(chromium)
             .args([

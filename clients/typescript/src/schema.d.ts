@@ -665,7 +665,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a user's role, active flag or username. Recorded in the audit log. */
+        /**
+         * Change a user's role, active flag or username. Recorded in the audit log with the
+         *     values before and after, in the same transaction.
+         */
         patch: operations["update_user"];
         trace?: never;
     };
@@ -767,7 +770,7 @@ export interface components {
             entries: components["schemas"]["AuditEntry"][];
             /**
              * Format: int64
-             * @description Pass as `before` for the next page; absent on the last one.
+             * @description Pass as `before` for the next page; null on the last one.
              */
             next_before?: number | null;
         };
@@ -789,7 +792,7 @@ export interface components {
             status: string;
             /**
              * Format: int64
-             * @description The invitee; absent once they were deleted.
+             * @description The invitee; null once they were deleted.
              */
             user_id?: number | null;
         };
@@ -798,7 +801,7 @@ export interface components {
             mails: components["schemas"]["BatchMail"][];
             /**
              * Format: int64
-             * @description Pass as `after` for the next page; absent on the last one.
+             * @description Pass as `after` for the next page; null on the last one.
              */
             next_after?: number | null;
         };
@@ -1248,7 +1251,7 @@ export interface components {
             oldest_age_seconds: number;
             /**
              * Format: uint64
-             * @description How long the oldest job no worker has claimed yet has waited, in seconds; absent when
+             * @description How long the oldest job no worker has claimed yet has waited, in seconds; null when
              *     nothing waits.
              */
             oldest_waiting_seconds?: number | null;
@@ -1356,7 +1359,7 @@ export interface components {
          */
         Throughput: {
             minutes: components["schemas"]["MinuteView"][];
-            /** @description The queue, or absent for every queue together. */
+            /** @description The queue, or null for every queue together. */
             queue?: string | null;
         };
         /** TokenResponse */
@@ -1466,13 +1469,13 @@ export interface components {
         };
         /**
          * UserUpdate
-         * @description What to change; absent fields are left as they are.
+         * @description What to change; absent (or null) fields are left as they are.
          */
         UserUpdate: {
             /** @description An inactive user cannot sign in, and their access tokens stop working at once. */
             is_active?: boolean | null;
             role?: components["schemas"]["Role"] | null;
-            /** @description 1 to 64 characters, unique without case. */
+            /** @description 1 to 64 characters, unique without case. A username cannot be removed, only changed. */
             username?: string | null;
         };
         /** UsernameRequest */
@@ -3788,7 +3791,10 @@ export interface operations {
                 role?: components["schemas"]["Role"];
                 /** @description Invitation status. */
                 status?: components["schemas"]["InvitationStatus"];
-                /** @description Part of the email or name, without case. */
+                /**
+                 * @description Part of the email, name or username, without case, or a linked Discord id
+                 *     exactly.
+                 */
                 q?: string;
             };
             header?: never;
@@ -3965,7 +3971,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Someone else has the username (`username_taken`). */
+            /**
+             * @description Someone else has the username (`username_taken`), or the change would leave no
+             *     active admin (`last_admin`): nothing changed.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;

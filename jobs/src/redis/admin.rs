@@ -224,16 +224,18 @@ impl Producer {
         Ok(total)
     }
 
-    /// Attempts of `queue` that ended in each of the last `minutes` minutes (at most 120),
-    /// oldest first, the current minute last; over every shard of a split queue. From the
-    /// counts `settle.lua` keeps per minute, so a minute before the deployment counted is 0.
+    /// Attempts of `queue` that ended in each of the `minutes` minutes (at most 120) up to the
+    /// one holding `now_ms`, oldest first; over every shard of a split queue. From the counts
+    /// `settle.lua` keeps per minute (by the workers' clocks), so a minute before the
+    /// deployment counted is 0.
     pub async fn per_minute(
         &self,
         queue: &str,
         minutes: usize,
+        now_ms: u64,
     ) -> Result<Vec<MinuteCounts>, QueueError> {
         let minutes = minutes.clamp(1, 120) as u64;
-        let now = now_ms() / 60_000;
+        let now = now_ms / 60_000;
         let first = now + 1 - minutes;
         let mut out: Vec<MinuteCounts> = (first..=now)
             .map(|minute| MinuteCounts {

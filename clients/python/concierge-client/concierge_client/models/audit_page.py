@@ -20,7 +20,7 @@ class AuditPage:
     """
     Attributes:
         entries (list[AuditEntry]): Newest first.
-        next_before (int | None | Unset): Pass as `before` for the next page; absent on the last one.
+        next_before (int | None | Unset): Pass as `before` for the next page; null on the last one.
     """
 
     entries: list[AuditEntry]

@@ -23,7 +23,7 @@ class BatchMail:
         status (str): `queued`, `sent`, `retrying`, `failed`.
         last_error (None | str | Unset): Why the last attempt failed.
         sent_at (datetime.datetime | None | Unset):
-        user_id (int | None | Unset): The invitee; absent once they were deleted.
+        user_id (int | None | Unset): The invitee; null once they were deleted.
     """
 
     attempts: int

@@ -20,7 +20,7 @@ class BatchMails:
     """
     Attributes:
         mails (list[BatchMail]):
-        next_after (int | None | Unset): Pass as `after` for the next page; absent on the last one.
+        next_after (int | None | Unset): Pass as `after` for the next page; null on the last one.
     """
 
     mails: list[BatchMail]

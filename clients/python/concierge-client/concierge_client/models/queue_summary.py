@@ -25,7 +25,7 @@ class QueueSummary:
         scheduled (int): Pushed to run later, waiting for their time.
         waiting (int): Not yet claimed by a worker.
         oldest_waiting_seconds (int | None | Unset): How long the oldest job no worker has claimed yet has waited, in
-            seconds; absent when
+            seconds; null when
             nothing waits.
     """
 

@@ -22,7 +22,7 @@ class Throughput:
 
         Attributes:
             minutes (list[MinuteView]):
-            queue (None | str | Unset): The queue, or absent for every queue together.
+            queue (None | str | Unset): The queue, or null for every queue together.
     """
 
     minutes: list[MinuteView]

@@ -14,12 +14,13 @@ T = TypeVar("T", bound="UserUpdate")
 
 @_attrs_define
 class UserUpdate:
-    """What to change; absent fields are left as they are.
+    """What to change; absent (or null) fields are left as they are.
 
     Attributes:
         is_active (bool | None | Unset): An inactive user cannot sign in, and their access tokens stop working at once.
         role (None | Role | Unset):
-        username (None | str | Unset): 1 to 64 characters, unique without case.
+        username (None | str | Unset): 1 to 64 characters, unique without case. A username cannot be removed, only
+            changed.
     """
 
     is_active: bool | None | Unset = UNSET

@@ -103,11 +103,12 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: UserUpdate,
 ) -> Response[ErrorBody | UserDetail]:
-    """Change a user's role, active flag or username. Recorded in the audit log.
+    """Change a user's role, active flag or username. Recorded in the audit log with the
+    values before and after, in the same transaction.
 
     Args:
         id (int):
-        body (UserUpdate): What to change; absent fields are left as they are.
+        body (UserUpdate): What to change; absent (or null) fields are left as they are.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,11 +136,12 @@ def sync(
     client: AuthenticatedClient,
     body: UserUpdate,
 ) -> ErrorBody | UserDetail | None:
-    """Change a user's role, active flag or username. Recorded in the audit log.
+    """Change a user's role, active flag or username. Recorded in the audit log with the
+    values before and after, in the same transaction.
 
     Args:
         id (int):
-        body (UserUpdate): What to change; absent fields are left as they are.
+        body (UserUpdate): What to change; absent (or null) fields are left as they are.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -162,11 +164,12 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: UserUpdate,
 ) -> Response[ErrorBody | UserDetail]:
-    """Change a user's role, active flag or username. Recorded in the audit log.
+    """Change a user's role, active flag or username. Recorded in the audit log with the
+    values before and after, in the same transaction.
 
     Args:
         id (int):
-        body (UserUpdate): What to change; absent fields are left as they are.
+        body (UserUpdate): What to change; absent (or null) fields are left as they are.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -192,11 +195,12 @@ async def asyncio(
     client: AuthenticatedClient,
     body: UserUpdate,
 ) -> ErrorBody | UserDetail | None:
-    """Change a user's role, active flag or username. Recorded in the audit log.
+    """Change a user's role, active flag or username. Recorded in the audit log with the
+    values before and after, in the same transaction.
 
     Args:
         id (int):
-        body (UserUpdate): What to change; absent fields are left as they are.
+        body (UserUpdate): What to change; absent (or null) fields are left as they are.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
