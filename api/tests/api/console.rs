@@ -184,20 +184,55 @@ async fn google_sign_in_admits_admins_and_refuses_everyone_else() {
         "the code leaves the address bar"
     );
 
+    // Remembered on this device: a second tab is signed in too.
     oauth.login_as(&Account::google("g-root", "root@example.com", true));
+    page.click("#remember").await;
     page.click("#google").await;
     page.wait_for("the users page", "document.title === 'Concierge · Users'")
         .await;
-    let (session, _) = stored(&page).await;
+    let (_, local) = stored(&page).await;
     assert!(
-        session
+        local
             .as_str()
             .is_some_and(|s| s.contains("\"kind\":\"jwt\"")),
-        "{session}"
+        "{local}"
     );
     page.wait_text("#user-count", "2 users").await;
+    let other = laptop(&browser).await;
+    other.goto(&format!("{}/admin", app.address)).await;
+    other.wait_text("#user-count", "2 users").await;
+
+    // The access token is refused (as an expired one is): both tabs call at once, and the
+    // session is refreshed once, not once per tab (its refresh token presented twice would
+    // end it).
+    page.eval(
+        "const c = JSON.parse(localStorage.getItem('concierge-admin'));
+         c.value = c.value.slice(0, -4) + (c.value.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+         localStorage.setItem('concierge-admin', JSON.stringify(c)); true",
+    )
+    .await;
+    let call = "import('/admin/common.js').then((m) => Promise.all([
+           m.api('GET', '/api/users?per_page=1'), m.api('GET', '/api/tokens')]))
+         .then((answers) => answers.length)";
+    let (first, second) = tokio::join!(page.eval(call), other.eval(call));
+    assert_eq!(
+        (first, second),
+        (json!(2), json!(2)),
+        "every call of both tabs answered"
+    );
+    let (rotations, reason): (i64, Option<String>) = sqlx::query_as(
+        "SELECT count(t.*), f.revoked_reason FROM refresh_token_families f
+         JOIN refresh_tokens t ON t.family_id = f.id
+         WHERE f.user_id = $1 AND t.used_at IS NOT NULL GROUP BY f.revoked_reason",
+    )
+    .bind(admin)
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("family");
+    assert_eq!((rotations, reason), (1, None), "one refresh, no reuse");
     // Signing out ends the session at the API too: its refresh token no longer works.
-    let refresh = serde_json::from_str::<Value>(session.as_str().expect("session"))
+    let (_, local) = stored(&page).await;
+    let refresh = serde_json::from_str::<Value>(local.as_str().expect("remembered"))
         .expect("credentials")["refresh"]
         .as_str()
         .expect("refresh token")
@@ -281,8 +316,11 @@ async fn an_admin_finds_pages_changes_reissues_and_deletes_users() {
     assert_labelled(&page).await;
     screenshot(&page, "users").await;
 
-    // Search, with the keyboard: by name, then by Discord id.
-    page.fill("#q", "user 1").await;
+    // Search, with the keyboard only: the section opens with the focus on its main region,
+    // and Tab reaches the search box first.
+    page.press("Tab").await;
+    assert_eq!(page.focused().await, "q");
+    page.type_text("user 1").await;
     page.press("Enter").await;
     page.wait_text("#user-count", "10 users").await;
     page.fill("#q", "80351110224678912").await;
@@ -348,6 +386,14 @@ async fn an_admin_finds_pages_changes_reissues_and_deletes_users() {
     page.wait_for("the users list", "document.title === 'Concierge · Users'")
         .await;
     page.wait_text("#user-count", "59 users").await;
+    page.click("#delete-all").await;
+    page.wait_for("the dialog", "!!document.querySelector('dialog[open]')")
+        .await;
+    // Escape closes it; it opens again with the focus in its one field.
+    assert_eq!(page.focused().await, "confirm-all");
+    page.press("Escape").await;
+    page.wait_for("the dialog to close", "!document.querySelector('dialog')")
+        .await;
     page.click("#delete-all").await;
     page.wait_for("the dialog", "!!document.querySelector('dialog[open]')")
         .await;

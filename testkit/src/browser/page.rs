@@ -147,6 +147,20 @@ impl Page {
         self.call("Input.insertText", json!({ "text": text })).await;
     }
 
+    /// Types `text` into whatever has the focus, as a keyboard would.
+    pub async fn type_text(&self, text: &str) {
+        self.call("Input.insertText", json!({ "text": text })).await;
+    }
+
+    /// The `id` of the focused element (empty when it has none).
+    pub async fn focused(&self) -> String {
+        self.eval("document.activeElement ? document.activeElement.id : ''")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Presses a key (`Enter`, `Tab`, `Escape`, `ArrowDown`, a letter…) on the focused
     /// element.
     pub async fn press(&self, key: &str) {
