@@ -149,7 +149,7 @@ pub(crate) async fn fetch_loop(feed: Feed) {
             let Some(reader) = blocking.as_mut() else {
                 return Ok(Vec::new());
             };
-            read_new(
+            let tasks = read_new(
                 reader,
                 &mut conn,
                 shared,
@@ -157,7 +157,22 @@ pub(crate) async fn fetch_loop(feed: Feed) {
                 room,
                 Some(wait_ms),
             )
-            .await
+            .await?;
+            // The queue may have been paused while the read waited (up to `idle_wait`): what
+            // it claimed goes back unrun, and the next turn sees the pause.
+            if !tasks.is_empty() {
+                let paused: bool = redis::AsyncCommands::exists(&mut conn, keys.paused()).await?;
+                if paused {
+                    let entries: Vec<String> = tasks
+                        .iter()
+                        .filter_map(|t| t.data().get::<Lease>().map(|l| l.entry.clone()))
+                        .collect();
+                    shared.let_go(&entries);
+                    release(&mut conn, keys, &entries).await?;
+                    return Ok(Vec::new());
+                }
+            }
+            Ok(tasks)
         }
         .await;
         match fetched {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use jobs::{JobState, PushOptions, now_ms};
+use jobs::{Job, JobState, PushOptions, QueueConfig, now_ms};
 
 use crate::support::{Behaviour, Env, TestJob, eventually, fast_config};
 
@@ -46,7 +46,7 @@ async fn a_backlog_of_100k_drains_completely() {
 }
 
 #[allow(non_upper_case_globals)]
-const TestJob_QUEUE: &str = <TestJob as jobs::Job>::QUEUE;
+const TestJob_QUEUE: &str = <TestJob as Job>::QUEUE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_pushed_before_any_worker_run_once_across_three_workers() {
@@ -433,4 +433,75 @@ async fn graceful_stop_finishes_running_jobs_and_hands_back_the_rest() {
         (count as usize, count as usize),
         "nothing ran twice"
     );
+}
+
+/// A pause holds even for a worker that was already waiting for jobs when it came: what its
+/// blocked read brings after the pause goes back unrun, and runs once the queue resumes.
+#[tokio::test]
+async fn a_pause_stops_a_worker_already_waiting_for_jobs() {
+    let env = Env::new().await;
+    let config = QueueConfig {
+        // A long blocking read, so the pause lands inside it.
+        idle_wait: Duration::from_secs(3),
+        ..fast_config()
+    };
+    let worker = env.worker(config, 2, Duration::from_secs(10));
+    let keys = jobs::redis::QueueKeys::new(&env.redis.prefix, TestJob::QUEUE);
+    let mut conn = env.redis.connection().await;
+    // A first job, run: the fetcher that handed it over went straight back to a blocking
+    // read, before the job ran and long before it was recorded done.
+    let first = env
+        .producer
+        .push(&TestJob {
+            n: 1,
+            behaviour: Behaviour::Succeed,
+        })
+        .await
+        .expect("push");
+    env.finished(&first, Duration::from_secs(20)).await;
+    env.producer.pause(TestJob::QUEUE).await.expect("pause");
+    let pushed = env
+        .producer
+        .push(&TestJob {
+            n: 7,
+            behaviour: Behaviour::Succeed,
+        })
+        .await
+        .expect("push");
+    // The blocked read returns the job; the worker hands it back: the group delivered it,
+    // and nobody holds it.
+    eventually(
+        Duration::from_secs(10),
+        "the job was never read and handed back",
+        async || {
+            let delivered: Vec<(String, redis::Value)> = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(keys.stream())
+                .query_async::<Vec<std::collections::HashMap<String, redis::Value>>>(&mut conn)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|g| g.into_iter().collect::<Vec<_>>())
+                .filter(|(k, _)| k == "entries-read" || k == "pending")
+                .collect();
+            let number = |name: &str| {
+                delivered
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| redis::from_redis_value_ref::<u64>(v).ok())
+            };
+            number("entries-read").is_some_and(|n| n >= 2) && number("pending") == Some(0)
+        },
+    )
+    .await;
+    assert_eq!(
+        env.ledger.runs(7),
+        0,
+        "nothing runs while the queue is paused"
+    );
+    env.producer.resume(TestJob::QUEUE).await.expect("resume");
+    let status = env.finished(&pushed, Duration::from_secs(20)).await;
+    worker.stop().await;
+    assert_eq!(status.state, JobState::Done);
+    assert_eq!(env.ledger.runs(7), 1);
 }
