@@ -13,6 +13,9 @@ const GOOGLE_REMEMBER = "concierge-google-remember";
 
 // A timer a section started (polling): stopped when the admin leaves the section.
 let timers = [];
+// Counts the sections opened: an answer that arrives after the admin moved on is dropped
+// instead of drawn over the section they are in.
+let generation = 0;
 function every(ms, fn) { timers.push(setInterval(fn, ms)); }
 
 function say(text) { status.textContent = text; }
@@ -187,10 +190,12 @@ function deleteAllDialog() {
 }
 
 async function userPage(id) {
+  const mine = generation;
   const error = errorBox();
   page("User", error);
   let u;
   try { u = await api("GET", `/api/users/${id}`); } catch (e) { show(error, e); return; }
+  if (mine !== generation) return;
   const role = el("select", { id: "role" }, ROLES.map((r) => el("option", { value: r, selected: r === u.role }, r.replace("_", " "))));
   const active = el("input", { id: "active", type: "checkbox", checked: u.is_active });
   const username = el("input", { id: "username", value: u.username || "", maxlength: 64 });
@@ -557,6 +562,7 @@ async function tokensPage() {
 // ---------------------------------------------------------------- routing
 
 function route() {
+  generation++;
   timers.forEach(clearInterval); timers = [];
   const creds = credentials();
   if (!creds) return signInPage();
