@@ -17,13 +17,17 @@ export function credentials() {
 // the key to everything is never written where it outlives the tab.
 export function saveCredentials(creds, remember) {
   const keep = !!remember && creds.kind !== "key";
-  forget();
+  // Written over, never removed first: another tab reading between a removal and the write
+  // would take the admin for signed out (and sign itself out).
   (keep ? localStorage : sessionStorage).setItem(KEY, JSON.stringify({ ...creds, remember: keep }));
+  (keep ? sessionStorage : localStorage).removeItem(KEY);
 }
 
 export function forget() {
   sessionStorage.removeItem(KEY);
   localStorage.removeItem(KEY);
+  // The last refresh's record holds a refresh token too.
+  try { indexedDB.deleteDatabase(KEY); } catch { /* no IndexedDB: nothing kept there */ }
 }
 
 function authHeaders(creds) {
@@ -46,15 +50,44 @@ export class ApiError extends Error {
   }
 }
 
+// The last refresh of a remembered sign-in (the token it replaced and the tokens it got), in
+// IndexedDB. Tabs share a remembered sign-in through localStorage, but a write there reaches
+// the other tabs a moment later; a transaction committed in IndexedDB is seen by the next one
+// in any tab. `write`: the record to store; without it, the record stored.
+function lastRefresh(write) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(KEY, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("refresh");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction("refresh", write ? "readwrite" : "readonly");
+      let found = null;
+      if (write) tx.objectStore("refresh").put(write, "last");
+      else tx.objectStore("refresh").get("last").onsuccess = (e) => { found = e.target.result || null; };
+      tx.oncomplete = () => { db.close(); resolve(found); };
+      tx.onerror = () => { db.close(); reject(tx.error); };
+    };
+  });
+}
+
 // A signed-in admin's access token expires. A refresh token works once, and presenting it
 // twice ends the session, so refreshes are one at a time across every tab of the origin (a
 // Web Lock), and a refresh that finds the token it was asked to replace already replaced (by
-// another request or tab) uses the new one instead of refreshing again.
+// another request, or another tab: see `lastRefresh`) uses the new one instead of refreshing
+// again.
 async function refreshJwt(used) {
   const run = async () => {
     const now = credentials();
     if (!now || now.kind !== "jwt") return false;
     if (now.value !== used) return true;
+    if (now.remember) {
+      const last = await lastRefresh().catch(() => null);
+      if (last && last.replaced === used) {
+        saveCredentials({ ...now, value: last.value, refresh: last.refresh }, true);
+        return true;
+      }
+    }
     const resp = await fetch("/api/refresh", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -66,6 +99,9 @@ async function refreshJwt(used) {
       // Signed out meanwhile: end the session the refresh continued.
       await endSession(tokens.refresh_token);
       return false;
+    }
+    if (now.remember) {
+      await lastRefresh({ replaced: used, value: tokens.access_token, refresh: tokens.refresh_token }).catch(() => {});
     }
     saveCredentials({ ...now, value: tokens.access_token, refresh: tokens.refresh_token }, now.remember);
     return true;
