@@ -159,9 +159,14 @@ pub(crate) async fn fetch_loop(feed: Feed) {
             )
             .await?;
             // The queue may have been paused while the read waited (up to `idle_wait`): what
-            // it claimed goes back unrun, and the next turn sees the pause.
+            // it claimed goes back unrun, and the next turn sees the pause. When the check
+            // itself fails (Redis went away just now), the jobs run: they are claimed and held
+            // already, and an error here would drop them while their leases are kept alive.
+            // (A failed release lets them go: their leases expire and they are taken over.)
             if !tasks.is_empty() {
-                let paused: bool = redis::AsyncCommands::exists(&mut conn, keys.paused()).await?;
+                let paused: bool = redis::AsyncCommands::exists(&mut conn, keys.paused())
+                    .await
+                    .unwrap_or(false);
                 if paused {
                     let entries: Vec<String> = tasks
                         .iter()
