@@ -433,7 +433,7 @@ async function invitationsPage(params) {
   } catch (e) { show(error, e); }
   const batch = params.get("batch");
   if (batch && !UUID.test(batch)) { error.textContent = "That is not a batch id."; }
-  else { watchBatch(watch, batch, error); every(2000, () => watchBatch(watch, batch, error)); }
+  else if (batch) { watchBatch(watch, batch, error); every(2000, () => watchBatch(watch, batch, error)); }
   try {
     const batches = await api("GET", "/api/batches?limit=10");
     recent.replaceChildren(batches.length ? table(["Queued at", "By", "Mails", "Sent", "Failed", ""], batches.map((b) => el("tr", {},

@@ -578,6 +578,13 @@ async fn invitations_are_sent_watched_and_the_failed_ones_resent() {
     sign_in_with_key(&page, &app).await;
     page.click("a[href='#/invitations']").await;
     page.wait_text("main p", "3 invitees pending").await;
+    page.wait_text("main p.muted", "No batch yet").await;
+    assert_eq!(
+        page.eval("document.querySelector('main [role=alert]').textContent")
+            .await,
+        json!(""),
+        "no batch watched, none asked for"
+    );
     assert_labelled(&page).await;
     page.click("input[aria-label='Select ok1@example.com']")
         .await;
