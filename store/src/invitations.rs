@@ -366,6 +366,16 @@ pub struct BatchDelivery {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// Whether batch `id` exists (without counting its mails, as [`batch_progress`] does).
+pub async fn batch_exists(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM email_batches WHERE id = $1) AS "exists!""#,
+        id
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// The mails of batch `id`, optionally only those in `status`, in delivery order from
 /// `after` (a delivery id; the next page of a listing), at most `limit`.
 pub async fn batch_deliveries(

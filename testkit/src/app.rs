@@ -183,9 +183,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     } else {
         None
     };
-    let public = |o: &FakeOAuth, path: &str| api::PublicClient {
+    let public = |base: &str, path: &str| api::PublicClient {
         client_id: crate::oauth::CLIENT_ID.into(),
-        redirect_uri: url(&format!("{}{path}", o.url)),
+        redirect_uri: url(&format!("{base}{path}")),
     };
     let fake = oauth.as_ref();
     let stop = CancellationToken::new();
@@ -222,11 +222,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         discord_invite_url: None,
         google: fake.filter(|_| !options.google_without_redirect).map(|o| {
             match options.google_redirect_to_app {
-                Some(path) => api::PublicClient {
-                    client_id: crate::oauth::CLIENT_ID.into(),
-                    redirect_uri: url(&format!("{address}{path}")),
-                },
-                None => public(o, "/google/landing"),
+                Some(path) => public(&address, path),
+                None => public(o.url.as_str(), "/google/landing"),
             }
         }),
         google_client_id: fake.map(|_| crate::oauth::CLIENT_ID.into()),

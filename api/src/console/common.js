@@ -30,7 +30,8 @@ export function forget() {
   try { indexedDB.deleteDatabase(KEY); } catch { /* no IndexedDB: nothing kept there */ }
 }
 
-function authHeaders(creds) {
+// The headers that carry `creds` (none without).
+export function authHeaders(creds) {
   if (!creds) return {};
   return creds.kind === "key" ? { "x-api-key": creds.value } : { Authorization: "Bearer " + creds.value };
 }

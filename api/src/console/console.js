@@ -403,14 +403,7 @@ async function invitationsPage(params) {
   const recent = el("div", {});
   page("Invitations", filter, error, list, el("div", { class: "bar" }, sendSelected, sendAll), watch,
     el("h3", {}, "Recent batches"), recent);
-  const send = async (ids) => {
-    error.textContent = "";
-    const query = ids ? "?" + ids.map((id) => "user_ids=" + id).join("&") : "";
-    try {
-      const queued = await api("POST", "/api/send-emails" + query);
-      location.hash = `#/invitations?status=${encodeURIComponent(statusFilter)}&batch=${queued.batch_id}`;
-    } catch (e) { show(error, e); }
-  };
+  const send = (ids) => { error.textContent = ""; queueMails(ids, statusFilter, error); };
   sendAll.onclick = () => send(null);
   try {
     const answer = await api("GET", `/api/users?status=${encodeURIComponent(statusFilter)}&verified=false&per_page=200`);
@@ -442,18 +435,23 @@ async function invitationsPage(params) {
   } catch (e) { show(error, e); }
 }
 
+// Queues invitation mails for `ids` (null: everyone who still needs one), then watches the
+// batch, listing invitees by `status` (the page's default when null).
+async function queueMails(ids, status, error) {
+  const query = ids ? "?" + ids.map((id) => "user_ids=" + encodeURIComponent(id)).join("&") : "";
+  try {
+    const queued = await api("POST", "/api/send-emails" + query);
+    location.hash = `#/invitations?${status ? `status=${encodeURIComponent(status)}&` : ""}batch=${queued.batch_id}`;
+  } catch (e) { show(error, e); }
+}
+
 async function watchBatch(box, id, error) {
   try {
     const b = await api("GET", `/api/batches/${id}`);
     const done = b.sent + b.failed;
     const failed = b.failed ? (await api("GET", `/api/batches/${id}/mails?status=failed&limit=1000`)).mails : [];
-    const resend = el("button", { id: "resend-failed", type: "button", onclick: async () => {
-      const ids = failed.map((m) => m.user_id).filter(Boolean);
-      try {
-        const queued = await api("POST", "/api/send-emails?" + ids.map((i) => "user_ids=" + i).join("&"));
-        location.hash = `#/invitations?batch=${queued.batch_id}`;
-      } catch (e) { show(error, e); }
-    } }, `Resend the ${failed.length} failed`);
+    const resend = el("button", { id: "resend-failed", type: "button",
+      onclick: () => queueMails(failed.map((m) => m.user_id).filter(Boolean), null, error) }, `Resend the ${failed.length} failed`);
     box.replaceChildren(el("div", { class: "panel" },
       el("h3", {}, `Batch of ${when(b.created_at)}`),
       el("progress", { max: Math.max(1, b.total), value: done, "aria-label": "Mails finished" }),

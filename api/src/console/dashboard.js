@@ -3,7 +3,7 @@
 // console's credentials and look.
 "use strict";
 
-import { api, credentials, drawThroughput, el, forget, saveCredentials, signOut } from "./common.js";
+import { api, authHeaders, credentials, drawThroughput, el, forget, saveCredentials, signOut } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -93,8 +93,7 @@ async function stream() {
   const creds = credentials();
   if (!creds) return;
   try {
-    const headers = creds.kind === "key" ? { "x-api-key": creds.value } : { Authorization: "Bearer " + creds.value };
-    const resp = await fetch("/api/admin/events", { headers });
+    const resp = await fetch("/api/admin/events", { headers: authHeaders(creds) });
     const reader = resp.body.getReader(), decoder = new TextDecoder();
     let buffer = "";
     for (;;) {

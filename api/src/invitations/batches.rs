@@ -250,10 +250,9 @@ impl BatchesApi {
                 "limit is 1 to 1000",
             )));
         }
-        if store::invitations::batch_progress(state.db(), id.0)
+        if !store::invitations::batch_exists(state.db(), id.0)
             .await
             .or_500("reading the batch")?
-            .is_none()
         {
             return Ok(BatchMailsResult::NotFound(body(
                 "not_found",
